@@ -1,0 +1,250 @@
+"""``python -m digitcnn``: train, evaluate, predict, list models and export CSVs from a terminal.
+
+Errors a user can cause print one line, ``error: …``, and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from digitcnn import config, data, models
+from digitcnn.errors import DigitCNNError, EmptyDrawingError, ImageError, TrainingCancelled
+
+EXIT_USER_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the process exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
+    arguments = _parser().parse_args(argv)
+    try:
+        return arguments.command(arguments)
+    except DigitCNNError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("\ninterrupted; nothing was saved", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m digitcnn", description="DigitCNN from a terminal: train, evaluate and use digit classifiers."
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    data_help = (
+        "the data: a CSV in the tutorial's format, a folder of MNIST IDX files, an .npz like Keras's mnist.npz, "
+        f"or one of {', '.join(data.NAMED_SOURCES)} (default: embedded, 5,000 MNIST digits)"
+    )
+
+    train = commands.add_parser("train", help="train a network, evaluate it and save it with its model card")
+    train.add_argument("--data", default=data.EMBEDDED, help=data_help)
+    train.add_argument("--arch", default=models.DEFAULT_ARCHITECTURE, choices=list(models.ARCHITECTURES))
+    train.add_argument("--epochs", type=int, default=10, help="passes over the training images (default: 10)")
+    train.add_argument("--batch-size", type=int, default=32, help="images per step (default: 32)")
+    train.add_argument(
+        "--test-set",
+        default="auto",
+        choices=["auto", "holdout", "own"],
+        help="'holdout' keeps --test-fraction of the data apart, 'own' uses the source's own test set "
+        "(MNIST's 10,000), 'auto' (default) picks 'own' when there is one",
+    )
+    train.add_argument("--test-fraction", type=float, default=0.33, help="share held out for testing (default: 0.33)")
+    train.add_argument("--seed", type=int, default=42, help="seed of the split, the weights and the shuffling")
+    train.add_argument("--stratify", action="store_true", help="keep each digit's share equal in both parts")
+    train.add_argument("--augment", action="store_true", help="shift, turn and zoom training images a little")
+    train.add_argument("--name", help="save as models/NAME.keras (default: the architecture's name)")
+    train.add_argument("--models-dir", help="where models are saved (default: models/ or $DIGITCNN_MODELS_DIR)")
+    train.add_argument("--no-save", action="store_true", help="train and evaluate only")
+    train.set_defaults(command=_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a saved model on a dataset")
+    evaluate.add_argument("--model", default=config.DEFAULT_MODEL_NAME, help="the saved model's name")
+    evaluate.add_argument("--data", default=data.EMBEDDED, help=data_help)
+    evaluate.add_argument(
+        "--all",
+        action="store_true",
+        help="score every image; by default only the test images, chosen as the model card's settings say",
+    )
+    evaluate.add_argument("--models-dir", help="where models are saved")
+    evaluate.set_defaults(command=_evaluate)
+
+    predict = commands.add_parser("predict", help="read the digit in image files (PNG, JPEG, … of any size)")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="dark-on-light or light-on-dark digit pictures")
+    predict.add_argument("--model", default=config.DEFAULT_MODEL_NAME, help="the saved model's name")
+    predict.add_argument("--models-dir", help="where models are saved")
+    predict.set_defaults(command=_predict)
+
+    listing = commands.add_parser("models", help="list saved models with their scores")
+    listing.add_argument("--models-dir", help="where models are saved")
+    listing.set_defaults(command=_list_models)
+
+    export = commands.add_parser("export-csv", help="write a dataset as a CSV in the tutorial's format")
+    export.add_argument("--data", default=data.EMBEDDED, help=data_help)
+    export.add_argument("--out", required=True, help="the CSV file to write")
+    export.add_argument("--first", type=int, default=0, help="index of the first image written (default: 0)")
+    export.add_argument("--count", type=int, help="how many images to write (default: all from --first on)")
+    export.add_argument("--no-header", action="store_true", help="write no header row (label in column 1)")
+    export.set_defaults(command=_export_csv)
+    return parser
+
+
+def _train(arguments) -> int:
+    from digitcnn import registry, training
+
+    settings = training.TrainingConfig(
+        architecture=arguments.arch,
+        epochs=arguments.epochs,
+        batch_size=arguments.batch_size,
+        test_fraction=arguments.test_fraction,
+        seed=arguments.seed,
+        stratify=arguments.stratify,
+        test_set=arguments.test_set,
+        augment=arguments.augment,
+    )
+    name = registry.validate_model_name(arguments.name or arguments.arch)
+    dataset = data.load_dataset(arguments.data)
+    print(f"data: {dataset.source}, {len(dataset):,} images")
+    print(f"training {settings.architecture} for {settings.epochs} epochs (Ctrl-C cancels)")
+    result = training.train(dataset, settings, on_progress=TerminalProgress())
+    card = registry.ModelCard.from_training(name, result)
+    print()
+    print(f"architecture: {card.architecture} ({card.parameter_count:,} parameters)")
+    print(f"data: {card.data_source}: {result.split.describe()}")
+    print(f"training time: {result.training_seconds:.1f} s")
+    print(f"train accuracy: {card.train_accuracy:.2%}")
+    print(f"test accuracy: {card.test_accuracy:.2%}")
+    print(f"test loss: {card.test_loss:.4f}")
+    _print_report(result.test_evaluation)
+    if not arguments.no_save:
+        path = registry.save_model(result.model, card, arguments.models_dir)
+        print(f"saved: {path} (model card {path.with_suffix(registry.CARD_SUFFIX).name})")
+    return 0
+
+
+def _evaluate(arguments) -> int:
+    from digitcnn import registry, training
+
+    model, card = registry.load_model(arguments.model, arguments.models_dir)
+    dataset = data.load_dataset(arguments.data)
+    if arguments.all:
+        scored, described = dataset, f"all {len(dataset):,} images"
+    else:
+        split = training.make_split(dataset, training.TrainingConfig(**card.settings))
+        scored, described = split.test, f"the test part: {split.describe()}"
+    evaluation = training.evaluate_model(model, scored)
+    print(f"model: {card.name} ({card.architecture}, trained on {card.data_source})")
+    print(f"data: {dataset.source}, {described}")
+    print(f"accuracy: {evaluation.accuracy:.2%}")
+    print(f"loss: {evaluation.loss:.4f}")
+    _print_report(evaluation)
+    return 0
+
+
+def _predict(arguments) -> int:
+    from digitcnn import inference, preprocess, registry
+
+    model, _ = registry.load_model(arguments.model, arguments.models_dir)
+    failures = 0
+    for path in arguments.images:
+        try:
+            digit = preprocess.photo_to_mnist(preprocess.read_image(path))
+        except (ImageError, EmptyDrawingError) as error:
+            print(f"{path}: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        probabilities = inference.predict_probabilities(model, digit)[0]
+        ranked = probabilities.argsort()[::-1]
+        runners_up = ", ".join(f"{d} ({probabilities[d]:.1%})" for d in ranked[1:3])
+        print(f"{path}: {ranked[0]} ({probabilities[ranked[0]]:.1%}); next: {runners_up}")
+    return EXIT_USER_ERROR if failures else 0
+
+
+def _list_models(arguments) -> int:
+    from digitcnn import registry
+
+    entries = registry.list_models(arguments.models_dir)
+    if not entries:
+        print(f"no saved models in {config.models_dir(arguments.models_dir)}")
+    for entry in entries:
+        if entry.card is None:
+            print(f"{entry.name}: unusable: {entry.problem}")
+        else:
+            card = entry.card
+            print(
+                f"{entry.name}: {card.architecture}, test accuracy {card.test_accuracy:.2%} on {card.test_size:,} "
+                f"images of {card.data_source}, {card.epochs} epochs, {card.created}"
+            )
+    return 0
+
+
+def _export_csv(arguments) -> int:
+    dataset = data.load_dataset(arguments.data)
+    stop = len(dataset) if arguments.count is None else arguments.first + arguments.count
+    if not 0 <= arguments.first < len(dataset) or stop > len(dataset) or stop <= arguments.first:
+        raise data.DataError(
+            f"{dataset.source}: holds {len(dataset):,} images; cannot write from {arguments.first} to {stop}"
+        )
+    part = dataset.subset(slice(arguments.first, stop))
+    path = data.write_csv(part, arguments.out, header=not arguments.no_header)
+    print(f"wrote {len(part):,} rows to {path}")
+    return 0
+
+
+class TerminalProgress:
+    """Shows training progress: a live line on a terminal, one line per epoch in a log."""
+
+    def __init__(self, stream=sys.stdout):
+        self.stream = stream
+        self.live = stream.isatty()
+        self.last_drawn = 0.0
+
+    def __call__(self, progress) -> None:
+        if progress.stage == "epoch":
+            scores = ""
+            if progress.test_accuracy is not None:
+                scores = f", test loss {progress.test_loss:.4f}, test accuracy {progress.test_accuracy:.2%}"
+            self._write(f"{self._status(progress)}{scores}", end="\n")
+        elif self.live and time.monotonic() - self.last_drawn > 0.1:
+            self.last_drawn = time.monotonic()
+            self._write(self._status(progress), end="")
+
+    def _write(self, text: str, end: str) -> None:
+        prefix = "\r\033[K" if self.live else ""
+        self.stream.write(prefix + text + end)
+        self.stream.flush()
+
+    @staticmethod
+    def _status(progress) -> str:
+        width = 20
+        filled = round(width * progress.batch / progress.batches)
+        left = progress.seconds_left
+        eta = f", {_clock(left)} left" if left is not None and progress.stage == "batch" else ""
+        return (
+            f"epoch {progress.epoch}/{progress.epochs} [{'#' * filled}{'.' * (width - filled)}] "
+            f"{progress.batch}/{progress.batches}: loss {progress.loss:.4f}, accuracy {progress.accuracy:.2%}, "
+            f"{_clock(progress.elapsed)} elapsed{eta}"
+        )
+
+
+def _print_report(evaluation) -> None:
+    print("\nconfusion matrix (rows: true digit, columns: predicted digit)")
+    print(_matrix_text(evaluation.confusion_matrix))
+    print("\nclassification report")
+    print(evaluation.report_text())
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+def _matrix_text(matrix) -> str:
+    width = max(5, len(str(matrix.max())) + 1)
+    lines = ["".rjust(3) + "".join(str(d).rjust(width) for d in range(10))]
+    lines += [str(d).rjust(3) + "".join(str(v).rjust(width) for v in row) for d, row in enumerate(matrix)]
+    return "\n".join(lines)

@@ -1,0 +1,44 @@
+"""Where things live. Arguments win, then ``DIGITCNN_*`` environment variables, then these defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+MODELS_DIR_VARIABLE = "DIGITCNN_MODELS_DIR"
+DATA_DIR_VARIABLE = "DIGITCNN_DATA_DIR"
+MNIST_DIR_VARIABLE = "DIGITCNN_MNIST_DIR"
+DEFAULT_MODEL_NAME = "default"
+
+
+def models_dir(path: str | os.PathLike | None = None) -> Path:
+    """The folder of saved models: ``path``, else ``$DIGITCNN_MODELS_DIR``, else ``models/``."""
+    return _resolve(path, MODELS_DIR_VARIABLE, PROJECT_ROOT / "models")
+
+
+def data_dir(path: str | os.PathLike | None = None) -> Path:
+    """The folder users drop datasets into: ``path``, else ``$DIGITCNN_DATA_DIR``, else ``data/``."""
+    return _resolve(path, DATA_DIR_VARIABLE, PROJECT_ROOT / "data")
+
+
+def mnist_dir() -> Path | None:
+    """The folder of the canonical MNIST IDX files named by ``$DIGITCNN_MNIST_DIR``, if it exists."""
+    value = os.environ.get(MNIST_DIR_VARIABLE)
+    if value and Path(value).is_dir():
+        return Path(value)
+    return None
+
+
+def keras_mnist_cache() -> Path:
+    """Where ``keras.datasets.mnist.load_data()`` keeps ``mnist.npz`` (honours ``$KERAS_HOME``)."""
+    keras_home = os.environ.get("KERAS_HOME") or Path.home() / ".keras"
+    return Path(keras_home) / "datasets" / "mnist.npz"
+
+
+def _resolve(path, variable: str, default: Path) -> Path:
+    if path is not None:
+        return Path(path)
+    value = os.environ.get(variable)
+    return Path(value) if value else default

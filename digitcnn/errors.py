@@ -1,0 +1,33 @@
+"""The exceptions a user can cause. Each message says what is wrong and where.
+
+Pages show them with ``st.error``; the command line prints them on one line and
+exits non-zero. Anything else escaping the library is a bug.
+"""
+
+
+class DigitCNNError(Exception):
+    """Base class of every error a user can cause."""
+
+
+class SettingsError(DigitCNNError, ValueError):
+    """A setting is out of range or unknown: an architecture name, an epoch count, a model name."""
+
+
+class DataError(DigitCNNError, ValueError):
+    """A data source is missing or malformed (the message names file, line and column)."""
+
+
+class ModelFileError(DigitCNNError, OSError):
+    """A saved model or its model card is missing, truncated, foreign or misnamed."""
+
+
+class ImageError(DigitCNNError, ValueError):
+    """An image file cannot be read as a picture of a digit."""
+
+
+class EmptyDrawingError(DigitCNNError, ValueError):
+    """A drawing or image holds too little ink to be a digit."""
+
+
+class TrainingCancelled(DigitCNNError):
+    """Training was stopped on request before it finished; nothing was saved."""

@@ -1,0 +1,74 @@
+"""How good a model is on a labelled set: accuracy, loss, confusion matrix, per-class report,
+and which images it got wrong. Works on plain arrays: true labels and predicted probabilities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+DIGITS = list(range(10))
+_LOG_FLOOR = 1e-7  # Keras clips probabilities the same way in its cross-entropy
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """The scores of one model on one labelled set."""
+
+    labels: np.ndarray  # (N,) true digits
+    probabilities: np.ndarray  # (N, 10) predicted probability of each digit
+    accuracy: float
+    loss: float  # mean sparse categorical cross-entropy
+    confusion_matrix: np.ndarray  # (10, 10) counts, rows = true digit, columns = predicted
+    report: dict  # scikit-learn's classification_report(output_dict=True)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        """The predicted digit of each image."""
+        return self.probabilities.argmax(axis=1)
+
+    @property
+    def confidences(self) -> np.ndarray:
+        """The probability the model gave its predicted digit, for each image."""
+        return self.probabilities.max(axis=1)
+
+    @property
+    def misclassified(self) -> np.ndarray:
+        """Indices of the images whose predicted digit is wrong, in their original order."""
+        return np.flatnonzero(self.predictions != self.labels)
+
+    def report_table(self) -> pd.DataFrame:
+        """The classification report as a table: one row per digit, then the averages."""
+        rows = {name: scores for name, scores in self.report.items() if isinstance(scores, dict)}
+        table = pd.DataFrame(rows).transpose()
+        table.loc["accuracy"] = [np.nan, np.nan, self.accuracy, len(self.labels)]
+        table = table.loc[[*map(str, DIGITS), "accuracy", "macro avg", "weighted avg"]]
+        table["support"] = table["support"].astype(int)
+        return table
+
+    def report_text(self) -> str:
+        """The classification report as scikit-learn prints it, to four decimals."""
+        from sklearn.metrics import classification_report
+
+        return classification_report(self.labels, self.predictions, labels=DIGITS, digits=4, zero_division=0)
+
+
+def evaluate(labels: np.ndarray, probabilities: np.ndarray) -> Evaluation:
+    """Score predicted ``probabilities`` (N, 10) against the true ``labels`` (N,)."""
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    labels = np.asarray(labels, dtype=np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.shape != (len(labels), 10):
+        raise ValueError(f"expected probabilities of shape ({len(labels)}, 10), got {probabilities.shape}")
+    predictions = probabilities.argmax(axis=1)
+    chosen = probabilities[np.arange(len(labels)), labels]
+    return Evaluation(
+        labels=labels,
+        probabilities=probabilities,
+        accuracy=float((predictions == labels).mean()),
+        loss=float(-np.log(np.clip(chosen, _LOG_FLOOR, 1.0)).mean()),
+        confusion_matrix=confusion_matrix(labels, predictions, labels=DIGITS),
+        report=classification_report(labels, predictions, labels=DIGITS, output_dict=True, zero_division=0),
+    )

@@ -1,0 +1,144 @@
+"""Drawings and photos of a digit made to look like MNIST digits before a model sees them.
+
+MNIST digits were size-normalized to fit a 20×20 box (aspect ratio kept, anti-aliased) and
+placed in a 28×28 field so that their center of mass is at its center. Each entry point
+here finds the ink, then :func:`ink_to_mnist` repeats those steps:
+
+* :func:`canvas_to_mnist` — the RGBA array a streamlit-drawable-canvas returns;
+* :func:`photo_to_mnist` — a picture or scan, dark ink on light paper or light on dark.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from digitcnn.errors import EmptyDrawingError, ImageError
+
+MNIST_SIDE = 28
+MNIST_BOX = 20  # the longer side of a digit's bounding box in MNIST
+MNIST_CENTER = 14.0  # where MNIST digits have their center of mass (row, column)
+INK_LEVEL = 0.2  # ink weaker than this, relative to the strongest, does not count as ink
+MIN_CONTRAST = 0.15  # a picture whose ink differs less than this from its paper holds no digit
+MIN_EXTENT = 0.03  # a digit spans at least this share of the picture's shorter side…
+MIN_ELONGATION = 1.6  # …and is longer than this many stroke widths (a dot is not a digit)
+PHOTO_WORKING_SIDE = 256  # photos are reduced to this size before their ink is measured
+
+
+def canvas_to_mnist(image_data: np.ndarray) -> np.ndarray:
+    """A drawing as the model's input: (28, 28) float32 in [0, 1], white digit on black.
+
+    ``image_data`` is the uint8 RGBA array (H, W, 4) of a streamlit-drawable-canvas, of any
+    size, with ink and background of any colors (a transparent background included): ink is
+    whatever differs from the color along the canvas border. Raises
+    :class:`EmptyDrawingError` when there is no digit to see.
+    """
+    image_data = np.asarray(image_data)
+    if image_data.ndim != 3 or image_data.shape[2] != 4 or min(image_data.shape[:2]) < 2:
+        raise ImageError(f"expected an RGBA image of shape (height, width, 4), got {image_data.shape}")
+    rgba = image_data.astype(np.float32) / 255.0
+    alpha = rgba[..., 3:]
+    premultiplied = np.concatenate([rgba[..., :3] * alpha, alpha], axis=2)
+    background = np.median(_border(premultiplied), axis=0)
+    contrast = np.abs(premultiplied - background).max(axis=2)
+    return ink_to_mnist(_normalized_ink(contrast))
+
+
+def photo_to_mnist(image: Image.Image) -> np.ndarray:
+    """A photo or scan of one digit as the model's input, like :func:`canvas_to_mnist`.
+
+    Works for dark ink on light paper and light ink on a dark ground (an MNIST image, say),
+    and evens out uneven lighting. A picture with a transparent background is read as a drawing.
+    """
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = np.asarray(image.convert("RGBA"))
+        if rgba[..., 3].min() < 128:
+            return canvas_to_mnist(rgba)
+    gray = image.convert("L")
+    gray.thumbnail((PHOTO_WORKING_SIDE, PHOTO_WORKING_SIDE), Image.Resampling.BOX)
+    brightness = np.asarray(gray, dtype=np.float32) / 255.0
+    ink_is_dark = np.median(_border(brightness)) >= 0.5
+    inkiness = 1.0 - brightness if ink_is_dark else brightness
+    return ink_to_mnist(_normalized_ink(inkiness - _background(inkiness)))
+
+
+def read_image(path: str | os.PathLike) -> Image.Image:
+    """Open an image file (PNG, JPEG, …) fully; a file that is not a readable image raises :class:`ImageError`."""
+    path = Path(path)
+    try:
+        image = Image.open(path)
+        image.load()
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file Pillow can read") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise ImageError(f"{path}: cannot be read as an image ({error})") from None
+    return image
+
+
+def ink_to_mnist(ink: np.ndarray) -> np.ndarray:
+    """Ink strengths (H, W) in [0, 1] laid out as an MNIST digit: cropped to the ink, scaled so
+    its longer side is 20 px (aspect kept, anti-aliased), centered by center of mass in 28×28."""
+    mask = ink >= INK_LEVEL
+    if not mask.any():
+        raise EmptyDrawingError("nothing is drawn: draw a digit")
+    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    top, bottom, left, right = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
+    _check_is_digit(mask[top:bottom, left:right], min(ink.shape))
+
+    crop = ink[top:bottom, left:right].astype(np.float32)
+    scale = MNIST_BOX / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    box = np.asarray(Image.fromarray(crop, mode="F").resize(size, Image.Resampling.BILINEAR))
+    box = np.clip(box / box.max(), 0.0, 1.0)
+
+    center_row, center_column = _center_of_mass(box)
+    top = int(np.clip(round(MNIST_CENTER - center_row), 0, MNIST_SIDE - box.shape[0]))
+    left = int(np.clip(round(MNIST_CENTER - center_column), 0, MNIST_SIDE - box.shape[1]))
+    digit = np.zeros((MNIST_SIDE, MNIST_SIDE), dtype=np.float32)
+    digit[top : top + box.shape[0], left : left + box.shape[1]] = box
+    return digit
+
+
+def _check_is_digit(mask: np.ndarray, picture_side: int) -> None:
+    """Refuse specks and dots: a digit is big enough and longer than it is thick."""
+    from scipy.ndimage import distance_transform_edt
+
+    extent = max(mask.shape)
+    if extent < max(2, MIN_EXTENT * picture_side):
+        raise EmptyDrawingError("only a speck is drawn: draw a whole digit")
+    stroke_width = 2 * distance_transform_edt(np.pad(mask, 1)).max()
+    if extent < MIN_ELONGATION * stroke_width:
+        raise EmptyDrawingError("only a dot is drawn: draw a whole digit")
+
+
+def _normalized_ink(contrast: np.ndarray) -> np.ndarray:
+    strongest = float(contrast.max())
+    if strongest < MIN_CONTRAST:
+        raise EmptyDrawingError("nothing is drawn: draw a digit")
+    return np.clip(contrast / strongest, 0.0, 1.0)
+
+
+def _background(inkiness: np.ndarray) -> np.ndarray:
+    """The paper's own level under the ink, which may vary slowly across a photo: what is left
+    after removing every feature narrower than a third of the picture."""
+    from scipy.ndimage import grey_opening, uniform_filter
+
+    size = max(3, min(inkiness.shape) // 3)
+    return uniform_filter(grey_opening(inkiness, size=(size, size)), size=size)
+
+
+def _border(image: np.ndarray) -> np.ndarray:
+    """The pixels along the four edges of ``image``, one per row."""
+    return np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
+
+
+def _center_of_mass(weights: np.ndarray) -> tuple[float, float]:
+    total = weights.sum()
+    rows, columns = np.indices(weights.shape)
+    return float((rows * weights).sum() / total), float((columns * weights).sum() / total)

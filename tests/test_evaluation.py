@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from digitcnn.evaluation import evaluate
+
+
+def _one_hot_ish(predicted, confidence):
+    probabilities = np.full((len(predicted), 10), (1 - confidence) / 9)
+    probabilities[np.arange(len(predicted)), predicted] = confidence
+    return probabilities
+
+
+def test_scores_of_a_known_set_of_predictions():
+    labels = np.array([0, 1, 2, 2, 3])
+    probabilities = _one_hot_ish(np.array([0, 1, 2, 3, 3]), 0.91)
+
+    evaluation = evaluate(labels, probabilities)
+
+    assert evaluation.accuracy == pytest.approx(0.8)
+    right, wrong = -np.log(0.91), -np.log(0.01)
+    assert evaluation.loss == pytest.approx((4 * right + wrong) / 5)
+    assert evaluation.confusion_matrix.sum() == 5
+    assert evaluation.confusion_matrix[2, 3] == 1 and evaluation.confusion_matrix[2, 2] == 1
+    assert evaluation.misclassified.tolist() == [3]
+    np.testing.assert_array_equal(evaluation.predictions, [0, 1, 2, 3, 3])
+    np.testing.assert_allclose(evaluation.confidences, 0.91)
+    assert evaluation.report["2"]["recall"] == pytest.approx(0.5)
+    assert evaluation.report["3"]["precision"] == pytest.approx(0.5)
+    assert evaluation.report["3"]["support"] == 1
+
+
+def test_report_table_has_a_row_per_digit_then_the_averages():
+    labels = np.arange(10).repeat(3)
+    evaluation = evaluate(labels, _one_hot_ish(labels, 0.5))
+    table = evaluation.report_table()
+    assert list(table.index) == [str(d) for d in range(10)] + ["accuracy", "macro avg", "weighted avg"]
+    assert table.loc["accuracy", "f1-score"] == 1.0
+    assert table.loc["weighted avg", "support"] == 30
+    assert "0.5" not in evaluation.report_text() and "1.0000" in evaluation.report_text()
+
+
+def test_probabilities_of_the_wrong_shape_are_refused():
+    with pytest.raises(ValueError, match=r"\(3, 10\)"):
+        evaluate(np.array([1, 2, 3]), np.zeros((3, 9)))

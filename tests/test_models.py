@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from digitcnn import models
+from digitcnn.errors import SettingsError
+
+
+def test_article_and_a_default_architecture_are_registered():
+    assert "article" in models.ARCHITECTURES
+    assert models.DEFAULT_ARCHITECTURE in models.ARCHITECTURES
+    assert models.DEFAULT_ARCHITECTURE != "article"
+    assert all(architecture.description for architecture in models.ARCHITECTURES.values())
+
+
+def test_article_is_the_tutorials_network_exactly():
+    model = models.build("article")
+    kinds = [layer.__class__.__name__ for layer in model.layers]
+    assert kinds == ["Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dropout", "Dense"]
+    convolution, pooling, _, hidden, dropout, output = model.layers
+    assert convolution.filters == 28 and convolution.kernel_size == (3, 3)
+    assert convolution.activation.__name__ == "linear"  # the tutorial gives it no activation
+    assert pooling.pool_size == (2, 2)
+    assert hidden.units == 128 and hidden.activation.__name__ == "relu"
+    assert dropout.rate == 0.2
+    assert output.units == 10 and output.activation.__name__ == "softmax"
+    # 28·(9+1) + (13·13·28)·128 + 128 + 128·10 + 10
+    assert model.count_params() == 607_394
+    assert model.optimizer.__class__.__name__ == "Adam"
+    assert model.loss == "sparse_categorical_crossentropy"
+
+
+@pytest.mark.parametrize("name", list(models.ARCHITECTURES))
+def test_every_architecture_maps_digits_to_ten_probabilities(name, small_dataset):
+    model = models.build(name)
+    assert model.input_shape == (None, 28, 28, 1)
+    outputs = np.asarray(model(small_dataset.images[:4, ..., None] / 255.0, training=False))
+    assert outputs.shape == (4, 10)
+    np.testing.assert_allclose(outputs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_unknown_architecture_lists_the_known_ones():
+    with pytest.raises(SettingsError, match="unknown architecture 'resnet'.*article"):
+        models.build("resnet")

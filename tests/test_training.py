@@ -1,0 +1,78 @@
+import threading
+
+import numpy as np
+import pytest
+
+from digitcnn import training
+from digitcnn.errors import DataError, SettingsError, TrainingCancelled
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(epochs=0), "epochs"),
+        (dict(batch_size=0), "batch size"),
+        (dict(test_fraction=1.0), "test fraction"),
+        (dict(test_set="validation"), "test set"),
+        (dict(architecture="nope"), "unknown architecture"),
+    ],
+)
+def test_settings_are_checked_before_any_work(settings, message):
+    with pytest.raises(SettingsError, match=message):
+        training.TrainingConfig(**settings)
+
+
+def test_split_holds_out_a_fraction_or_uses_the_sources_own_test_set(small_dataset):
+    holdout = training.make_split(small_dataset, training.TrainingConfig(test_fraction=0.25))
+    assert (len(holdout.train), len(holdout.test), holdout.method) == (450, 150, "holdout")
+
+    with_own = type(small_dataset)(small_dataset.images[:500], small_dataset.labels[:500], "x",
+                                   small_dataset.subset(slice(500, 600)))
+    own = training.make_split(with_own, training.TrainingConfig())
+    assert (len(own.train), len(own.test), own.method) == (500, 100, "own")
+    forced = training.make_split(with_own, training.TrainingConfig(test_set="holdout", test_fraction=0.2))
+    assert (len(forced.train), len(forced.test)) == (400, 100)
+    with pytest.raises(DataError, match="no test set of its own"):
+        training.make_split(small_dataset, training.TrainingConfig(test_set="own"))
+
+
+def test_training_learns_and_reports_every_batch_and_epoch(tiny_result):
+    result, events = tiny_result
+    batches = events[0].batches
+    assert batches == 13  # ceil(402 training images / 32)
+    assert [e.stage for e in events].count("epoch") == 2
+    assert [e.stage for e in events].count("batch") == 2 * batches
+    fractions = [e.fraction_done for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert events[-1].test_accuracy is not None and events[-1].seconds_left == 0
+    assert events[-1].loss < events[0].loss
+
+    # Two epochs on 402 digits: far from perfect, far better than chance (10%).
+    assert result.test_evaluation.accuracy > 0.6
+    assert result.test_evaluation.confusion_matrix.sum() == len(result.split.test) == 198
+    assert result.history["loss"][1] < result.history["loss"][0]
+    assert 0 < result.training_seconds < 120
+
+
+def test_cancelling_stops_after_the_current_batch(small_dataset):
+    cancel = threading.Event()
+    seen = []
+
+    def on_progress(progress):
+        seen.append(progress)
+        if progress.batch == 2:
+            cancel.set()
+
+    with pytest.raises(TrainingCancelled):
+        training.train(small_dataset, training.TrainingConfig(architecture="article", epochs=5),
+                       on_progress=on_progress, cancel=cancel)
+    assert max(p.epoch for p in seen) == 1
+    assert len([p for p in seen if p.stage == "batch"]) <= 3
+
+
+def test_default_architecture_trains_with_augmentation(small_dataset):
+    settings = training.TrainingConfig(epochs=1, batch_size=64, augment=True, validate_each_epoch=False)
+    result = training.train(small_dataset, settings)
+    assert result.model.name == settings.architecture
+    assert "val_loss" not in result.history
+    np.testing.assert_allclose(result.test_evaluation.probabilities.sum(axis=1), 1.0, rtol=1e-5)
