@@ -1,11 +1,21 @@
-"""DigitCNN's web app. The pages arrive with the app issue; this entry point already starts."""
+"""DigitCNN's web app: `streamlit run streamlit_app.py`.
+
+The entry point lays out the navigation and the shared sidebar, then runs the chosen page.
+"""
 
 import streamlit as st
 
-st.set_page_config(page_title="DigitCNN", page_icon="✍️")
-st.title("DigitCNN")
-st.write(
-    "An interactive lab for convolutional networks on handwritten digits. "
-    "The pages (dataset browser, train & evaluate, draw a digit) are on their way; "
-    "meanwhile the library works from the command line: `python -m digitcnn --help`."
+from ui import sidebar
+
+st.set_page_config(page_title="DigitCNN", page_icon=":material/draw:", layout="wide")
+
+page = st.navigation(
+    [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/dataset_browser.py", title="Dataset browser", icon=":material/grid_view:"),
+        st.Page("pages/train_evaluate.py", title="Train & evaluate", icon=":material/model_training:"),
+        st.Page("pages/draw_digit.py", title="Draw a digit", icon=":material/draw:"),
+    ]
 )
+sidebar.render()
+page.run()

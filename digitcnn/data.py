@@ -8,10 +8,13 @@ file raises :class:`~digitcnn.errors.DataError` naming the file, the line and th
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.util
 import os
 import re
+import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +71,8 @@ class Dataset:
             index = int(np.argmax(outside))
             raise DataError(f"{self.source}: label {labels[index]} of image {index} is not a digit 0–9")
         object.__setattr__(self, "labels", labels.astype(np.int64, copy=False))
+        for array in (self.images, self.labels):
+            array.setflags(write=False)  # datasets are shared between users of an app: never changed
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -75,6 +80,14 @@ class Dataset:
     def subset(self, indices, source: str | None = None) -> Dataset:
         """The images at ``indices`` (without a test set), named ``source`` or after this one."""
         return Dataset(self.images[indices], self.labels[indices], source or self.source)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A short digest of the images and labels: equal datasets share it, others do not."""
+        digest = hashlib.blake2b(digest_size=12)
+        for array in (self.images, self.labels):
+            digest.update(np.ascontiguousarray(array).data)
+        return digest.hexdigest()
 
     def class_counts(self) -> np.ndarray:
         """How many images of each digit 0–9 there are."""
@@ -107,6 +120,33 @@ def load_dataset(source: str | os.PathLike) -> Dataset:
     if path.suffix.lower() == ".npz":
         return load_npz(path)
     return load_csv(path)
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """A data source a user can pick: what to pass to :func:`load_dataset`, and its label."""
+
+    source: str
+    label: str
+
+
+def available_sources(data_folder: str | os.PathLike | None = None) -> list[SourceChoice]:
+    """The sources at hand, the embedded sample first: MNIST named by ``$DIGITCNN_MNIST_DIR``,
+    Keras's cache, and the IDX folders, CSVs and .npz files in the data folder (``data/``)."""
+    choices = [SourceChoice(EMBEDDED, "Embedded sample (5,000 MNIST digits)")]
+    mnist = config.mnist_dir()
+    if mnist is not None:
+        choices.append(SourceChoice(str(mnist), f"Full MNIST ({mnist})"))
+    if config.keras_mnist_cache().is_file():
+        choices.append(SourceChoice(KERAS_CACHE, "Full MNIST (Keras cache)"))
+    folder = config.data_dir(data_folder)
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            if path.is_dir() and _find_idx_file(path, _IDX_FILES["train_images"]):
+                choices.append(SourceChoice(str(path), f"MNIST IDX files in {path.name}/"))
+            elif path.is_file() and path.suffix.lower() in (".csv", ".npz"):
+                choices.append(SourceChoice(str(path), path.name))
+    return choices
 
 
 def embedded_csv_path() -> Path:
@@ -270,6 +310,14 @@ def load_csv(path: str | os.PathLike, source: str | None = None) -> Dataset:
     _check_whole_in_range(pixels, 0, 255, "pixel", name, line_numbers, pixel_columns, column_names)
     images = pixels.astype(np.uint8).reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
     return Dataset(images, labels.astype(np.int64), name)
+
+
+def load_csv_bytes(content: bytes, name: str) -> Dataset:
+    """A CSV given as bytes (an upload, say) named ``name`` in messages; see :func:`load_csv`."""
+    with tempfile.TemporaryDirectory(prefix="digitcnn-upload-") as folder:
+        path = Path(folder) / "upload.csv"
+        path.write_bytes(content)
+        return load_csv(path, source=name)
 
 
 def write_csv(dataset: Dataset, path: str | os.PathLike, header: bool = True) -> Path:

@@ -32,3 +32,23 @@ def predict_probabilities(model, images: np.ndarray, batch_size: int = 512) -> n
     if len(inputs) <= _DIRECT_CALL_LIMIT:
         return np.asarray(model(inputs, training=False))
     return model.predict(inputs, batch_size=batch_size, verbose=0)
+
+
+class Predictor:
+    """A model ready to read one drawing at a time, fast: a compiled graph call of about a
+    millisecond instead of ``model.predict``'s tens. Safe to share between threads."""
+
+    def __init__(self, model):
+        import tensorflow as tf
+
+        self.model = model
+        self._call = tf.function(
+            lambda images: model(images, training=False),
+            input_signature=[tf.TensorSpec(shape=(None, 28, 28, 1), dtype=tf.float32)],
+            reduce_retracing=True,
+        )
+        self._call(tf.zeros((1, 28, 28, 1)))  # trace now, not on the first drawing
+
+    def probabilities(self, image: np.ndarray) -> np.ndarray:
+        """The ten probabilities for one 28×28 image (uint8, or float in [0, 1])."""
+        return self._call(as_network_input(image)).numpy()[0]

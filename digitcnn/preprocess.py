@@ -11,7 +11,7 @@ here finds the ink, then :func:`ink_to_mnist` repeats those steps:
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -66,18 +66,19 @@ def photo_to_mnist(image: Image.Image) -> np.ndarray:
     return ink_to_mnist(_normalized_ink(inkiness - _background(inkiness)))
 
 
-def read_image(path: str | os.PathLike) -> Image.Image:
-    """Open an image file (PNG, JPEG, …) fully; a file that is not a readable image raises :class:`ImageError`."""
-    path = Path(path)
+def read_image(source: str | os.PathLike | BinaryIO) -> Image.Image:
+    """Open an image (PNG, JPEG, …) from a path or a file object, fully; anything that is not a
+    readable image raises :class:`ImageError` naming the file."""
+    name = getattr(source, "name", None) or str(source)
     try:
-        image = Image.open(path)
+        image = Image.open(source)
         image.load()
     except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
+        raise ImageError(f"{name}: no such file") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image file Pillow can read") from None
+        raise ImageError(f"{name}: not an image file Pillow can read") from None
     except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise ImageError(f"{path}: cannot be read as an image ({error})") from None
+        raise ImageError(f"{name}: cannot be read as an image ({error})") from None
     return image
 
 

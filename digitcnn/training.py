@@ -44,6 +44,7 @@ class TrainingConfig:
     test_set: str = "auto"
     augment: bool = False
     validate_each_epoch: bool = True
+    train_limit: int | None = None  # learn from at most this many images, for quick trials
 
     def __post_init__(self):
         get_architecture(self.architecture)
@@ -53,6 +54,8 @@ class TrainingConfig:
             raise SettingsError(f"batch size must be a whole number from 1 to 65536, got {self.batch_size!r}")
         if not 0 < self.test_fraction < 1:
             raise SettingsError(f"test fraction must be between 0 and 1, got {self.test_fraction!r}")
+        if self.train_limit is not None and (not isinstance(self.train_limit, int) or self.train_limit < 10):
+            raise SettingsError(f"training image limit must be a whole number of 10 or more, got {self.train_limit!r}")
         if self.test_set not in TEST_SET_CHOICES:
             raise SettingsError(f"test set must be one of {', '.join(TEST_SET_CHOICES)}, got {self.test_set!r}")
 
@@ -123,10 +126,14 @@ def make_split(dataset: Dataset, config: TrainingConfig) -> Split:
     if use_own:
         if dataset.test is None:
             raise DataError(f"{dataset.source}: has no test set of its own; hold out a fraction instead")
-        train_set = Dataset(dataset.images, dataset.labels, dataset.source)
-        return Split(dataset.source, train_set, dataset.test, "own")
-    train_set, test_set = split_dataset(dataset, config.test_fraction, config.seed, config.stratify)
-    return Split(dataset.source, train_set, test_set, "holdout")
+        train_set, test_set, method = Dataset(dataset.images, dataset.labels, dataset.source), dataset.test, "own"
+    else:
+        train_set, test_set = split_dataset(dataset, config.test_fraction, config.seed, config.stratify)
+        method = "holdout"
+    if config.train_limit is not None and len(train_set) > config.train_limit:
+        chosen = np.random.default_rng(config.seed).permutation(len(train_set))[: config.train_limit]
+        train_set = train_set.subset(np.sort(chosen))
+    return Split(dataset.source, train_set, test_set, method)
 
 
 def train(

@@ -1,0 +1,111 @@
+"""Plotly figures built from plain arrays: what the app draws, testable without a browser."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+DIGITS = list(range(10))
+_ACCENT = "#4C78A8"
+_SECOND = "#F58518"
+
+
+def class_counts_bar(counts: np.ndarray, title: str = "Images per digit") -> go.Figure:
+    """A bar per digit 0–9 with its count written on it."""
+    figure = go.Figure(
+        go.Bar(x=DIGITS, y=[int(c) for c in counts], text=[f"{int(c):,}" for c in counts], marker_color=_ACCENT)
+    )
+    figure.update_layout(title=title, xaxis=dict(title="digit", tickmode="linear"), yaxis_title="images")
+    return _compact(figure)
+
+
+def training_curves(epochs: list, batches: list) -> go.Figure:
+    """Loss and accuracy as training goes: running values after each batch (thin lines) and each
+    epoch's training and test scores (markers). ``epochs`` and ``batches`` are Progress events."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    position = [p.epoch - 1 + p.batch / p.batches for p in batches]
+    ends = [p.epoch for p in epochs]
+    for column, metric in ((1, "loss"), (2, "accuracy")):
+        first = column == 1
+        figure.add_trace(
+            go.Scatter(x=position, y=[getattr(p, metric) for p in batches], mode="lines", name="training (running)",
+                       line=dict(color=_ACCENT, width=1), opacity=0.5, showlegend=first, legendgroup="running"),
+            row=1, col=column,
+        )
+        figure.add_trace(
+            go.Scatter(x=ends, y=[getattr(p, metric) for p in epochs], mode="lines+markers", name="training",
+                       line=dict(color=_ACCENT), showlegend=first, legendgroup="train"),
+            row=1, col=column,
+        )
+        test = [(p.epoch, getattr(p, f"test_{metric}")) for p in epochs if getattr(p, f"test_{metric}") is not None]
+        if test:
+            figure.add_trace(
+                go.Scatter(x=[e for e, _ in test], y=[v for _, v in test], mode="lines+markers", name="test",
+                           line=dict(color=_SECOND), showlegend=first, legendgroup="test"),
+                row=1, col=column,
+            )
+    figure.update_xaxes(title_text="epoch", rangemode="tozero")
+    figure.update_layout(legend=dict(orientation="h", y=-0.25))
+    return _compact(figure)
+
+
+def confusion_matrix_heatmap(matrix: np.ndarray, normalize: bool = False) -> go.Figure:
+    """The confusion matrix, true digit down, predicted digit across; counts, or the share of
+    each true digit (rows sum to 1) when ``normalize``. Each cell is also a clickable point
+    (trace 1), so an app can react to the cell a user picks."""
+    matrix = np.asarray(matrix)
+    shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalize else matrix
+    text = [[f"{v:.1%}" if normalize else f"{int(v)}" for v in row] for row in shown]
+    figure = go.Figure(
+        go.Heatmap(z=shown, x=DIGITS, y=DIGITS, text=text, texttemplate="%{text}", colorscale="Blues",
+                   hoverinfo="skip", showscale=False)
+    )
+    true, predicted = np.divmod(np.arange(100), 10)
+    figure.add_trace(
+        go.Scatter(
+            x=predicted, y=true, mode="markers",
+            marker=dict(symbol="square", size=30, color="rgba(0,0,0,0)"),
+            customdata=matrix.ravel(),
+            hovertemplate="true %{y}, predicted %{x}: %{customdata} images<extra></extra>",
+            showlegend=False,
+        )
+    )
+    figure.update_layout(
+        xaxis=dict(title="predicted digit", tickmode="linear", side="top", constrain="domain"),
+        yaxis=dict(title="true digit", tickmode="linear", autorange="reversed", scaleanchor="x"),
+        clickmode="event+select",
+        height=520,
+    )
+    return _compact(figure)
+
+
+def probability_bars(probabilities: np.ndarray) -> go.Figure:
+    """The probability of each digit, the most likely one highlighted."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    best = int(probabilities.argmax())
+    figure = go.Figure(
+        go.Bar(
+            x=DIGITS, y=probabilities, text=[f"{p:.0%}" if p >= 0.01 else "" for p in probabilities],
+            marker_color=[_SECOND if d == best else _ACCENT for d in DIGITS],
+        )
+    )
+    figure.update_layout(xaxis=dict(title="digit", tickmode="linear"), yaxis=dict(title="probability", range=[0, 1]),
+                         height=300)
+    return _compact(figure)
+
+
+def pixel_heatmap(image: np.ndarray, title: str = "") -> go.Figure:
+    """One 28×28 image as a heatmap whose cells tell their pixel values on hover."""
+    figure = go.Figure(
+        go.Heatmap(z=np.asarray(image), colorscale="gray", reversescale=False, showscale=False,
+                   hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>")
+    )
+    figure.update_layout(title=title, yaxis=dict(autorange="reversed", scaleanchor="x", showticklabels=False),
+                         xaxis=dict(showticklabels=False), height=360, width=360)
+    return _compact(figure)
+
+
+def _compact(figure: go.Figure) -> go.Figure:
+    figure.update_layout(margin=dict(l=10, r=10, t=50, b=10))
+    return figure

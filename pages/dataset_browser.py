@@ -1,0 +1,72 @@
+"""Dataset browser: what the active data holds, digit by digit."""
+
+import streamlit as st
+
+from digitcnn import charts, gallery, summary
+from ui import state
+
+SAMPLES_PER_PAGE = 40
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def describe(fingerprint: str, _dataset):
+    """The figures and tables of a dataset, computed once per dataset (its fingerprint is the
+    cache key, so the arrays themselves need not be hashed)."""
+    return {
+        "overview": summary.overview(_dataset),
+        "per_digit": summary.per_digit(_dataset),
+        "statistics": summary.image_statistics(_dataset),
+        "mean_images": summary.mean_images(_dataset),
+    }
+
+
+dataset = state.active_dataset()
+facts = describe(dataset.fingerprint, dataset)
+
+st.title("Dataset browser")
+st.caption(f"Source: {dataset.source}")
+
+columns = st.columns(4)
+columns[0].metric("Images", f"{len(dataset):,}")
+columns[1].metric("Own test images", f"{facts['overview']['test images']:,}")
+columns[2].metric("Image size", facts["overview"]["image shape"])
+columns[3].metric("Pixel values", facts["overview"]["pixel values"])
+
+st.subheader("Images per digit")
+st.plotly_chart(charts.class_counts_bar(dataset.class_counts()), key="class_counts")
+with st.expander("Per digit: share, brightness, ink"):
+    st.dataframe(facts["per_digit"].style.format({"share": "{:.1%}", "mean pixel value": "{:.1f}",
+                                                  "mean ink pixels": "{:.0f}"}))
+
+st.subheader("The first rows, as in the tutorial's table")
+st.dataframe(summary.first_rows(dataset, 10), height=250)
+st.subheader("Descriptive statistics of the images")
+st.dataframe(facts["statistics"].style.format("{:.2f}"))
+
+st.subheader("Samples of a digit")
+picker, pager, shuffler = st.columns([3, 2, 1], vertical_alignment="bottom")
+digit = picker.segmented_control("Digit", options=list(range(10)), default=0, key="browse_digit") or 0
+if shuffler.button("Shuffle", icon=":material/shuffle:"):
+    st.session_state["browse_seed"] = st.session_state.get("browse_seed", 0) + 1
+indices = summary.indices_of_digit(dataset, digit, st.session_state.get("browse_seed"))
+pages = max(1, -(-len(indices) // SAMPLES_PER_PAGE))
+page = pager.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key=f"browse_page_{digit}")
+shown = indices[(page - 1) * SAMPLES_PER_PAGE : page * SAMPLES_PER_PAGE]
+if len(shown):
+    st.image(gallery.montage(dataset.images[shown], columns=10, scale=3),
+             caption=f"{len(indices):,} images of {digit}; rows {', '.join(map(str, shown[:5]))}, …",
+             output_format="PNG")
+else:
+    st.info(f"No images of {digit} in this data.")
+
+st.subheader("Any row by its index")
+st.caption("The tutorial looks at rows 6 and 10.")
+row = st.number_input("Row index", min_value=0, max_value=len(dataset) - 1, value=min(6, len(dataset) - 1))
+image_column, heat_column = st.columns([1, 2])
+image_column.image(gallery.enlarge(dataset.images[row], 8), caption=f"row {row}: label {dataset.labels[row]}",
+                   output_format="PNG")
+heat_column.plotly_chart(charts.pixel_heatmap(dataset.images[row], "Pixel values (hover to read)"), key="row_pixels")
+
+st.subheader("What each digit looks like on average")
+st.image(gallery.montage(facts["mean_images"] / 255.0, columns=10, scale=4), caption="Mean image of 0, 1, …, 9",
+         output_format="PNG")

@@ -1,0 +1,29 @@
+"""Home: what DigitCNN is and where to go."""
+
+import streamlit as st
+
+from digitcnn import registry
+from ui import state
+
+st.title("DigitCNN")
+st.write(
+    "A lab for convolutional networks on handwritten digits: look at the data, train a network "
+    "and watch it learn, then draw digits for it to read."
+)
+
+dataset = state.active_dataset()
+model_name = state.active_model_name()
+data_column, model_column = st.columns(2)
+data_column.metric("Images in the active data", f"{len(dataset):,}", help=dataset.source)
+if model_name is None:
+    model_column.metric("Active model", "none yet")
+else:
+    card = registry.load_card(model_name)
+    model_column.metric(f"Active model: {model_name}", f"{card.test_accuracy:.2%}", help="test accuracy")
+
+st.page_link("pages/dataset_browser.py", label="**Dataset browser**: counts, samples of each digit, any row, "
+             "the average digit", icon=":material/grid_view:")
+st.page_link("pages/train_evaluate.py", label="**Train & evaluate**: pick an architecture, train with live curves, "
+             "study the confusion matrix and the mistakes, save the model", icon=":material/model_training:")
+st.page_link("pages/draw_digit.py", label="**Draw a digit**: the active model reads what you draw or upload",
+             icon=":material/draw:")

@@ -1,0 +1,205 @@
+"""Train & evaluate: choose a network and its settings, train it in the background while the
+curves grow, then study its scores and mistakes, and save it."""
+
+import numpy as np
+import streamlit as st
+
+from digitcnn import charts, gallery, models, registry
+from digitcnn.errors import DigitCNNError
+from digitcnn.jobs import CANCELLED, FAILED, RUNNING
+from digitcnn.training import TrainingConfig
+from ui import state
+
+MISTAKES_PER_PAGE = 30
+
+board = state.job_board()
+dataset = state.active_dataset()
+
+st.title("Train & evaluate")
+st.caption(f"Data: {dataset.source}, {len(dataset):,} images"
+           + (f" and its own {len(dataset.test):,} test images" if dataset.test is not None else ""))
+
+# --- 1. Settings ---------------------------------------------------------------------------
+with st.form("training_settings"):
+    name_column, architecture_column = st.columns([1, 2])
+    name = name_column.text_input("Model name", value=st.session_state.get("job_name", "my-model"),
+                                  help="Letters, digits, '-' and '_'. Saving replaces a model of that name.")
+    architecture = architecture_column.selectbox(
+        "Architecture", options=list(models.ARCHITECTURES),
+        index=list(models.ARCHITECTURES).index(models.DEFAULT_ARCHITECTURE),
+        format_func=lambda key: f"{key}: {models.ARCHITECTURES[key].description}",
+    )
+    epochs_column, batch_column, seed_column, limit_column = st.columns(4)
+    epochs = epochs_column.number_input("Epochs", min_value=1, max_value=200, value=10)
+    batch_size = batch_column.selectbox("Batch size", options=[16, 32, 64, 128, 256, 512], index=1)
+    seed = seed_column.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42)
+    limit = limit_column.number_input("Training images (0 = all)", min_value=0, max_value=len(dataset), value=0,
+                                      step=1000, help="Fewer images train faster: handy for a first try.")
+    test_column, fraction_column, options_column = st.columns([2, 2, 1])
+    test_choices = {"holdout": "Hold out a share of the data (the tutorial's way)"}
+    if dataset.test is not None:
+        test_choices = {"own": "The source's own test set", **test_choices}
+    test_set = test_column.radio("Test images", options=list(test_choices), format_func=test_choices.get)
+    test_fraction = fraction_column.slider("Share held out", min_value=0.05, max_value=0.5, value=0.33, step=0.01,
+                                           help="Used when holding out; the tutorial keeps 33% apart with seed 42.")
+    stratify = options_column.checkbox("Stratify", help="Keep each digit's share equal in both parts.")
+    augment = options_column.checkbox("Augment", help="Shift, turn and zoom training images a little.")
+    start = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:")
+
+if start:
+    try:
+        settings = TrainingConfig(
+            architecture=architecture, epochs=int(epochs), batch_size=int(batch_size), seed=int(seed),
+            test_set=test_set, test_fraction=float(test_fraction), stratify=stratify, augment=augment,
+            train_limit=int(limit) or None,
+        )
+        board.start(name, dataset, settings)
+        st.session_state["job_name"] = name
+        st.session_state.pop("saved_as", None)
+    except DigitCNNError as error:
+        st.error(str(error), icon=":material/error:")
+
+job = board.get(st.session_state["job_name"]) if "job_name" in st.session_state else None
+
+
+# --- 2. Progress, live -----------------------------------------------------------------------
+def _progress_line(snapshot) -> str:
+    progress = snapshot.progress
+    if progress is None:
+        return "Starting…"
+    left = progress.seconds_left
+    eta = f" · about {left:.0f} s left" if left is not None and snapshot.status == RUNNING else ""
+    return (f"Epoch {progress.epoch}/{progress.epochs} · batch {progress.batch}/{progress.batches} · "
+            f"{progress.elapsed:.0f} s elapsed{eta}")
+
+
+@st.fragment(run_every=1.0)
+def live_progress(job) -> None:
+    """Redrawn every second while the job runs; the whole page reruns once it ends."""
+    snapshot = job.snapshot()
+    if snapshot.done:
+        st.rerun()
+    st.subheader(f"Training {snapshot.name}")
+    fraction = snapshot.progress.fraction_done if snapshot.progress else 0.0
+    st.progress(fraction, text=_progress_line(snapshot))
+    if st.button("Cancel", icon=":material/stop:"):
+        job.cancel()
+    st.plotly_chart(charts.training_curves(snapshot.epochs, snapshot.batches), key="live_curves")
+
+
+if job is not None and job.snapshot().status == RUNNING:
+    live_progress(job)
+    st.stop()
+
+if job is None:
+    st.info("Choose the settings and press **Train**. Training runs in the background: other pages stay usable.")
+else:
+    snapshot = job.snapshot()
+    if snapshot.status == CANCELLED:
+        st.warning(f"Training of {snapshot.name} was cancelled; nothing was saved.", icon=":material/cancel:")
+    elif snapshot.status == FAILED:
+        st.error(snapshot.error, icon=":material/error:")
+
+# --- 3. Results --------------------------------------------------------------------------------
+result = job.snapshot().result if job is not None else None
+if result is not None:
+    test, train = result.test_evaluation, result.train_evaluation
+    st.header(f"Results of {job.name}")
+    st.caption(f"{result.config.architecture} on {result.split.source}: {result.split.describe()}")
+    scores = st.columns(4)
+    scores[0].metric("Test accuracy", f"{test.accuracy:.2%}")
+    scores[1].metric("Train accuracy", f"{train.accuracy:.2%}")
+    scores[2].metric("Test loss", f"{test.loss:.4f}")
+    scores[3].metric("Training time", f"{result.training_seconds:.0f} s")
+    snapshot = job.snapshot()
+    st.plotly_chart(charts.training_curves(snapshot.epochs, snapshot.batches), key="final_curves")
+
+    matrix_column, report_column = st.columns([3, 2])
+    with matrix_column:
+        st.subheader("Confusion matrix")
+        normalize = st.toggle("Share of each true digit", help="Rows sum to 100% instead of counts.")
+        picked = st.plotly_chart(charts.confusion_matrix_heatmap(test.confusion_matrix, normalize),
+                                 on_select="rerun", selection_mode="points", key="confusion_matrix")
+        points = picked.selection.points if picked and picked.selection else []
+        cell = (int(points[0]["y"]), int(points[0]["x"])) if points else None
+        if cell is not None and cell != st.session_state.get("picked_cell"):  # a new click, not the old one
+            st.session_state["picked_cell"] = cell
+            st.session_state["mistake_true"], st.session_state["mistake_predicted"] = cell
+        st.caption("Click a cell to see its images below.")
+    with report_column:
+        st.subheader("Classification report")
+        st.dataframe(test.report_table().style.format(
+            {"precision": "{:.4f}", "recall": "{:.4f}", "f1-score": "{:.4f}"}, na_rep=""))
+
+    st.subheader("Misclassified test images")
+    any_digit = "any"
+    true_column, predicted_column, page_column = st.columns(3)
+    true_digit = true_column.selectbox("True digit", [any_digit, *range(10)], key="mistake_true")
+    predicted_digit = predicted_column.selectbox("Predicted digit", [any_digit, *range(10)], key="mistake_predicted")
+    chosen = np.ones(len(test.labels), dtype=bool)
+    if true_digit != any_digit:
+        chosen &= test.labels == true_digit
+    if predicted_digit != any_digit:
+        chosen &= test.predictions == predicted_digit
+    if true_digit == any_digit or predicted_digit == any_digit or true_digit != predicted_digit:
+        chosen &= test.predictions != test.labels
+    indices = np.flatnonzero(chosen)
+    indices = indices[np.argsort(-test.confidences[indices], kind="stable")]  # surest mistakes first
+    pages = max(1, -(-len(indices) // MISTAKES_PER_PAGE))
+    page = page_column.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1)
+    shown = indices[(page - 1) * MISTAKES_PER_PAGE : page * MISTAKES_PER_PAGE]
+    wrong = int((test.predictions != test.labels).sum())
+    st.caption(f"{len(indices):,} images shown by this filter; {wrong:,} of {len(test.labels):,} test images "
+               "are misclassified. Surest mistakes first.")
+    if len(shown):
+        st.image(
+            [gallery.enlarge(result.split.test.images[i], 3) for i in shown],
+            caption=[f"{test.labels[i]} → {test.predictions[i]} ({test.confidences[i]:.0%})" for i in shown],
+            output_format="PNG",
+        )
+    else:
+        st.info("No images match this filter.")
+
+    st.subheader("Save")
+    saved_as = st.session_state.get("saved_as")
+    if saved_as == job.name:
+        st.success(f"Saved as models/{job.name}.keras with its model card.", icon=":material/check:")
+    elif st.button(f"Save as {job.name}", type="primary", icon=":material/save:"):
+        try:
+            card = registry.ModelCard.from_training(job.name, result)
+            registry.save_model(result.model, card)
+        except DigitCNNError as error:
+            st.error(str(error), icon=":material/error:")
+        else:
+            st.session_state["saved_as"] = job.name
+            st.session_state["active_model"] = job.name
+            st.rerun()
+
+# --- 4. Saved models -----------------------------------------------------------------------
+st.header("Saved models")
+entries = registry.list_models()
+if not entries:
+    st.info("No saved models yet.")
+else:
+    st.dataframe(
+        [
+            {
+                "name": entry.name,
+                "architecture": entry.card.architecture if entry.card else "—",
+                "test accuracy": f"{entry.card.test_accuracy:.2%}" if entry.card else "—",
+                "data": entry.card.data_source if entry.card else "—",
+                "train / test images": f"{entry.card.train_size:,} / {entry.card.test_size:,}" if entry.card else "—",
+                "epochs": entry.card.epochs if entry.card else None,
+                "created": entry.card.created if entry.card else "—",
+                "problem": entry.problem or "",
+            }
+            for entry in entries
+        ],
+        hide_index=True,
+    )
+    usable = [entry.name for entry in entries if entry.card is not None]
+    if usable:
+        with st.expander("Model card"):
+            shown_card = st.selectbox("Model", usable, key="card_to_show")
+            st.json(registry.load_card(shown_card).to_json())
+        st.caption("Pick the model that reads drawings in the sidebar.")

@@ -1,0 +1,189 @@
+"""The Streamlit app under streamlit.testing's AppTest: every page, with real data and real models."""
+
+import base64
+import json
+import time
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from digitcnn import config, data, registry
+
+APP = str(config.PROJECT_ROOT / "streamlit_app.py")
+PAGES = ["pages/home.py", "pages/dataset_browser.py", "pages/train_evaluate.py", "pages/draw_digit.py"]
+
+
+@pytest.fixture(scope="module")
+def models_folder(tiny_result, tmp_path_factory):
+    """A models folder holding the tiny model as 'default', the name the app reads drawings with."""
+    folder = tmp_path_factory.mktemp("app_models")
+    result, _ = tiny_result
+    registry.save_model(result.model, registry.ModelCard.from_training("default", result), folder)
+    return folder
+
+
+@pytest.fixture
+def app(models_folder, monkeypatch, tmp_path):
+    monkeypatch.setenv(config.MODELS_DIR_VARIABLE, str(models_folder))
+    monkeypatch.setenv(config.DATA_DIR_VARIABLE, str(tmp_path))
+
+    def open_page(page):
+        test = AppTest.from_file(APP, default_timeout=120)
+        test.switch_page(page)
+        return test.run()
+
+    return open_page
+
+
+def _page_with_sidebar(page):
+    """A page run after the shared sidebar, as streamlit_app.py runs it. (AppTest keeps the
+    entry script's own elements, the sidebar, only on its first run; tests that use the sidebar
+    across reruns run this instead.)"""
+    import runpy
+
+    from ui import sidebar
+
+    sidebar.render()
+    runpy.run_path(page, run_name="__main__")
+
+
+def _values(encoded):
+    """A Plotly JSON array as numpy: a plain list, or Plotly's typed {'dtype', 'bdata', 'shape'}."""
+    if isinstance(encoded, dict):
+        array = np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=encoded["dtype"])
+        return array.reshape([int(n) for n in str(encoded.get("shape", len(array))).split(",")])
+    return np.asarray(encoded)
+
+
+def _figure(test, key):
+    [chart] = [element for element in test.get("plotly_chart") if element.proto.id and key in element.proto.id]
+    return json.loads(chart.proto.spec)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_an_exception(app, page):
+    test = app(page)
+    assert not test.exception, test.exception
+    assert not test.error
+    assert test.title and test.title[0].value
+
+
+def test_sidebar_offers_the_embedded_data_and_the_saved_model(app):
+    test = AppTest.from_file(APP, default_timeout=120).run()  # the first run shows the entry script's sidebar
+    data_choice, model_choice = test.sidebar.selectbox
+    assert data_choice.value == data.EMBEDDED
+    assert model_choice.value == "default"
+    assert "5,000 images" in " ".join(caption.value for caption in test.sidebar.caption)
+
+
+def test_dataset_browser_bar_chart_counts_are_the_datas(app, embedded):
+    test = app("pages/dataset_browser.py")
+    bars = _figure(test, "class_counts")["data"][0]
+    assert _values(bars["x"]).tolist() == list(range(10))
+    assert _values(bars["y"]).tolist() == embedded.class_counts().tolist()
+    assert test.metric[0].value == "5,000"
+
+
+def test_dataset_browser_shows_a_chosen_digit_and_any_row(app, embedded):
+    test = app("pages/dataset_browser.py")
+    test.number_input[1].set_value(10).run()  # the row index, as the tutorial looks at row 10
+    captions = [picture.caption for image in test.get("image") for picture in image.proto.imgs]
+    assert f"row 10: label {embedded.labels[10]}" in captions
+    assert any(caption.startswith("500 images of 0") for caption in captions)
+
+
+def test_uploading_a_bad_csv_keeps_the_previous_data(app, small_dataset, tmp_path):
+    page = str(config.PROJECT_ROOT / "pages" / "dataset_browser.py")
+    test = AppTest.from_function(_page_with_sidebar, args=(page,), default_timeout=120).run()
+    test.sidebar.selectbox[0].set_value("upload").run()
+    broken = "Result," + ",".join(f"p{i}" for i in range(784)) + "\n" + "3," + ",".join(["0"] * 783) + ",999\n"
+    test.sidebar.get("file_uploader")[0].set_value(("broken.csv", broken.encode(), "text/csv")).run()
+    assert "broken.csv, line 2, column 785 ('p783'): pixel value 999" in test.sidebar.error[0].value
+    assert test.metric[0].value == "5,000"  # still the embedded sample
+
+    good = data.write_csv(small_dataset, tmp_path / "good.csv").read_bytes()
+    test.sidebar.get("file_uploader")[0].set_value(("good.csv", good, "text/csv")).run()
+    assert not test.sidebar.error
+    assert test.metric[0].value == "600"
+
+
+def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, models_folder):
+    test = app("pages/train_evaluate.py")
+    test.text_input[0].set_value("page-trained")
+    test.selectbox[0].set_value("article")
+    test.number_input[0].set_value(1)  # epochs
+    test.number_input[2].set_value(400)  # training images
+    test.button[0].click().run()  # the form's Train button
+
+    deadline = time.monotonic() + 120
+    while not any(header.value == "Results of page-trained" for header in test.header):
+        if time.monotonic() > deadline:
+            pytest.fail(f"training did not finish in time: {[e.value for e in test.error]} "
+                        f"{[e.value for e in test.info]} {[h.value for h in test.header]} {[h.value for h in test.subheader]}")
+        assert not test.exception, test.exception
+        time.sleep(0.5)
+        test.run()
+
+    matrix = _values(_figure(test, "confusion_matrix")["data"][0]["z"])
+    assert matrix.shape == (10, 10)
+    assert matrix.sum() == 1650  # 33% of the 5,000 embedded digits, as in the tutorial's split
+    assert [metric.label for metric in test.metric[:2]] == ["Test accuracy", "Train accuracy"]
+
+    [save] = [button for button in test.button if button.label == "Save as page-trained"]
+    save.click().run()
+    card = registry.load_card("page-trained", models_folder)
+    assert card.test_size == 1650 and card.train_size == 400
+    assert test.session_state["active_model"] == "page-trained"
+
+
+def test_the_same_name_cannot_train_twice_at_once(app, small_dataset):
+    from digitcnn.errors import SettingsError
+    from digitcnn.training import TrainingConfig
+    from ui import state
+
+    board = state.job_board()
+    job = board.start("busy-name", small_dataset, TrainingConfig(architecture="article", epochs=50))
+    try:
+        with pytest.raises(SettingsError, match="already training"):
+            board.start("busy-name", small_dataset, TrainingConfig(architecture="article", epochs=1))
+    finally:
+        job.cancel()
+        assert job.wait(60)
+    assert job.snapshot().status == "cancelled"
+
+
+def _reading_script(image_data):
+    import streamlit as st
+
+    from ui import reading, state
+
+    predictor, _ = state.active_predictor()
+    probabilities = reading.read_drawing(predictor, image_data)
+    st.session_state["probabilities"] = None if probabilities is None else [float(p) for p in probabilities]
+
+
+def _drawn_one():
+    canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    ImageDraw.Draw(canvas).line([(140, 50), (145, 230)], fill=(255, 255, 255, 255), width=20)
+    return np.asarray(canvas)
+
+
+def test_a_drawn_stroke_is_read_as_a_digit_with_ten_probabilities(app):
+    app("pages/home.py")  # the environment is set; now run the draw page's reading path
+    test = AppTest.from_function(_reading_script, args=(_drawn_one(),), default_timeout=60).run()
+    assert not test.exception, test.exception
+    probabilities = test.session_state["probabilities"]
+    assert len(probabilities) == 10 and sum(probabilities) == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(_values(_figure(test, "probabilities")["data"][0]["y"]), probabilities, rtol=1e-6)
+    assert test.metric[0].label == "Confidence"
+
+
+def test_an_empty_canvas_shows_a_prompt_not_a_guess(app):
+    app("pages/home.py")
+    empty = np.zeros((280, 280, 4), np.uint8)
+    test = AppTest.from_function(_reading_script, args=(empty,), default_timeout=60).run()
+    assert test.session_state["probabilities"] is None
+    assert "Draw a digit" in test.info[0].value
+    assert not test.metric

@@ -1,0 +1,73 @@
+"""Heavy objects shared by every session (st.cache_resource) and each user's own choices
+(st.session_state): the active dataset, the active model, the training jobs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from digitcnn import config, data, registry
+from digitcnn.data import Dataset
+from digitcnn.jobs import JobBoard
+
+UPLOAD = "upload"  # the data-source choice that means "the CSV this user uploaded"
+
+
+@st.cache_resource(show_spinner="Loading the data…", max_entries=8)
+def load_source(source: str) -> Dataset:
+    """A dataset by source (see digitcnn.data.load_dataset), loaded once for all users.
+    Datasets are read-only, so sharing one copy is safe; a failed load is not cached."""
+    return data.load_dataset(source)
+
+
+@st.cache_resource
+def job_board() -> JobBoard:
+    """The process's training jobs: one board for every session, so names stay unique."""
+    return JobBoard()
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
+def load_predictor(name: str, model_sha256: str):
+    """A saved model ready for fast single-image predictions, and its card. The checksum in the
+    cache key makes a model saved again under the same name load afresh."""
+    from digitcnn.inference import Predictor
+
+    model, card = registry.load_model(name)
+    return Predictor(model), card
+
+
+def active_source() -> str:
+    """The data source this user works with (the embedded sample until they pick another)."""
+    return st.session_state.setdefault("active_source", data.EMBEDDED)
+
+
+def active_dataset() -> Dataset:
+    """The dataset this user works with."""
+    source = active_source()
+    if source == UPLOAD:
+        return st.session_state["uploaded_dataset"]
+    return load_source(source)
+
+
+def usable_models() -> list[registry.SavedModel]:
+    """Saved models whose cards read well, in name order."""
+    return [entry for entry in registry.list_models() if entry.card is not None]
+
+
+def active_model_name() -> str | None:
+    """The model this user reads drawings with: their pick, else the shipped default, else any."""
+    names = [entry.name for entry in usable_models()]
+    chosen = st.session_state.get("active_model")
+    if chosen in names:
+        return chosen
+    fallback = config.DEFAULT_MODEL_NAME if config.DEFAULT_MODEL_NAME in names else (names[0] if names else None)
+    st.session_state["active_model"] = fallback
+    return fallback
+
+
+def active_predictor():
+    """``(predictor, card)`` of the active model, or ``(None, None)`` when there is no usable model."""
+    name = active_model_name()
+    if name is None:
+        return None, None
+    card = registry.load_card(name)
+    return load_predictor(name, card.model_sha256)
