@@ -72,8 +72,8 @@ def confusion_matrix_heatmap(matrix: np.ndarray, normalize: bool = False) -> go.
         )
     )
     figure.update_layout(
-        xaxis=dict(title="predicted digit", tickmode="linear", side="top", constrain="domain"),
-        yaxis=dict(title="true digit", tickmode="linear", autorange="reversed", scaleanchor="x"),
+        xaxis=dict(title="predicted digit", tickmode="linear", side="top", constrain="domain", range=[-0.5, 9.5]),
+        yaxis=dict(title="true digit", tickmode="linear", range=[9.5, -0.5], scaleanchor="x"),
         clickmode="event+select",
         height=520,
     )

@@ -44,8 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a network, evaluate it and save it with its model card")
     train.add_argument("--data", default=data.EMBEDDED, help=data_help)
     train.add_argument("--arch", default=models.DEFAULT_ARCHITECTURE, choices=list(models.ARCHITECTURES))
-    train.add_argument("--epochs", type=int, default=10, help="passes over the training images (default: 10)")
-    train.add_argument("--batch-size", type=int, default=32, help="images per step (default: 32)")
+    recipe = "default: the architecture's recipe"
+    train.add_argument("--epochs", type=int, help=f"passes over the training images ({recipe})")
+    train.add_argument("--batch-size", type=int, help=f"images per step ({recipe})")
+    train.add_argument("--learning-rate", type=float, help=f"Adam's (peak) learning rate ({recipe})")
+    train.add_argument("--schedule", choices=models.SCHEDULES, help=f"how the learning rate changes ({recipe})")
     train.add_argument(
         "--test-set",
         default="auto",
@@ -56,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--test-fraction", type=float, default=0.33, help="share held out for testing (default: 0.33)")
     train.add_argument("--seed", type=int, default=42, help="seed of the split, the weights and the shuffling")
     train.add_argument("--stratify", action="store_true", help="keep each digit's share equal in both parts")
-    train.add_argument("--augment", action="store_true", help="shift, turn and zoom training images a little")
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction,
+                       help=f"shift, turn and zoom training images a little ({recipe})")
     train.add_argument("--name", help="save as models/NAME.keras (default: the architecture's name)")
     train.add_argument("--models-dir", help="where models are saved (default: models/ or $DIGITCNN_MODELS_DIR)")
     train.add_argument("--no-save", action="store_true", help="train and evaluate only")
@@ -100,6 +104,8 @@ def _train(arguments) -> int:
         architecture=arguments.arch,
         epochs=arguments.epochs,
         batch_size=arguments.batch_size,
+        learning_rate=arguments.learning_rate,
+        schedule=arguments.schedule,
         test_fraction=arguments.test_fraction,
         seed=arguments.seed,
         stratify=arguments.stratify,
@@ -109,7 +115,9 @@ def _train(arguments) -> int:
     name = registry.validate_model_name(arguments.name or arguments.arch)
     dataset = data.load_dataset(arguments.data)
     print(f"data: {dataset.source}, {len(dataset):,} images")
-    print(f"training {settings.architecture} for {settings.epochs} epochs (Ctrl-C cancels)")
+    print(f"training {settings.architecture} for {settings.epochs} epochs, batch size {settings.batch_size}, "
+          f"learning rate {settings.learning_rate:g} ({settings.schedule}), "
+          f"augmentation {'on' if settings.augment else 'off'} (Ctrl-C cancels)")
     result = training.train(dataset, settings, on_progress=TerminalProgress())
     card = registry.ModelCard.from_training(name, result)
     print()

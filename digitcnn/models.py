@@ -16,12 +16,32 @@ CLASS_COUNT = 10
 
 
 @dataclass(frozen=True)
+class Recipe:
+    """How an architecture trains best: the settings a run takes unless it is told otherwise.
+
+    ``schedule`` is ``"constant"`` (Adam at ``learning_rate`` throughout, as Keras's ``"adam"``)
+    or ``"warmup_cosine"`` (a linear warm-up to ``learning_rate`` over the first
+    ``1/WARMUP_SHARE`` of the steps, then a cosine decay to zero).
+    """
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    schedule: str
+    augment: bool
+
+
+SCHEDULES = ("constant", "warmup_cosine")
+
+
+@dataclass(frozen=True)
 class Architecture:
-    """A network by name: what it is, and the function that lays out its (uncompiled) layers."""
+    """A network by name: what it is, the function that lays out its layers, and its recipe."""
 
     name: str
     description: str
     layers: Callable[[], list]
+    recipe: Recipe
 
 
 def _article_layers() -> list:
@@ -37,7 +57,8 @@ def _article_layers() -> list:
     ]
 
 
-def _conv_block(filters: int) -> list:
+def _convolution(filters: int) -> list:
+    """A 3×3 convolution, batch normalization, ReLU."""
     from keras import layers
 
     return [
@@ -47,19 +68,19 @@ def _conv_block(filters: int) -> list:
     ]
 
 
-def _batchnorm_layers() -> list:
+def _compact_layers() -> list:
     from keras import layers
 
     return [
-        *_conv_block(32),
-        *_conv_block(32),
+        *_convolution(16),
         layers.MaxPooling2D(2),
-        *_conv_block(64),
-        *_conv_block(64),
+        *_convolution(32),
+        *_convolution(32),
         layers.MaxPooling2D(2),
-        *_conv_block(128),
-        layers.GlobalAveragePooling2D(),
-        layers.Dropout(0.2),
+        *_convolution(64),
+        *_convolution(64),
+        layers.Flatten(),
+        layers.Dropout(0.3),
         layers.Dense(CLASS_COUNT, activation="softmax"),
     ]
 
@@ -71,16 +92,19 @@ ARCHITECTURES: dict[str, Architecture] = {
             "article",
             "The tutorial's network: Conv2D(28, 3×3) → MaxPool 2×2 → Dense 128 relu → Dropout 0.2 → softmax 10.",
             _article_layers,
+            Recipe(epochs=10, batch_size=32, learning_rate=0.001, schedule="constant", augment=False),
         ),
         Architecture(
-            "batchnorm",
-            "Five 3×3 convolutions with batch normalization in three stages (32, 64, 128 filters), "
-            "global average pooling, dropout 0.2, softmax 10.",
-            _batchnorm_layers,
+            "compact",
+            "Five 3×3 convolutions with batch normalization in three stages (16; 32, 32; 64, 64 filters), "
+            "dropout 0.3, softmax 10 (101k parameters); trained with augmentation and a warm-up/cosine schedule.",
+            _compact_layers,
+            Recipe(epochs=15, batch_size=256, learning_rate=0.004, schedule="warmup_cosine", augment=True),
         ),
     )
 }
-DEFAULT_ARCHITECTURE = "batchnorm"
+DEFAULT_ARCHITECTURE = "compact"
+WARMUP_SHARE = 15
 
 
 def get_architecture(name: str) -> Architecture:
@@ -91,11 +115,28 @@ def get_architecture(name: str) -> Architecture:
         raise SettingsError(f"unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)}") from None
 
 
-def build(name: str = DEFAULT_ARCHITECTURE):
-    """A new, compiled Keras model of the named architecture (adam, sparse categorical cross-entropy)."""
+def build(name: str = DEFAULT_ARCHITECTURE, learning_rate=0.001):
+    """A new Keras model of the named architecture, compiled with Adam at ``learning_rate`` (a
+    number or a schedule, see :func:`learning_rate_schedule`) and sparse categorical cross-entropy."""
     import keras
 
     architecture = get_architecture(name)
     model = keras.Sequential([keras.Input(shape=INPUT_SHAPE), *architecture.layers()], name=name)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     return model
+
+
+def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int):
+    """The learning rate for Adam: ``learning_rate`` itself when constant, else the warm-up/cosine
+    schedule over ``total_steps`` (a Keras schedule: step → rate)."""
+    import keras
+
+    if schedule not in SCHEDULES:
+        raise SettingsError(f"unknown learning-rate schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    if schedule == "constant":
+        return learning_rate
+    warmup = max(1, total_steps // WARMUP_SHARE)
+    return keras.optimizers.schedules.CosineDecay(
+        learning_rate / 20, decay_steps=max(1, total_steps - warmup), warmup_target=learning_rate, warmup_steps=warmup
+    )

@@ -20,7 +20,7 @@ from digitcnn.data import Dataset, split_dataset
 from digitcnn.errors import DataError, SettingsError, TrainingCancelled
 from digitcnn.evaluation import Evaluation, evaluate
 from digitcnn.inference import predict_probabilities
-from digitcnn.models import DEFAULT_ARCHITECTURE, get_architecture
+from digitcnn.models import DEFAULT_ARCHITECTURE, SCHEDULES, get_architecture
 
 TEST_SET_CHOICES = ("auto", "holdout", "own")
 _EVALUATION_BATCH_SIZE = 512
@@ -28,30 +28,41 @@ _EVALUATION_BATCH_SIZE = 512
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Everything that decides a training run. The defaults are the tutorial's settings
-    (33% held out with seed 42, batch size 32, 10 epochs) on the default architecture.
+    """Everything that decides a training run. Epochs, batch size, learning rate, schedule and
+    augmentation left as ``None`` take the architecture's recipe (see :mod:`digitcnn.models`):
+    for ``article`` that is the tutorial's own settings. The test set defaults to the
+    tutorial's: 33% held out with seed 42.
 
     ``test_set``: ``"holdout"`` splits off ``test_fraction`` of the data; ``"own"`` uses the
     source's own test set (MNIST's 10,000); ``"auto"`` takes the own one when there is one.
     """
 
     architecture: str = DEFAULT_ARCHITECTURE
-    epochs: int = 10
-    batch_size: int = 32
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    schedule: str | None = None
+    augment: bool | None = None
     test_fraction: float = 0.33
     seed: int = 42
     stratify: bool = False
     test_set: str = "auto"
-    augment: bool = False
     validate_each_epoch: bool = True
     train_limit: int | None = None  # learn from at most this many images, for quick trials
 
     def __post_init__(self):
-        get_architecture(self.architecture)
+        recipe = get_architecture(self.architecture).recipe
+        for setting in ("epochs", "batch_size", "learning_rate", "schedule", "augment"):
+            if getattr(self, setting) is None:
+                object.__setattr__(self, setting, getattr(recipe, setting))
         if not isinstance(self.epochs, int) or not 1 <= self.epochs <= 1000:
             raise SettingsError(f"epochs must be a whole number from 1 to 1000, got {self.epochs!r}")
         if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= 65536:
             raise SettingsError(f"batch size must be a whole number from 1 to 65536, got {self.batch_size!r}")
+        if not isinstance(self.learning_rate, (int, float)) or not 0 < self.learning_rate <= 1:
+            raise SettingsError(f"learning rate must be a number above 0 and at most 1, got {self.learning_rate!r}")
+        if self.schedule not in SCHEDULES:
+            raise SettingsError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if not 0 < self.test_fraction < 1:
             raise SettingsError(f"test fraction must be between 0 and 1, got {self.test_fraction!r}")
         if self.train_limit is not None and (not isinstance(self.train_limit, int) or self.train_limit < 10):
@@ -149,12 +160,12 @@ def train(
     """
     import keras
 
-    from digitcnn.models import build
+    from digitcnn.models import build, learning_rate_schedule
 
     split = make_split(dataset, config)
     keras.utils.set_random_seed(config.seed)
-    model = build(config.architecture)
     batches = math.ceil(len(split.train) / config.batch_size)
+    model = build(config.architecture, learning_rate_schedule(config.learning_rate, config.schedule, config.epochs * batches))
     validation = _network_dataset(split.test, _EVALUATION_BATCH_SIZE) if config.validate_each_epoch else None
     relay = _ProgressRelay(config.epochs, batches, on_progress)
 

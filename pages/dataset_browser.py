@@ -33,7 +33,7 @@ columns[2].metric("Image size", facts["overview"]["image shape"])
 columns[3].metric("Pixel values", facts["overview"]["pixel values"])
 
 st.subheader("Images per digit")
-st.plotly_chart(charts.class_counts_bar(dataset.class_counts()), key="class_counts")
+st.plotly_chart(charts.class_counts_bar(dataset.class_counts(), title=""), key="class_counts")
 with st.expander("Per digit: share, brightness, ink"):
     st.dataframe(facts["per_digit"].style.format({"share": "{:.1%}", "mean pixel value": "{:.1f}",
                                                   "mean ink pixels": "{:.0f}"}))

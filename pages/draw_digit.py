@@ -12,12 +12,14 @@ predictor, card = state.active_predictor()
 if predictor is None:
     st.warning("There is no saved model yet: train and save one on **Train & evaluate**.", icon=":material/warning:")
     st.stop()
-st.caption(f"Read by **{card.name}** ({card.architecture}, {card.test_accuracy:.2%} on its test images).")
+st.caption(f"Read by **{card.name}** ({card.architecture}, {card.test_accuracy:.2%} on its test images). "
+           "Pick another model in the sidebar.")
 
-source = st.segmented_control("Input", ["Draw", "Upload a picture"], default="Draw", key="input_kind") or "Draw"
-canvas_column, reading_column = st.columns([1, 1], gap="large")
-with canvas_column:
-    if source == "Draw":
+# Tabs, not a switch: both stay on the page, so a drawing survives a look at the upload tab.
+draw_tab, upload_tab = st.tabs(["Draw", "Upload a picture"])
+with draw_tab:
+    canvas_column, reading_column = st.columns([1, 1], gap="large")
+    with canvas_column:
         stroke_width = st.slider("Pen width", min_value=6, max_value=40, value=20, key="pen_width")
         canvas = st_canvas(
             stroke_width=stroke_width,
@@ -29,15 +31,17 @@ with canvas_column:
             return_image_data=True,
             key="canvas",
         )
-        st.caption("White ink on black, like MNIST. The toolbar under the canvas undoes, redoes and clears.")
-        drawing = canvas.image_data if canvas is not None else None
-    else:
+        st.caption("White ink on black, like MNIST. The buttons under the canvas undo, redo and clear.")
+    with reading_column:
+        reading.read_drawing(predictor, canvas.image_data if canvas is not None else None)
+
+with upload_tab:
+    upload_column, picture_column = st.columns([1, 1], gap="large")
+    with upload_column:
         upload = st.file_uploader("A picture of one digit", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
-                                  help="Dark ink on light paper or light on dark, any size.")
-with reading_column:
-    if source == "Draw":
-        reading.read_drawing(predictor, drawing)
-    elif upload is not None:
-        reading.read_picture(predictor, upload)
-    else:
-        st.info("Upload a photo or scan of a handwritten digit.", icon=":material/upload:")
+                                  help="Dark ink on light paper or light ink on dark, any size.")
+    with picture_column:
+        if upload is None:
+            st.info("Upload a photo or scan of a handwritten digit.", icon=":material/upload:")
+        else:
+            reading.read_picture(predictor, upload)

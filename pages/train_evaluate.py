@@ -20,38 +20,46 @@ st.caption(f"Data: {dataset.source}, {len(dataset):,} images"
            + (f" and its own {len(dataset.test):,} test images" if dataset.test is not None else ""))
 
 # --- 1. Settings ---------------------------------------------------------------------------
+# The architecture sits outside the form: picking one fills the form with its recipe.
+architecture = st.selectbox(
+    "Architecture", options=list(models.ARCHITECTURES),
+    index=list(models.ARCHITECTURES).index(models.DEFAULT_ARCHITECTURE),
+    format_func=lambda key: f"{key}: {models.ARCHITECTURES[key].description}", key="architecture",
+)
+recipe = models.ARCHITECTURES[architecture].recipe
 with st.form("training_settings"):
-    name_column, architecture_column = st.columns([1, 2])
+    name_column, epochs_column, batch_column, rate_column = st.columns([2, 1, 1, 1])
     name = name_column.text_input("Model name", value=st.session_state.get("job_name", "my-model"),
                                   help="Letters, digits, '-' and '_'. Saving replaces a model of that name.")
-    architecture = architecture_column.selectbox(
-        "Architecture", options=list(models.ARCHITECTURES),
-        index=list(models.ARCHITECTURES).index(models.DEFAULT_ARCHITECTURE),
-        format_func=lambda key: f"{key}: {models.ARCHITECTURES[key].description}",
-    )
-    epochs_column, batch_column, seed_column, limit_column = st.columns(4)
-    epochs = epochs_column.number_input("Epochs", min_value=1, max_value=200, value=10)
-    batch_size = batch_column.selectbox("Batch size", options=[16, 32, 64, 128, 256, 512], index=1)
-    seed = seed_column.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42)
-    limit = limit_column.number_input("Training images (0 = all)", min_value=0, max_value=len(dataset), value=0,
-                                      step=1000, help="Fewer images train faster: handy for a first try.")
-    test_column, fraction_column, options_column = st.columns([2, 2, 1])
+    epochs = epochs_column.number_input("Epochs", min_value=1, max_value=200, value=recipe.epochs,
+                                        key=f"epochs_{architecture}")
+    batch_sizes = sorted({16, 32, 64, 128, 256, 512, recipe.batch_size})
+    batch_size = batch_column.selectbox("Batch size", options=batch_sizes, index=batch_sizes.index(recipe.batch_size),
+                                        key=f"batch_{architecture}")
+    learning_rate = rate_column.number_input("Learning rate", min_value=1e-5, max_value=0.1, value=recipe.learning_rate,
+                                             step=1e-4, format="%.4f", key=f"rate_{architecture}",
+                                             help=f"Adam's; schedule: {recipe.schedule.replace('_', ' ')}")
+    test_column, fraction_column, seed_column, limit_column = st.columns([2, 1, 1, 1])
     test_choices = {"holdout": "Hold out a share of the data (the tutorial's way)"}
     if dataset.test is not None:
         test_choices = {"own": "The source's own test set", **test_choices}
     test_set = test_column.radio("Test images", options=list(test_choices), format_func=test_choices.get)
     test_fraction = fraction_column.slider("Share held out", min_value=0.05, max_value=0.5, value=0.33, step=0.01,
                                            help="Used when holding out; the tutorial keeps 33% apart with seed 42.")
-    stratify = options_column.checkbox("Stratify", help="Keep each digit's share equal in both parts.")
-    augment = options_column.checkbox("Augment", help="Shift, turn and zoom training images a little.")
+    seed = seed_column.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, key="seed")
+    limit = limit_column.number_input("Training images (0 = all)", min_value=0, max_value=len(dataset), value=0,
+                                      step=1000, key="train_limit", help="Fewer images train faster: handy for a first try.")
+    stratify = st.checkbox("Stratify", help="Keep each digit's share equal in both parts.")
+    augment = st.checkbox("Augment", value=recipe.augment, key=f"augment_{architecture}",
+                          help="Shift, turn and zoom training images a little.")
     start = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:")
 
 if start:
     try:
         settings = TrainingConfig(
-            architecture=architecture, epochs=int(epochs), batch_size=int(batch_size), seed=int(seed),
-            test_set=test_set, test_fraction=float(test_fraction), stratify=stratify, augment=augment,
-            train_limit=int(limit) or None,
+            architecture=architecture, epochs=int(epochs), batch_size=int(batch_size),
+            learning_rate=float(learning_rate), seed=int(seed), test_set=test_set, test_fraction=float(test_fraction),
+            stratify=stratify, augment=augment, train_limit=int(limit) or None,
         )
         board.start(name, dataset, settings)
         st.session_state["job_name"] = name

@@ -111,10 +111,11 @@ def test_uploading_a_bad_csv_keeps_the_previous_data(app, small_dataset, tmp_pat
 
 def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, models_folder):
     test = app("pages/train_evaluate.py")
+    test.selectbox(key="architecture").set_value("article").run()
+    assert test.number_input(key="epochs_article").value == 10  # the tutorial's recipe fills the form
     test.text_input[0].set_value("page-trained")
-    test.selectbox[0].set_value("article")
-    test.number_input[0].set_value(1)  # epochs
-    test.number_input[2].set_value(400)  # training images
+    test.number_input(key="epochs_article").set_value(1)
+    test.number_input(key="train_limit").set_value(400)
     test.button[0].click().run()  # the form's Train button
 
     deadline = time.monotonic() + 120
@@ -187,3 +188,25 @@ def test_an_empty_canvas_shows_a_prompt_not_a_guess(app):
     assert test.session_state["probabilities"] is None
     assert "Draw a digit" in test.info[0].value
     assert not test.metric
+
+
+def _png(image: Image.Image) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_an_uploaded_picture_is_read_and_a_broken_one_explained(app):
+    test = app("pages/draw_digit.py")
+    paper = Image.new("L", (120, 160), 235)
+    ImageDraw.Draw(paper).line([(60, 20), (62, 140)], fill=20, width=9)  # dark ink on light paper
+    test.get("file_uploader")[0].set_value(("one.png", _png(paper), "image/png")).run()
+    assert not test.exception, test.exception
+    bars = _values(_figure(test, "picture_probabilities")["data"][0]["y"])
+    assert bars.shape == (10,) and bars.sum() == pytest.approx(1.0, abs=1e-5)
+
+    test.get("file_uploader")[0].set_value(("notes.png", b"not a picture at all", "image/png")).run()
+    assert not test.exception
+    assert "notes.png" in test.warning[0].value

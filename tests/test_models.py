@@ -41,3 +41,23 @@ def test_every_architecture_maps_digits_to_ten_probabilities(name, small_dataset
 def test_unknown_architecture_lists_the_known_ones():
     with pytest.raises(SettingsError, match="unknown architecture 'resnet'.*article"):
         models.build("resnet")
+
+
+def test_every_architecture_has_a_recipe_the_article_keeps_the_tutorials():
+    article = models.ARCHITECTURES["article"].recipe
+    assert (article.epochs, article.batch_size, article.learning_rate, article.schedule, article.augment) == (
+        10, 32, 0.001, "constant", False)
+    for architecture in models.ARCHITECTURES.values():
+        assert architecture.recipe.schedule in models.SCHEDULES
+
+
+def test_warmup_cosine_rises_to_the_peak_then_decays_to_zero():
+    schedule = models.learning_rate_schedule(0.004, "warmup_cosine", total_steps=1500)
+    at = lambda step: float(schedule(step))
+    assert at(0) == pytest.approx(0.004 / 20)
+    assert at(100) == pytest.approx(0.004)  # the peak, after 1/15 of the steps
+    assert at(50) < at(100) and at(800) < at(100)
+    assert at(1500) == pytest.approx(0.0, abs=1e-9)
+    assert models.learning_rate_schedule(0.01, "constant", 1500) == 0.01
+    with pytest.raises(SettingsError, match="schedule 'step'"):
+        models.learning_rate_schedule(0.01, "step", 100)

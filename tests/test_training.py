@@ -14,12 +14,23 @@ from digitcnn.errors import DataError, SettingsError, TrainingCancelled
         (dict(batch_size=0), "batch size"),
         (dict(test_fraction=1.0), "test fraction"),
         (dict(test_set="validation"), "test set"),
+        (dict(learning_rate=0), "learning rate"),
+        (dict(schedule="step"), "schedule"),
+        (dict(train_limit=5), "training image limit"),
         (dict(architecture="nope"), "unknown architecture"),
     ],
 )
 def test_settings_are_checked_before_any_work(settings, message):
     with pytest.raises(SettingsError, match=message):
         training.TrainingConfig(**settings)
+
+
+def test_unset_settings_take_the_architectures_recipe_and_set_ones_win():
+    tutorial = training.TrainingConfig(architecture="article")
+    assert (tutorial.epochs, tutorial.batch_size, tutorial.learning_rate, tutorial.augment) == (10, 32, 0.001, False)
+    mine = training.TrainingConfig(architecture="article", epochs=3, batch_size=64, augment=True, schedule="warmup_cosine")
+    assert (mine.epochs, mine.batch_size, mine.augment, mine.schedule) == (3, 64, True, "warmup_cosine")
+    assert mine.to_dict()["learning_rate"] == 0.001  # cards record the values used, never None
 
 
 def test_split_holds_out_a_fraction_or_uses_the_sources_own_test_set(small_dataset):

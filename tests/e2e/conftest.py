@@ -1,0 +1,161 @@
+"""The app in a real browser: a `streamlit run` server on a free loopback port, driven by
+Playwright through Debian's chromium. Screenshots go to $DIGITCNN_SCREENSHOTS_DIR (default:
+a folder under pytest's temporary folder, printed at the end), and are kept on failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from digitcnn import config
+
+CHROMIUM = os.environ.get("DIGITCNN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+SERVER_START_SECONDS = 90
+SCREENSHOTS_VARIABLE = "DIGITCNN_SCREENSHOTS_DIR"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/e2e/" in str(item.path).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.e2e)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"streamlit was not healthy after {SERVER_START_SECONDS} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def e2e_models_dir(tmp_path_factory) -> Path:
+    """A models folder holding a copy of the shipped default model, so tests never write into models/."""
+    shipped_model, shipped_card = (config.PROJECT_ROOT / "models" / f"{config.DEFAULT_MODEL_NAME}{suffix}"
+                                   for suffix in (".keras", ".json"))
+    if not shipped_model.is_file():
+        pytest.skip("the shipped default model models/default.keras is missing")
+    folder = tmp_path_factory.mktemp("e2e_models")
+    for path in (shipped_model, shipped_card):
+        shutil.copy2(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def app_url(e2e_models_dir, tmp_path_factory):
+    """The URL of a fresh `streamlit run streamlit_app.py`; the server is stopped at the end, whatever happens."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    environment = {**os.environ, config.MODELS_DIR_VARIABLE: str(e2e_models_dir),
+                   config.DATA_DIR_VARIABLE: str(tmp_path_factory.mktemp("e2e_data")), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
+               f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
+               "--server.fileWatcherType=none"]
+    with open(log, "wb") as output:
+        server = subprocess.Popen(command, cwd=config.PROJECT_ROOT, env=environment, stdout=output,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_healthy(url, server, log)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"no chromium at {CHROMIUM}: `apt-get install -y chromium` (or set DIGITCNN_CHROMIUM)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get(SCREENSHOTS_VARIABLE) or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def page(browser, app_url, screenshots_dir, request):
+    """A new browser tab on the app's home page; a screenshot of it is saved when the test fails."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    tab.goto(app_url)
+    tab.get_by_role("heading", name="DigitCNN").wait_for()
+    yield tab
+    failed = getattr(request.node, "failed_call", False)
+    if failed:
+        tab.screenshot(path=screenshots_dir / f"FAILED-{request.node.name}.png", full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call" and report.failed:
+        item.failed_call = True
+    return report
+
+
+@pytest.fixture
+def settle(page):
+    """Wait until the app has finished its current run (its "running" indicator is gone)."""
+
+    def wait() -> None:
+        page.wait_for_timeout(400)
+        page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)
+
+    return wait
+
+
+@pytest.fixture
+def snapshot(page, settle, screenshots_dir):
+    """Save a picture of the page as ``name`` (the app scrolls inside its own pane, so the window is
+    made ``height`` tall for the picture instead of asking for a full-page shot)."""
+
+    def take(name: str, height: int = 1000) -> Path:
+        size = page.viewport_size
+        page.set_viewport_size({"width": size["width"], "height": height})
+        settle()
+        page.wait_for_timeout(800)  # let charts finish their transitions
+        path = screenshots_dir / name
+        page.screenshot(path=path)
+        page.set_viewport_size(size)
+        return path
+
+    return take

@@ -1,0 +1,57 @@
+"""Drawing digits with real mouse strokes on the canvas, as a person would, and reading the answer."""
+
+import math
+
+import pytest
+from playwright.sync_api import expect
+
+CANVAS_SIDE = 280
+
+
+def _circle(cx, cy, rx, ry, start=0.0, turns=1.0, points=40):
+    return [(cx + rx * math.sin(start + 2 * math.pi * turns * i / points),
+             cy - ry * math.cos(start + 2 * math.pi * turns * i / points)) for i in range(points + 1)]
+
+
+# Each digit as strokes in a 280×280 canvas: lists of (x, y) points the pen passes through.
+STROKES = {
+    0: [_circle(140, 140, 60, 95)],
+    1: [[(150, 40), (146, 100), (142, 160), (138, 240)]],
+    7: [[(70, 50), (140, 48), (210, 50), (180, 110), (150, 170), (125, 240)]],
+    8: [_circle(140, 90, 45, 50, start=math.pi), _circle(140, 185, 55, 55)],
+}
+
+
+def _open_draw_page(page):
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Draw a digit").click()
+    expect(page.get_by_text("Draw a digit (0–9) on the canvas")).to_be_visible(timeout=60_000)
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for()
+    return canvas
+
+
+def _draw(page, canvas, strokes):
+    box = canvas.bounding_box()
+    scale = box["width"] / CANVAS_SIDE
+    for stroke in strokes:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=4)
+        page.mouse.up()
+
+
+@pytest.mark.parametrize("digit", sorted(STROKES))
+def test_a_drawn_digit_is_read_as_that_digit(page, snapshot, digit):
+    canvas = _open_draw_page(page)
+    _draw(page, canvas, STROKES[digit])
+    answer = page.get_by_role("status", name="predicted digit")
+    expect(answer).to_have_text(str(digit), timeout=30_000)
+    expect(page.get_by_text("Confidence")).to_be_visible()
+    if digit == 7:
+        snapshot("draw_digit.png", height=900)
+
+    page.get_by_role("button", name="Reset canvas & history").click()
+    expect(page.get_by_text("Draw a digit (0–9) on the canvas")).to_be_visible(timeout=30_000)
+    expect(answer).to_have_count(0)

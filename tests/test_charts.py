@@ -1,0 +1,53 @@
+import numpy as np
+
+from digitcnn import charts
+from digitcnn.training import Progress
+
+
+def test_class_counts_bar_has_a_bar_per_digit_with_its_count():
+    counts = np.array([5, 0, 3, 9, 1, 1, 2, 8, 4, 7])
+    [bars] = charts.class_counts_bar(counts).data
+    assert list(bars.x) == list(range(10))
+    assert list(bars.y) == counts.tolist()
+    assert bars.text[3] == "9"
+
+
+def test_confusion_matrix_counts_or_shares_with_a_clickable_point_per_cell():
+    matrix = np.diag(np.arange(1, 11)) + np.eye(10, k=1, dtype=int)
+    heatmap, cells = charts.confusion_matrix_heatmap(matrix).data
+    np.testing.assert_array_equal(heatmap.z, matrix)
+    assert len(cells.x) == 100 and (cells.y[12], cells.x[12], cells.customdata[12]) == (1, 2, 1)
+
+    shares = np.asarray(charts.confusion_matrix_heatmap(matrix, normalize=True).data[0].z)
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    assert shares[0, 1] == 0.5
+
+
+def test_confusion_matrix_share_of_an_absent_digit_is_zero_not_nan():
+    matrix = np.zeros((10, 10), dtype=int)
+    matrix[3, 3] = 4
+    shares = np.asarray(charts.confusion_matrix_heatmap(matrix, normalize=True).data[0].z)
+    assert not np.isnan(shares).any() and shares[3, 3] == 1.0 and shares.sum() == 1.0
+
+
+def test_probability_bars_highlight_the_most_likely_digit():
+    probabilities = np.full(10, 0.05)
+    probabilities[7] = 0.55
+    [bars] = charts.probability_bars(probabilities).data
+    colors = list(bars.marker.color)
+    assert colors[7] != colors[0] and len(set(colors[:7] + colors[8:])) == 1
+
+
+def test_training_curves_place_batches_between_epochs_and_show_test_scores():
+    def event(stage, epoch, batch, loss, test_loss=None):
+        return Progress(stage=stage, epoch=epoch, epochs=2, batch=batch, batches=4, loss=loss, accuracy=1 - loss,
+                        elapsed=1.0, test_loss=test_loss, test_accuracy=None if test_loss is None else 1 - test_loss)
+
+    batches = [event("batch", 1, 2, 0.9), event("batch", 2, 4, 0.5)]
+    epochs = [event("epoch", 1, 4, 0.8, 0.7), event("epoch", 2, 4, 0.4, 0.45)]
+    figure = charts.training_curves(epochs, batches)
+    running, per_epoch, test = figure.data[:3]
+    assert list(running.x) == [0.5, 2.0]
+    assert list(per_epoch.x) == [1, 2] and list(per_epoch.y) == [0.8, 0.4]
+    assert list(test.y) == [0.7, 0.45]
+    assert {trace.name for trace in figure.data} == {"training (running)", "training", "test"}
