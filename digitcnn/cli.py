@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from digitcnn import config, data, models
+from digitcnn import config, data, models, runtime
 from digitcnn.errors import DigitCNNError, EmptyDrawingError, ImageError, TrainingCancelled
 
 EXIT_USER_ERROR = 1
@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--name", help="save as models/NAME.keras (default: the architecture's name)")
     train.add_argument("--models-dir", help="where models are saved (default: models/ or $DIGITCNN_MODELS_DIR)")
     train.add_argument("--no-save", action="store_true", help="train and evaluate only")
+    train.add_argument("--threads", type=int,
+                       help=f"CPU threads TensorFlow may use (default: ${runtime.THREADS_VARIABLE}, else all cores)")
     train.set_defaults(command=_train)
 
     evaluate = commands.add_parser("evaluate", help="score a saved model on a dataset")
@@ -99,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _train(arguments) -> int:
     from digitcnn import registry, training
+
+    if arguments.threads is not None:
+        os.environ[runtime.THREADS_VARIABLE] = str(arguments.threads)
 
     settings = training.TrainingConfig(
         architecture=arguments.arch,

@@ -41,6 +41,10 @@ class Predictor:
     def __init__(self, model):
         import tensorflow as tf
 
+        from digitcnn.runtime import apply_thread_setting
+
+        apply_thread_setting()
+
         self.model = model
         self._call = tf.function(
             lambda images: model(images, training=False),

@@ -161,11 +161,16 @@ def train(
     import keras
 
     from digitcnn.models import build, learning_rate_schedule
+    from digitcnn.runtime import apply_thread_setting, distribution_strategy
+
+    apply_thread_setting()
 
     split = make_split(dataset, config)
     keras.utils.set_random_seed(config.seed)
     batches = math.ceil(len(split.train) / config.batch_size)
-    model = build(config.architecture, learning_rate_schedule(config.learning_rate, config.schedule, config.epochs * batches))
+    with distribution_strategy().scope():
+        model = build(config.architecture,
+                      learning_rate_schedule(config.learning_rate, config.schedule, config.epochs * batches))
     validation = _network_dataset(split.test, _EVALUATION_BATCH_SIZE) if config.validate_each_epoch else None
     relay = _ProgressRelay(config.epochs, batches, on_progress)
 

@@ -1,0 +1,56 @@
+"""How TensorFlow uses the machine: CPU threads, and the devices a training run spreads over.
+
+By default TensorFlow uses every core; ``$DIGITCNN_THREADS`` (or the command line's
+``--threads``) caps it, for a shared server say. On a machine
+with several GPUs, training runs under ``tf.distribute.MirroredStrategy`` (one replica per
+GPU, the batch split between them); anywhere else it runs under TensorFlow's default strategy,
+unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from digitcnn.errors import SettingsError
+
+_log = logging.getLogger(__name__)
+
+THREADS_VARIABLE = "DIGITCNN_THREADS"
+
+
+def apply_thread_setting() -> int | None:
+    """Cap TensorFlow's CPU threads at ``$DIGITCNN_THREADS`` when it is set (unset: TensorFlow's
+    default, all cores); returns the cap. TensorFlow takes the setting only before its first
+    operation, so training and prediction call this before they start; a setting that comes too
+    late is logged and TensorFlow keeps its threads."""
+    value = os.environ.get(THREADS_VARIABLE)
+    if not value:
+        return None
+    try:
+        threads = int(value)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise SettingsError(f"{THREADS_VARIABLE}={value!r} is not a whole number of threads of 1 or more")
+    import tensorflow as tf
+
+    threading = tf.config.threading
+    if (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()) != (threads, threads):
+        try:
+            threading.set_intra_op_parallelism_threads(threads)
+            threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            _log.warning("%s=%s came after TensorFlow started; it keeps its threads", THREADS_VARIABLE, value)
+            return None
+    return threads
+
+
+def distribution_strategy():
+    """MirroredStrategy over all GPUs when there are several, else TensorFlow's default strategy."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy([gpu.name for gpu in gpus])
+    return tf.distribute.get_strategy()

@@ -1,0 +1,36 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from digitcnn import runtime
+from digitcnn.errors import SettingsError
+
+
+def test_no_setting_leaves_tensorflow_its_threads(monkeypatch):
+    monkeypatch.delenv(runtime.THREADS_VARIABLE, raising=False)
+    assert runtime.apply_thread_setting() is None
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-3"])
+def test_a_bad_thread_count_is_refused_with_the_variable_named(monkeypatch, value):
+    monkeypatch.setenv(runtime.THREADS_VARIABLE, value)
+    with pytest.raises(SettingsError, match=f"DIGITCNN_THREADS='{value}'"):
+        runtime.apply_thread_setting()
+
+
+def test_the_thread_setting_reaches_tensorflow_in_a_fresh_process():
+    script = ("from digitcnn import runtime; import tensorflow as tf; print(runtime.apply_thread_setting(), "
+              "tf.config.threading.get_intra_op_parallelism_threads(), "
+              "tf.config.threading.get_inter_op_parallelism_threads())")
+    output = subprocess.run([sys.executable, "-c", script], env={**os.environ, "DIGITCNN_THREADS": "1",
+                            "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True, check=True, timeout=120)
+    assert output.stdout.split() == ["1", "1", "1"]
+
+
+def test_one_cpu_trains_under_the_default_strategy():
+    import tensorflow as tf
+
+    strategy = runtime.distribution_strategy()
+    assert strategy is tf.distribute.get_strategy() and strategy.num_replicas_in_sync == 1
