@@ -2,14 +2,13 @@
 shipped default model. Prints p50/p95/p99 for each step and for the serving path as a whole,
 next to the ways not to serve (`model.predict`, an eager `model(x)` call).
 
-    python benchmarks/latency.py [--model NAME] [--runs 500]
+    python -m benchmarks.latency [--model NAME] [--runs 500]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -19,6 +18,8 @@ from PIL import Image, ImageDraw
 
 from digitcnn import config, preprocess, registry
 from digitcnn.inference import Predictor, as_network_input
+
+from benchmarks.common import machine
 
 
 def drawn_canvases(count: int, side: int = 280, seed: int = 0) -> list[np.ndarray]:
@@ -71,7 +72,7 @@ def main() -> None:
          timed(lambda d: model.predict(as_network_input(d), verbose=0), digits[: max(20, arguments.runs // 10)])),
     ]
     print(f"model {card.name} ({card.architecture}, {card.parameter_count:,} parameters); {arguments.runs} drawings "
-          f"of 280×280; {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+          f"of 280×280; {machine()}")
     print(f"{'milliseconds':42} {'p50':>8} {'p95':>8} {'p99':>8}")
     for label, seconds in rows:
         print(f"{label:42} {percentiles(seconds)}")

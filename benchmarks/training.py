@@ -4,7 +4,7 @@ architecture (its recipe), and a classical scikit-learn baseline on raw pixels. 
 accuracy, training wall time, training images per second, the rate of batch prediction over the
 test set, and the parameter count of each.
 
-    python benchmarks/training.py [--data PATH/TO/mnist] [--only article,compact,baseline] [--epochs N]
+    python -m benchmarks.training [--data PATH/TO/mnist] [--only article,compact,baseline] [--epochs N]
 
 `--data` defaults to $DIGITCNN_MNIST_DIR. Each network is trained through digitcnn.training,
 exactly as the app and the command line train it.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -22,16 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from digitcnn import config, data, models, training
 from digitcnn.inference import predict_probabilities
 
-
-def machine() -> str:
-    """The CPU's model name and how many cores this process may use."""
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            name = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{name}, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores"
+from benchmarks.common import machine
 
 
 def train_network(dataset: data.Dataset, architecture: str, epochs: int | None) -> dict:

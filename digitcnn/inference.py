@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import threading
+
 import numpy as np
 
 from digitcnn.data import scale_images
@@ -35,24 +39,38 @@ def predict_probabilities(model, images: np.ndarray, batch_size: int = 512) -> n
 
 
 class Predictor:
-    """A model ready to read one drawing at a time, fast: a compiled graph call of about a
-    millisecond instead of ``model.predict``'s tens. Safe to share between threads."""
+    """A model ready to read one drawing at a time, fast: the model converted to LiteRT (the
+    TensorFlow Lite runtime), whose interpreter answers in about a tenth of a millisecond, where
+    ``model.predict`` takes tens. Converting takes about a second, once. Safe to share between
+    threads: calls take turns on the one interpreter."""
 
     def __init__(self, model):
-        import tensorflow as tf
+        from ai_edge_litert.interpreter import Interpreter
 
         from digitcnn.runtime import apply_thread_setting
 
         apply_thread_setting()
-
         self.model = model
-        self._call = tf.function(
-            lambda images: model(images, training=False),
-            input_signature=[tf.TensorSpec(shape=(None, 28, 28, 1), dtype=tf.float32)],
-            reduce_retracing=True,
-        )
-        self._call(tf.zeros((1, 28, 28, 1)))  # trace now, not on the first drawing
+        self._interpreter = Interpreter(model_content=_litert_flatbuffer(model), num_threads=1)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._lock = threading.Lock()
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """The ten probabilities for one 28×28 image (uint8, or float in [0, 1])."""
-        return self._call(as_network_input(image)).numpy()[0]
+        inputs = as_network_input(image)
+        if len(inputs) != 1:
+            raise ValueError(f"expected one 28×28 image, got {len(inputs)}")
+        with self._lock:
+            self._interpreter.set_tensor(self._input, inputs)
+            self._interpreter.invoke()
+            return self._interpreter.get_tensor(self._output)[0].copy()
+
+
+def _litert_flatbuffer(model) -> bytes:
+    """The model as a LiteRT flatbuffer (float32, the same arithmetic as Keras)."""
+    import tensorflow as tf
+
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints where it saved its temporary files
+        return tf.lite.TFLiteConverter.from_keras_model(model).convert()

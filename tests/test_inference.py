@@ -25,3 +25,25 @@ def test_direct_and_batched_prediction_agree(tiny_result, small_dataset):
     assert many.shape == (300, 10)
     np.testing.assert_allclose(many.sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(few, many[:10], atol=1e-5)
+
+
+def test_predictor_answers_as_the_keras_model_does(tiny_result, small_dataset):
+    model = tiny_result[0].model
+    predictor = inference.Predictor(model)
+    expected = inference.predict_probabilities(model, small_dataset.images[:20])
+    for image, probabilities in zip(small_dataset.images[:20], expected):
+        np.testing.assert_allclose(predictor.probabilities(image), probabilities, atol=1e-5)
+    with pytest.raises(ValueError, match="one 28×28 image"):
+        predictor.probabilities(small_dataset.images[:2])
+
+
+def test_predictor_is_correct_under_many_threads_at_once(tiny_result, small_dataset):
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = tiny_result[0].model
+    predictor = inference.Predictor(model)
+    images = small_dataset.images[:64]
+    expected = inference.predict_probabilities(model, images)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(predictor.probabilities, list(images) * 4))
+    np.testing.assert_allclose(np.stack(answers), np.concatenate([expected] * 4), atol=1e-5)

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from digitcnn import preprocess
@@ -96,3 +98,50 @@ def test_unreadable_image_file_is_a_clear_error(tmp_path):
         preprocess.read_image(path)
     with pytest.raises(ImageError, match="no such file"):
         preprocess.read_image(tmp_path / "missing.png")
+
+
+def _assert_mnist_layout(digit):
+    assert max(_bounding_box(digit)) == 20
+    row, column = _center_of_mass(digit)
+    assert abs(row - 14) <= 0.5 and abs(column - 14) <= 0.5
+
+
+@pytest.mark.parametrize(
+    "case, canvas",
+    [
+        ("tiny in a corner", _canvas(strokes=[[(x * 0.12 + 0.02, y * 0.12 + 0.02) for x, y in SEVEN[0]]], width=4)),
+        ("touching the edges", _canvas(strokes=[[(0.0, 0.0), (1.0, 0.0), (0.3, 1.0)]])),
+        ("very thick pen", _canvas(strokes=SEVEN, width=45)),
+        ("very thin pen", _canvas(strokes=SEVEN, width=2)),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_what_people_really_draw_still_comes_out_mnist_style(case, canvas):
+    _assert_mnist_layout(preprocess.canvas_to_mnist(canvas))
+
+
+def test_a_tiny_seven_in_a_corner_looks_like_a_big_one_in_the_middle():
+    big = preprocess.canvas_to_mnist(_canvas(strokes=SEVEN, width=18))
+    tiny = preprocess.canvas_to_mnist(
+        _canvas(strokes=[[(0.75 + x * 0.2, 0.75 + y * 0.2) for x, y in SEVEN[0]]], width=18 * 0.2))
+    assert np.abs(big - tiny).mean() < 0.06
+
+
+@given(
+    points=st.lists(st.tuples(st.floats(0.05, 0.95), st.floats(0.05, 0.95)), min_size=3, max_size=6),
+    width=st.integers(3, 30),
+)
+@settings(max_examples=60, deadline=None)
+def test_any_long_enough_stroke_lands_in_a_20_pixel_box_centered_by_mass(points, width):
+    canvas = _canvas(strokes=[points], width=width)
+    try:
+        digit = preprocess.canvas_to_mnist(canvas)
+    except EmptyDrawingError:
+        return  # a scribble shorter than a few pen widths is a dot, rightly refused
+    height, breadth = _bounding_box(digit)
+    assert max(height, breadth) == 20
+    assert digit.dtype == np.float32 and 0.0 <= digit.min() and digit.max() <= 1.0
+    row, column = _center_of_mass(digit)
+    # Centered by mass, unless that would push the digit out of the field: then it rests on the edge.
+    assert abs(row - 14) <= 0.5 or digit[0].any() or digit[-1].any()
+    assert abs(column - 14) <= 0.5 or digit[:, 0].any() or digit[:, -1].any()
