@@ -1,9 +1,19 @@
-"""What every benchmark prints: the machine it ran on."""
+"""What benchmarks (and the browser tests) share: the machine's name, and the app's server."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def machine() -> str:
@@ -16,3 +26,41 @@ def machine() -> str:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return f"{name}, {cores} cores"
+
+
+@contextlib.contextmanager
+def running_app(environment: dict | None = None, log_path: Path | None = None, start_timeout: float = 90.0):
+    """``streamlit run streamlit_app.py`` on a free loopback port: yields ``(url, seconds until
+    healthy)``, and always stops the server on the way out."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log_path = log_path or Path(tempfile.mkdtemp(prefix="digitcnn-app-")) / "streamlit.log"
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
+               f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
+               "--server.fileWatcherType=none"]
+    url = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **(environment or {})},
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"streamlit exited with status {server.returncode}:\n{log_path.read_text()[-3000:]}")
+            if time.perf_counter() - started > start_timeout:
+                raise RuntimeError(f"streamlit not healthy after {start_timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                time.sleep(0.05)
+        yield url, time.perf_counter() - started
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -10,6 +10,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR_VARIABLE = "DIGITCNN_MODELS_DIR"
 DATA_DIR_VARIABLE = "DIGITCNN_DATA_DIR"
 MNIST_DIR_VARIABLE = "DIGITCNN_MNIST_DIR"
+MAX_CSV_MB_VARIABLE = "DIGITCNN_MAX_CSV_MB"
+DEFAULT_MAX_CSV_MB = 200  # the full MNIST training set as a CSV is about 110 MB
 DEFAULT_MODEL_NAME = "default"
 
 
@@ -29,6 +31,16 @@ def mnist_dir() -> Path | None:
     if value and Path(value).is_dir():
         return Path(value)
     return None
+
+
+def max_csv_bytes() -> int:
+    """The largest CSV the loader reads: ``$DIGITCNN_MAX_CSV_MB`` megabytes, else 200 MB."""
+    value = os.environ.get(MAX_CSV_MB_VARIABLE)
+    try:
+        megabytes = float(value) if value else DEFAULT_MAX_CSV_MB
+    except ValueError:
+        megabytes = DEFAULT_MAX_CSV_MB
+    return int(megabytes * 1_000_000)
 
 
 def keras_mnist_cache() -> Path:

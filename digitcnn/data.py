@@ -336,10 +336,15 @@ def write_csv(dataset: Dataset, path: str | os.PathLike, header: bool = True) ->
 
 def _first_csv_line(path: Path, name: str) -> str:
     try:
+        size = path.stat().st_size
         with open(path, "rb") as handle:
             head = handle.read(64 * 1024)
     except OSError as error:
         raise DataError(f"{name}: cannot be read ({error.strerror})") from None
+    limit = config.max_csv_bytes()
+    if size > limit:
+        raise DataError(f"{name}: {size / 1e6:,.0f} MB is over the {limit / 1e6:,.0f} MB limit for CSV files "
+                        f"(set {config.MAX_CSV_MB_VARIABLE} to raise it)")
     if not head.strip():
         raise DataError(f"{name}: the file is empty")
     if b"\x00" in head:

@@ -27,6 +27,7 @@ MIN_EXTENT = 0.03  # a digit spans at least this share of the picture's shorter 
 MIN_ELONGATION = 1.6  # …and is longer than this many stroke widths (a dot is not a digit)
 STROKE_CHECK_SIDE = 48  # a digit's stroke width is measured at about this size
 PHOTO_WORKING_SIDE = 256  # photos are reduced to this size before their ink is measured
+MAX_PICTURE_PIXELS = 40_000_000  # larger pictures are refused before they are decoded (memory stays bounded)
 
 
 def canvas_to_mnist(image_data: np.ndarray) -> np.ndarray:
@@ -75,11 +76,16 @@ def photo_to_mnist(image: Image.Image) -> np.ndarray:
 
 def read_image(source: str | os.PathLike | BinaryIO) -> Image.Image:
     """Open an image (PNG, JPEG, …) from a path or a file object, fully; anything that is not a
-    readable image raises :class:`ImageError` naming the file."""
+    readable image, or is over 40 megapixels, raises :class:`ImageError` naming the file."""
     name = getattr(source, "name", None) or str(source)
     try:
-        image = Image.open(source)
+        image = Image.open(source)  # reads the header only
+        if image.width * image.height > MAX_PICTURE_PIXELS:
+            raise ImageError(f"{name}: {image.width}×{image.height} pixels is more than "
+                             f"{MAX_PICTURE_PIXELS // 1_000_000} megapixels; send a smaller picture")
         image.load()
+    except ImageError:
+        raise
     except FileNotFoundError:
         raise ImageError(f"{name}: no such file") from None
     except UnidentifiedImageError:

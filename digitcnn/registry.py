@@ -9,6 +9,7 @@ Loading uses Keras's safe mode.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from digitcnn import config
 from digitcnn.errors import ModelFileError, SettingsError
-from digitcnn.models import CLASS_COUNT, INPUT_SHAPE
+from digitcnn.models import CLASS_COUNT, INPUT_SHAPE, fused_batch_normalization
 
 CARD_FORMAT = "digitcnn-model-card/1"
 MODEL_SUFFIX = ".keras"
@@ -172,6 +173,7 @@ def load_model(name: str, models_dir: str | os.PathLike | None = None):
         raise ModelFileError(f"{model_path}: no model file beside its card")
     if card.model_sha256 and _sha256(model_path) != card.model_sha256:
         raise ModelFileError(f"{model_path}: does not match its model card (changed or half-copied file?)")
+    fused_batch_normalization()  # the project's own layer, registered before Keras reads the file
     try:
         model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for a broken archive.
@@ -194,7 +196,8 @@ def check_model_shape(model, where: str) -> None:
 def list_models(models_dir: str | os.PathLike | None = None) -> list[SavedModel]:
     """Every model in the folder, sorted by name, each with its card or the reason it is unusable.
 
-    Reads only the cards, so listing stays fast and never imports Keras.
+    Reads the cards and checks each model file against its card's checksum (remembered while the
+    file is unchanged), so listing stays fast and never imports Keras.
     """
     folder = config.models_dir(models_dir)
     if not folder.is_dir():
@@ -211,6 +214,8 @@ def list_models(models_dir: str | os.PathLike | None = None) -> list[SavedModel]
             card = load_card(name, folder)
             if not model_path.is_file():
                 raise ModelFileError(f"{model_path.name}: missing")
+            if card.model_sha256 and _sha256(model_path) != card.model_sha256:
+                raise ModelFileError(f"{model_path.name}: does not match its model card (changed or half-copied file?)")
             entries.append(SavedModel(name, card))
         except (ModelFileError, SettingsError) as error:
             entries.append(SavedModel(name, None, str(error)))
@@ -254,6 +259,13 @@ def _temporary_path(target: Path):
 
 
 def _sha256(path: Path) -> str:
+    """The file's SHA-256, computed once for each version of the file (path, size, modification time)."""
+    status = path.stat()
+    return _sha256_of_version(str(path), status.st_size, status.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256_of_version(path: str, size: int, modified_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

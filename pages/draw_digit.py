@@ -3,12 +3,17 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from digitcnn.errors import DigitCNNError
 from ui import reading, state
 
 CANVAS_SIDE = 280
 
 st.title("Draw a digit")
-predictor, card = state.active_predictor()
+try:
+    predictor, card = state.active_predictor()
+except DigitCNNError as error:  # a model file broken since the sidebar listed it
+    st.error(f"{error}. Pick another model in the sidebar.", icon=":material/error:")
+    st.stop()
 if predictor is None:
     st.warning("There is no saved model yet: train and save one on **Train & evaluate**.", icon=":material/warning:")
     st.stop()

@@ -61,3 +61,37 @@ def test_warmup_cosine_rises_to_the_peak_then_decays_to_zero():
     assert models.learning_rate_schedule(0.01, "constant", 1500) == 0.01
     with pytest.raises(SettingsError, match="schedule 'step'"):
         models.learning_rate_schedule(0.01, "step", 100)
+
+
+def test_fused_batch_normalization_computes_what_keras_batch_normalization_does(tmp_path):
+    import keras
+
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(2.0, 3.0, size=(16, 7, 7, 5)).astype("float32")
+    fused = models.fused_batch_normalization()(momentum=0.9)
+    plain = keras.layers.BatchNormalization(momentum=0.9)
+    for layer in (fused, plain):
+        layer.build(inputs.shape)
+        layer.gamma.assign(rng.uniform(0.5, 2.0, 5).astype("float32"))
+        layer.beta.assign(np.linspace(-1, 1, 5).astype("float32"))
+    plain.set_weights(fused.get_weights())
+
+    np.testing.assert_allclose(fused(inputs, training=True), plain(inputs, training=True), atol=1e-4)
+    np.testing.assert_allclose(fused.moving_mean, plain.moving_mean, rtol=1e-5)
+    # TensorFlow's kernel keeps the unbiased variance (n / (n - 1) of the biased one Keras keeps).
+    n = 16 * 7 * 7
+    expected_variance = 0.9 + 0.1 * inputs.var(axis=(0, 1, 2)) * n / (n - 1)
+    np.testing.assert_allclose(fused.moving_variance, expected_variance, rtol=1e-4)
+    np.testing.assert_allclose(fused(inputs, training=False), plain(inputs, training=False), rtol=1e-3, atol=1e-3)
+
+
+def test_a_model_with_fused_normalization_saves_and_loads_in_safe_mode(tmp_path):
+    import keras
+
+    model = models.build("compact")
+    path = tmp_path / "compact.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
+    assert [layer.__class__.__name__ for layer in loaded.layers].count("FusedBatchNormalization") == 5
+    inputs = np.random.default_rng(1).random((3, 28, 28, 1)).astype("float32")
+    np.testing.assert_allclose(loaded(inputs, training=False), model(inputs, training=False), atol=1e-6)

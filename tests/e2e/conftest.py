@@ -6,21 +6,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from benchmarks.common import running_app
 from digitcnn import config
 
 CHROMIUM = os.environ.get("DIGITCNN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
-SERVER_START_SECONDS = 90
 SCREENSHOTS_VARIABLE = "DIGITCNN_SCREENSHOTS_DIR"
 
 
@@ -28,26 +23,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.path).replace(os.sep, "/"):
             item.add_marker(pytest.mark.e2e)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with status {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"streamlit was not healthy after {SERVER_START_SECONDS} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -66,27 +41,10 @@ def e2e_models_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def app_url(e2e_models_dir, tmp_path_factory):
     """The URL of a fresh `streamlit run streamlit_app.py`; the server is stopped at the end, whatever happens."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    environment = {**os.environ, config.MODELS_DIR_VARIABLE: str(e2e_models_dir),
-                   config.DATA_DIR_VARIABLE: str(tmp_path_factory.mktemp("e2e_data")), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
-               f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
-               "--server.fileWatcherType=none"]
-    with open(log, "wb") as output:
-        server = subprocess.Popen(command, cwd=config.PROJECT_ROOT, env=environment, stdout=output,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_until_healthy(url, server, log)
+    environment = {config.MODELS_DIR_VARIABLE: str(e2e_models_dir), "TF_CPP_MIN_LOG_LEVEL": "2",
+                   config.DATA_DIR_VARIABLE: str(tmp_path_factory.mktemp("e2e_data"))}
+    with running_app(environment, tmp_path_factory.mktemp("server") / "streamlit.log") as (url, _):
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 @pytest.fixture(scope="session")
