@@ -167,12 +167,7 @@ def load_model(name: str, models_dir: str | os.PathLike | None = None):
     """Load the model called ``name`` in Keras's safe mode; returns ``(model, card)``."""
     import keras
 
-    model_path, _ = model_paths(name, models_dir)
-    card = load_card(name, models_dir)
-    if not model_path.is_file():
-        raise ModelFileError(f"{model_path}: no model file beside its card")
-    if card.model_sha256 and _sha256(model_path) != card.model_sha256:
-        raise ModelFileError(f"{model_path}: does not match its model card (changed or half-copied file?)")
+    model_path, card = _model_file_and_card(name, models_dir)
     fused_batch_normalization()  # the project's own layer, registered before Keras reads the file
     try:
         model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
@@ -180,6 +175,17 @@ def load_model(name: str, models_dir: str | os.PathLike | None = None):
         raise ModelFileError(f"{model_path}: not a readable Keras model ({type(error).__name__}: {error})") from None
     check_model_shape(model, str(model_path))
     return model, card
+
+
+def _model_file_and_card(name: str, models_dir) -> tuple[Path, ModelCard]:
+    """The model's file and its card, once the card reads well and the file is there and matches it."""
+    model_path, _ = model_paths(name, models_dir)
+    card = load_card(name, models_dir)
+    if not model_path.is_file():
+        raise ModelFileError(f"{model_path}: no model file beside its card")
+    if card.model_sha256 and _sha256(model_path) != card.model_sha256:
+        raise ModelFileError(f"{model_path}: does not match its model card (changed or half-copied file?)")
+    return model_path, card
 
 
 def check_model_shape(model, where: str) -> None:
@@ -210,13 +216,7 @@ def list_models(models_dir: str | os.PathLike | None = None) -> list[SavedModel]
     entries = []
     for name in sorted(names):
         try:
-            model_path, _ = model_paths(name, folder)
-            card = load_card(name, folder)
-            if not model_path.is_file():
-                raise ModelFileError(f"{model_path.name}: missing")
-            if card.model_sha256 and _sha256(model_path) != card.model_sha256:
-                raise ModelFileError(f"{model_path.name}: does not match its model card (changed or half-copied file?)")
-            entries.append(SavedModel(name, card))
+            entries.append(SavedModel(name, _model_file_and_card(name, folder)[1]))
         except (ModelFileError, SettingsError) as error:
             entries.append(SavedModel(name, None, str(error)))
     return entries

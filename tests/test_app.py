@@ -227,3 +227,27 @@ def test_the_first_pages_open_without_importing_tensorflow():
     output = subprocess.run([sys.executable, "-c", script], cwd=config.PROJECT_ROOT, capture_output=True,
                             text=True, timeout=120, check=True)
     assert output.stdout.strip().splitlines()[-1] == "True []"
+
+
+def test_broken_model_files_are_shown_as_broken_and_the_app_carries_on(tiny_result, tmp_path, monkeypatch):
+    import shutil
+
+    folder = tmp_path / "models"
+    result, _ = tiny_result
+    registry.save_model(result.model, registry.ModelCard.from_training("default", result), folder)
+    shutil.copy(folder / "default.json", folder / "broken.json")
+    (folder / "broken.keras").write_bytes(b"PK\x03\x04 half a model")
+    (folder / "orphan.keras").write_bytes(b"no card")
+    monkeypatch.setenv(config.MODELS_DIR_VARIABLE, str(folder))
+
+    test = AppTest.from_file(APP, default_timeout=120)
+    test.switch_page("pages/train_evaluate.py")
+    test.run()
+    assert not test.exception, test.exception
+    table = test.dataframe[-1].value
+    problems = dict(zip(table["name"], table["problem"]))
+    assert "does not match its model card" in problems["broken"] and "orphan.json" in problems["orphan"]
+    assert problems["default"] == ""
+
+    test = AppTest.from_file(APP, default_timeout=120).run()  # the sidebar offers only the usable model
+    assert test.sidebar.selectbox[1].options == ["default"]

@@ -26,17 +26,6 @@ def test_a_csv_over_the_size_limit_is_refused_before_it_is_read(make_csv, csv_li
         data.load_csv(path)
 
 
-def test_a_header_repeated_inside_the_file_is_named(make_csv, csv_lines):
-    path = make_csv(csv_lines[:5] + [csv_lines[0]] + csv_lines[5:])
-    with pytest.raises(DataError, match=r"digits.csv, line 6, column 1 \('Result'\): 'Result' is not a number"):
-        data.load_csv(path)
-
-
-def test_a_header_without_rows_is_a_clear_error(make_csv):
-    with pytest.raises(DataError, match="no data rows after the header"):
-        data.load_csv(make_csv([HEADER]))
-
-
 _cell = st.one_of(
     st.integers(-300, 300).map(str),
     st.sampled_from(["", "nan", "NaN", "x", "3.5", "1e3", " 7 ", "\"12\"", "Result", "inf", "0x1F", "١٢"]),

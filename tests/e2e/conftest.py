@@ -60,11 +60,20 @@ def browser():
             chromium.close()
 
 
+_SCREENSHOTS = pytest.StashKey[Path]()
+
+
 @pytest.fixture(scope="session")
-def screenshots_dir(tmp_path_factory) -> Path:
+def screenshots_dir(tmp_path_factory, pytestconfig) -> Path:
     folder = Path(os.environ.get(SCREENSHOTS_VARIABLE) or tmp_path_factory.mktemp("screenshots"))
     folder.mkdir(parents=True, exist_ok=True)
+    pytestconfig.stash[_SCREENSHOTS] = folder
     return folder
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if _SCREENSHOTS in config.stash:
+        terminalreporter.write_line(f"browser screenshots: {config.stash[_SCREENSHOTS]}")
 
 
 @pytest.fixture
