@@ -22,7 +22,9 @@ class Recipe:
 
     ``schedule`` is ``"constant"`` (Adam at ``learning_rate`` throughout, as Keras's ``"adam"``)
     or ``"warmup_cosine"`` (a linear warm-up to ``learning_rate`` over the first
-    ``1/WARMUP_SHARE`` of the steps, then a cosine decay to zero).
+    ``1/WARMUP_SHARE`` of the steps, then a cosine decay to zero). ``ema_momentum`` above 0 makes
+    the final weights an exponential moving average of the weights after each step (Adam's
+    ``use_ema``), which smooths out the noise of the last steps.
     """
 
     epochs: int
@@ -30,6 +32,7 @@ class Recipe:
     learning_rate: float
     schedule: str
     augment: bool
+    ema_momentum: float = 0.0  # above 0: the trained weights are an exponential moving average of the steps'
 
 
 SCHEDULES = ("constant", "warmup_cosine")
@@ -127,7 +130,8 @@ ARCHITECTURES: dict[str, Architecture] = {
             "Five 3×3 convolutions with batch normalization in three stages (16; 32, 32; 64, 64 filters), "
             "dropout 0.3, softmax 10 (101k parameters); trained with augmentation and a warm-up/cosine schedule.",
             _compact_layers,
-            Recipe(epochs=13, batch_size=128, learning_rate=0.003, schedule="warmup_cosine", augment=True),
+            Recipe(epochs=13, batch_size=128, learning_rate=0.003, schedule="warmup_cosine", augment=True,
+                   ema_momentum=0.99),
         ),
     )
 }
@@ -143,15 +147,19 @@ def get_architecture(name: str) -> Architecture:
         raise SettingsError(f"unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)}") from None
 
 
-def build(name: str = DEFAULT_ARCHITECTURE, learning_rate=0.001):
+def build(name: str = DEFAULT_ARCHITECTURE, learning_rate=0.001, ema_momentum: float = 0.0):
     """A new Keras model of the named architecture, compiled with Adam at ``learning_rate`` (a
-    number or a schedule, see :func:`learning_rate_schedule`) and sparse categorical cross-entropy."""
+    number or a schedule, see :func:`learning_rate_schedule`), weight averaging when
+    ``ema_momentum`` is above 0, and sparse categorical cross-entropy."""
     import keras
 
     architecture = get_architecture(name)
     model = keras.Sequential([keras.Input(shape=INPUT_SHAPE), *architecture.layers()], name=name)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    if ema_momentum > 0:
+        optimizer = keras.optimizers.Adam(learning_rate, use_ema=True, ema_momentum=ema_momentum)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 

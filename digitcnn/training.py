@@ -28,8 +28,8 @@ _EVALUATION_BATCH_SIZE = 512
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Everything that decides a training run. Epochs, batch size, learning rate, schedule and
-    augmentation left as ``None`` take the architecture's recipe (see :mod:`digitcnn.models`):
+    """Everything that decides a training run. Epochs, batch size, learning rate, schedule,
+    augmentation and weight averaging left as ``None`` take the architecture's recipe (see :mod:`digitcnn.models`):
     for ``article`` that is the tutorial's own settings. The test set defaults to the
     tutorial's: 33% held out with seed 42.
 
@@ -43,6 +43,7 @@ class TrainingConfig:
     learning_rate: float | None = None
     schedule: str | None = None
     augment: bool | None = None
+    ema_momentum: float | None = None
     test_fraction: float = 0.33
     seed: int = 42
     stratify: bool = False
@@ -52,7 +53,7 @@ class TrainingConfig:
 
     def __post_init__(self):
         recipe = get_architecture(self.architecture).recipe
-        for setting in ("epochs", "batch_size", "learning_rate", "schedule", "augment"):
+        for setting in ("epochs", "batch_size", "learning_rate", "schedule", "augment", "ema_momentum"):
             if getattr(self, setting) is None:
                 object.__setattr__(self, setting, getattr(recipe, setting))
         if not isinstance(self.epochs, int) or not 1 <= self.epochs <= 1000:
@@ -61,6 +62,8 @@ class TrainingConfig:
             raise SettingsError(f"batch size must be a whole number from 1 to 65536, got {self.batch_size!r}")
         if not isinstance(self.learning_rate, (int, float)) or not 0 < self.learning_rate <= 1:
             raise SettingsError(f"learning rate must be a number above 0 and at most 1, got {self.learning_rate!r}")
+        if not isinstance(self.ema_momentum, (int, float)) or not 0 <= self.ema_momentum < 1:
+            raise SettingsError(f"weight-averaging momentum must be from 0 (off) up to 1, got {self.ema_momentum!r}")
         if self.schedule not in SCHEDULES:
             raise SettingsError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if not 0 < self.test_fraction < 1:
@@ -170,7 +173,8 @@ def train(
     batches = math.ceil(len(split.train) / config.batch_size)
     with distribution_strategy().scope():
         model = build(config.architecture,
-                      learning_rate_schedule(config.learning_rate, config.schedule, config.epochs * batches))
+                      learning_rate_schedule(config.learning_rate, config.schedule, config.epochs * batches),
+                      config.ema_momentum)
     validation = _network_dataset(split.test, _EVALUATION_BATCH_SIZE) if config.validate_each_epoch else None
     relay = _ProgressRelay(config.epochs, batches, on_progress)
 

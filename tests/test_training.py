@@ -87,3 +87,12 @@ def test_default_architecture_trains_with_augmentation(small_dataset):
     assert result.model.name == settings.architecture
     assert "val_loss" not in result.history
     np.testing.assert_allclose(result.test_evaluation.probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_weight_averaging_follows_the_recipe_and_can_be_set(small_dataset):
+    assert training.TrainingConfig(architecture="article").ema_momentum == 0.0  # the tutorial's plain Adam
+    settings = training.TrainingConfig(architecture="article", epochs=1, ema_momentum=0.9, validate_each_epoch=False)
+    result = training.train(small_dataset.subset(slice(0, 200)), settings)
+    assert result.model.optimizer.use_ema and result.model.optimizer.ema_momentum == 0.9
+    with pytest.raises(SettingsError, match="weight-averaging momentum"):
+        training.TrainingConfig(ema_momentum=1.0)
