@@ -61,7 +61,7 @@ if start:
             learning_rate=float(learning_rate), seed=int(seed), test_set=test_set, test_fraction=float(test_fraction),
             stratify=stratify, augment=augment, train_limit=int(limit) or None,
         )
-        board.start(name, dataset, settings)
+        state.start_training(name, dataset, settings)
         st.session_state["job_name"] = name
         st.session_state.pop("saved_as", None)
     except DigitCNNError as error:

@@ -251,3 +251,28 @@ def test_broken_model_files_are_shown_as_broken_and_the_app_carries_on(tiny_resu
 
     test = AppTest.from_file(APP, default_timeout=120).run()  # the sidebar offers only the usable model
     assert test.sidebar.selectbox[1].options == ["default"]
+
+
+def _start_a_training_script():
+    from digitcnn.data import load_embedded
+    from digitcnn.training import TrainingConfig
+    from ui import state
+
+    settings = TrainingConfig(architecture="article", epochs=1, train_limit=100, validate_each_epoch=False)
+    state.start_training("guarded", load_embedded(), settings)
+
+
+def test_streamlits_rerun_cleanup_no_longer_resets_keras_under_a_training(app):
+    """Streamlit calls keras.backend.clear_session() after every run; under a model being built in
+    a training thread that gave layers duplicate names. Once the app trains, that call is off."""
+    from keras.src.backend.common import global_state
+    from streamlit.runtime.scriptrunner import script_runner
+
+    from ui import state
+
+    test = AppTest.from_function(_start_a_training_script, default_timeout=60).run()
+    assert not test.exception, test.exception
+    tracker = global_state.GLOBAL_STATE_TRACKER
+    script_runner._clean_problem_modules()  # what Streamlit runs after each script run
+    assert global_state.GLOBAL_STATE_TRACKER is tracker
+    assert state.job_board().get("guarded").wait(120)

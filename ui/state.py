@@ -25,6 +25,24 @@ def job_board() -> JobBoard:
     return JobBoard()
 
 
+def start_training(name: str, dataset: Dataset, settings) -> None:
+    """Start a training job on the shared board (see digitcnn.jobs.JobBoard.start)."""
+    _keep_keras_state_between_reruns()
+    job_board().start(name, dataset, settings)
+
+
+@st.cache_resource
+def _keep_keras_state_between_reruns() -> None:
+    """Turn off the ``keras.backend.clear_session()`` Streamlit calls after every script run.
+
+    It replaces Keras's global state, for every thread at once: a model being built in a
+    training thread at that moment gets two layers of the same name, and training fails. This
+    app builds models only in training threads, so it has nothing for that call to clear."""
+    import keras
+
+    keras.backend.clear_session = lambda *args, **kwargs: None
+
+
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
 def load_predictor(name: str, model_sha256: str):
     """A saved model ready for fast single-image predictions, and its card. The checksum in the
