@@ -50,7 +50,6 @@ class Predictor:
         from digitcnn.runtime import apply_thread_setting
 
         apply_thread_setting()
-        self.model = model
         self._interpreter = Interpreter(model_content=_litert_flatbuffer(model), num_threads=1)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]

@@ -155,10 +155,7 @@ def build(name: str = DEFAULT_ARCHITECTURE, learning_rate=0.001, ema_momentum: f
 
     architecture = get_architecture(name)
     model = keras.Sequential([keras.Input(shape=INPUT_SHAPE), *architecture.layers()], name=name)
-    if ema_momentum > 0:
-        optimizer = keras.optimizers.Adam(learning_rate, use_ema=True, ema_momentum=ema_momentum)
-    else:
-        optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer = keras.optimizers.Adam(learning_rate, use_ema=ema_momentum > 0, ema_momentum=ema_momentum)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 

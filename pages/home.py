@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from digitcnn import registry
 from ui import state
 
 st.title("DigitCNN")
@@ -12,14 +11,13 @@ st.write(
 )
 
 dataset = state.active_dataset()
-model_name = state.active_model_name()
+card = state.active_model_card()
 data_column, model_column = st.columns(2)
 data_column.metric("Images in the active data", f"{len(dataset):,}", help=dataset.source)
-if model_name is None:
+if card is None:
     model_column.metric("Active model", "none yet")
 else:
-    card = registry.load_card(model_name)
-    model_column.metric(f"Active model: {model_name}", f"{card.test_accuracy:.2%}", help="test accuracy")
+    model_column.metric(f"Active model: {card.name}", f"{card.test_accuracy:.2%}", help="test accuracy")
 
 st.page_link("pages/dataset_browser.py", label="**Dataset browser**: counts, samples of each digit, any row, "
              "the average digit", icon=":material/grid_view:")

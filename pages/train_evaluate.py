@@ -205,9 +205,9 @@ else:
         ],
         hide_index=True,
     )
-    usable = [entry.name for entry in entries if entry.card is not None]
-    if usable:
+    cards = {entry.name: entry.card for entry in entries if entry.card is not None}
+    if cards:
         with st.expander("Model card"):
-            shown_card = st.selectbox("Model", usable, key="card_to_show")
-            st.json(registry.load_card(shown_card).to_json())
+            shown_card = st.selectbox("Model", list(cards), key="card_to_show")
+            st.json(cards[shown_card].to_json())
         st.caption("Pick the model that reads drawings in the sidebar.")

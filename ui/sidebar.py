@@ -79,12 +79,10 @@ def _load_upload() -> None:
 
 
 def _active_model() -> None:
-    entries = {entry.name: entry.card for entry in state.usable_models()}
-    if not entries:
+    card = state.active_model_card()  # settles the pick before the selectbox shows it
+    if card is None:
         st.info("No saved model yet: train one on **Train & evaluate**.", icon=":material/info:")
         return
-    state.active_model_name()
-    st.selectbox("Model for drawings", options=list(entries), key="active_model")
-    card = entries[st.session_state["active_model"]]
+    st.selectbox("Model for drawings", options=list(state.usable_cards()), key="active_model")
     st.caption(f"{card.architecture}, test accuracy {card.test_accuracy:.2%} on {card.test_size:,} images "
                f"of {card.data_source}")

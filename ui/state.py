@@ -66,26 +66,25 @@ def active_dataset() -> Dataset:
     return load_source(source)
 
 
-def usable_models() -> list[registry.SavedModel]:
-    """Saved models whose cards read well, in name order."""
-    return [entry for entry in registry.list_models() if entry.card is not None]
+def usable_cards() -> dict[str, registry.ModelCard]:
+    """The cards of the saved models that can be used (card and file in order), by name."""
+    return {entry.name: entry.card for entry in registry.list_models() if entry.card is not None}
 
 
-def active_model_name() -> str | None:
-    """The model this user reads drawings with: their pick, else the shipped default, else any."""
-    names = [entry.name for entry in usable_models()]
+def active_model_card() -> registry.ModelCard | None:
+    """The card of the model this user reads drawings with: their pick, else the shipped
+    default, else any; None when no model can be used."""
+    cards = usable_cards()
     chosen = st.session_state.get("active_model")
-    if chosen in names:
-        return chosen
-    fallback = config.DEFAULT_MODEL_NAME if config.DEFAULT_MODEL_NAME in names else (names[0] if names else None)
-    st.session_state["active_model"] = fallback
-    return fallback
+    if chosen not in cards:
+        chosen = config.DEFAULT_MODEL_NAME if config.DEFAULT_MODEL_NAME in cards else next(iter(cards), None)
+        st.session_state["active_model"] = chosen
+    return cards.get(chosen)
 
 
 def active_predictor():
     """``(predictor, card)`` of the active model, or ``(None, None)`` when there is no usable model."""
-    name = active_model_name()
-    if name is None:
+    card = active_model_card()
+    if card is None:
         return None, None
-    card = registry.load_card(name)
-    return load_predictor(name, card.model_sha256)
+    return load_predictor(card.name, card.model_sha256)
