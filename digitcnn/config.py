@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from digitcnn.errors import SettingsError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 MODELS_DIR_VARIABLE = "DIGITCNN_MODELS_DIR"
@@ -34,12 +36,17 @@ def mnist_dir() -> Path | None:
 
 
 def max_csv_bytes() -> int:
-    """The largest CSV the loader reads: ``$DIGITCNN_MAX_CSV_MB`` megabytes, else 200 MB."""
+    """The largest CSV the loader reads: ``$DIGITCNN_MAX_CSV_MB`` megabytes, else 200 MB; a value that
+    is not a positive number raises :class:`SettingsError`."""
     value = os.environ.get(MAX_CSV_MB_VARIABLE)
+    if not value:
+        return DEFAULT_MAX_CSV_MB * 1_000_000
     try:
-        megabytes = float(value) if value else DEFAULT_MAX_CSV_MB
+        megabytes = float(value)
     except ValueError:
-        megabytes = DEFAULT_MAX_CSV_MB
+        megabytes = -1.0
+    if not 0 < megabytes < float("inf"):
+        raise SettingsError(f"{MAX_CSV_MB_VARIABLE}={value!r} is not a size in megabytes above 0")
     return int(megabytes * 1_000_000)
 
 

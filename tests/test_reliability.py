@@ -26,6 +26,13 @@ def test_a_csv_over_the_size_limit_is_refused_before_it_is_read(make_csv, csv_li
         data.load_csv(path)
 
 
+@pytest.mark.parametrize("setting", ["lots", "0", "-5", "nan", "inf"])
+def test_a_size_limit_that_is_not_a_positive_number_is_named(make_csv, csv_lines, monkeypatch, setting):
+    monkeypatch.setenv(config.MAX_CSV_MB_VARIABLE, setting)
+    with pytest.raises(SettingsError, match=rf"DIGITCNN_MAX_CSV_MB='{setting}' is not a size in megabytes"):
+        data.load_csv(make_csv(csv_lines))
+
+
 _cell = st.one_of(
     st.integers(-300, 300).map(str),
     st.sampled_from(["", "nan", "NaN", "x", "3.5", "1e3", " 7 ", "\"12\"", "Result", "inf", "0x1F", "١٢"]),
