@@ -185,26 +185,24 @@ if result is not None:
 
 # --- 4. Saved models -----------------------------------------------------------------------
 st.header("Saved models")
+
+
+def _saved_model_row(entry) -> dict:
+    """One line of the saved-models table; a model without a readable card shows only its problem."""
+    row = {"name": entry.name, "architecture": "—", "test accuracy": "—", "data": "—",
+           "train / test images": "—", "epochs": None, "created": "—", "problem": entry.problem or ""}
+    if card := entry.card:
+        row |= {"architecture": card.architecture, "test accuracy": f"{card.test_accuracy:.2%}",
+                "data": card.data_source, "train / test images": f"{card.train_size:,} / {card.test_size:,}",
+                "epochs": card.epochs, "created": card.created}
+    return row
+
+
 entries = registry.list_models()
 if not entries:
     st.info("No saved models yet.")
 else:
-    st.dataframe(
-        [
-            {
-                "name": entry.name,
-                "architecture": entry.card.architecture if entry.card else "—",
-                "test accuracy": f"{entry.card.test_accuracy:.2%}" if entry.card else "—",
-                "data": entry.card.data_source if entry.card else "—",
-                "train / test images": f"{entry.card.train_size:,} / {entry.card.test_size:,}" if entry.card else "—",
-                "epochs": entry.card.epochs if entry.card else None,
-                "created": entry.card.created if entry.card else "—",
-                "problem": entry.problem or "",
-            }
-            for entry in entries
-        ],
-        hide_index=True,
-    )
+    st.dataframe([_saved_model_row(entry) for entry in entries], hide_index=True)
     cards = {entry.name: entry.card for entry in entries if entry.card is not None}
     if cards:
         with st.expander("Model card"):

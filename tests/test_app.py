@@ -248,6 +248,8 @@ def test_broken_model_files_are_shown_as_broken_and_the_app_carries_on(tiny_resu
     problems = dict(zip(table["name"], table["problem"]))
     assert "does not match its model card" in problems["broken"] and "orphan.json" in problems["orphan"]
     assert problems["default"] == ""
+    accuracies = dict(zip(table["name"], table["test accuracy"]))
+    assert accuracies["orphan"] == "—" and accuracies["default"] == f"{result.test_evaluation.accuracy:.2%}"
 
     test = AppTest.from_file(APP, default_timeout=120).run()  # the sidebar offers only the usable model
     assert test.sidebar.selectbox[1].options == ["default"]
