@@ -79,10 +79,11 @@ def _load_upload() -> None:
 
 
 def _active_model() -> None:
-    card = state.active_model_card()  # settles the pick before the selectbox shows it
+    cards = state.usable_cards()
+    card = state.active_model_card(cards)  # settles the pick before the selectbox shows it
     if card is None:
         st.info("No saved model yet: train one on **Train & evaluate**.", icon=":material/info:")
         return
-    st.selectbox("Model for drawings", options=list(state.usable_cards()), key="active_model")
+    st.selectbox("Model for drawings", options=list(cards), key="active_model")
     st.caption(f"{card.architecture}, test accuracy {card.test_accuracy:.2%} on {card.test_size:,} images "
                f"of {card.data_source}")

@@ -71,10 +71,11 @@ def usable_cards() -> dict[str, registry.ModelCard]:
     return {entry.name: entry.card for entry in registry.list_models() if entry.card is not None}
 
 
-def active_model_card() -> registry.ModelCard | None:
+def active_model_card(cards: dict[str, registry.ModelCard] | None = None) -> registry.ModelCard | None:
     """The card of the model this user reads drawings with: their pick, else the shipped
-    default, else any; None when no model can be used."""
-    cards = usable_cards()
+    default, else any; None when no model can be used. ``cards`` is :func:`usable_cards`,
+    for a caller that already listed them."""
+    cards = usable_cards() if cards is None else cards
     chosen = st.session_state.get("active_model")
     if chosen not in cards:
         chosen = config.DEFAULT_MODEL_NAME if config.DEFAULT_MODEL_NAME in cards else next(iter(cards), None)
