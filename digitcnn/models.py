@@ -24,7 +24,10 @@ class Recipe:
     or ``"warmup_cosine"`` (a linear warm-up to ``learning_rate`` over the first
     ``1/WARMUP_SHARE`` of the steps, then a cosine decay to zero). ``ema_momentum`` above 0 makes
     the final weights an exponential moving average of the weights after each step (Adam's
-    ``use_ema``), which smooths out the noise of the last steps.
+    ``use_ema``), which smooths out the noise of the last steps. ``label_smoothing`` above 0
+    trains towards ``1 - label_smoothing`` for the right digit and spreads the rest over all ten
+    (Keras's ``CategoricalCrossentropy(label_smoothing=…)``), so the network stops pushing its
+    confidence in the training digits towards 100%.
     """
 
     epochs: int
@@ -33,6 +36,7 @@ class Recipe:
     schedule: str
     augment: bool
     ema_momentum: float = 0.0  # above 0: the trained weights are an exponential moving average of the steps'
+    label_smoothing: float = 0.0
 
 
 SCHEDULES = ("constant", "warmup_cosine")
@@ -131,7 +135,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             "dropout 0.3, softmax 10 (101k parameters); trained with augmentation and a warm-up/cosine schedule.",
             _compact_layers,
             Recipe(epochs=13, batch_size=128, learning_rate=0.003, schedule="warmup_cosine", augment=True,
-                   ema_momentum=0.99),
+                   ema_momentum=0.99, label_smoothing=0.1),
         ),
     )
 }
@@ -147,17 +151,28 @@ def get_architecture(name: str) -> Architecture:
         raise SettingsError(f"unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)}") from None
 
 
-def build(name: str = DEFAULT_ARCHITECTURE, learning_rate=0.001, ema_momentum: float = 0.0):
+def build(name: str = DEFAULT_ARCHITECTURE, learning_rate=0.001, ema_momentum: float = 0.0,
+          label_smoothing: float = 0.0):
     """A new Keras model of the named architecture, compiled with Adam at ``learning_rate`` (a
     number or a schedule, see :func:`learning_rate_schedule`), weight averaging when
-    ``ema_momentum`` is above 0, and sparse categorical cross-entropy."""
+    ``ema_momentum`` is above 0, and categorical cross-entropy with ``label_smoothing`` (0: plain
+    cross-entropy, the same loss as the tutorial's sparse one). It learns from one-hot labels
+    (:func:`one_hot`)."""
     import keras
 
     architecture = get_architecture(name)
     model = keras.Sequential([keras.Input(shape=INPUT_SHAPE), *architecture.layers()], name=name)
     optimizer = keras.optimizers.Adam(learning_rate, use_ema=ema_momentum > 0, ema_momentum=ema_momentum)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     return model
+
+
+def one_hot(labels):
+    """Digit labels (0–9, a tensor) as the one-hot rows :func:`build`'s models learn from."""
+    import tensorflow as tf
+
+    return tf.one_hot(labels, CLASS_COUNT)
 
 
 def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int):

@@ -29,7 +29,7 @@ _EVALUATION_BATCH_SIZE = 512
 @dataclass(frozen=True)
 class TrainingConfig:
     """Everything that decides a training run. Epochs, batch size, learning rate, schedule,
-    augmentation and weight averaging left as ``None`` take the architecture's recipe (see :mod:`digitcnn.models`):
+    augmentation, weight averaging and label smoothing left as ``None`` take the architecture's recipe (see :mod:`digitcnn.models`):
     for ``article`` that is the tutorial's own settings. The test set defaults to the
     tutorial's: 33% held out with seed 42.
 
@@ -44,6 +44,7 @@ class TrainingConfig:
     schedule: str | None = None
     augment: bool | None = None
     ema_momentum: float | None = None
+    label_smoothing: float | None = None
     test_fraction: float = 0.33
     seed: int = 42
     stratify: bool = False
@@ -53,7 +54,7 @@ class TrainingConfig:
 
     def __post_init__(self):
         recipe = get_architecture(self.architecture).recipe
-        for setting in ("epochs", "batch_size", "learning_rate", "schedule", "augment", "ema_momentum"):
+        for setting in ("epochs", "batch_size", "learning_rate", "schedule", "augment", "ema_momentum", "label_smoothing"):
             if getattr(self, setting) is None:
                 object.__setattr__(self, setting, getattr(recipe, setting))
         if not isinstance(self.epochs, int) or not 1 <= self.epochs <= 1000:
@@ -64,6 +65,8 @@ class TrainingConfig:
             raise SettingsError(f"learning rate must be a number above 0 and at most 1, got {self.learning_rate!r}")
         if not isinstance(self.ema_momentum, (int, float)) or not 0 <= self.ema_momentum < 1:
             raise SettingsError(f"weight-averaging momentum must be from 0 (off) up to 1, got {self.ema_momentum!r}")
+        if not isinstance(self.label_smoothing, (int, float)) or not 0 <= self.label_smoothing < 1:
+            raise SettingsError(f"label smoothing must be from 0 (off) up to 1, got {self.label_smoothing!r}")
         if self.schedule not in SCHEDULES:
             raise SettingsError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if not 0 < self.test_fraction < 1:
@@ -174,7 +177,7 @@ def train(
     with distribution_strategy().scope():
         model = build(config.architecture,
                       learning_rate_schedule(config.learning_rate, config.schedule, config.epochs * batches),
-                      config.ema_momentum)
+                      config.ema_momentum, config.label_smoothing)
     validation = _network_dataset(split.test, _EVALUATION_BATCH_SIZE) if config.validate_each_epoch else None
     relay = _ProgressRelay(config.epochs, batches, on_progress)
 
@@ -219,14 +222,15 @@ def evaluate_model(model, dataset: Dataset) -> Evaluation:
 
 
 def _training_dataset(dataset: Dataset, config: TrainingConfig):
-    """Shuffled batches of scaled images, randomly shifted, turned and zoomed if ``augment``."""
+    """Shuffled batches of scaled images and one-hot labels, the images randomly shifted, turned and
+    zoomed if ``augment``."""
     import tensorflow as tf
 
     pipeline = (
         tf.data.Dataset.from_tensor_slices((dataset.images, dataset.labels))
         .shuffle(len(dataset), seed=config.seed, reshuffle_each_iteration=True)
         .batch(config.batch_size)
-        .map(_scale, num_parallel_calls=tf.data.AUTOTUNE)
+        .map(_network_inputs, num_parallel_calls=tf.data.AUTOTUNE)
     )
     if config.augment:
         augmentation = _augmentation(config.seed)
@@ -241,13 +245,16 @@ def _network_dataset(dataset: Dataset, batch_size: int):
     import tensorflow as tf
 
     pipeline = tf.data.Dataset.from_tensor_slices((dataset.images, dataset.labels)).batch(batch_size)
-    return pipeline.map(_scale, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return pipeline.map(_network_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def _scale(images, labels):
+def _network_inputs(images, labels):
+    """uint8 images → floats in [0, 1] with a channel axis; digit labels → one-hot rows."""
     import tensorflow as tf
 
-    return tf.cast(images, tf.float32)[..., tf.newaxis] / 255.0, labels
+    from digitcnn.models import one_hot
+
+    return tf.cast(images, tf.float32)[..., tf.newaxis] / 255.0, one_hot(labels)
 
 
 def _augmentation(seed: int):

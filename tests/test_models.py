@@ -26,7 +26,27 @@ def test_article_is_the_tutorials_network_exactly():
     # 28·(9+1) + (13·13·28)·128 + 128 + 128·10 + 10
     assert model.count_params() == 607_394
     assert model.optimizer.__class__.__name__ == "Adam"
-    assert model.loss == "sparse_categorical_crossentropy"
+    assert model.loss.get_config()["label_smoothing"] == 0.0
+
+
+def test_the_unsmoothed_loss_on_one_hot_labels_is_the_tutorials_sparse_cross_entropy():
+    import keras
+
+    labels = np.array([0, 3, 9, 3])
+    probabilities = np.random.default_rng(1).dirichlet(np.ones(10), size=4).astype("float32")
+    ours = models.build("article").loss(models.one_hot(labels), probabilities)
+    tutorials = keras.losses.SparseCategoricalCrossentropy()(labels, probabilities)
+    np.testing.assert_allclose(float(ours), float(tutorials), rtol=1e-6)
+
+
+def test_label_smoothing_aims_below_certainty():
+    labels, certain = np.array([2]), np.eye(10, dtype="float32")[[2]] * 0.999 + 0.0001
+    smoothed = models.build("compact", label_smoothing=0.1).loss
+    assert smoothed.get_config()["label_smoothing"] == 0.1
+    # with smoothing, 0.9 on the right digit (0.01 on each other) beats 99.9% certainty
+    aimed = np.full((1, 10), 0.01, dtype="float32")
+    aimed[0, 2] = 0.91
+    assert float(smoothed(models.one_hot(labels), aimed)) < float(smoothed(models.one_hot(labels), certain))
 
 
 @pytest.mark.parametrize("name", list(models.ARCHITECTURES))

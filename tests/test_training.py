@@ -3,7 +3,7 @@ import threading
 import numpy as np
 import pytest
 
-from digitcnn import training
+from digitcnn import models, training
 from digitcnn.errors import DataError, SettingsError, TrainingCancelled
 
 
@@ -96,3 +96,15 @@ def test_weight_averaging_follows_the_recipe_and_can_be_set(small_dataset):
     assert result.model.optimizer.use_ema and result.model.optimizer.ema_momentum == 0.9
     with pytest.raises(SettingsError, match="weight-averaging momentum"):
         training.TrainingConfig(ema_momentum=1.0)
+
+
+def test_label_smoothing_follows_the_recipe_and_can_be_set(small_dataset):
+    assert training.TrainingConfig(architecture="article").label_smoothing == 0.0  # the tutorial's plain loss
+    assert training.TrainingConfig().label_smoothing == models.get_architecture("compact").recipe.label_smoothing
+    settings = training.TrainingConfig(architecture="article", epochs=1, label_smoothing=0.2, validate_each_epoch=True)
+    result = training.train(small_dataset.subset(slice(0, 200)), settings)
+    assert result.model.loss.get_config()["label_smoothing"] == 0.2
+    assert 0 <= result.history["val_accuracy"][-1] <= 1  # validation labels take the same one-hot form
+    for wrong in (1.0, -0.1, "0.1"):
+        with pytest.raises(SettingsError, match="label smoothing"):
+            training.TrainingConfig(label_smoothing=wrong)
