@@ -132,7 +132,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             "compact",
             "Five 3×3 convolutions with batch normalization in three stages (16; 32, 32; 64, 64 filters), "
-            "dropout 0.3, softmax 10 (101k parameters); trained with augmentation and a warm-up/cosine schedule.",
+            "dropout 0.3, softmax 10 (101k parameters); trained with augmentation, a warm-up/cosine schedule, "
+            "weight averaging and label smoothing.",
             _compact_layers,
             Recipe(epochs=13, batch_size=128, learning_rate=0.003, schedule="warmup_cosine", augment=True,
                    ema_momentum=0.99, label_smoothing=0.1),
