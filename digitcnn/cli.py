@@ -122,7 +122,12 @@ def _train(arguments) -> int:
     print(f"data: {dataset.source}, {len(dataset):,} images")
     print(f"training {settings.architecture} for {settings.epochs} epochs, batch size {settings.batch_size}, "
           f"learning rate {settings.learning_rate:g} ({settings.schedule}), "
-          f"augmentation {'on' if settings.augment else 'off'} (Ctrl-C cancels)")
+          f"augmentation {'on' if settings.augment else 'off'}, "
+          f"weight averaging {f'momentum {settings.ema_momentum:g}' if settings.ema_momentum else 'off'}, "
+          f"label smoothing {settings.label_smoothing or 'off'} (Ctrl-C cancels)")
+    if settings.label_smoothing:
+        print(f"(the losses shown while training are against labels smoothed by {settings.label_smoothing:g}; "
+              f"the final test loss is plain cross-entropy)")
     result = training.train(dataset, settings, on_progress=TerminalProgress())
     card = registry.ModelCard.from_training(name, result)
     print()

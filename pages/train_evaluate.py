@@ -81,6 +81,16 @@ def _progress_line(snapshot) -> str:
             f"{progress.elapsed:.0f} s elapsed{eta}")
 
 
+def show_curves(job, key: str) -> None:
+    """The loss and accuracy curves of ``job``, with what its loss is when labels are smoothed."""
+    snapshot = job.snapshot()
+    st.plotly_chart(charts.training_curves(snapshot.epochs, snapshot.batches), key=key)
+    if smoothing := job.config.label_smoothing:
+        st.caption(f"The loss drawn is the training objective, cross-entropy against labels smoothed by "
+                   f"{smoothing:g}: it levels off well above 0 even for a model that is nearly always right. "
+                   f"The test loss in the scores is plain cross-entropy.")
+
+
 @st.fragment(run_every=1.0)
 def live_progress(job) -> None:
     """Redrawn every second while the job runs; the whole page reruns once it ends."""
@@ -92,7 +102,7 @@ def live_progress(job) -> None:
     st.progress(fraction, text=_progress_line(snapshot))
     if st.button("Cancel", icon=":material/stop:"):
         job.cancel()
-    st.plotly_chart(charts.training_curves(snapshot.epochs, snapshot.batches), key="live_curves")
+    show_curves(job, key="live_curves")
 
 
 if job is not None and job.snapshot().status == RUNNING:
@@ -119,8 +129,7 @@ if result is not None:
     scores[1].metric("Train accuracy", f"{train.accuracy:.2%}")
     scores[2].metric("Test loss", f"{test.loss:.4f}")
     scores[3].metric("Training time", f"{result.training_seconds:.0f} s")
-    snapshot = job.snapshot()
-    st.plotly_chart(charts.training_curves(snapshot.epochs, snapshot.batches), key="final_curves")
+    show_curves(job, key="final_curves")
 
     matrix_column, report_column = st.columns([3, 2])
     with matrix_column:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from digitcnn import config, data, registry
+from digitcnn import config, data, models, registry
 
 APP = str(config.PROJECT_ROOT / "streamlit_app.py")
 PAGES = ["pages/home.py", "pages/dataset_browser.py", "pages/train_evaluate.py", "pages/draw_digit.py"]
@@ -109,23 +109,30 @@ def test_uploading_a_bad_csv_keeps_the_previous_data(app, small_dataset, tmp_pat
     assert test.metric[0].value == "600"
 
 
-def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, models_folder):
-    test = app("pages/train_evaluate.py")
-    test.selectbox(key="architecture").set_value("article").run()
-    assert test.number_input(key="epochs_article").value == 10  # the tutorial's recipe fills the form
-    test.text_input[0].set_value("page-trained")
-    test.number_input(key="epochs_article").set_value(1)
-    test.number_input(key="train_limit").set_value(400)
+def _train_from_the_page(test, name: str, architecture: str, limit: int) -> None:
+    """Fill the form for one epoch of ``architecture`` on ``limit`` images, press Train, and rerun
+    the page until its results show."""
+    test.selectbox(key="architecture").set_value(architecture).run()
+    test.text_input[0].set_value(name)
+    test.number_input(key=f"epochs_{architecture}").set_value(1)
+    test.number_input(key="train_limit").set_value(limit)
     test.button[0].click().run()  # the form's Train button
 
     deadline = time.monotonic() + 120
-    while not any(header.value == "Results of page-trained" for header in test.header):
+    while not any(header.value == f"Results of {name}" for header in test.header):
         if time.monotonic() > deadline:
             pytest.fail(f"training did not finish in time: {[e.value for e in test.error]} "
                         f"{[e.value for e in test.info]} {[h.value for h in test.header]} {[h.value for h in test.subheader]}")
         assert not test.exception, test.exception
         time.sleep(0.5)
         test.run()
+
+
+def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, models_folder):
+    test = app("pages/train_evaluate.py")
+    test.selectbox(key="architecture").set_value("article").run()
+    assert test.number_input(key="epochs_article").value == 10  # the tutorial's recipe fills the form
+    _train_from_the_page(test, "page-trained", "article", limit=400)
 
     matrix = _values(_figure(test, "confusion_matrix")["data"][0]["z"])
     assert matrix.shape == (10, 10)
@@ -137,6 +144,14 @@ def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, mo
     card = registry.load_card("page-trained", models_folder)
     assert card.test_size == 1650 and card.train_size == 400
     assert test.session_state["active_model"] == "page-trained"
+    assert not any("smoothed" in caption.value for caption in test.caption)  # the tutorial's loss is plain
+
+
+def test_a_label_smoothed_loss_curve_is_explained(app):
+    test = app("pages/train_evaluate.py")
+    _train_from_the_page(test, "smoothed", models.DEFAULT_ARCHITECTURE, limit=100)
+    smoothing = models.get_architecture(models.DEFAULT_ARCHITECTURE).recipe.label_smoothing
+    assert any(f"labels smoothed by {smoothing:g}" in caption.value for caption in test.caption)
 
 
 def test_the_same_name_cannot_train_twice_at_once(app, small_dataset):

@@ -43,6 +43,8 @@ def test_train_prints_progress_and_a_summary_and_saves_the_model(trained):
     assert accuracy == pytest.approx(100 * card["test_accuracy"], abs=0.005)
     assert "classification report" in output and "confusion matrix" in output
     assert (models / "tiny.keras").is_file()
+    assert "weight averaging off, label smoothing off" in output  # the tutorial's recipe
+    assert "smoothed" not in output
 
 
 def test_evaluate_reproduces_the_test_accuracy_of_the_card(trained, capsys):

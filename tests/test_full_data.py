@@ -6,7 +6,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from digitcnn import data, training
+from digitcnn import config, data, registry, training
 
 pytestmark = pytest.mark.full_data
 
@@ -61,3 +61,12 @@ def test_one_epoch_of_the_tutorials_network_on_the_tutorials_split(tutorial_csv)
     result = training.train(data.load_csv(tutorial_csv), settings)
     assert result.test_evaluation.accuracy > 0.96
     assert result.test_evaluation.confusion_matrix.sum() == 19_800
+
+
+def test_the_shipped_model_scores_what_its_card_says_on_the_canonical_test_set(mnist):
+    """Issue 5's target for the committed default model: at least 99.5% on MNIST's 10,000."""
+    model, card = registry.load_model(config.DEFAULT_MODEL_NAME, config.PROJECT_ROOT / "models")
+    evaluation = training.evaluate_model(model, mnist.test)
+    assert evaluation.accuracy == pytest.approx(card.test_accuracy, abs=1e-4)
+    assert card.test_size == len(mnist.test) == 10_000 and card.split_method == "own"
+    assert evaluation.accuracy >= 0.995
