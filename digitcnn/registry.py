@@ -52,6 +52,7 @@ class ModelCard:
     created: str  # ISO 8601, UTC
     model_sha256: str = ""
     format: str = CARD_FORMAT
+    temperature: float = 1.0  # the logits' divisor fitted after training (digitcnn.calibration); 1: none
 
     @property
     def epochs(self) -> int:
@@ -106,6 +107,7 @@ class ModelCard:
             test_loss=result.test_evaluation.loss,
             confusion_matrix=result.test_evaluation.confusion_matrix.tolist(),
             training_seconds=round(result.training_seconds, 2),
+            temperature=round(result.temperature, 4),
             versions=library_versions(),
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )

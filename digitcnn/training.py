@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from digitcnn.calibration import apply_temperature, fit_temperature, rescale
 from digitcnn.data import Dataset, split_dataset
 from digitcnn.errors import DataError, SettingsError, TrainingCancelled
 from digitcnn.evaluation import Evaluation, evaluate
@@ -126,7 +127,9 @@ class Progress:
 
 @dataclass(frozen=True, eq=False)
 class TrainingResult:
-    """A trained model with its settings, its split, its history and its scores."""
+    """A trained model with its settings, its split, its history and its scores. ``temperature``
+    is the one its logits were divided by after training (1: left as trained; see
+    :mod:`digitcnn.calibration`); the scores are the calibrated model's."""
 
     model: object
     config: TrainingConfig
@@ -135,6 +138,7 @@ class TrainingResult:
     train_evaluation: Evaluation = field(repr=False)
     test_evaluation: Evaluation = field(repr=False)
     training_seconds: float
+    temperature: float = 1.0
 
 
 def make_split(dataset: Dataset, config: TrainingConfig) -> Split:
@@ -205,14 +209,21 @@ def train(
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training was cancelled; nothing was saved")
 
+    train_probabilities = predict_probabilities(model, split.train.images, _EVALUATION_BATCH_SIZE)
+    temperature = 1.0
+    if config.label_smoothing:  # smoothing leaves the network underconfident by design; calibrate it
+        temperature = fit_temperature(train_probabilities, split.train.labels)
+        apply_temperature(model, temperature)
+        train_probabilities = rescale(train_probabilities, temperature)
     return TrainingResult(
         model=model,
         config=config,
         split=split,
         history={key: [float(value) for value in values] for key, values in history.history.items()},
-        train_evaluation=evaluate_model(model, split.train),
+        train_evaluation=evaluate(split.train.labels, train_probabilities),
         test_evaluation=evaluate_model(model, split.test),
         training_seconds=training_seconds,
+        temperature=temperature,
     )
 
 

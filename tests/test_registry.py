@@ -37,6 +37,14 @@ def test_saved_model_predicts_as_before_and_its_card_tells_its_story(saved, smal
     assert card.created.startswith("20") and card.created.endswith("+00:00")
     assert len(card.model_sha256) == 64
     assert json.loads((folder / "tiny.json").read_text())["test_accuracy"] == card.test_accuracy
+    assert card.temperature == result.temperature == 1.0  # the tutorial's loss is not smoothed: no calibration
+
+
+def test_a_card_written_before_calibration_reads_as_uncalibrated(saved):
+    _, folder = saved
+    fields = json.loads((folder / "tiny.json").read_text())
+    del fields["temperature"]
+    assert registry.ModelCard.from_json(json.dumps(fields)).temperature == 1.0
 
 
 def test_saving_leaves_no_temporary_files_and_no_optimizer_state(saved):

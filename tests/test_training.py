@@ -3,7 +3,7 @@ import threading
 import numpy as np
 import pytest
 
-from digitcnn import models, training
+from digitcnn import calibration, models, training
 from digitcnn.errors import DataError, SettingsError, TrainingCancelled
 
 
@@ -104,6 +104,10 @@ def test_label_smoothing_follows_the_recipe_and_can_be_set(small_dataset):
     settings = training.TrainingConfig(architecture="article", epochs=1, label_smoothing=0.2, validate_each_epoch=True)
     result = training.train(small_dataset.subset(slice(0, 200)), settings)
     assert result.model.loss.get_config()["label_smoothing"] == 0.2
+    low, high = calibration.TEMPERATURE_BOUNDS
+    assert result.temperature != 1.0 and low <= result.temperature <= high  # calibrated after smoothing
+    images = small_dataset.images[:5, ..., None] / 255.0
+    np.testing.assert_allclose(np.asarray(result.model(images, training=False)).sum(axis=1), 1.0, rtol=1e-5)
     assert 0 <= result.history["val_accuracy"][-1] <= 1  # validation labels take the same one-hot form
     for wrong in (1.0, -0.1, "0.1"):
         with pytest.raises(SettingsError, match="label smoothing"):
