@@ -80,6 +80,16 @@ def confusion_matrix_heatmap(matrix: np.ndarray, normalize: bool = False) -> go.
     return _compact(figure)
 
 
+def probability_text(probability: float) -> str:
+    """A probability as a percentage to one decimal that never claims certainty it lacks:
+    "> 99.9%" rather than a rounded "100.0%", "< 0.1%" rather than "0.0%"."""
+    if 0.999 < probability < 1:
+        return "> 99.9%"
+    if 0 < probability < 0.001:
+        return "< 0.1%"
+    return f"{probability:.1%}"
+
+
 def probability_bars(probabilities: np.ndarray) -> go.Figure:
     """The probability of each digit, the most likely one highlighted."""
     probabilities = np.asarray(probabilities, dtype=float)

@@ -171,7 +171,8 @@ if result is not None:
     if len(shown):
         st.image(
             [gallery.enlarge(result.split.test.images[i], 3) for i in shown],
-            caption=[f"{test.labels[i]} → {test.predictions[i]} ({test.confidences[i]:.0%})" for i in shown],
+            caption=[f"{test.labels[i]} → {test.predictions[i]} ({charts.probability_text(test.confidences[i])})"
+                     for i in shown],
             output_format="PNG",
         )
     else:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from digitcnn import config, data, models, registry
+from digitcnn import charts, config, data, models, registry
 
 APP = str(config.PROJECT_ROOT / "streamlit_app.py")
 PAGES = ["pages/home.py", "pages/dataset_browser.py", "pages/train_evaluate.py", "pages/draw_digit.py"]
@@ -194,6 +194,7 @@ def test_a_drawn_stroke_is_read_as_a_digit_with_ten_probabilities(app):
     assert len(probabilities) == 10 and sum(probabilities) == pytest.approx(1.0, abs=1e-5)
     np.testing.assert_allclose(_values(_figure(test, "probabilities")["data"][0]["y"]), probabilities, rtol=1e-6)
     assert test.metric[0].label == "Confidence"
+    assert test.metric[0].value == charts.probability_text(max(probabilities))
 
 
 def test_an_empty_canvas_shows_a_prompt_not_a_guess(app):

@@ -38,6 +38,11 @@ def test_probability_bars_highlight_the_most_likely_digit():
     assert colors[7] != colors[0] and len(set(colors[:7] + colors[8:])) == 1
 
 
+def test_probability_text_never_rounds_to_certainty_it_lacks():
+    assert [charts.probability_text(p) for p in (0.9998, 0.5, 0.9994, 0.0004, 0.0, 1.0)] == [
+        "> 99.9%", "50.0%", "> 99.9%", "< 0.1%", "0.0%", "100.0%"]
+
+
 def test_training_curves_place_batches_between_epochs_and_show_test_scores():
     def event(stage, epoch, batch, loss, test_loss=None):
         return Progress(stage=stage, epoch=epoch, epochs=2, batch=batch, batches=4, loss=loss, accuracy=1 - loss,

@@ -48,8 +48,8 @@ def show_reading(predictor, digit: np.ndarray, key: str) -> np.ndarray:
                output_format="PNG")
     answer.markdown(f"<div role='status' aria-label='predicted digit' style='font-size:7rem;font-weight:700;"
                     f"line-height:1'>{best}</div>", unsafe_allow_html=True)
-    answer.metric("Confidence", f"{probabilities[best]:.1%}")
+    answer.metric("Confidence", charts.probability_text(probabilities[best]))
     runner_up = int(np.argsort(probabilities)[-2])
-    answer.caption(f"Next best: {runner_up} ({probabilities[runner_up]:.1%})")
+    answer.caption(f"Next best: {runner_up} ({charts.probability_text(probabilities[runner_up])})")
     st.plotly_chart(charts.probability_bars(probabilities), key=f"{key}_probabilities")
     return probabilities
