@@ -88,7 +88,7 @@ def show_curves(job, key: str) -> None:
     if smoothing := job.config.label_smoothing:
         st.caption(f"The loss drawn is the training objective, cross-entropy against labels smoothed by "
                    f"{smoothing:g}: it levels off well above 0 even for a model that is nearly always right. "
-                   f"The test loss in the scores is plain cross-entropy.")
+                   f"The test loss given with the results is plain cross-entropy, of the calibrated model.")
 
 
 @st.fragment(run_every=1.0)
@@ -129,6 +129,10 @@ if result is not None:
     scores[1].metric("Train accuracy", f"{train.accuracy:.2%}")
     scores[2].metric("Test loss", f"{test.loss:.4f}")
     scores[3].metric("Training time", f"{result.training_seconds:.0f} s")
+    if result.temperature != 1.0:
+        st.caption(f"Calibrated after training: its logits are divided by {result.temperature:.2f}, fitted to the "
+                   f"training images, so its confidence matches how often it is right (label smoothing alone "
+                   f"leaves it underconfident). No prediction changes.")
     show_curves(job, key="final_curves")
 
     matrix_column, report_column = st.columns([3, 2])

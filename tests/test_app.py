@@ -144,7 +144,7 @@ def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, mo
     card = registry.load_card("page-trained", models_folder)
     assert card.test_size == 1650 and card.train_size == 400
     assert test.session_state["active_model"] == "page-trained"
-    assert not any("smoothed" in caption.value for caption in test.caption)  # the tutorial's loss is plain
+    assert not any("smoothed" in caption.value or "Calibrated" in caption.value for caption in test.caption)
 
 
 def test_a_label_smoothed_loss_curve_is_explained(app):
@@ -152,6 +152,8 @@ def test_a_label_smoothed_loss_curve_is_explained(app):
     _train_from_the_page(test, "smoothed", models.DEFAULT_ARCHITECTURE, limit=100)
     smoothing = models.get_architecture(models.DEFAULT_ARCHITECTURE).recipe.label_smoothing
     assert any(f"labels smoothed by {smoothing:g}" in caption.value for caption in test.caption)
+    assert any(caption.value.startswith("Calibrated after training: its logits are divided by")
+               for caption in test.caption)
 
 
 def test_the_same_name_cannot_train_twice_at_once(app, small_dataset):
