@@ -114,6 +114,7 @@ def test_bad_pictures_give_a_clear_message_or_a_digit(make, outcome):
             read()
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # PIL warns of the size this test feeds it
 def test_a_gigantic_picture_is_refused_before_it_is_decoded():
     huge = _encoded(Image.new("L", (10_000, 10_000), 255), "PNG")  # 100 megapixels, a small file
     with pytest.raises(ImageError, match="10000×10000 pixels is more than"):
