@@ -49,7 +49,8 @@ def running_app(environment: dict | None = None, log_path: Path | None = None, s
             if server.poll() is not None:
                 raise RuntimeError(f"streamlit exited with status {server.returncode}:\n{log_path.read_text()[-3000:]}")
             if time.perf_counter() - started > start_timeout:
-                raise RuntimeError(f"streamlit not healthy after {start_timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"streamlit not healthy after {start_timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                     if response.read().strip() == b"ok":

@@ -36,7 +36,8 @@ def apply_thread_setting() -> int | None:
     import tensorflow as tf
 
     threading = tf.config.threading
-    if (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()) != (threads, threads):
+    current = (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads())
+    if current != (threads, threads):
         try:
             threading.set_intra_op_parallelism_threads(threads)
             threading.set_inter_op_parallelism_threads(threads)

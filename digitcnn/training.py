@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Callable
 
 import numpy as np
@@ -21,7 +21,7 @@ from digitcnn.data import Dataset, split_dataset
 from digitcnn.errors import DataError, SettingsError, TrainingCancelled
 from digitcnn.evaluation import Evaluation, evaluate
 from digitcnn.inference import predict_probabilities
-from digitcnn.models import DEFAULT_ARCHITECTURE, SCHEDULES, get_architecture
+from digitcnn.models import DEFAULT_ARCHITECTURE, SCHEDULES, Recipe, get_architecture
 
 TEST_SET_CHOICES = ("auto", "holdout", "own")
 _EVALUATION_BATCH_SIZE = 512
@@ -30,8 +30,8 @@ _EVALUATION_BATCH_SIZE = 512
 @dataclass(frozen=True)
 class TrainingConfig:
     """Everything that decides a training run. Epochs, batch size, learning rate, schedule,
-    augmentation, weight averaging and label smoothing left as ``None`` take the architecture's recipe (see :mod:`digitcnn.models`):
-    for ``article`` that is the tutorial's own settings. The test set defaults to the
+    augmentation, weight averaging and label smoothing left as ``None`` take the architecture's
+    recipe (see :mod:`digitcnn.models`): for ``article`` that is the tutorial's own settings. The test set defaults to the
     tutorial's: 33% held out with seed 42.
 
     ``test_set``: ``"holdout"`` splits off ``test_fraction`` of the data; ``"own"`` uses the
@@ -55,9 +55,9 @@ class TrainingConfig:
 
     def __post_init__(self):
         recipe = get_architecture(self.architecture).recipe
-        for setting in ("epochs", "batch_size", "learning_rate", "schedule", "augment", "ema_momentum", "label_smoothing"):
-            if getattr(self, setting) is None:
-                object.__setattr__(self, setting, getattr(recipe, setting))
+        for setting in fields(Recipe):  # each of the recipe's settings, where this run leaves it open
+            if getattr(self, setting.name) is None:
+                object.__setattr__(self, setting.name, getattr(recipe, setting.name))
         if not isinstance(self.epochs, int) or not 1 <= self.epochs <= 1000:
             raise SettingsError(f"epochs must be a whole number from 1 to 1000, got {self.epochs!r}")
         if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= 65536:

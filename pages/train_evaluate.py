@@ -48,7 +48,8 @@ with st.form("training_settings"):
                                            help="Used when holding out; the tutorial keeps 33% apart with seed 42.")
     seed = seed_column.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, key="seed")
     limit = limit_column.number_input("Training images (0 = all)", min_value=0, max_value=len(dataset), value=0,
-                                      step=1000, key="train_limit", help="Fewer images train faster: handy for a first try.")
+                                      step=1000, key="train_limit",
+                                      help="Fewer images train faster: handy for a first try.")
     stratify = st.checkbox("Stratify", help="Keep each digit's share equal in both parts.")
     augment = st.checkbox("Augment", value=recipe.augment, key=f"augment_{architecture}",
                           help="Shift, turn and zoom training images a little.")

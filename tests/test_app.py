@@ -121,8 +121,8 @@ def _train_from_the_page(test, name: str, architecture: str, limit: int) -> None
     deadline = time.monotonic() + 120
     while not any(header.value == f"Results of {name}" for header in test.header):
         if time.monotonic() > deadline:
-            pytest.fail(f"training did not finish in time: {[e.value for e in test.error]} "
-                        f"{[e.value for e in test.info]} {[h.value for h in test.header]} {[h.value for h in test.subheader]}")
+            shown = [element.value for element in (*test.error, *test.info, *test.header, *test.subheader)]
+            pytest.fail(f"training did not finish in time; the page shows: {shown}")
         assert not test.exception, test.exception
         time.sleep(0.5)
         test.run()

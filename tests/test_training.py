@@ -28,7 +28,8 @@ def test_settings_are_checked_before_any_work(settings, message):
 def test_unset_settings_take_the_architectures_recipe_and_set_ones_win():
     tutorial = training.TrainingConfig(architecture="article")
     assert (tutorial.epochs, tutorial.batch_size, tutorial.learning_rate, tutorial.augment) == (10, 32, 0.001, False)
-    mine = training.TrainingConfig(architecture="article", epochs=3, batch_size=64, augment=True, schedule="warmup_cosine")
+    mine = training.TrainingConfig(architecture="article", epochs=3, batch_size=64, augment=True,
+                                   schedule="warmup_cosine")
     assert (mine.epochs, mine.batch_size, mine.augment, mine.schedule) == (3, 64, True, "warmup_cosine")
     assert mine.to_dict()["learning_rate"] == 0.001  # cards record the values used, never None
 
