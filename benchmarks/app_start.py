@@ -10,24 +10,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import time
 
-from benchmarks.common import PROJECT_ROOT, machine, running_app
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
-
-
-def first_page_imports_tensorflow() -> bool:
-    """Whether running the home page (and the sidebar) imports TensorFlow, in a fresh process."""
-    script = ("import sys\nfrom streamlit.testing.v1 import AppTest\n"
-              "AppTest.from_file('streamlit_app.py', default_timeout=60).run()\nprint('tensorflow' in sys.modules)\n")
-    output = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                            check=True)
-    return output.stdout.strip().splitlines()[-1] == "True"
+from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, first_pages_in_a_fresh_process, machine, running_app
 
 
 def one_start(browser) -> tuple[float, float]:
@@ -57,7 +42,8 @@ def main() -> None:
     print(f"{machine()}; {arguments.runs} cold starts of `streamlit run streamlit_app.py`")
     print(f"server healthy after     {statistics.median(s[0] for s in starts):.2f} s (median)")
     print(f"first page shown after   {statistics.median(s[1] for s in starts):.2f} s (median)")
-    print(f"first page imports TensorFlow: {'yes' if first_page_imports_tensorflow() else 'no'}")
+    _, heavy_imports = first_pages_in_a_fresh_process()
+    print(f"first pages import TensorFlow: {'yes' if heavy_imports else 'no'}")
 
 
 if __name__ == "__main__":

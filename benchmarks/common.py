@@ -1,7 +1,9 @@
-"""What benchmarks (and the browser tests) share: the machine's name, and the app's server."""
+"""What benchmarks (and the tests) share: the machine's name, the app's server, the browser that
+drives it, and the check that the first pages open without TensorFlow."""
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import platform
@@ -14,6 +16,9 @@ import urllib.request
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("DIGITCNN_CHROMIUM", "/usr/bin/chromium")  # Debian's; Playwright's download is offline here
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
 
 
 def machine() -> str:
@@ -65,3 +70,19 @@ def running_app(environment: dict | None = None, log_path: Path | None = None, s
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def first_pages_in_a_fresh_process() -> tuple[bool, list[str]]:
+    """Run the home page (with the sidebar) and the dataset browser in a fresh Python, as a first
+    visit does: whether both ran without an exception, and which of TensorFlow and Keras got imported."""
+    script = (
+        "import sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "test = AppTest.from_file('streamlit_app.py', default_timeout=60).run()\n"
+        "clean = not test.exception\n"
+        "test.switch_page('pages/dataset_browser.py').run()\n"
+        "print(repr((clean and not test.exception, [m for m in ('tensorflow', 'keras') if m in sys.modules])))\n"
+    )
+    output = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=120, check=True)
+    return ast.literal_eval(output.stdout.strip().splitlines()[-1])

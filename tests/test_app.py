@@ -232,19 +232,9 @@ def test_an_uploaded_picture_is_read_and_a_broken_one_explained(app):
 
 def test_the_first_pages_open_without_importing_tensorflow():
     """Home and the dataset browser must not wait on TensorFlow's seconds-long import."""
-    import subprocess
-    import sys
+    from benchmarks.common import first_pages_in_a_fresh_process
 
-    script = (
-        "import sys\n"
-        "from streamlit.testing.v1 import AppTest\n"
-        "test = AppTest.from_file('streamlit_app.py', default_timeout=60).run()\n"
-        "test.switch_page('pages/dataset_browser.py').run()\n"
-        "print(not test.exception, [m for m in ('tensorflow', 'keras') if m in sys.modules])\n"
-    )
-    output = subprocess.run([sys.executable, "-c", script], cwd=config.PROJECT_ROOT, capture_output=True,
-                            text=True, timeout=120, check=True)
-    assert output.stdout.strip().splitlines()[-1] == "True []"
+    assert first_pages_in_a_fresh_process() == (True, [])
 
 
 def test_broken_model_files_are_shown_as_broken_and_the_app_carries_on(tiny_result, tmp_path, monkeypatch):

@@ -10,12 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.common import running_app
+from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, running_app
 from digitcnn import config
 
-CHROMIUM = os.environ.get("DIGITCNN_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
 SCREENSHOTS_VARIABLE = "DIGITCNN_SCREENSHOTS_DIR"
 
 
