@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 from digitcnn.errors import SettingsError
 
@@ -38,16 +39,24 @@ def mnist_dir() -> Path | None:
 def max_csv_bytes() -> int:
     """The largest CSV the loader reads: ``$DIGITCNN_MAX_CSV_MB`` megabytes, else 200 MB; a value that
     is not a positive number raises :class:`SettingsError`."""
-    value = os.environ.get(MAX_CSV_MB_VARIABLE)
+    megabytes = positive_number_setting(MAX_CSV_MB_VARIABLE, float, "a size in megabytes above 0")
+    return int((megabytes or DEFAULT_MAX_CSV_MB) * 1_000_000)
+
+
+def positive_number_setting(variable: str, parse: Callable[[str], float], expected: str) -> float | None:
+    """``$variable`` read by ``parse`` (``int`` or ``float``), or None when it is unset or empty.
+    A value that does not parse, or is not a finite number above 0, raises :class:`SettingsError`
+    saying it is not ``expected``."""
+    value = os.environ.get(variable)
     if not value:
-        return DEFAULT_MAX_CSV_MB * 1_000_000
+        return None
     try:
-        megabytes = float(value)
+        number = parse(value)
     except ValueError:
-        megabytes = -1.0
-    if not 0 < megabytes < float("inf"):
-        raise SettingsError(f"{MAX_CSV_MB_VARIABLE}={value!r} is not a size in megabytes above 0")
-    return int(megabytes * 1_000_000)
+        number = 0
+    if not 0 < number < float("inf"):
+        raise SettingsError(f"{variable}={value!r} is not {expected}")
+    return number
 
 
 def keras_mnist_cache() -> Path:

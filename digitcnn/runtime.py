@@ -10,9 +10,8 @@ unchanged.
 from __future__ import annotations
 
 import logging
-import os
 
-from digitcnn.errors import SettingsError
+from digitcnn.config import positive_number_setting
 
 _log = logging.getLogger(__name__)
 
@@ -24,15 +23,9 @@ def apply_thread_setting() -> int | None:
     default, all cores); returns the cap. TensorFlow takes the setting only before its first
     operation, so training and prediction call this before they start; a setting that comes too
     late is logged and TensorFlow keeps its threads."""
-    value = os.environ.get(THREADS_VARIABLE)
-    if not value:
+    threads = positive_number_setting(THREADS_VARIABLE, int, "a whole number of threads of 1 or more")
+    if threads is None:
         return None
-    try:
-        threads = int(value)
-    except ValueError:
-        threads = 0
-    if threads < 1:
-        raise SettingsError(f"{THREADS_VARIABLE}={value!r} is not a whole number of threads of 1 or more")
     import tensorflow as tf
 
     threading = tf.config.threading
@@ -42,7 +35,7 @@ def apply_thread_setting() -> int | None:
             threading.set_intra_op_parallelism_threads(threads)
             threading.set_inter_op_parallelism_threads(threads)
         except RuntimeError:
-            _log.warning("%s=%s came after TensorFlow started; it keeps its threads", THREADS_VARIABLE, value)
+            _log.warning("%s=%s came after TensorFlow started; it keeps its threads", THREADS_VARIABLE, threads)
             return None
     return threads
 
