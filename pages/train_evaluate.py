@@ -82,11 +82,10 @@ def _progress_line(snapshot) -> str:
             f"{progress.elapsed:.0f} s elapsed{eta}")
 
 
-def show_curves(job, key: str) -> None:
-    """The loss and accuracy curves of ``job``, with what its loss is when labels are smoothed."""
-    snapshot = job.snapshot()
+def show_curves(snapshot, settings: TrainingConfig, key: str) -> None:
+    """The loss and accuracy curves of a job's ``snapshot``, with what its loss is when labels are smoothed."""
     st.plotly_chart(charts.training_curves(snapshot.epochs, snapshot.batches), key=key)
-    if smoothing := job.config.label_smoothing:
+    if smoothing := settings.label_smoothing:
         st.caption(f"The loss drawn is the training objective, cross-entropy against labels smoothed by "
                    f"{smoothing:g}: it levels off well above 0 even for a model that is nearly always right. "
                    f"The test loss given with the results is plain cross-entropy, of the calibrated model.")
@@ -103,24 +102,23 @@ def live_progress(job) -> None:
     st.progress(fraction, text=_progress_line(snapshot))
     if st.button("Cancel", icon=":material/stop:"):
         job.cancel()
-    show_curves(job, key="live_curves")
+    show_curves(snapshot, job.config, key="live_curves")
 
 
 if job is not None and job.snapshot().status == RUNNING:
     live_progress(job)
     st.stop()
 
-if job is None:
+finished = job.snapshot() if job is not None else None  # the job has ended: this snapshot is final
+if finished is None:
     st.info("Choose the settings and press **Train**. Training runs in the background: other pages stay usable.")
-else:
-    snapshot = job.snapshot()
-    if snapshot.status == CANCELLED:
-        st.warning(f"Training of {snapshot.name} was cancelled; nothing was saved.", icon=":material/cancel:")
-    elif snapshot.status == FAILED:
-        st.error(snapshot.error, icon=":material/error:")
+elif finished.status == CANCELLED:
+    st.warning(f"Training of {finished.name} was cancelled; nothing was saved.", icon=":material/cancel:")
+elif finished.status == FAILED:
+    st.error(finished.error, icon=":material/error:")
 
 # --- 3. Results --------------------------------------------------------------------------------
-result = job.snapshot().result if job is not None else None
+result = finished.result if finished is not None else None
 if result is not None:
     test, train = result.test_evaluation, result.train_evaluation
     st.header(f"Results of {job.name}")
@@ -134,7 +132,7 @@ if result is not None:
         st.caption(f"Calibrated after training: its logits are divided by {result.temperature:.2f}, fitted to the "
                    f"training images, so its confidence matches how often it is right (label smoothing alone "
                    f"leaves it underconfident). No prediction changes.")
-    show_curves(job, key="final_curves")
+    show_curves(finished, result.config, key="final_curves")
 
     matrix_column, report_column = st.columns([3, 2])
     with matrix_column:
