@@ -41,7 +41,9 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
 def apply_temperature(model, temperature: float) -> None:
     """Divide the logits of ``model`` (whose last layer is a softmax ``Dense``) by ``temperature``,
     in place: ``softmax((W x + b) / T)`` is ``softmax((W / T) x + b / T)``."""
+    import keras
+
     last = model.layers[-1]
-    if last.__class__.__name__ != "Dense" or last.get_config().get("activation") != "softmax":
+    if not isinstance(last, keras.layers.Dense) or last.activation is not keras.activations.softmax:
         raise ValueError(f"temperature scaling needs a softmax Dense layer last, got {last.__class__.__name__}")
     last.set_weights([weights / temperature for weights in last.get_weights()])

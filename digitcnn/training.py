@@ -31,8 +31,8 @@ _EVALUATION_BATCH_SIZE = 512
 class TrainingConfig:
     """Everything that decides a training run. Epochs, batch size, learning rate, schedule,
     augmentation, weight averaging and label smoothing left as ``None`` take the architecture's
-    recipe (see :mod:`digitcnn.models`): for ``article`` that is the tutorial's own settings. The test set defaults to the
-    tutorial's: 33% held out with seed 42.
+    recipe (see :mod:`digitcnn.models`): for ``article`` that is the tutorial's own settings. The
+    test set defaults to the tutorial's: 33% held out with seed 42.
 
     ``test_set``: ``"holdout"`` splits off ``test_fraction`` of the data; ``"own"`` uses the
     source's own test set (MNIST's 10,000); ``"auto"`` takes the own one when there is one.
