@@ -5,12 +5,16 @@ placed in a 28×28 field so that their center of mass is at its center. Each ent
 here finds the ink, then :func:`ink_to_mnist` repeats those steps:
 
 * :func:`canvas_to_mnist` — the RGBA array a streamlit-drawable-canvas returns;
-* :func:`photo_to_mnist` — a picture or scan, dark ink on light paper or light on dark.
+* :func:`photo_to_mnist` — a picture or scan, dark ink on light paper or light on dark, as
+  :func:`read_image` opens it from a file or an upload.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -28,6 +32,13 @@ MIN_ELONGATION = 1.6  # …and is longer than this many stroke widths (a dot is 
 STROKE_CHECK_SIDE = 48  # a digit's stroke width is measured at about this size
 PHOTO_WORKING_SIDE = 256  # photos are reduced to this size before their ink is measured
 MAX_PICTURE_PIXELS = 40_000_000  # larger pictures are refused before they are decoded (memory stays bounded)
+MIN_PICTURE_SIDE = 8  # a thinner picture holds no digit (the smallest digit datasets use 8×8 pixels)
+# The picture formats read, each with its file suffixes, which the page's uploader offers: no others are even
+# identified, so that a file named .png holding PostScript, say, never reaches Ghostscript.
+PICTURE_FORMATS = {"PNG": ("png",), "JPEG": ("jpg", "jpeg"), "BMP": ("bmp",), "GIF": ("gif",), "WEBP": ("webp",),
+                   "TIFF": ("tif", "tiff")}
+PICTURE_SUFFIXES = tuple(suffix for suffixes in PICTURE_FORMATS.values() for suffix in suffixes)
+DEEP_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")  # Pillow's modes of more than 8 bits of gray
 
 
 def canvas_to_mnist(image_data: np.ndarray) -> np.ndarray:
@@ -59,10 +70,13 @@ def photo_to_mnist(image: Image.Image) -> np.ndarray:
     """A photo or scan of one digit as the model's input, like :func:`canvas_to_mnist`.
 
     Works for dark ink on light paper and light ink on a dark ground (an MNIST image, say),
-    and evens out uneven lighting. A picture with a transparent background is read as a drawing.
+    and evens out uneven lighting. A picture with a transparent background is read as a drawing;
+    one of 16 bits or floats is scaled to its levels (see :func:`_in_8_bits`), not clipped.
     """
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    image = _in_8_bits(ImageOps.exif_transpose(image))
+    if min(image.size) < MIN_PICTURE_SIDE:
+        raise EmptyDrawingError(f"a {image.width}×{image.height} picture is too small to hold a digit")
+    if image.has_transparency_data:
         rgba = np.asarray(image.convert("RGBA"))
         if rgba[..., 3].min() < 128:
             return canvas_to_mnist(rgba)
@@ -75,24 +89,86 @@ def photo_to_mnist(image: Image.Image) -> np.ndarray:
 
 
 def read_image(source: str | os.PathLike | BinaryIO) -> Image.Image:
-    """Open an image (PNG, JPEG, …) from a path or a file object, fully; anything that is not a
-    readable image, or is over 40 megapixels, raises :class:`ImageError` naming the file."""
-    name = getattr(source, "name", None) or str(source)
-    try:
-        image = Image.open(source)  # reads the header only
-        if image.width * image.height > MAX_PICTURE_PIXELS:
-            raise ImageError(f"{name}: {image.width}×{image.height} pixels is more than "
-                             f"{MAX_PICTURE_PIXELS // 1_000_000} megapixels; send a smaller picture")
+    """Open a picture in one of :data:`PICTURE_FORMATS` (its first page or frame) from a path or a file
+    object such as an upload: decoded, upright and in 8 bits a channel, so that it shows as it is read.
+
+    Anything else — another format, a corrupt file, over 40 megapixels — raises :class:`ImageError` naming
+    the file by its name alone: messages reach users, who need not see the server's folders.
+    """
+    name = _file_name(source)
+    with _decoding(name):
+        image = Image.open(source, formats=tuple(PICTURE_FORMATS))  # reads the header only
+    if image.width * image.height > MAX_PICTURE_PIXELS:
+        raise ImageError(f"{name}: {image.width}×{image.height} pixels is more than "
+                         f"{MAX_PICTURE_PIXELS // 1_000_000} megapixels; send a smaller picture")
+    with _decoding(name):
         image.load()
-    except ImageError:
-        raise
+        ImageOps.exif_transpose(image, in_place=True)  # EXIF is lost when a deep picture is converted below
+    return _in_8_bits(image)
+
+
+@contextlib.contextmanager
+def _decoding(name: str):
+    """Whatever Pillow raises while it identifies or decodes a file, as an :class:`ImageError` naming it.
+
+    Its decoders raise nearly anything on corrupt data (SyntaxError, struct.error, IndexError, EOFError…),
+    so every exception counts here, which is why only Pillow's own calls run inside.
+    """
+    try:
+        yield
     except FileNotFoundError:
         raise ImageError(f"{name}: no such file") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name}: not an image file Pillow can read") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise ImageError(f"{name}: cannot be read as an image ({error})") from None
-    return image
+        formats = list(PICTURE_FORMATS)
+        raise ImageError(f"{name}: not a {', '.join(formats[:-1])} or {formats[-1]} picture") from None
+    except Exception as error:
+        # An OSError's text may hold the file's full path; its reason alone does not.
+        reason = (error.strerror if isinstance(error, OSError) else None) or str(error) or type(error).__name__
+        raise ImageError(f"{name}: cannot be read as an image ({reason})") from None
+
+
+def _file_name(source: str | os.PathLike | BinaryIO) -> str:
+    """How messages name a file: an upload's own name or a path's last part, never the folders above it."""
+    name = getattr(source, "name", source)
+    return (Path(name).name if isinstance(name, (str, os.PathLike)) else "") or "the picture"
+
+
+def _in_8_bits(image: Image.Image) -> Image.Image:
+    """``image`` in a mode Pillow converts to gray and to RGB: CIELAB as its lightness, premultiplied
+    gray-and-alpha made plain, and deep gray (16-bit, 32-bit or float) scaled to 0–255.
+
+    Pillow would clip deep levels at 255, so a 16-bit scan, whose paper lies near 65535, would be all
+    white. Levels are read against the range of the bits they use (0–65535 for 16 bits, 0–4095 for a
+    12-bit camera's levels stored in 16), or 0–1 for floats that stay within it, rather than stretched
+    from darkest to lightest: stretching would turn a blank page's faint noise into ink.
+    """
+    if image.mode == "La":
+        return image.convert("LA")
+    if image.mode == "LAB":
+        return image.getchannel("L")
+    if image.mode not in DEEP_MODES:
+        return image
+    floats = image.mode == "F"
+    image = image.convert("F")  # Pillow measures and scales only "I" and "F"; F keeps the fractions
+    low, high = image.getextrema()
+    if not (math.isfinite(low) and math.isfinite(high)):
+        # NaN or infinities, a float picture's missing pixels, are taken as paper: the median, as paper covers
+        # most of a picture of a digit (left as they are, they would turn to black or white specks).
+        levels = np.array(image)
+        known = np.isfinite(levels)
+        levels[~known] = np.median(levels[known]) if known.any() else 0.0
+        image = Image.fromarray(levels)
+        low, high = image.getextrema()
+    if low < 0:
+        black, white = low, max(high, low + 1)  # signed levels have no usual black: their own range is the scale
+    elif floats and high <= 1:
+        black, white = 0.0, 1.0
+    else:
+        black, white = 0.0, 2 ** max(8, math.ceil(high).bit_length()) - 1
+    scale = 255 / (white - black)
+    gray = image.point(lambda level: level * scale + (0.5 - black * scale)).convert("L")  # +0.5: "L" truncates
+    gray.info.pop("transparency", None)  # a transparent color in deep levels means nothing in 8-bit ones
+    return gray
 
 
 def ink_to_mnist(ink: np.ndarray) -> np.ndarray:
