@@ -18,7 +18,7 @@ from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, first_pages_in_a_fresh_p
 def one_start(browser) -> tuple[float, float]:
     """Seconds until the server is healthy, and until the home page shows its title."""
     started = time.perf_counter()
-    with running_app() as (url, healthy):
+    with running_app() as (url, healthy, _server):
         page = browser.new_page()
         page.goto(url)
         page.get_by_role("heading", name="DigitCNN").wait_for(timeout=60_000)

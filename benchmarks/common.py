@@ -36,7 +36,7 @@ def machine() -> str:
 @contextlib.contextmanager
 def running_app(environment: dict | None = None, log_path: Path | None = None, start_timeout: float = 90.0):
     """``streamlit run streamlit_app.py`` on a free loopback port: yields ``(url, seconds until
-    healthy)``, and always stops the server on the way out."""
+    healthy, the server's process)``, and always stops the server on the way out."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -62,7 +62,7 @@ def running_app(environment: dict | None = None, log_path: Path | None = None, s
                         break
             except OSError:
                 time.sleep(0.05)
-        yield url, time.perf_counter() - started
+        yield url, time.perf_counter() - started, server
     finally:
         server.terminate()
         try:

@@ -64,8 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--name", help="save as models/NAME.keras (default: the architecture's name)")
     train.add_argument("--models-dir", help="where models are saved (default: models/ or $DIGITCNN_MODELS_DIR)")
     train.add_argument("--no-save", action="store_true", help="train and evaluate only")
-    train.add_argument("--threads", type=int,
-                       help=f"CPU threads TensorFlow may use (default: ${runtime.THREADS_VARIABLE}, else all cores)")
+    _add_threads_option(train)
     train.set_defaults(command=_train)
 
     evaluate = commands.add_parser("evaluate", help="score a saved model on a dataset")
@@ -77,12 +76,14 @@ def _parser() -> argparse.ArgumentParser:
         help="score every image; by default only the test images, chosen as the model card's settings say",
     )
     evaluate.add_argument("--models-dir", help="where models are saved")
+    _add_threads_option(evaluate)
     evaluate.set_defaults(command=_evaluate)
 
     predict = commands.add_parser("predict", help="read the digit in image files (PNG, JPEG, … of any size)")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="dark-on-light or light-on-dark digit pictures")
     predict.add_argument("--model", default=config.DEFAULT_MODEL_NAME, help="the saved model's name")
     predict.add_argument("--models-dir", help="where models are saved")
+    _add_threads_option(predict)
     predict.set_defaults(command=_predict)
 
     listing = commands.add_parser("models", help="list saved models with their scores")
@@ -99,12 +100,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_threads_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--threads", type=int, help=f"CPU threads TensorFlow may use, 1 to {runtime.MAX_THREADS} "
+                         f"(default: ${runtime.THREADS_VARIABLE}, else all cores)")
+
+
 def _train(arguments) -> int:
     from digitcnn import registry, training
 
-    if arguments.threads is not None:
-        os.environ[runtime.THREADS_VARIABLE] = str(arguments.threads)
-
+    runtime.apply_thread_setting(arguments.threads)
     settings = training.TrainingConfig(
         architecture=arguments.arch,
         epochs=arguments.epochs,
@@ -118,6 +122,8 @@ def _train(arguments) -> int:
         augment=arguments.augment,
     )
     name = registry.validate_model_name(arguments.name or arguments.arch)
+    if not arguments.no_save:  # find out now, not after minutes of training, that the model cannot be kept
+        registry.check_writable(arguments.models_dir)
     dataset = data.load_dataset(arguments.data)
     print(f"data: {dataset.source}, {len(dataset):,} images")
     print(f"training {settings.architecture} for {settings.epochs} epochs, batch size {settings.batch_size}, "
@@ -147,6 +153,7 @@ def _train(arguments) -> int:
 def _evaluate(arguments) -> int:
     from digitcnn import registry, training
 
+    runtime.apply_thread_setting(arguments.threads)
     model, card = registry.load_model(arguments.model, arguments.models_dir)
     dataset = data.load_dataset(arguments.data)
     if arguments.all:
@@ -165,20 +172,23 @@ def _evaluate(arguments) -> int:
 
 def _predict(arguments) -> int:
     from digitcnn import inference, preprocess, registry
+    from digitcnn.charts import probability_text
 
+    runtime.apply_thread_setting(arguments.threads)
     model, _ = registry.load_model(arguments.model, arguments.models_dir)
     failures = 0
     for path in arguments.images:
         try:
             digit = preprocess.photo_to_mnist(preprocess.read_image(path))
         except (ImageError, EmptyDrawingError) as error:
-            print(f"{path}: {error}", file=sys.stderr)
+            named = str(error).startswith(os.path.basename(path))  # an ImageError names the file already
+            print(str(error) if named else f"{path}: {error}", file=sys.stderr)
             failures += 1
             continue
         probabilities = inference.predict_probabilities(model, digit)[0]
         ranked = probabilities.argsort()[::-1]
-        runners_up = ", ".join(f"{d} ({probabilities[d]:.1%})" for d in ranked[1:3])
-        print(f"{path}: {ranked[0]} ({probabilities[ranked[0]]:.1%}); next: {runners_up}")
+        runners_up = ", ".join(f"{d} ({probability_text(probabilities[d])})" for d in ranked[1:3])
+        print(f"{path}: {ranked[0]} ({probability_text(probabilities[ranked[0]])}); next: {runners_up}")
     return EXIT_USER_ERROR if failures else 0
 
 

@@ -43,10 +43,11 @@ def max_csv_bytes() -> int:
     return int((megabytes or DEFAULT_MAX_CSV_MB) * 1_000_000)
 
 
-def positive_number_setting(variable: str, parse: Callable[[str], float], expected: str) -> float | None:
+def positive_number_setting(variable: str, parse: Callable[[str], float], expected: str,
+                            maximum: float = float("inf")) -> float | None:
     """``$variable`` read by ``parse`` (``int`` or ``float``), or None when it is unset or empty.
-    A value that does not parse, or is not a finite number above 0, raises :class:`SettingsError`
-    saying it is not ``expected``."""
+    A value that does not parse, or is not a finite number above 0 and at most ``maximum``,
+    raises :class:`SettingsError` saying it is not ``expected``."""
     value = os.environ.get(variable)
     if not value:
         return None
@@ -54,7 +55,7 @@ def positive_number_setting(variable: str, parse: Callable[[str], float], expect
         number = parse(value)
     except ValueError:
         number = 0
-    if not 0 < number < float("inf"):
+    if not 0 < number < float("inf") or number > maximum:
         raise SettingsError(f"{variable}={value!r} is not {expected}")
     return number
 

@@ -1,15 +1,22 @@
 """Training in a background thread, so an app stays usable while a model learns.
 
-A :class:`JobBoard` runs at most one job per model name at a time; each :class:`TrainingJob`
-records its progress as it goes, and anyone (a page refreshing every second, say) can read a
-consistent :meth:`TrainingJob.snapshot` of it at any moment, or cancel it.
+A :class:`JobBoard` starts the training jobs of one process. Each job belongs to the owner that
+started it (a user's session in the app): only that owner sees it, cancels it and saves its
+model, and an owner trains one model at a time. The model's name matters only when it is
+saved. Each :class:`TrainingJob` records its progress as it goes, and its owner (a page
+refreshing every second, say) can read a consistent :meth:`TrainingJob.snapshot` of it at any
+moment. The board keeps only the jobs still running, so a finished job lives as long as its
+owner keeps it; when the process exits, running jobs are cancelled and waited for, so no
+training thread is cut off inside TensorFlow.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 
 from digitcnn.data import Dataset
@@ -20,6 +27,7 @@ from digitcnn.training import Progress, TrainingConfig, TrainingResult, train
 _log = logging.getLogger(__name__)
 RUNNING, FINISHED, FAILED, CANCELLED = "running", "finished", "failed", "cancelled"
 _BATCH_CURVE_POINTS = 400  # at most this many batch-level points are kept for live curves
+EXIT_WAIT_SECONDS = 20.0  # how long an exiting process waits for its cancelled trainings to stop
 
 
 @dataclass(frozen=True)
@@ -44,8 +52,9 @@ class JobSnapshot:
 
 @dataclass(eq=False)
 class TrainingJob:
-    """One training run in its own thread. Create it through :meth:`JobBoard.start`."""
+    """One training run in its own thread, owned by ``owner``. Create it through :meth:`JobBoard.start`."""
 
+    owner: str
     name: str
     dataset: Dataset = field(repr=False)
     config: TrainingConfig
@@ -61,9 +70,7 @@ class TrainingJob:
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"training {self.name}", daemon=True)
-
-    def _launch(self) -> None:
-        self._thread.start()
+        self._on_end = None
 
     def cancel(self) -> None:
         """Ask the job to stop after its current batch."""
@@ -90,6 +97,10 @@ class TrainingJob:
                 started=self.started,
             )
 
+    def _launch(self, on_end) -> None:
+        self._on_end = on_end
+        self._thread.start()
+
     def _record(self, progress: Progress) -> None:
         with self._lock:
             self.progress = progress
@@ -114,41 +125,55 @@ class TrainingJob:
         with self._lock:
             for key, value in outcome.items():
                 setattr(self, key, value)
+        self._on_end(self)
 
 
 class JobBoard:
-    """The training jobs of one process, at most one running per model name."""
+    """The training jobs running in one process, each owned by whoever started it."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._jobs: dict[str, TrainingJob] = {}
+        self._running: set[TrainingJob] = set()
+        _boards.add(self)
 
-    def start(self, name: str, dataset: Dataset, config: TrainingConfig) -> TrainingJob:
-        """Start training a model called ``name``; refused while another job of that name runs."""
+    def start(self, owner: str, name: str, dataset: Dataset, config: TrainingConfig) -> TrainingJob:
+        """Start training a model called ``name`` for ``owner``; refused while that owner trains another."""
         name = validate_model_name(name)
         with self._lock:
-            current = self._jobs.get(name)
-            if current is not None and current.snapshot().status == RUNNING:
-                raise SettingsError(f"a model named {name!r} is already training; wait for it or pick another name")
-            job = TrainingJob(name, dataset, config)
-            self._jobs[name] = job
-        job._launch()
+            busy = [job.name for job in self._running if job.owner == owner]
+            if busy:
+                raise SettingsError(f"you are already training {busy[0]!r}: wait for it or cancel it first")
+            job = TrainingJob(owner, name, dataset, config)
+            self._running.add(job)
+        job._launch(on_end=self._ended)
         return job
 
-    def get(self, name: str) -> TrainingJob | None:
-        """The latest job of that name, running or ended."""
+    def running(self) -> list[TrainingJob]:
+        """The jobs still running, of every owner."""
         with self._lock:
-            return self._jobs.get(name)
+            return list(self._running)
 
-    def running(self) -> list[str]:
-        """The names of the jobs still running."""
-        with self._lock:
-            jobs = list(self._jobs.values())
-        return [job.name for job in jobs if job.snapshot().status == RUNNING]
+    def stop_all(self, timeout: float = EXIT_WAIT_SECONDS) -> bool:
+        """Cancel every running job and wait up to ``timeout`` seconds in all for them to stop;
+        True when none is left running."""
+        jobs = self.running()
+        for job in jobs:
+            job.cancel()
+        deadline = time.monotonic() + timeout
+        return all(job.wait(max(0.0, deadline - time.monotonic())) for job in jobs)
 
-    def forget(self, name: str) -> None:
-        """Drop an ended job (and the model it holds) from memory."""
+    def _ended(self, job: TrainingJob) -> None:
         with self._lock:
-            job = self._jobs.get(name)
-            if job is not None and job.snapshot().done:
-                del self._jobs[name]
+            self._running.discard(job)
+
+
+_boards: weakref.WeakSet[JobBoard] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_trainings_at_exit() -> None:
+    """A process that exits while a training thread runs inside TensorFlow dies with "terminate
+    called … FATAL" when the interpreter tears the thread down: cancel and wait instead."""
+    for board in list(_boards):
+        if board.running() and not board.stop_all():
+            _log.warning("a training did not stop within %.0f s of the exit", EXIT_WAIT_SECONDS)

@@ -24,6 +24,7 @@ from digitcnn.inference import predict_probabilities
 from digitcnn.models import DEFAULT_ARCHITECTURE, SCHEDULES, Recipe, get_architecture
 
 TEST_SET_CHOICES = ("auto", "holdout", "own")
+MAX_SEED = 2**32 - 1  # the largest seed NumPy and TensorFlow both take
 _EVALUATION_BATCH_SIZE = 512
 
 
@@ -74,6 +75,8 @@ class TrainingConfig:
             raise SettingsError(f"test fraction must be between 0 and 1, got {self.test_fraction!r}")
         if self.train_limit is not None and (not isinstance(self.train_limit, int) or self.train_limit < 10):
             raise SettingsError(f"training image limit must be a whole number of 10 or more, got {self.train_limit!r}")
+        if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise SettingsError(f"seed must be a whole number from 0 to {MAX_SEED}, got {self.seed!r}")
         if self.test_set not in TEST_SET_CHOICES:
             raise SettingsError(f"test set must be one of {', '.join(TEST_SET_CHOICES)}, got {self.test_set!r}")
 

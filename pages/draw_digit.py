@@ -3,6 +3,7 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from digitcnn import preprocess
 from digitcnn.errors import DigitCNNError
 from ui import reading, state
 
@@ -36,14 +37,14 @@ with draw_tab:
             return_image_data=True,
             key="canvas",
         )
-        st.caption("White ink on black, like MNIST. The buttons under the canvas undo, redo and clear.")
+        st.caption("White ink on black, like MNIST. The buttons above the canvas undo, redo and clear.")
     with reading_column:
         reading.read_drawing(predictor, canvas.image_data if canvas is not None else None)
 
 with upload_tab:
     upload_column, picture_column = st.columns([1, 1], gap="large")
     with upload_column:
-        upload = st.file_uploader("A picture of one digit", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
+        upload = st.file_uploader("A picture of one digit", type=list(preprocess.PICTURE_SUFFIXES),
                                   help="Dark ink on light paper or light ink on dark, any size.")
     with picture_column:
         if upload is None:

@@ -12,7 +12,6 @@ from ui import state
 
 MISTAKES_PER_PAGE = 30
 
-board = state.job_board()
 dataset = state.active_dataset()
 
 st.title("Train & evaluate")
@@ -29,7 +28,7 @@ architecture = st.selectbox(
 recipe = models.ARCHITECTURES[architecture].recipe
 with st.form("training_settings"):
     name_column, epochs_column, batch_column, rate_column = st.columns([2, 1, 1, 1])
-    name = name_column.text_input("Model name", value=st.session_state.get("job_name", "my-model"),
+    name = name_column.text_input("Model name", value=previous.name if (previous := state.training_job()) else "my-model",
                                   help="Letters, digits, '-' and '_'. Saving replaces a model of that name.")
     epochs = epochs_column.number_input("Epochs", min_value=1, max_value=200, value=recipe.epochs,
                                         key=f"epochs_{architecture}")
@@ -62,13 +61,17 @@ if start:
             learning_rate=float(learning_rate), seed=int(seed), test_set=test_set, test_fraction=float(test_fraction),
             stratify=stratify, augment=augment, train_limit=int(limit) or None,
         )
+        registry.validate_model_name(name)
         state.start_training(name, dataset, settings)
-        st.session_state["job_name"] = name
-        st.session_state.pop("saved_as", None)
     except DigitCNNError as error:
         st.error(str(error), icon=":material/error:")
+    else:
+        try:
+            registry.check_writable()
+        except DigitCNNError as error:
+            st.warning(f"{error}: this model will train, but it cannot be saved.", icon=":material/warning:")
 
-job = board.get(st.session_state["job_name"]) if "job_name" in st.session_state else None
+job = state.training_job()
 
 
 # --- 2. Progress, live -----------------------------------------------------------------------
@@ -182,19 +185,15 @@ if result is not None:
         st.info("No images match this filter.")
 
     st.subheader("Save")
-    saved_as = st.session_state.get("saved_as")
-    if saved_as == job.name:
-        st.success(f"Saved as models/{job.name}.keras with its model card.", icon=":material/check:")
-    elif st.button(f"Save as {job.name}", type="primary", icon=":material/save:"):
-        try:
-            card = registry.ModelCard.from_training(job.name, result)
-            registry.save_model(result.model, card)
-        except DigitCNNError as error:
-            st.error(str(error), icon=":material/error:")
-        else:
-            st.session_state["saved_as"] = job.name
-            st.session_state["active_model"] = job.name
-            st.rerun()
+    saved, save_error = state.save_outcome(job)
+    if saved:
+        st.success(f"Saved as **{job.name}** with its model card; drawings are now read by it.",
+                   icon=":material/check:")
+    else:
+        if save_error:
+            st.error(save_error, icon=":material/error:")
+        st.button(f"Save as {job.name}", type="primary", icon=":material/save:", on_click=state.save_trained_model,
+                  args=(job,))
 
 # --- 4. Saved models -----------------------------------------------------------------------
 st.header("Saved models")

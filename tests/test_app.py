@@ -117,6 +117,7 @@ def _train_from_the_page(test, name: str, architecture: str, limit: int) -> None
     test.number_input(key=f"epochs_{architecture}").set_value(1)
     test.number_input(key="train_limit").set_value(limit)
     test.button[0].click().run()  # the form's Train button
+    assert not test.exception, test.exception
 
     deadline = time.monotonic() + 120
     while not any(header.value == f"Results of {name}" for header in test.header):
@@ -126,6 +127,11 @@ def _train_from_the_page(test, name: str, architecture: str, limit: int) -> None
         assert not test.exception, test.exception
         time.sleep(0.5)
         test.run()
+
+
+def _train_page_with_sidebar():
+    page = str(config.PROJECT_ROOT / "pages" / "train_evaluate.py")
+    return AppTest.from_function(_page_with_sidebar, args=(page,), default_timeout=120).run()
 
 
 def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, models_folder):
@@ -138,13 +144,78 @@ def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, mo
     assert matrix.shape == (10, 10)
     assert matrix.sum() == 1650  # 33% of the 5,000 embedded digits, as in the tutorial's split
     assert [metric.label for metric in test.metric[:2]] == ["Test accuracy", "Train accuracy"]
-
-    [save] = [button for button in test.button if button.label == "Save as page-trained"]
-    save.click().run()
-    card = registry.load_card("page-trained", models_folder)
-    assert card.test_size == 1650 and card.train_size == 400
-    assert test.session_state["active_model"] == "page-trained"
     assert not any("smoothed" in caption.value or "Calibrated" in caption.value for caption in test.caption)
+
+
+def test_saving_makes_the_model_the_one_for_drawings_without_a_crash(app, models_folder):
+    """Save once crashed with the sidebar on the page: it changed the sidebar's model picker after it was drawn."""
+    test = _train_page_with_sidebar()
+    _train_from_the_page(test, "page-saved", "article", limit=400)
+    [save] = [button for button in test.button if button.label == "Save as page-saved"]
+    save.click().run()
+    assert not test.exception, test.exception
+    assert any("Saved as **page-saved**" in message.value for message in test.success)
+    card = registry.load_card("page-saved", models_folder)
+    assert card.test_size == 1650 and card.train_size == 400
+    assert test.sidebar.selectbox[1].value == "page-saved"
+
+    test.run()  # and on every run after
+    assert not test.exception and test.sidebar.selectbox[1].value == "page-saved"
+
+
+def test_the_shipped_model_cannot_be_overwritten_from_the_page(app, models_folder):
+    before = (models_folder / "default.keras").read_bytes()
+    test = _train_page_with_sidebar()
+    _train_from_the_page(test, config.DEFAULT_MODEL_NAME, "article", limit=100)
+    [save] = [button for button in test.button if button.label == f"Save as {config.DEFAULT_MODEL_NAME}"]
+    save.click().run()
+    assert not test.exception, test.exception
+    assert "shipped model" in test.error[0].value
+    assert (models_folder / "default.keras").read_bytes() == before
+
+
+def test_a_failed_save_is_a_message_and_the_result_stays(app, models_folder, monkeypatch, tmp_path):
+    test = _train_page_with_sidebar()
+    _train_from_the_page(test, "unsaveable", "article", limit=100)
+    blocked = tmp_path / "models-is-a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv(config.MODELS_DIR_VARIABLE, str(blocked))
+    [save] = [button for button in test.button if button.label == "Save as unsaveable"]
+    save.click().run()
+    assert not test.exception, test.exception
+    assert "models folder" in test.error[0].value
+    assert any(header.value == "Results of unsaveable" for header in test.header)
+    assert [button.label for button in test.button if button.label.startswith("Save as")] == ["Save as unsaveable"]
+
+
+def test_two_sessions_training_the_same_name_each_keep_their_own_results(app):
+    first, second = app("pages/train_evaluate.py"), app("pages/train_evaluate.py")
+    _train_from_the_page(first, "my-model", "article", limit=300)
+    _train_from_the_page(second, "my-model", "article", limit=200)
+    first.run()
+    assert not first.exception, first.exception
+    described = [caption.value for caption in first.caption if "training images" in caption.value]
+    assert described and "300 training images" in described[0]  # not the second session's 200
+
+
+def test_a_model_that_is_briefly_unusable_is_not_forgotten(app, models_folder, tiny_result):
+    result, _ = tiny_result
+    registry.save_model(result.model, registry.ModelCard.from_training("mine", result), models_folder)
+    test = AppTest.from_file(APP, default_timeout=120).run()
+    test.sidebar.selectbox[1].set_value("mine").run()
+    assert not test.exception and test.sidebar.selectbox[1].value == "mine"
+
+    model_file = models_folder / "mine.keras"
+    whole = model_file.read_bytes()
+    model_file.write_bytes(whole[:1000])  # as seen while it is broken
+    test.run()
+    assert not test.exception, test.exception
+    assert test.sidebar.selectbox[1].value == "default"
+    assert "Your model **mine** cannot be used right now" in test.sidebar.warning[0].value
+
+    model_file.write_bytes(whole)
+    test.run()
+    assert test.sidebar.selectbox[1].value == "mine" and not test.sidebar.warning
 
 
 def test_a_label_smoothed_loss_curve_is_explained(app):
@@ -154,22 +225,6 @@ def test_a_label_smoothed_loss_curve_is_explained(app):
     assert any(f"labels smoothed by {smoothing:g}" in caption.value for caption in test.caption)
     assert any(caption.value.startswith("Calibrated after training: its logits are divided by")
                for caption in test.caption)
-
-
-def test_the_same_name_cannot_train_twice_at_once(app, small_dataset):
-    from digitcnn.errors import SettingsError
-    from digitcnn.training import TrainingConfig
-    from ui import state
-
-    board = state.job_board()
-    job = board.start("busy-name", small_dataset, TrainingConfig(architecture="article", epochs=50))
-    try:
-        with pytest.raises(SettingsError, match="already training"):
-            board.start("busy-name", small_dataset, TrainingConfig(architecture="article", epochs=1))
-    finally:
-        job.cancel()
-        assert job.wait(60)
-    assert job.snapshot().status == "cancelled"
 
 
 def _reading_script(image_data):
@@ -285,4 +340,4 @@ def test_streamlits_rerun_cleanup_no_longer_resets_keras_under_a_training(app):
     tracker = global_state.GLOBAL_STATE_TRACKER
     script_runner._clean_problem_modules()  # what Streamlit runs after each script run
     assert global_state.GLOBAL_STATE_TRACKER is tracker
-    assert state.job_board().get("guarded").wait(120)
+    assert all(job.wait(120) for job in state.job_board().running())

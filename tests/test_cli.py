@@ -1,6 +1,7 @@
 """The command line, run as users run it: ``python -m digitcnn …`` in a fresh process."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -73,8 +74,9 @@ def test_predict_reads_digits_in_pictures_of_any_size_and_polarity(trained, smal
 
     captured = capsys.readouterr()
     assert status == cli.EXIT_USER_ERROR  # one picture held no digit
-    assert re.search(r"light_on_dark\.png: 1 \(\d+\.\d%\); next: ", captured.out)
-    assert re.search(r"dark_on_light\.jpg: 1 \(\d+\.\d%\)", captured.out)
+    shown = r"\((?:> 99\.9|\d+\.\d|< 0\.1)%\)"  # never a rounded "100.0%" (see charts.probability_text)
+    assert re.search(rf"light_on_dark\.png: 1 {shown}; next: ", captured.out)
+    assert re.search(rf"dark_on_light\.jpg: 1 {shown}", captured.out)
     assert "blank.png: nothing is drawn" in captured.err
 
 
@@ -127,3 +129,47 @@ def test_bad_settings_and_missing_models_are_one_line_errors(tmp_path, capsys):
     assert "not allowed" in capsys.readouterr().err
     assert cli.main(["evaluate", "--models-dir", str(tmp_path), "--model", "absent"]) == cli.EXIT_USER_ERROR
     assert "no model card" in capsys.readouterr().err
+
+
+def _one_line_error(completed, *fragments):
+    """The command failed with status 1 and one ``error: …`` line naming every fragment, no traceback."""
+    assert completed.returncode == cli.EXIT_USER_ERROR, completed.stderr[-2000:]
+    assert "Traceback" not in completed.stderr, completed.stderr[-2000:]
+    last = completed.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and all(fragment in last for fragment in fragments), last
+
+
+@pytest.mark.parametrize("make_target", [lambda tmp: tmp / "absent", lambda tmp: tmp / "a-file"],
+                         ids=["a missing folder that cannot be made", "a file instead of a folder"])
+def test_train_refuses_a_models_folder_it_cannot_write_before_it_trains(tmp_path, make_target):
+    """It used to train for the whole run, then die with a traceback: the trained model was lost."""
+    (tmp_path / "a-file").write_text("not a folder")
+    target = make_target(tmp_path)
+    if target.name == "absent":
+        target = tmp_path / "a-file" / "models"  # under a file: cannot be made
+    completed = run("train", "--arch", "article", "--epochs", "1", "--models-dir", target)
+    _one_line_error(completed, "models folder")
+    assert "epoch 1/1" not in completed.stdout  # refused before training
+
+
+@pytest.mark.parametrize("target", ["missing-folder/out.csv", ".", "/proc/digitcnn-export.csv"],
+                         ids=["into a missing folder", "onto a folder", "onto a read-only file system"])
+def test_export_csv_to_a_place_it_cannot_write_is_a_one_line_error(tmp_path, target):
+    completed = run("export-csv", "--out", target, "--count", "3", cwd=tmp_path)
+    _one_line_error(completed)
+    assert sorted(path.name for path in tmp_path.iterdir()) == []  # nothing half-written left behind
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32)])
+def test_a_seed_out_of_range_is_a_one_line_error(seed, capsys):
+    assert cli.main(["train", "--seed", seed, "--no-save", "--data", "embedded", "--test-set", "holdout"]) == 1
+    assert "seed must be a whole number from 0 to 4294967295" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["train", "--no-save", "--epochs", "1"], ["evaluate"], ["predict", "x.png"]])
+def test_every_model_command_refuses_a_bad_thread_count(command):
+    completed = subprocess.run([sys.executable, "-m", "digitcnn", *command], cwd=ROOT, capture_output=True, text=True,
+                               timeout=300, env={**os.environ, "DIGITCNN_THREADS": "99999999999999999999"})
+    _one_line_error(completed, "DIGITCNN_THREADS='99999999999999999999'")
+    completed = run(*command, "--threads", "0")
+    _one_line_error(completed, "threads must be a whole number from 1 to 1024")

@@ -217,7 +217,7 @@ def test_two_trainings_at_once_both_save_correct_files(small_dataset, tmp_path):
     from digitcnn.training import TrainingConfig
 
     board = JobBoard()
-    jobs = [board.start(name, small_dataset, TrainingConfig(architecture="article", epochs=1, seed=seed))
+    jobs = [board.start(name, name, small_dataset, TrainingConfig(architecture="article", epochs=1, seed=seed))
             for name, seed in (("alice", 1), ("bob", 2))]
     assert all(job.wait(180) for job in jobs)
     saving = [threading.Thread(target=registry.save_model, args=(job.snapshot().result.model,

@@ -13,11 +13,17 @@ def test_no_setting_leaves_tensorflow_its_threads(monkeypatch):
     assert runtime.apply_thread_setting() is None
 
 
-@pytest.mark.parametrize("value", ["two", "0", "-3"])
+@pytest.mark.parametrize("value", ["two", "0", "-3", "1025", "99999999999999999999"])
 def test_a_bad_thread_count_is_refused_with_the_variable_named(monkeypatch, value):
     monkeypatch.setenv(runtime.THREADS_VARIABLE, value)
     with pytest.raises(SettingsError, match=f"DIGITCNN_THREADS='{value}'"):
         runtime.apply_thread_setting()
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1025, 2**70, True, 2.5])
+def test_a_bad_thread_argument_is_refused(threads):
+    with pytest.raises(SettingsError, match="threads must be a whole number from 1 to 1024"):
+        runtime.apply_thread_setting(threads)
 
 
 def test_the_thread_setting_reaches_tensorflow_in_a_fresh_process():

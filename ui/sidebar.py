@@ -9,6 +9,9 @@ from digitcnn.errors import DigitCNNError
 from ui import state
 
 _UPLOAD_LABEL = "Upload a CSV…"
+_SOURCE_CHOICE = "source_choice"  # the data picker's widget key
+_MODEL_CHOICE = "model_choice"  # the model picker's widget key
+_UPLOADS = "csv_uploads"  # how many CSVs this session has loaded: part of the uploader's key
 
 
 def render() -> None:
@@ -25,65 +28,69 @@ def _data_source() -> None:
     current = state.active_source()
     if current not in choices:
         current = data.EMBEDDED
-    st.session_state.setdefault("source_choice", current)
+    st.session_state.setdefault(_SOURCE_CHOICE, current)
     st.selectbox(
         "Data",
         options=list(choices),
         format_func=choices.get,
-        key="source_choice",
+        key=_SOURCE_CHOICE,
         on_change=_switch_source,
         help="The embedded sample works offline; full MNIST appears when its files are in data/ "
         "or named by DIGITCNN_MNIST_DIR.",
     )
-    if st.session_state["source_choice"] == state.UPLOAD:
+    if st.session_state[_SOURCE_CHOICE] == state.UPLOAD:
+        # A new key after each good upload empties the uploader: the server forgets the file's bytes.
         st.file_uploader(
             "CSV in the tutorial's format",
             type=["csv"],
-            key="csv_upload",
+            key=f"csv_upload_{st.session_state.get(_UPLOADS, 0)}",
             on_change=_load_upload,
             help="A 'Result' or 'label' column and 784 pixel columns, or no header with the label first.",
         )
-    if "source_error" in st.session_state:
-        st.error(st.session_state["source_error"], icon=":material/error:")
+    if error := state.source_error():
+        st.error(error, icon=":material/error:")
     dataset = state.active_dataset()
     st.caption(f"Using **{dataset.source}**: {len(dataset):,} images"
                + (f" + {len(dataset.test):,} test images" if dataset.test is not None else ""))
 
 
 def _switch_source() -> None:
-    choice = st.session_state["source_choice"]
+    choice = st.session_state[_SOURCE_CHOICE]
     if choice == state.UPLOAD:
         return  # the switch happens when a file arrives
     try:
-        state.load_source(choice)
+        state.set_active_source(choice)
     except DigitCNNError as error:
-        st.session_state["source_error"] = str(error)
-        st.session_state["source_choice"] = state.active_source()
-        return
-    st.session_state.pop("source_error", None)
-    st.session_state["active_source"] = choice
+        state.set_source_error(str(error))
+        st.session_state[_SOURCE_CHOICE] = state.active_source()
 
 
 def _load_upload() -> None:
-    upload = st.session_state.get("csv_upload")
+    uploads = st.session_state.get(_UPLOADS, 0)
+    upload = st.session_state.get(f"csv_upload_{uploads}")
     if upload is None:
         return
     try:
         dataset = data.load_csv_bytes(upload.getvalue(), upload.name)
     except DigitCNNError as error:
-        st.session_state["source_error"] = f"{error} — still using the previous data."
+        state.set_source_error(f"{error} — still using the previous data.")
         return
-    st.session_state.pop("source_error", None)
-    st.session_state["uploaded_dataset"] = dataset
-    st.session_state["active_source"] = state.UPLOAD
+    state.set_uploaded_dataset(dataset)
+    st.session_state[_UPLOADS] = uploads + 1
 
 
 def _active_model() -> None:
     cards = state.usable_cards()
-    card = state.active_model_card(cards)  # settles the pick before the selectbox shows it
+    card = state.active_model_card(cards)
     if card is None:
         st.info("No saved model yet: train one on **Train & evaluate**.", icon=":material/info:")
         return
-    st.selectbox("Model for drawings", options=list(cards), key="active_model")
+    chosen = state.chosen_model()
+    if chosen is not None and chosen != card.name:
+        st.warning(f"Your model **{chosen}** cannot be used right now; drawings are read by **{card.name}** "
+                   "until it can.", icon=":material/warning:")
+    st.session_state[_MODEL_CHOICE] = card.name  # the picker shows the model in use, whatever changed it
+    st.selectbox("Model for drawings", options=list(cards), key=_MODEL_CHOICE,
+                 on_change=lambda: state.set_active_model(st.session_state[_MODEL_CHOICE]))
     st.caption(f"{card.architecture}, test accuracy {card.test_accuracy:.2%} on {card.test_size:,} images "
                f"of {card.data_source}")

@@ -1,15 +1,31 @@
 """Heavy objects shared by every session (st.cache_resource) and each user's own choices
-(st.session_state): the active dataset, the active model, the training jobs."""
+(st.session_state): the active dataset, the active model, the user's training job.
+
+This module owns the session-state keys the app's choices live under: other files read and
+change them through the functions here, never by key.
+"""
 
 from __future__ import annotations
+
+import uuid
 
 import streamlit as st
 
 from digitcnn import config, data, registry
 from digitcnn.data import Dataset
-from digitcnn.jobs import JobBoard
+from digitcnn.errors import DigitCNNError
+from digitcnn.jobs import JobBoard, TrainingJob
 
 UPLOAD = "upload"  # the data-source choice that means "the CSV this user uploaded"
+
+_OWNER = "owner"  # who this session is to the job board
+_ACTIVE_SOURCE = "active_source"  # the data source in use
+_UPLOADED_DATASET = "uploaded_dataset"  # the dataset of this user's last good upload
+_SOURCE_ERROR = "source_error"  # why the last data switch failed, until one succeeds
+_ACTIVE_MODEL = "active_model"  # the model the user picked for drawings (kept while it is briefly unusable)
+_TRAINING_JOB = "training_job"  # this user's latest training job
+_SAVED_JOB = "saved_job"  # the training job whose model was saved
+_SAVE_ERROR = "save_error"  # why the last save failed
 
 
 @st.cache_resource(show_spinner="Loading the data…", max_entries=8)
@@ -21,26 +37,8 @@ def load_source(source: str) -> Dataset:
 
 @st.cache_resource
 def job_board() -> JobBoard:
-    """The process's training jobs: one board for every session, so names stay unique."""
+    """The process's running trainings, of every session."""
     return JobBoard()
-
-
-def start_training(name: str, dataset: Dataset, settings) -> None:
-    """Start a training job on the shared board (see digitcnn.jobs.JobBoard.start)."""
-    _keep_keras_state_between_reruns()
-    job_board().start(name, dataset, settings)
-
-
-@st.cache_resource
-def _keep_keras_state_between_reruns() -> None:
-    """Turn off the ``keras.backend.clear_session()`` Streamlit calls after every script run.
-
-    It replaces Keras's global state, for every thread at once: a model being built in a
-    training thread at that moment gets two layers of the same name, and training fails. This
-    app builds models only in training threads, so it has nothing for that call to clear."""
-    import keras
-
-    keras.backend.clear_session = lambda *args, **kwargs: None
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
@@ -53,34 +51,71 @@ def load_predictor(name: str, model_sha256: str):
     return Predictor(model), card
 
 
+# --- Data ---------------------------------------------------------------------------------------
+
 def active_source() -> str:
     """The data source this user works with (the embedded sample until they pick another)."""
-    return st.session_state.setdefault("active_source", data.EMBEDDED)
+    return st.session_state.setdefault(_ACTIVE_SOURCE, data.EMBEDDED)
 
 
 def active_dataset() -> Dataset:
     """The dataset this user works with."""
     source = active_source()
     if source == UPLOAD:
-        return st.session_state["uploaded_dataset"]
+        return st.session_state[_UPLOADED_DATASET]
     return load_source(source)
 
+
+def set_active_source(source: str) -> None:
+    """Load ``source`` and work with it; a source that fails to load raises and changes nothing."""
+    load_source(source)
+    st.session_state[_ACTIVE_SOURCE] = source
+    st.session_state.pop(_SOURCE_ERROR, None)
+
+
+def set_uploaded_dataset(dataset: Dataset) -> None:
+    """Work with the dataset this user uploaded."""
+    st.session_state[_UPLOADED_DATASET] = dataset
+    st.session_state[_ACTIVE_SOURCE] = UPLOAD
+    st.session_state.pop(_SOURCE_ERROR, None)
+
+
+def source_error() -> str | None:
+    """Why the user's last switch of data failed (the previous data stays in use), if it did."""
+    return st.session_state.get(_SOURCE_ERROR)
+
+
+def set_source_error(message: str) -> None:
+    st.session_state[_SOURCE_ERROR] = message
+
+
+# --- Models ---------------------------------------------------------------------------------------
 
 def usable_cards() -> dict[str, registry.ModelCard]:
     """The cards of the saved models that can be used (card and file in order), by name."""
     return {entry.name: entry.card for entry in registry.list_models() if entry.card is not None}
 
 
+def chosen_model() -> str | None:
+    """The model this user picked for drawings, if they picked one."""
+    return st.session_state.get(_ACTIVE_MODEL)
+
+
+def set_active_model(name: str) -> None:
+    """Read drawings with the model called ``name`` from now on."""
+    st.session_state[_ACTIVE_MODEL] = name
+
+
 def active_model_card(cards: dict[str, registry.ModelCard] | None = None) -> registry.ModelCard | None:
-    """The card of the model this user reads drawings with: their pick, else the shipped
-    default, else any; None when no model can be used. ``cards`` is :func:`usable_cards`,
-    for a caller that already listed them."""
+    """The card of the model that reads this user's drawings: their pick, else the shipped
+    default, else any; None when no model can be used. A pick that cannot be used right now
+    (another user is saving over it, say) is kept, not forgotten: it is used again once it can
+    be. ``cards`` is :func:`usable_cards`, for a caller that already listed them."""
     cards = usable_cards() if cards is None else cards
-    chosen = st.session_state.get("active_model")
-    if chosen not in cards:
-        chosen = config.DEFAULT_MODEL_NAME if config.DEFAULT_MODEL_NAME in cards else next(iter(cards), None)
-        st.session_state["active_model"] = chosen
-    return cards.get(chosen)
+    for name in (chosen_model(), config.DEFAULT_MODEL_NAME):
+        if name in cards:
+            return cards[name]
+    return next(iter(cards.values()), None)
 
 
 def active_predictor():
@@ -89,3 +124,58 @@ def active_predictor():
     if card is None:
         return None, None
     return load_predictor(card.name, card.model_sha256)
+
+
+# --- Training -------------------------------------------------------------------------------------
+
+def _owner() -> str:
+    """This session's identity on the job board: its jobs are its own."""
+    return st.session_state.setdefault(_OWNER, uuid.uuid4().hex)
+
+
+def start_training(name: str, dataset: Dataset, settings) -> TrainingJob:
+    """Start training a model called ``name`` for this user (see digitcnn.jobs.JobBoard.start);
+    it replaces the user's previous job, finished or not saved."""
+    _keep_keras_state_between_reruns()
+    job = job_board().start(_owner(), name, dataset, settings)
+    st.session_state[_TRAINING_JOB] = job
+    st.session_state.pop(_SAVE_ERROR, None)
+    return job
+
+
+def training_job() -> TrainingJob | None:
+    """This user's latest training job, running or ended."""
+    return st.session_state.get(_TRAINING_JOB)
+
+
+def save_trained_model(job: TrainingJob) -> None:
+    """Save the model ``job`` trained under the job's name and read drawings with it; a save that
+    fails is remembered as a message (see :func:`save_outcome`). Run as a button's callback:
+    before the page reruns, while the sidebar's model picker may still change."""
+    result = job.snapshot().result
+    try:
+        card = registry.ModelCard.from_training(job.name, result)
+        registry.save_model(result.model, card, protect_shipped=True)
+    except DigitCNNError as error:
+        st.session_state[_SAVE_ERROR] = str(error)
+        return
+    st.session_state.pop(_SAVE_ERROR, None)
+    st.session_state[_SAVED_JOB] = job
+    set_active_model(job.name)
+
+
+def save_outcome(job: TrainingJob) -> tuple[bool, str | None]:
+    """Whether ``job``'s model has been saved, and why the last try failed if it did."""
+    return st.session_state.get(_SAVED_JOB) is job, st.session_state.get(_SAVE_ERROR)
+
+
+@st.cache_resource
+def _keep_keras_state_between_reruns() -> None:
+    """Turn off the ``keras.backend.clear_session()`` Streamlit calls after every script run.
+
+    It replaces Keras's global state, for every thread at once: a model being built in a
+    training thread at that moment gets two layers of the same name, and training fails. This
+    app builds models only in training threads, so it has nothing for that call to clear."""
+    import keras
+
+    keras.backend.clear_session = lambda *args, **kwargs: None

@@ -1,30 +1,16 @@
-"""Training a tiny model by clicking, and browsing the digits of the data."""
+"""Training a tiny model by clicking, saving it and reading a drawing with it, and browsing the digits."""
 
 import re
 
+from browser_steps import expect_no_exception, open_page, start_training, wait_for_results
 from playwright.sync_api import expect
 
 
-def _open(page, link, heading):
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click()
-    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=60_000)
-
-
-def _choose(page, label, option):
-    page.get_by_test_id("stSelectbox").filter(has_text=label).click()
-    page.get_by_role("option", name=option).click()
-
-
 def test_training_by_clicking_shows_progress_then_a_confusion_matrix(page, settle, snapshot):
-    _open(page, "Train & evaluate", "Train & evaluate")
-    _choose(page, "Architecture", re.compile("^article"))
-    settle()
-    epochs = page.locator(".st-key-epochs_article input")  # the field of the article's recipe
-    expect(epochs).to_have_value("10", timeout=30_000)  # the tutorial's
-    page.get_by_label("Model name", exact=True).fill("browser-trained")
-    epochs.fill("3")
-    page.locator(".st-key-train_limit input").fill("1500")
-    page.get_by_role("button", name="Train", exact=True).click()
+    open_page(page, "Train & evaluate", "Train & evaluate")
+    expect(page.locator(".st-key-epochs_compact input")).to_be_visible(timeout=30_000)
+    start_training(page, settle, "browser-trained", epochs=3, images=1500)
+    expect(page.locator(".st-key-epochs_article input")).to_have_value("3")
 
     progress = page.get_by_test_id("stProgress")
     expect(progress).to_be_visible(timeout=60_000)
@@ -34,7 +20,7 @@ def test_training_by_clicking_shows_progress_then_a_confusion_matrix(page, settl
         if progress.count():
             seen.add(progress.get_by_role("progressbar").get_attribute("aria-valuenow"))
         page.wait_for_timeout(300)
-    expect(page.get_by_role("heading", name="Results of browser-trained")).to_be_visible(timeout=120_000)
+    wait_for_results(page, "browser-trained")
     assert len(seen) >= 2, f"the progress bar did not move: {seen}"
 
     expect(page.get_by_role("heading", name="Confusion matrix")).to_be_visible()
@@ -43,8 +29,30 @@ def test_training_by_clicking_shows_progress_then_a_confusion_matrix(page, settl
     snapshot("train_evaluate.png", height=2400)
 
 
+def test_a_saved_model_becomes_the_model_for_drawings(page, settle):
+    """Save once crashed in the browser (the page set the sidebar's widget after it was drawn)."""
+    start_training(page, settle, "saved-in-browser", epochs=1, images=300)
+    wait_for_results(page, "saved-in-browser")
+    page.get_by_role("button", name="Save as saved-in-browser").click()
+    expect(page.get_by_text("Saved as saved-in-browser with its model card")).to_be_visible(timeout=30_000)
+    expect_no_exception(page)
+    expect(page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Model for drawings")
+           ).to_contain_text("saved-in-browser")
+
+    open_page(page, "Draw a digit", "Draw a digit")
+    expect(page.get_by_text(re.compile("^Read by saved-in-browser"))).to_be_visible(timeout=30_000)
+    canvas = page.locator("canvas.upper-canvas").first
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.52, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.85, steps=12)
+    page.mouse.up()
+    expect(page.get_by_role("status", name="predicted digit")).to_have_text(re.compile(r"^\d$"), timeout=30_000)
+    expect_no_exception(page)
+
+
 def test_picking_a_digit_shows_its_images(page):
-    _open(page, "Dataset browser", "Dataset browser")
+    open_page(page, "Dataset browser", "Dataset browser")
     samples = page.get_by_text(re.compile(r"^500 images of \d"))
     expect(samples.first).to_have_text(re.compile("^500 images of 0"), timeout=30_000)
     page.get_by_role("radiogroup", name="Digit").get_by_role("radio", name="7", exact=True).click()

@@ -1,0 +1,41 @@
+"""What the browser tests do again and again, as a person would: open a page, pick an option, train."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+
+def open_page(page, link: str, heading: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click()
+    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=60_000)
+
+
+def choose(page, label: str, option) -> None:
+    page.get_by_test_id("stSelectbox").filter(has_text=label).click()
+    page.get_by_role("option", name=option).click()
+
+
+def expect_no_exception(page) -> None:
+    """The page shows no crash: no Streamlit exception box."""
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def start_training(page, settle, name: str, epochs: int, images: int, architecture: str = "article") -> None:
+    """On Train & evaluate: pick the architecture, fill the form and press Train."""
+    open_page(page, "Train & evaluate", "Train & evaluate")
+    choose(page, "Architecture", re.compile(f"^{architecture}"))
+    settle()
+    epochs_field = page.locator(f".st-key-epochs_{architecture} input")
+    expect(epochs_field).to_be_visible(timeout=30_000)
+    page.get_by_label("Model name", exact=True).fill(name)
+    epochs_field.fill(str(epochs))
+    page.locator(".st-key-train_limit input").fill(str(images))
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_role("heading", name=f"Training {name}")).to_be_visible(timeout=60_000)
+
+
+def wait_for_results(page, name: str, timeout: float = 120_000) -> None:
+    expect(page.get_by_role("heading", name=f"Results of {name}")).to_be_visible(timeout=timeout)
+    expect_no_exception(page)

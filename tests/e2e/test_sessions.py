@@ -1,0 +1,66 @@
+"""Several people on one server: each user's training is their own, and stopping the server mid-training is clean."""
+
+import signal
+import subprocess
+
+from browser_steps import expect_no_exception, start_training, wait_for_results
+from playwright.sync_api import expect
+
+from benchmarks.common import running_app
+
+
+def _new_tab(browser, url):
+    tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    tab.set_default_timeout(30_000)
+    tab.goto(url)
+    tab.get_by_role("heading", name="DigitCNN").wait_for()
+    return tab
+
+
+def _settler(tab):
+    def settle():
+        tab.wait_for_timeout(400)
+        tab.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)
+    return settle
+
+
+def test_two_users_training_models_of_the_same_name_keep_their_own_jobs(browser, app_url):
+    """Once, user B's training under A's model name took over A's page, and A's Cancel stopped B's run."""
+    alice, bob = _new_tab(browser, app_url), _new_tab(browser, app_url)
+    try:
+        start_training(alice, _settler(alice), "my-model", epochs=50, images=1500)
+        start_training(bob, _settler(bob), "my-model", epochs=1, images=300)
+        wait_for_results(bob, "my-model")
+
+        expect(alice.get_by_role("heading", name="Training my-model")).to_be_visible()
+        expect(alice.get_by_text("Epoch 1/50", exact=False)).to_be_visible(timeout=30_000)  # still Alice's own run
+        alice.get_by_role("button", name="Cancel").click()
+        expect(alice.get_by_text("Training of my-model was cancelled")).to_be_visible(timeout=60_000)
+        expect_no_exception(alice)
+
+        bob.get_by_text("Share of each true digit").click()  # any rerun: Bob's results are still his
+        wait_for_results(bob, "my-model")
+        expect(bob.get_by_role("button", name="Save as my-model")).to_be_visible()
+    finally:
+        alice.context.close()
+        bob.context.close()
+
+
+def test_stopping_the_server_with_ctrl_c_mid_training_exits_cleanly(browser, e2e_models_dir, tmp_path):
+    """Ctrl-C used to end in "terminate called after throwing an instance of … FATAL: exception not rethrown"."""
+    log = tmp_path / "streamlit.log"
+    with running_app({"DIGITCNN_MODELS_DIR": str(e2e_models_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}, log) as (url, _, server):
+        tab = _new_tab(browser, url)
+        try:
+            start_training(tab, _settler(tab), "interrupted", epochs=50, images=1500)
+            expect(tab.get_by_text("Epoch 1/50", exact=False)).to_be_visible(timeout=60_000)
+        finally:
+            tab.context.close()
+        server.send_signal(signal.SIGINT)
+        try:
+            status = server.wait(60)
+        except subprocess.TimeoutExpired:
+            status = "still running after 60 s"
+    output = log.read_text()
+    assert "terminate called" not in output and "FATAL" not in output, output[-2000:]
+    assert status == 0, output[-2000:]
