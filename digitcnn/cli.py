@@ -159,7 +159,7 @@ def _evaluate(arguments) -> int:
     if arguments.all:
         scored, described = dataset, f"all {len(dataset):,} images"
     else:
-        split = training.make_split(dataset, training.TrainingConfig(**card.settings))
+        split = training.make_split(dataset, card.training_config)
         scored, described = split.test, f"the test part: {split.describe()}"
     evaluation = training.evaluate_model(model, scored)
     print(f"model: {card.name} ({card.architecture}, trained on {card.data_source})")

@@ -1,34 +1,82 @@
 """Saved models: ``models/NAME.keras`` plus ``models/NAME.json``, its model card.
 
-Writes are atomic (a temporary file in the same folder, then a rename), so an interrupted
-save never leaves a half-written file under a model's name. The card records the SHA-256
-of the model file, so a model and a card that do not belong together are caught on load.
-Loading uses Keras's safe mode.
+The card records the SHA-256 of the model file, so a model and a card that do not belong together
+are caught on load. Several people save and read at once, and a save can be killed at any moment,
+so a model and its card change together as readers see them:
+
+- A save writes both files as hidden temporaries beside them (``.NAME.XXXXXXXX.keras`` and
+  ``.json``, the card signed with the new model's checksum), each locked (``flock``) by the save
+  for as long as it runs, then renames the model into place, then the card. Saves of one name take
+  turns on the lock file ``.NAME.lock``.
+- A reader that finds a model apart from its card while a save of that name holds the lock has
+  looked between the save's two renames: it reads again a few milliseconds later (for up to 2 s)
+  instead of calling the model broken.
+- Temporaries that no running save holds were left by a killed one. Listing, loading and saving
+  finish its commit where a leftover completes the pair (a new model renamed in, its card still a
+  temporary: "roll forward"), then remove the leftovers.
+
+A card is checked field by field before anything uses it, and a file is read only if it is a
+regular file of a bounded size, so no file dropped into the folder can crash or stall a page.
+Loading uses Keras's safe mode. Messages name files, never the server's paths.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import functools
 import hashlib
 import json
+import math
 import os
 import platform
 import re
+import reprlib
+import stat
 import tempfile
+import threading
+import time
+import typing
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from digitcnn import config
+from digitcnn.calibration import TEMPERATURE_BOUNDS
 from digitcnn.errors import ModelFileError, SettingsError
 from digitcnn.models import CLASS_COUNT, INPUT_SHAPE, fused_batch_normalization
+from digitcnn.training import TrainingConfig
 
 CARD_FORMAT = "digitcnn-model-card/1"
 MODEL_SUFFIX = ".keras"
 CARD_SUFFIX = ".json"
+SHIPPED_MODEL_NAMES = (config.DEFAULT_MODEL_NAME,)  # made by the command line; the app does not replace them
+SPLIT_METHODS = ("holdout", "own")
+MAX_CARD_BYTES = 1_000_000  # a card is a few kB
+MAX_UNPACKED_MODEL_BYTES = 200_000_000  # the article network unpacks to 2.5 MB; a zip bomb to far more
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_TEMPORARY_PATTERN = re.compile(  # tempfile.mkstemp's random part is made of [a-z0-9_]
+    rf"\.(?P<name>{_NAME_PATTERN.pattern})\.[a-z0-9_]+({re.escape(MODEL_SUFFIX)}|{re.escape(CARD_SUFFIX)})"
+)
+_SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
+_CARD_RANGES = {  # the lowest and highest value of each number on a card
+    "parameter_count": (1, 10**10),
+    "train_size": (1, 10**9),
+    "test_size": (1, 10**9),
+    "train_accuracy": (0, 1),
+    "test_accuracy": (0, 1),
+    "test_loss": (0, 1000),
+    "training_seconds": (0, 10**8),
+    "temperature": TEMPERATURE_BOUNDS,
+}
+_SAVE_PATIENCE_SECONDS = 2.0  # how long a reader waits for a running save to bring a model and its card together
+_RETRY_SECONDS = 0.005
+_LOAD_ATTEMPTS = 3  # loads of a model file that saves keep replacing while Keras reads it
+_CHECKSUMS_KEPT = 256
+_checksums: dict[tuple[int, int, int, int], str] = {}  # a file's version (see _version) → its SHA-256
+_checksums_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -55,16 +103,16 @@ class ModelCard:
     temperature: float = 1.0  # the logits' divisor fitted after training (digitcnn.calibration); 1: none
 
     @property
+    def training_config(self):
+        """The settings the model was trained with, as a :class:`~digitcnn.training.TrainingConfig`
+        (a setting the card predates takes its default)."""
+        from digitcnn.training import TrainingConfig
+
+        return TrainingConfig(**self.settings)
+
+    @property
     def epochs(self) -> int:
-        return self.settings["epochs"]
-
-    @property
-    def batch_size(self) -> int:
-        return self.settings["batch_size"]
-
-    @property
-    def seed(self) -> int:
-        return self.settings["seed"]
+        return self.training_config.epochs
 
     def to_json(self) -> str:
         """The card as indented JSON."""
@@ -72,22 +120,20 @@ class ModelCard:
 
     @classmethod
     def from_json(cls, text: str, where: str = "model card") -> ModelCard:
-        """Read a card; a missing field or a value of the wrong type raises :class:`ModelFileError`."""
-        try:
-            fields = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ModelFileError(f"{where}: not valid JSON (line {error.lineno}, column {error.colno})") from None
-        if not isinstance(fields, dict):
-            raise ModelFileError(f"{where}: expected a JSON object")
+        """Read a card and check each field's type and value: anyone can edit a card or drop one into
+        the folder, and pages use its numbers and rebuild its ``TrainingConfig``. Anything wrong raises
+        :class:`ModelFileError` starting with ``where``. Fields this version does not know are ignored
+        (a newer digitcnn's)."""
+        fields = _json_object(text, where)
         known = {field.name: field for field in dataclasses.fields(cls)}
-        for name, field in known.items():
-            if name not in fields and field.default is dataclasses.MISSING:
-                raise ModelFileError(f"{where}: missing field {name!r}")
-        expected_types = {"int": int, "float": (int, float), "str": str, "dict": dict, "list": list}
-        for name, value in fields.items():
-            if name in known and not isinstance(value, expected_types[known[name].type]):
-                raise ModelFileError(f"{where}: field {name!r} should be {known[name].type}, got {value!r}")
-        return cls(**{name: value for name, value in fields.items() if name in known})
+        missing = [name for name, field in known.items() if name not in fields and field.default is dataclasses.MISSING]
+        if missing:
+            raise ModelFileError(f"{where}: missing field {missing[0]!r}")
+        values = {name: value for name, value in fields.items() if name in known}
+        _check_types(values, _field_kinds(cls), f"{where}: field")
+        card = cls(**values)
+        _check_card_values(card, where)
+        return card
 
     @classmethod
     def from_training(cls, name: str, result) -> ModelCard:
@@ -122,6 +168,11 @@ class SavedModel:
     problem: str | None = None
 
 
+class _TornPair(ModelFileError):
+    """A model without its card, or with a card that does not match it: what a reader finds between a
+    save's two renames, and then no damage."""
+
+
 def validate_model_name(name: str) -> str:
     """``name`` if it is a safe file name (letters, digits, ``-`` and ``_``; 64 at most)."""
     if not isinstance(name, str) or not _NAME_PATTERN.fullmatch(name):
@@ -138,56 +189,70 @@ def model_paths(name: str, models_dir: str | os.PathLike | None = None) -> tuple
     return folder / f"{name}{MODEL_SUFFIX}", folder / f"{name}{CARD_SUFFIX}"
 
 
-def save_model(model, card: ModelCard, models_dir: str | os.PathLike | None = None) -> Path:
-    """Save ``model`` and its ``card`` under the card's name, atomically; returns the model file."""
+def check_writable(models_dir: str | os.PathLike | None = None) -> Path:
+    """The models folder, created if need be, once a file has been made in it and removed again.
+
+    Only trying tells: permission bits do not bind root, and a virtual file system such as ``/proc``
+    refuses files whatever they say. The command line and the app ask before a training rather than
+    fail after it. Raises :class:`ModelFileError` naming the folder and why.
+    """
+    folder = config.models_dir(models_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor, probe = tempfile.mkstemp(dir=folder, prefix=".write-check.")
+        os.close(descriptor)
+        os.unlink(probe)
+    except OSError as error:
+        reason = "not a folder" if isinstance(error, (FileExistsError, NotADirectoryError)) else _reason(error)
+        raise ModelFileError(
+            f"the models folder '{folder.name}' cannot be written ({reason}): "
+            f"make it a writable folder, or set {config.MODELS_DIR_VARIABLE} to one"
+        ) from None
+    return folder
+
+
+def save_model(model, card: ModelCard, models_dir: str | os.PathLike | None = None, *,
+               protect_shipped: bool = False) -> Path:
+    """Save ``model`` and its ``card`` under the card's name; returns the model file.
+
+    Readers see the previous model and card or the new ones, never one of each, and a save killed at
+    any point leaves one of the two whole (see the module's description). Saves of one name take
+    turns. ``protect_shipped`` (the app's saves) refuses the names of the shipped models, which the
+    command line makes. Any failure to write raises :class:`ModelFileError` and leaves no temporary
+    file behind.
+    """
     model_path, card_path = model_paths(card.name, models_dir)
-    model_path.parent.mkdir(parents=True, exist_ok=True)
-    with _temporary_path(model_path) as temporary_model, _temporary_path(card_path) as temporary_card:
-        _without_optimizer(model).save(temporary_model)
-        os.chmod(temporary_model, 0o644)
-        signed = dataclasses.replace(card, model_sha256=_sha256(temporary_model))
-        temporary_card.write_text(signed.to_json() + "\n", encoding="utf-8")
-        os.chmod(temporary_card, 0o644)
-        os.replace(temporary_model, model_path)
-        os.replace(temporary_card, card_path)
+    if protect_shipped and card.name in SHIPPED_MODEL_NAMES:
+        raise SettingsError(f"{card.name!r} is the shipped model, which the app does not replace; "
+                            f"save under another name")
+    folder = check_writable(model_path.parent)
+    try:
+        with _name_lock(card.name, folder, wait=True):
+            _finish_killed_save(card.name, folder)
+            _write_pair(model, card, model_path, card_path)
+    except OSError as error:
+        raise ModelFileError(f"{model_path.name}: cannot be saved ({_reason(error)})") from None
     return model_path
 
 
 def load_card(name: str, models_dir: str | os.PathLike | None = None) -> ModelCard:
-    """The model card of the model called ``name``."""
+    """The model card of the model called ``name``, checked, and naming that model."""
     _, card_path = model_paths(name, models_dir)
-    try:
-        text = card_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelFileError(f"{card_path}: no model card (was the model saved by digitcnn?)") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ModelFileError(f"{card_path}: cannot be read ({error})") from None
-    return ModelCard.from_json(text, where=str(card_path))
+    _recover(name, card_path.parent)
+    return _while_saving(name, card_path.parent, lambda: _named_card(card_path))
 
 
 def load_model(name: str, models_dir: str | os.PathLike | None = None):
-    """Load the model called ``name`` in Keras's safe mode; returns ``(model, card)``."""
-    import keras
-
-    model_path, card = _model_file_and_card(name, models_dir)
+    """Load the model called ``name`` in Keras's safe mode; returns ``(model, card)``, the two of one
+    save: a model file that a save replaces while Keras reads it is read again."""
     fused_batch_normalization()  # the project's own layer, registered before Keras reads the file
-    try:
-        model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
-    except Exception as error:  # Keras raises many types for a broken archive.
-        raise ModelFileError(f"{model_path}: not a readable Keras model ({type(error).__name__}: {error})") from None
-    check_model_shape(model, str(model_path))
-    return model, card
-
-
-def _model_file_and_card(name: str, models_dir) -> tuple[Path, ModelCard]:
-    """The model's file and its card, once the card reads well and the file is there and matches it."""
-    model_path, _ = model_paths(name, models_dir)
-    card = load_card(name, models_dir)
-    if not model_path.is_file():
-        raise ModelFileError(f"{model_path}: no model file beside its card")
-    if card.model_sha256 and _sha256(model_path) != card.model_sha256:
-        raise ModelFileError(f"{model_path}: does not match its model card (changed or half-copied file?)")
-    return model_path, card
+    for _ in range(_LOAD_ATTEMPTS):
+        model_path, card, version = _model_file_and_card(name, models_dir)
+        model = _read_keras_model(model_path)
+        if _current_version(model_path) == version:
+            check_model_shape(model, model_path.name)
+            return model, card
+    raise ModelFileError(f"{model_path.name}: replaced by other saves each time it was read; try again")
 
 
 def check_model_shape(model, where: str) -> None:
@@ -205,23 +270,19 @@ def list_models(models_dir: str | os.PathLike | None = None) -> list[SavedModel]
     """Every model in the folder, sorted by name, each with its card or the reason it is unusable.
 
     Reads the cards and checks each model file against its card's checksum (remembered while the
-    file is unchanged), so listing stays fast and never imports Keras.
+    file is unchanged), so listing stays fast and never imports Keras. What killed saves left is
+    dealt with first; hidden files are never listed.
     """
     folder = config.models_dir(models_dir)
     if not folder.is_dir():
         return []
-    names = {
-        path.stem
-        for path in folder.iterdir()
-        if path.suffix in (MODEL_SUFFIX, CARD_SUFFIX) and not path.name.startswith(".")
-    }
-    entries = []
-    for name in sorted(names):
-        try:
-            entries.append(SavedModel(name, _model_file_and_card(name, folder)[1]))
-        except (ModelFileError, SettingsError) as error:
-            entries.append(SavedModel(name, None, str(error)))
-    return entries
+    try:
+        names, interrupted = _scan(folder)
+    except OSError as error:
+        raise ModelFileError(f"the models folder cannot be read ({_reason(error)})") from None
+    for name in interrupted:
+        _recover(name, folder)
+    return [_listed(name, folder) for name in sorted(names)]
 
 
 def library_versions() -> dict:
@@ -241,6 +302,315 @@ def library_versions() -> dict:
     }
 
 
+# --- Checking a card -------------------------------------------------------------------------------
+
+def _json_object(text: str, where: str) -> dict:
+    """``text`` parsed as a JSON object. Whatever the parser refuses raises :class:`ModelFileError`: bad
+    syntax, a number of thousands of digits (Python's limit), arrays nested past the recursion limit."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ModelFileError(f"{where}: not valid JSON (line {error.lineno}, column {error.colno})") from None
+    except ValueError as error:  # the limit on an integer's digits; its advice to raise it is not the user's to take
+        raise ModelFileError(f"{where}: not valid JSON ({str(error).split(';')[0]})") from None
+    except RecursionError:
+        raise ModelFileError(f"{where}: not valid JSON (nested too deeply)") from None
+    if not isinstance(value, dict):
+        raise ModelFileError(f"{where}: expected a JSON object")
+    return value
+
+
+@functools.cache
+def _field_kinds(cls) -> dict[str, tuple[type, ...]]:
+    """The types each field of a dataclass may hold (two for a union such as ``int | None``), resolved
+    once from its annotations (strings, under ``from __future__ import annotations``): a new field is
+    checked without more code."""
+    return {name: typing.get_args(annotation) or (annotation,)
+            for name, annotation in typing.get_type_hints(cls).items()}
+
+
+def _check_types(values: dict, kinds: dict[str, tuple[type, ...]], what: str) -> None:
+    """Raise :class:`ModelFileError` ("``what`` 'x' should be int, got …") for the first value not of its type."""
+    for name, value in values.items():
+        if not _is_of_kind(value, kinds[name]):
+            expected = " | ".join("None" if kind is type(None) else kind.__name__ for kind in kinds[name])
+            raise ModelFileError(f"{what} {name!r} should be {expected}, got {reprlib.repr(value)}")
+
+
+def _is_of_kind(value, kinds: tuple[type, ...]) -> bool:
+    """Whether a value read from JSON is of one of ``kinds``, more strictly than ``isinstance``: true and
+    false are no numbers, a whole number is a float, and NaN and the infinities are not numbers a card
+    can hold."""
+    if isinstance(value, bool):
+        return bool in kinds
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    if isinstance(value, int) and float in kinds:
+        return True
+    return isinstance(value, kinds)
+
+
+def _check_card_values(card: ModelCard, where: str) -> None:
+    """Raise :class:`ModelFileError` unless each value of ``card`` (its types checked) makes sense."""
+    try:
+        validate_model_name(card.name)
+    except SettingsError as error:
+        raise ModelFileError(f"{where}: {error}") from None
+    if card.format != CARD_FORMAT:
+        raise ModelFileError(f"{where}: format {reprlib.repr(card.format)} is not {CARD_FORMAT} "
+                             f"(a card of another digitcnn version?)")
+    for name, (lowest, highest) in _CARD_RANGES.items():
+        if not lowest <= getattr(card, name) <= highest:
+            raise ModelFileError(f"{where}: {name} {getattr(card, name)!r} is not from {lowest:,} to {highest:,}")
+    if card.split_method not in SPLIT_METHODS:
+        raise ModelFileError(f"{where}: split method {reprlib.repr(card.split_method)} is not "
+                             f"{' or '.join(SPLIT_METHODS)}")
+    if card.model_sha256 and not _SHA256_PATTERN.fullmatch(card.model_sha256):
+        raise ModelFileError(f"{where}: model_sha256 is not a SHA-256 checksum (64 hexadecimal digits)")
+    if not all(isinstance(version, str) for version in card.versions.values()):
+        raise ModelFileError(f"{where}: versions should name each library's version as text")
+    try:
+        datetime.fromisoformat(card.created)
+    except ValueError:
+        raise ModelFileError(f"{where}: created {reprlib.repr(card.created)} is not an ISO 8601 time") from None
+    _check_confusion_matrix(card.confusion_matrix, card.test_size, where)
+    _check_settings(card.settings, card.architecture, where)
+
+
+def _check_confusion_matrix(matrix: list, test_size: int, where: str) -> None:
+    """Raise :class:`ModelFileError` unless ``matrix`` is 10×10 counts adding up to the test images."""
+    if len(matrix) != CLASS_COUNT or not all(
+        isinstance(row, list) and len(row) == CLASS_COUNT and all(type(count) is int and count >= 0 for count in row)
+        for row in matrix
+    ):
+        raise ModelFileError(f"{where}: the confusion matrix should be 10×10 counts (whole numbers from 0)")
+    total = sum(map(sum, matrix))
+    if total != test_size:
+        raise ModelFileError(f"{where}: the confusion matrix counts {total:,} test images, not {test_size:,}")
+
+
+def _check_settings(settings: dict, architecture: str, where: str) -> None:
+    """Raise :class:`ModelFileError` unless ``settings`` make a valid ``TrainingConfig`` of the card's
+    architecture: the command line rebuilds it (``TrainingConfig(**card.settings)``) to score a model
+    again, and pages show its values. A setting the card lacks takes its default, so cards written
+    before a setting existed stay readable; one the card has that TrainingConfig does not know is an error."""
+    accepted = _field_kinds(TrainingConfig)
+    unknown = [name for name in settings if name not in accepted]
+    if unknown:
+        raise ModelFileError(f"{where}: unknown setting {reprlib.repr(unknown[0])}")
+    _check_types(settings, accepted, f"{where}: setting")
+    try:
+        config = TrainingConfig(**settings)
+    except (TypeError, ValueError) as error:  # SettingsError is a ValueError
+        raise ModelFileError(f"{where}: settings: {error}") from None
+    if config.architecture != architecture:
+        raise ModelFileError(f"{where}: architecture {architecture!r} but its settings say {config.architecture!r}")
+
+
+# --- Reading a model and its card ---------------------------------------------------------------
+
+def _scan(folder: Path) -> tuple[set[str], set[str]]:
+    """The names of the models in ``folder`` (each visible ``.keras`` and ``.json`` file's), and the
+    names that saves, running or killed, have temporaries of."""
+    names, interrupted = set(), set()
+    for entry in os.listdir(folder):
+        stem, suffix = os.path.splitext(entry)
+        if temporary := _TEMPORARY_PATTERN.fullmatch(entry):
+            interrupted.add(temporary["name"])
+        elif not entry.startswith(".") and suffix in (MODEL_SUFFIX, CARD_SUFFIX):
+            names.add(stem)
+    return names, interrupted
+
+
+def _listed(name: str, folder: Path) -> SavedModel:
+    """The listing's entry for ``name``: its card, or why the model cannot be used."""
+    try:
+        card = _while_saving(name, folder, lambda: _checked_pair(name, folder))[1]
+    except (ModelFileError, SettingsError) as error:
+        return SavedModel(name, None, str(error))
+    return SavedModel(name, card)
+
+
+def _model_file_and_card(name: str, models_dir) -> tuple[Path, ModelCard, tuple]:
+    """:func:`_checked_pair` for ``name``, once what a killed save of it left is dealt with."""
+    model_path, _ = model_paths(name, models_dir)
+    _recover(name, model_path.parent)
+    return _while_saving(name, model_path.parent, lambda: _checked_pair(name, model_path.parent))
+
+
+def _while_saving(name: str, folder: Path, read):
+    """``read()``, tried again every few milliseconds (for up to 2 s) while it finds the model apart from
+    its card and a save of ``name`` is running: that is the instant between the save's two renames."""
+    deadline = time.monotonic() + _SAVE_PATIENCE_SECONDS
+    while True:
+        try:
+            return read()
+        except _TornPair:
+            if time.monotonic() > deadline or not _save_running(name, folder):
+                raise
+        time.sleep(_RETRY_SECONDS)
+
+
+def _checked_pair(name: str, folder: Path) -> tuple[Path, ModelCard, tuple]:
+    """The model's file, its card and the version (:func:`_version`) of the file that matched the card's
+    checksum. The card's name is checked last: a model that does not match its card says more."""
+    model_path, card_path = model_paths(name, folder)
+    card = _read_card(card_path)
+    try:
+        with _open_regular(model_path) as model_file:
+            version = _version(os.fstat(model_file.fileno()))
+            if card.model_sha256 and _sha256(model_file) != card.model_sha256:
+                raise _TornPair(f"{model_path.name}: does not match its model card {card_path.name} "
+                                f"(changed or half-copied file?)")
+    except FileNotFoundError:
+        raise ModelFileError(f"{model_path.name}: no model file beside its card {card_path.name}") from None
+    _check_card_name(card, card_path)
+    return model_path, card, version
+
+
+def _named_card(card_path: Path) -> ModelCard:
+    """The card in ``card_path``, checked, and naming the model of its file."""
+    card = _read_card(card_path)
+    _check_card_name(card, card_path)
+    return card
+
+
+def _check_card_name(card: ModelCard, card_path: Path) -> None:
+    """Raise :class:`ModelFileError` unless ``card`` names the model of its file: a card copied under
+    another name would show one model's story for another."""
+    if f"{card.name}{CARD_SUFFIX}" != card_path.name:
+        raise ModelFileError(f"{card_path.name}: the card names {card.name!r} but the file is {card_path.name} "
+                             f"(copied from another model?)")
+
+
+def _read_card(path: Path) -> ModelCard:
+    """The checked card in ``path``, read only from a regular file and only if it is at most 1 MB."""
+    try:
+        with _open_regular(path) as card_file:
+            data = card_file.read(MAX_CARD_BYTES + 1)
+    except FileNotFoundError:
+        raise _TornPair(f"{path.name}: no model card (was the model saved by digitcnn?)") from None
+    if len(data) > MAX_CARD_BYTES:
+        raise ModelFileError(f"{path.name}: larger than {MAX_CARD_BYTES // 1_000_000} MB, too big for a model card")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{path.name}: not UTF-8 text") from None
+    return ModelCard.from_json(text, where=path.name)
+
+
+def _read_keras_model(model_path: Path):
+    """The model in ``model_path``, read by Keras in safe mode once its archive's size is checked."""
+    import keras
+
+    _check_unpacked_size(model_path)
+    try:
+        return keras.saving.load_model(model_path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for a broken archive.
+        detail = str(error).replace(str(model_path), model_path.name)
+        raise ModelFileError(
+            f"{model_path.name}: not a readable Keras model ({type(error).__name__}: {detail})"
+        ) from None
+
+
+def _check_unpacked_size(model_path: Path) -> None:
+    """Refuse an archive whose files would unpack to more than 200 MB (a zip bomb) before Keras unpacks it.
+    The sizes the archive declares bound what is unpacked: Python's zipfile reads no further."""
+    try:
+        with _open_regular(model_path) as model_file, zipfile.ZipFile(model_file) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except FileNotFoundError:
+        raise ModelFileError(f"{model_path.name}: no model file") from None
+    except (zipfile.BadZipFile, EOFError, ValueError) as error:
+        raise ModelFileError(f"{model_path.name}: not a readable Keras model (not a zip archive: {error})") from None
+    if unpacked > MAX_UNPACKED_MODEL_BYTES:
+        raise ModelFileError(f"{model_path.name}: unpacks to {unpacked / 1e6:,.0f} MB, more than the "
+                             f"{MAX_UNPACKED_MODEL_BYTES / 1e6:,.0f} MB a model may")
+
+
+def _open_regular(path: Path):
+    """``path`` open for reading, if it is a regular file. It is opened without blocking and then
+    checked: a named pipe dropped into the folder would otherwise stall its reader forever. A missing
+    file raises ``FileNotFoundError``, for the caller to word; any other failure, :class:`ModelFileError`."""
+    try:
+        opened = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise ModelFileError(f"{path.name}: cannot be read ({_reason(error)})") from None
+    if not stat.S_ISREG(os.fstat(opened.fileno()).st_mode):
+        opened.close()
+        raise ModelFileError(f"{path.name}: not a regular file")
+    os.set_blocking(opened.fileno(), True)  # as a regular file reads anyway; hashlib.file_digest asks for it
+    return opened
+
+
+def _sha256(opened) -> str:
+    """The SHA-256 of an open file, computed once for each version of it (:func:`_version`), so that
+    listing reads a model file only when it changed. The version is the open file's own: a file
+    replaced between a look at its path and the read cannot be mistaken for the one before."""
+    version = _version(os.fstat(opened.fileno()))
+    with _checksums_lock:
+        checksum = _checksums.get(version)
+    if checksum is None:
+        checksum = hashlib.file_digest(opened, "sha256").hexdigest()
+        with _checksums_lock:
+            if len(_checksums) >= _CHECKSUMS_KEPT:
+                del _checksums[next(iter(_checksums))]  # the oldest
+            _checksums[version] = checksum
+    return checksum
+
+
+def _version(status: os.stat_result) -> tuple[int, int, int, int]:
+    """What tells one version of a file from another: its device and inode (a save's rename brings a new
+    one), size and modification time."""
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def _current_version(path: Path) -> tuple[int, int, int, int] | None:
+    """The version of the file ``path`` names now; None when there is none."""
+    try:
+        return _version(os.stat(path))
+    except OSError:
+        return None
+
+
+# --- Saving, and what killed saves leave ----------------------------------------------------------
+
+def _write_pair(model, card: ModelCard, model_path: Path, card_path: Path) -> None:
+    """Write the model and its card, signed with the model's checksum, as locked temporaries, then
+    rename the model into place and then the card. A save killed between the renames leaves the new
+    card's temporary, which completes the pair (:func:`_roll_forward`)."""
+    with _temporary_file(model_path) as (temporary_model, model_descriptor), \
+            _temporary_file(card_path) as (temporary_card, card_descriptor):
+        _without_optimizer(model).save(temporary_model)
+        with _open_regular(temporary_model) as written:
+            signed = dataclasses.replace(card, model_sha256=_sha256(written)).to_json()
+        ModelCard.from_json(signed, where=card_path.name)  # a card no reader would accept is not saved
+        temporary_card.write_text(signed + "\n", encoding="utf-8")
+        for descriptor in (model_descriptor, card_descriptor):
+            os.fchmod(descriptor, 0o644)  # readable by the app's other processes (mkstemp makes it private)
+            os.fsync(descriptor)  # on disk before its name is: a power cut leaves no empty file under a name
+        os.replace(temporary_model, model_path)
+        os.replace(temporary_card, card_path)
+
+
+@contextmanager
+def _temporary_file(target: Path):
+    """A fresh hidden file beside ``target`` (``.NAME.XXXXXXXX`` and its suffix), locked for as long as
+    the save runs so that no one takes it for a killed save's leftover; yields its path and descriptor
+    and removes it at the end unless it was renamed into place. Made while the name's lock is held, so
+    no one looks for leftovers before it is locked."""
+    descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=target.suffix)
+    path = Path(name)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield path, descriptor
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(descriptor)
+
+
 def _without_optimizer(model):
     """A copy of ``model`` that shares its weights but not its optimizer's state (a third of the file)."""
     copy = type(model).from_config(model.get_config())
@@ -249,27 +619,122 @@ def _without_optimizer(model):
 
 
 @contextmanager
-def _temporary_path(target: Path):
-    """A fresh temporary file beside ``target`` (same suffix), removed at the end unless renamed away."""
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=target.suffix)
-    os.close(handle)
-    path = Path(name)
+def _name_lock(name: str, folder: Path, *, wait: bool):
+    """Hold the lock on saving ``name`` (an ``flock`` on ``.NAME.lock``, created if need be); yields
+    whether it is held, always when ``wait``. The lock file stays: removed, a later save could lock a
+    new file while another holds the old one. The system releases a killed process's lock."""
+    descriptor = os.open(folder / f".{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        yield path
+        if wait:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield True
+        else:
+            yield _try_lock(descriptor, fcntl.LOCK_EX)
     finally:
-        path.unlink(missing_ok=True)
+        os.close(descriptor)
 
 
-def _sha256(path: Path) -> str:
-    """The file's SHA-256, computed once for each version of the file (path, size, modification time)."""
-    status = path.stat()
-    return _sha256_of_version(str(path), status.st_size, status.st_mtime_ns)
+def _save_running(name: str, folder: Path) -> bool:
+    """Whether a save of ``name`` (or a repair of what one left) holds the name's lock. Asked with a
+    shared lock, so readers asking at once do not take one another for a save."""
+    try:
+        descriptor = os.open(folder / f".{name}.lock", os.O_RDONLY)
+    except OSError:
+        return False  # no lock file: no save of this name ever ran here
+    try:
+        return not _try_lock(descriptor, fcntl.LOCK_SH)
+    finally:
+        os.close(descriptor)  # releases the lock if it was taken
 
 
-@functools.lru_cache(maxsize=256)
-def _sha256_of_version(path: str, size: int, modified_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _try_lock(descriptor: int, kind: int) -> bool:
+    """Take the ``flock`` of ``kind`` on ``descriptor`` if no one else holds it; whether it was taken."""
+    try:
+        fcntl.flock(descriptor, kind | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _recover(name: str, folder: Path) -> None:
+    """Finish or discard a killed save of ``name`` (:func:`_finish_killed_save`) if one left temporaries
+    and no save of that name is running. Best effort: a folder this process cannot write, such as a
+    read-only one, is read as it is."""
+    try:
+        if not _temporaries(name, folder):
+            return
+        with _name_lock(name, folder, wait=False) as held:
+            if held:
+                _finish_killed_save(name, folder)
+    except OSError:
+        pass
+
+
+def _finish_killed_save(name: str, folder: Path) -> None:
+    """With the name's lock held: complete a killed save's commit where its leftovers complete the pair
+    (:func:`_roll_forward`), then remove the leftovers, the temporaries no running save holds."""
+    leftovers = [path for path in _temporaries(name, folder) if _abandoned(path)]
+    used = _roll_forward(name, folder, leftovers)
+    for path in leftovers:
+        if path != used:
+            path.unlink(missing_ok=True)
+
+
+def _roll_forward(name: str, folder: Path, leftovers: list[Path]) -> Path | None:
+    """If the model and its card do not match and a leftover completes the pair, rename it into place;
+    returns the leftover used. A leftover card whose checksum is the model's was left by a save killed
+    between its renames; a leftover model whose checksum the card holds, by one that renamed its card
+    first."""
+    model_path, card_path = model_paths(name, folder)
+    model_sha256, card_sha256 = _file_sha256(model_path), _card_sha256(card_path)
+    if model_sha256 is not None and model_sha256 == card_sha256:
+        return None
+    completing = {CARD_SUFFIX: (model_sha256, _card_sha256, card_path),
+                  MODEL_SUFFIX: (card_sha256, _file_sha256, model_path)}
+    for leftover in leftovers:
+        wanted, checksum_of, target = completing[leftover.suffix]
+        if wanted and checksum_of(leftover) == wanted:
+            os.replace(leftover, target)
+            return leftover
+    return None
+
+
+def _temporaries(name: str, folder: Path) -> list[Path]:
+    """The hidden temporaries of saves of ``name`` in ``folder``, running or killed."""
+    return [folder / entry for entry in os.listdir(folder)
+            if (temporary := _TEMPORARY_PATTERN.fullmatch(entry)) and temporary["name"] == name]
+
+
+def _abandoned(temporary: Path) -> bool:
+    """Whether no running save holds ``temporary``'s lock: its writer was killed, and the system released
+    the lock with it."""
+    try:
+        descriptor = os.open(temporary, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return False  # removed meanwhile
+    try:
+        return _try_lock(descriptor, fcntl.LOCK_EX)
+    finally:
+        os.close(descriptor)
+
+
+def _file_sha256(path: Path) -> str | None:
+    """The SHA-256 of the regular file ``path``; None when it cannot be read."""
+    try:
+        with _open_regular(path) as opened:
+            return _sha256(opened)
+    except OSError:
+        return None
+
+
+def _card_sha256(path: Path) -> str | None:
+    """The model checksum the card in ``path`` records; None when it is not a readable card."""
+    try:
+        return _read_card(path).model_sha256
+    except ModelFileError:
+        return None
+
+
+def _reason(error: OSError) -> str:
+    """What went wrong, without the file's path (an ``OSError``'s text names it in full)."""
+    return error.strerror or str(error)

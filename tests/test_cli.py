@@ -15,10 +15,11 @@ from digitcnn import cli, config, data
 ROOT = config.PROJECT_ROOT
 
 
-def run(*arguments, cwd=ROOT):
+def run(*arguments, cwd=ROOT, **environment):
+    """``python -m digitcnn ARGUMENTS`` in a fresh process, from ``cwd``, with extra environment variables."""
     return subprocess.run(
-        [sys.executable, "-m", "digitcnn", *map(str, arguments)],
-        cwd=cwd, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "digitcnn", *map(str, arguments)], cwd=cwd, capture_output=True, text=True,
+        timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT), **environment},
     )
 
 
@@ -168,8 +169,7 @@ def test_a_seed_out_of_range_is_a_one_line_error(seed, capsys):
 
 @pytest.mark.parametrize("command", [["train", "--no-save", "--epochs", "1"], ["evaluate"], ["predict", "x.png"]])
 def test_every_model_command_refuses_a_bad_thread_count(command):
-    completed = subprocess.run([sys.executable, "-m", "digitcnn", *command], cwd=ROOT, capture_output=True, text=True,
-                               timeout=300, env={**os.environ, "DIGITCNN_THREADS": "99999999999999999999"})
+    completed = run(*command, DIGITCNN_THREADS="99999999999999999999")
     _one_line_error(completed, "DIGITCNN_THREADS='99999999999999999999'")
     completed = run(*command, "--threads", "0")
     _one_line_error(completed, "threads must be a whole number from 1 to 1024")

@@ -1,10 +1,21 @@
+import dataclasses
+import fcntl
+import hashlib
 import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from digitcnn import inference, registry
+from digitcnn import config, inference, registry
 from digitcnn.errors import ModelFileError, SettingsError
 
 
@@ -28,7 +39,8 @@ def test_saved_model_predicts_as_before_and_its_card_tells_its_story(saved, smal
     assert card.architecture == "article" and card.parameter_count == 607_394
     assert card.data_source == "small sample"
     assert (card.train_size, card.test_size, card.split_method) == (402, 198, "holdout")
-    assert (card.epochs, card.batch_size, card.seed) == (2, 32, 7)
+    settings = card.training_config
+    assert (card.epochs, settings.batch_size, settings.seed) == (2, 32, 7)
     assert card.test_accuracy == result.test_evaluation.accuracy
     assert card.train_accuracy == result.train_evaluation.accuracy
     assert np.array(card.confusion_matrix).sum() == 198
@@ -49,7 +61,7 @@ def test_a_card_written_before_calibration_reads_as_uncalibrated(saved):
 
 def test_saving_leaves_no_temporary_files_and_no_optimizer_state(saved):
     _, folder = saved
-    assert sorted(p.name for p in folder.iterdir()) == ["tiny.json", "tiny.keras"]
+    assert sorted(p.name for p in folder.iterdir()) == [".tiny.lock", "tiny.json", "tiny.keras"]
     with zipfile.ZipFile(folder / "tiny.keras") as archive:
         assert archive.getinfo("model.weights.h5").file_size < 3_000_000  # 607k float32 weights, no Adam moments
 
@@ -65,17 +77,19 @@ def test_failed_save_keeps_the_previous_model(saved, monkeypatch):
 
     monkeypatch.setattr(type(result.model), "save", crash_midway)
     card = registry.ModelCard.from_training("tiny", result)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(ModelFileError, match="tiny.keras: cannot be saved .*disk full") as error:
         registry.save_model(result.model, card, folder)
 
+    assert str(folder) not in str(error.value)
     assert ((folder / "tiny.keras").read_bytes(), (folder / "tiny.json").read_text()) == before
-    assert sorted(p.name for p in folder.iterdir()) == ["tiny.json", "tiny.keras"]
+    assert sorted(p.name for p in folder.iterdir()) == [".tiny.lock", "tiny.json", "tiny.keras"]
 
 
 @pytest.mark.parametrize(
     "damage, message",
     [
-        (lambda f: (f / "tiny.keras").write_bytes((f / "tiny.keras").read_bytes()[:5000]), "does not match its model card"),
+        (lambda f: (f / "tiny.keras").write_bytes((f / "tiny.keras").read_bytes()[:5000]),
+         "does not match its model card"),
         (lambda f: (f / "tiny.json").unlink(), "no model card"),
         (lambda f: (f / "tiny.json").write_text("{not json"), "not valid JSON"),
         (lambda f: (f / "tiny.json").write_text('{"name": "tiny"}'), "missing field 'architecture'"),
@@ -86,11 +100,11 @@ def test_failed_save_keeps_the_previous_model(saved, monkeypatch):
 def test_damaged_models_give_clear_errors_and_are_listed_as_unusable(saved, damage, message):
     _, folder = saved
     damage(folder)
-    with pytest.raises(ModelFileError, match=message):
+    with pytest.raises(ModelFileError, match=message) as error:
         registry.load_model("tiny", folder)
+    assert str(folder) not in str(error.value)  # users see file names, not the server's paths
     [entry] = registry.list_models(folder)
-    if entry.card is None:  # listing reads only cards: a damaged model file shows when loading
-        assert entry.problem
+    assert entry.card is None and message in entry.problem and str(folder) not in entry.problem
 
 
 def test_foreign_or_truncated_keras_files_are_refused_even_without_a_checksum(saved):
@@ -138,3 +152,318 @@ def test_listing_shows_good_and_broken_models_sorted(saved):
 
 def test_listing_an_absent_folder_is_empty(tmp_path):
     assert registry.list_models(tmp_path / "none") == []
+
+
+# --- Saves and readers at once, and saves cut short -----------------------------------------------
+
+@pytest.fixture
+def second_model(tiny_result):
+    """Another model of the same shape with other weights, and its card: what a second save brings."""
+    import keras
+
+    result, _ = tiny_result
+    model = keras.models.clone_model(result.model)
+    model.set_weights([weights * 0.5 for weights in result.model.get_weights()])
+    card = dataclasses.replace(registry.ModelCard.from_training("tiny", result), data_source="second")
+    return model, card
+
+
+def test_listings_during_saves_never_see_a_model_apart_from_its_card(saved, second_model):
+    result, folder = saved
+    models = [(result.model, registry.ModelCard.from_training("tiny", result)), second_model]
+    saving, failures, problems, listings = threading.Event(), [], [], 0
+
+    def save_forty_times():
+        try:
+            for turn in range(40):
+                registry.save_model(*models[turn % 2], folder)
+        except Exception as error:  # reported by the main thread
+            failures.append(error)
+        finally:
+            saving.clear()
+
+    saving.set()
+    saver = threading.Thread(target=save_forty_times)
+    saver.start()
+    while saving.is_set() or listings < 2000:
+        problems += [entry.problem for entry in registry.list_models(folder) if entry.problem]
+        listings += 1
+    saver.join()
+    assert failures == [] and problems == []
+    assert sorted(p.name for p in folder.iterdir()) == [".tiny.lock", "tiny.json", "tiny.keras"]
+
+
+_SAVE_KILLED_AT_A_RENAME = """
+import os, signal, sys
+from pathlib import Path
+
+from digitcnn import registry
+
+source, target, killing_rename = sys.argv[1:]
+model, card = registry.load_model("tiny", source)
+rename = os.replace
+
+
+def rename_or_die(old, new):
+    if Path(new).name == killing_rename:
+        os.kill(os.getpid(), signal.SIGKILL)
+    rename(old, new)
+
+
+os.replace = rename_or_die
+registry.save_model(model, card, target)
+"""
+
+
+def _hidden_temporaries(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and p.suffix in (".keras", ".json"))
+
+
+@pytest.mark.parametrize("killing_rename, survivor", [("tiny.keras", "first"), ("tiny.json", "second")],
+                         ids=["killed before the model's rename", "killed between the two renames"])
+def test_a_save_killed_at_a_rename_leaves_a_whole_model(saved, second_model, tmp_path_factory, killing_rename,
+                                                        survivor):
+    result, folder = saved
+    source = tmp_path_factory.mktemp("source")
+    registry.save_model(*second_model, source)
+    script = source / "save_and_die.py"
+    script.write_text(_SAVE_KILLED_AT_A_RENAME)
+    environment = {**os.environ, "PYTHONPATH": str(config.PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.run([sys.executable, str(script), str(source), str(folder), killing_rename],
+                             env=environment, capture_output=True, text=True, timeout=300)
+    assert process.returncode == -signal.SIGKILL, process.stderr[-2000:]
+    assert _hidden_temporaries(folder)  # what the killed save left behind
+
+    [entry] = registry.list_models(folder)
+    assert entry.problem is None and entry.card.data_source == {"first": "small sample", "second": "second"}[survivor]
+    model, card = registry.load_model("tiny", folder)
+    expected = {"first": result.model, "second": second_model[0]}[survivor]
+    np.testing.assert_array_equal(model.get_weights()[-1], expected.get_weights()[-1])
+    assert _hidden_temporaries(folder) == []
+
+
+def test_leftovers_of_a_dead_save_are_removed_and_those_of_a_running_save_kept(saved):
+    _, folder = saved
+    dead = folder / ".tiny.dead1234.keras"
+    dead.write_bytes(b"PK\x03\x04 the start of a model")
+    (folder / ".tiny.dead1234.json").write_text("{")
+    running = folder / ".tiny.live5678.keras"
+    with open(running, "wb") as writer:
+        fcntl.flock(writer, fcntl.LOCK_EX)  # as a running save holds its files
+        assert [entry.name for entry in registry.list_models(folder)] == ["tiny"]
+        assert _hidden_temporaries(folder) == [".tiny.live5678.keras"]
+    registry.load_model("tiny", folder)
+    assert _hidden_temporaries(folder) == []
+
+
+# --- Cards that must not crash a page -------------------------------------------------------------
+
+def _changed(field, value):
+    def change(card):
+        card[field] = value
+        return json.dumps(card)
+
+    return change
+
+
+def _changed_setting(setting, value):
+    def change(card):
+        card["settings"][setting] = value
+        return json.dumps(card)
+
+    return change
+
+
+def _without_setting(setting):
+    def change(card):
+        del card["settings"][setting]
+        return json.dumps(card)
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "rewrite, reason",
+    [
+        (lambda card: json.dumps(card).replace('"parameter_count": 607394', '"parameter_count": ' + "7" * 5001),
+         "not valid JSON"),
+        (lambda card: json.dumps(card)[:-1] + ', "deep": ' + "[" * 200_000 + "]" * 200_000 + "}", "nested too deeply"),
+        (_changed("settings", {}), "architecture 'article' but its settings say 'compact'"),
+        (_changed_setting("colour", "blue"), "unknown setting 'colour'"),
+        (_changed_setting("epochs", 0), "epochs must be a whole number"),
+        (_changed_setting("epochs", True), "setting 'epochs' should be int"),
+        (_changed_setting("augment", "yes"), "setting 'augment' should be bool"),
+        (_changed_setting("architecture", "compact"), "architecture 'article' but its settings say 'compact'"),
+        (_changed("parameter_count", True), "field 'parameter_count' should be int"),
+        (_changed("test_accuracy", float("nan")), "field 'test_accuracy' should be float"),
+        (_changed("test_loss", float("inf")), "field 'test_loss' should be float"),
+        (_changed("test_accuracy", 1.5), "test_accuracy 1.5 is not from 0 to 1"),
+        (_changed("train_size", -3), "train_size -3 is not from 1"),
+        (_changed("confusion_matrix", [[0] * 10] * 9), "confusion matrix should be 10×10"),
+        (_changed("confusion_matrix", [[-1] * 10] * 10), "confusion matrix should be 10×10 counts"),
+        (_changed("confusion_matrix", [[2] * 10] * 10), "confusion matrix counts 200 test images, not 198"),
+        (_changed("split_method", "guess"), "split method 'guess' is not holdout or own"),
+        (_changed("model_sha256", "not a checksum"), "model_sha256 is not a SHA-256"),
+        (_changed("created", "yesterday"), "created 'yesterday' is not an ISO 8601 time"),
+        (_changed("format", "digitcnn-model-card/99"), "format 'digitcnn-model-card/99' is not"),
+        (_changed("versions", {"keras": 3}), "versions should name each library's version as text"),
+        (_changed("temperature", 0), "temperature 0 is not from 0.25 to 4"),
+        (_changed("name", "../escape"), "not allowed"),
+    ],
+    ids=["5001-digit number", "nested 200000 deep", "settings empty", "unknown setting",
+         "epochs 0", "epochs true", "augment text", "architectures differ", "bool count", "NaN", "infinity",
+         "accuracy 1.5", "negative size", "matrix 9x10", "negative counts", "matrix sum", "split method",
+         "checksum", "created", "format", "versions", "temperature", "name"],
+)
+def test_a_bad_card_is_listed_as_broken_and_refused_on_load(saved, rewrite, reason):
+    _, folder = saved
+    card_file = folder / "tiny.json"
+    card_file.write_text(rewrite(json.loads(card_file.read_text())))
+    [entry] = registry.list_models(folder)
+    assert entry.card is None and reason in entry.problem and entry.problem.startswith("tiny.json: ")
+    for load in (registry.load_card, registry.load_model):
+        with pytest.raises(ModelFileError, match=re.escape(reason)):
+            load("tiny", folder)
+
+
+def test_a_card_older_than_a_setting_reads_with_that_settings_default(saved):
+    _, folder = saved
+    card_file = folder / "tiny.json"
+    card_file.write_text(_without_setting("train_limit")(json.loads(card_file.read_text())))
+    [entry] = registry.list_models(folder)
+    assert entry.problem is None and entry.card.training_config.train_limit is None
+
+
+def test_a_card_over_a_megabyte_is_refused_unread(saved):
+    _, folder = saved
+    card_file = folder / "tiny.json"
+    card_file.write_text(" " * 1_000_000 + card_file.read_text())
+    [entry] = registry.list_models(folder)
+    assert entry.card is None and "tiny.json: larger than 1 MB" in entry.problem
+
+
+def test_a_card_copied_under_another_name_is_listed_as_broken(saved):
+    _, folder = saved
+    shutil.copy(folder / "tiny.keras", folder / "copy.keras")
+    shutil.copy(folder / "tiny.json", folder / "copy.json")
+    listing = {entry.name: entry for entry in registry.list_models(folder)}
+    assert listing["tiny"].problem is None
+    assert "card names 'tiny' but the file is copy.json" in listing["copy"].problem
+    with pytest.raises(ModelFileError, match="card names 'tiny' but the file is copy.json"):
+        registry.load_model("copy", folder)
+
+
+@pytest.mark.parametrize("pipe", ["tiny.json", "tiny.keras", "pipe.json"])
+def test_a_named_pipe_in_the_models_folder_is_listed_as_broken_not_waited_for(saved, pipe):
+    _, folder = saved
+    (folder / pipe).unlink(missing_ok=True)
+    os.mkfifo(folder / pipe)
+    listings = []
+    lister = threading.Thread(target=lambda: listings.append(registry.list_models(folder)), daemon=True)
+    lister.start()
+    lister.join(30)
+    if lister.is_alive():  # blocked opening the pipe: let it go before failing
+        os.close(os.open(folder / pipe, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail(f"listing waited on the named pipe {pipe}")
+    [listing] = listings
+    problems = {entry.name: entry.problem for entry in listing}
+    assert f"{pipe}: not a regular file" in problems[pipe.split(".")[0]]
+
+
+def test_a_zip_bomb_is_refused_before_keras_unpacks_it(saved):
+    _, folder = saved
+    with zipfile.ZipFile(folder / "tiny.keras", "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open("model.weights.h5", "w", force_zip64=True) as member:
+            for _ in range(210):
+                member.write(bytes(1_000_000))
+    assert (folder / "tiny.keras").stat().st_size < 2_000_000
+    card = json.loads((folder / "tiny.json").read_text())
+    card["model_sha256"] = hashlib.sha256((folder / "tiny.keras").read_bytes()).hexdigest()
+    (folder / "tiny.json").write_text(json.dumps(card))
+    with pytest.raises(ModelFileError, match=r"tiny.keras: unpacks to 210 MB, more than the 200 MB"):
+        registry.load_model("tiny", folder)
+
+
+# --- Where models cannot be saved -----------------------------------------------------------------
+
+def test_the_shipped_model_is_replaced_only_when_allowed(saved):
+    result, folder = saved
+    card = registry.ModelCard.from_training(config.DEFAULT_MODEL_NAME, result)
+    with pytest.raises(SettingsError, match="'default' is the shipped model.*save under another name"):
+        registry.save_model(result.model, card, folder, protect_shipped=True)
+    assert not (folder / "default.keras").exists()
+    registry.save_model(result.model, card, folder)  # the command line makes the shipped model so
+    assert registry.load_card("default", folder).name == "default"
+
+
+def _unwritable_folders(tmp_path):
+    (tmp_path / "a-file").write_text("a file where the models folder should be")
+    return [tmp_path / "a-file", Path("/proc/digitcnn-models")]  # /proc is not writable even by root
+
+
+def test_an_unwritable_models_folder_is_named_before_training(tmp_path):
+    assert registry.check_writable(tmp_path / "new") == tmp_path / "new"
+    assert list((tmp_path / "new").iterdir()) == []
+    for folder in _unwritable_folders(tmp_path):
+        with pytest.raises(ModelFileError, match=rf"the models folder '{folder.name}' cannot be written \(.+\): "):
+            registry.check_writable(folder)
+
+
+def test_saving_into_an_unwritable_models_folder_raises_the_documented_error(saved, tmp_path_factory):
+    result, _ = saved
+    card = registry.ModelCard.from_training("tiny", result)
+    for unwritable in _unwritable_folders(tmp_path_factory.mktemp("elsewhere")):
+        with pytest.raises(ModelFileError, match=rf"the models folder '{unwritable.name}' cannot be written"):
+            registry.save_model(result.model, card, unwritable)
+
+
+_READ_ONLY_CHECKS = """
+import ctypes, json, os, sys
+
+libc = ctypes.CDLL(None, use_errno=True)
+PR_CAPBSET_READ, PR_CAPBSET_DROP, CAP_DAC_OVERRIDE = 23, 24, 1
+if os.geteuid() == 0 and libc.prctl(PR_CAPBSET_READ, CAP_DAC_OVERRIDE) == 1:  # root, who writes anywhere:
+    if libc.prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0) != 0:             # give that up, start again
+        sys.exit(77)
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+from digitcnn import registry
+from digitcnn.errors import ModelFileError
+
+folder = sys.argv[1]
+problems = [entry.problem for entry in registry.list_models(folder)]
+model, card = registry.load_model("tiny", folder)
+try:
+    registry.check_writable(folder)
+    writable = True
+except ModelFileError:
+    writable = False
+print(json.dumps({"problems": problems, "name": card.name, "writable": writable}))
+"""
+
+
+def test_a_read_only_models_folder_still_lists_and_loads(saved):
+    result, folder = saved
+    (folder / ".tiny.lock").unlink()  # as a folder of models copied in place would be
+    (folder / ".tiny.dead1234.json").write_text("{")  # a killed save's leftover, which cannot be removed here
+    folder.chmod(0o555)
+    try:
+        environment = {**os.environ, "PYTHONPATH": str(config.PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        process = subprocess.run([sys.executable, "-c", _READ_ONLY_CHECKS, str(folder)], env=environment,
+                                 capture_output=True, text=True, timeout=300)
+    finally:
+        folder.chmod(0o755)
+    if process.returncode == 77:
+        pytest.skip("root here cannot give up its right to write anywhere (CAP_DAC_OVERRIDE)")
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert json.loads(process.stdout.splitlines()[-1]) == {"problems": [None], "name": "tiny", "writable": False}
+    assert sorted(p.name for p in folder.iterdir()) == [".tiny.dead1234.json", "tiny.json", "tiny.keras"]
+
+
+def test_listing_never_imports_keras(saved):
+    _, folder = saved
+    script = ("import sys; from digitcnn import registry; "
+              f"print([e.problem for e in registry.list_models({str(folder)!r})], 'keras' in sys.modules)")
+    process = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(config.PROJECT_ROOT)},
+                             capture_output=True, text=True, timeout=120)
+    assert process.stdout.split() == ["[None]", "False"], process.stderr[-2000:]
