@@ -201,7 +201,8 @@ def test_two_sessions_training_the_same_name_each_keep_their_own_results(app):
 def test_a_model_that_is_briefly_unusable_is_not_forgotten(app, models_folder, tiny_result):
     result, _ = tiny_result
     registry.save_model(result.model, registry.ModelCard.from_training("mine", result), models_folder)
-    test = AppTest.from_file(APP, default_timeout=120).run()
+    page = str(config.PROJECT_ROOT / "pages" / "draw_digit.py")
+    test = AppTest.from_function(_page_with_sidebar, args=(page,), default_timeout=120).run()
     test.sidebar.selectbox[1].set_value("mine").run()
     assert not test.exception and test.sidebar.selectbox[1].value == "mine"
 
@@ -212,6 +213,7 @@ def test_a_model_that_is_briefly_unusable_is_not_forgotten(app, models_folder, t
     assert not test.exception, test.exception
     assert test.sidebar.selectbox[1].value == "default"
     assert "Your model **mine** cannot be used right now" in test.sidebar.warning[0].value
+    assert test.caption[0].value.startswith("Read by **default**")  # the draw page reads with the stand-in
 
     model_file.write_bytes(whole)
     test.run()

@@ -36,8 +36,8 @@ def test_a_saved_model_becomes_the_model_for_drawings(page, settle):
     page.get_by_role("button", name="Save as saved-in-browser").click()
     expect(page.get_by_text("Saved as saved-in-browser with its model card")).to_be_visible(timeout=30_000)
     expect_no_exception(page)
-    expect(page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Model for drawings")
-           ).to_contain_text("saved-in-browser")
+    expect(page.get_by_test_id("stSidebar").get_by_role("combobox", name="Model for drawings")
+           ).to_have_value("saved-in-browser")
 
     open_page(page, "Draw a digit", "Draw a digit")
     expect(page.get_by_text(re.compile("^Read by saved-in-browser"))).to_be_visible(timeout=30_000)
