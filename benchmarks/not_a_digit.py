@@ -1,0 +1,167 @@
+"""Does a model know what is not a digit? Each scoring rule says how digit-like a picture is; a picture scoring
+below the rule's threshold is refused ("not a digit"), the threshold set so that at most 1% of MNIST's test
+digits are refused. Printed, for each rule: the share refused of each kind of generated non-digit
+(digitcnn.nondigits) and of all of them, of MNIST's test digits and of the re-drawn digits of
+benchmarks.drawn_digits (MNIST's and scikit-learn's, drawn on the canvas and laid out by canvas_to_mnist), with
+the AUROC of digits against non-digits; then which digits the model reads the non-digits as, when it is sure.
+
+    python -m benchmarks.not_a_digit [--model default] [--count-per-kind 200] [--data PATH/TO/mnist]
+
+Without --data or $DIGITCNN_MNIST_DIR, the embedded sample (5,000 MNIST training digits) stands in for MNIST's
+test set. A new rule is one more entry of SCORES: a function (model, images) -> one score per image, higher
+for more digit-like, whose threshold is fitted the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.metrics import roc_auc_score
+
+from benchmarks.common import machine
+from benchmarks.drawn_digits import render
+from digitcnn import config, data, nondigits, preprocess, registry
+from digitcnn.errors import EmptyDrawingError
+from digitcnn.inference import as_network_input, predict_probabilities
+
+REFUSED_DIGITS = 0.01  # the share of MNIST's test digits a rule may refuse; its threshold is fitted to it
+SURE = 0.99  # a reading at least this probable is one the model is sure of
+BATCH = 512
+
+
+def max_softmax(model, images: np.ndarray) -> np.ndarray:
+    """The baseline: the probability of the digit read (Hendrycks & Gimpel, 2017)."""
+    return predict_probabilities(model, images, batch_size=BATCH).max(axis=1)
+
+
+def energy(model, images: np.ndarray) -> np.ndarray:
+    """The negative energy, logsumexp of the logits (Liu et al., 2020): unlike the softmax it keeps how
+    strongly the network answers at all, not only how much one digit beats the others. The logits are those of
+    the saved model, so a calibrated model's include its temperature."""
+    return logsumexp(logits(model, images), axis=1)
+
+
+def logits(model, images: np.ndarray) -> np.ndarray:
+    """What the last layer (Dense with a softmax) computes before its softmax: its kernel and bias applied to
+    the features it is given, the model's penultimate output."""
+    kernel, bias = model.layers[-1].get_weights()
+    features = _feature_model(model).predict(as_network_input(images), batch_size=BATCH, verbose=0)
+    return features @ kernel + bias
+
+
+@functools.lru_cache(maxsize=4)
+def _feature_model(model):
+    """The model up to the input of its last layer."""
+    import keras
+
+    return keras.Model(model.inputs, model.layers[-1].input)
+
+
+SCORES = {"max softmax": max_softmax, "energy": energy}
+
+
+def threshold(digit_scores: np.ndarray) -> float:
+    """The highest threshold that refuses (scores strictly below it) at most REFUSED_DIGITS of the digits."""
+    return float(np.sort(digit_scores)[int(REFUSED_DIGITS * len(digit_scores))])
+
+
+def refused_share(scores: np.ndarray, refused_before: int, cut: float) -> float:
+    """The share of pictures refused: those scoring below ``cut``, and ``refused_before``, pictures the app
+    refused before any model saw them (canvas_to_mnist's prompt for a speck or a dot)."""
+    return (int((scores < cut).sum()) + refused_before) / (len(scores) + refused_before)
+
+
+def auroc(digit_scores: np.ndarray, non_digit_scores: np.ndarray) -> float:
+    """The chance that a digit scores above a non-digit (1: a threshold separates them all; 0.5: a coin)."""
+    truth = np.r_[np.ones(len(digit_scores)), np.zeros(len(non_digit_scores))]
+    return float(roc_auc_score(truth, np.r_[digit_scores, non_digit_scores]))
+
+
+def drawn(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """Digits re-drawn on the canvas as benchmarks.drawn_digits draws them and laid out by canvas_to_mnist,
+    and how many of them canvas_to_mnist refused (the app answers those with a prompt: counted as refused)."""
+    laid_out, refused = [], 0
+    for image, label in zip(images, labels):
+        try:
+            laid_out.append(preprocess.canvas_to_mnist(render(image, label, rng).canvas))
+        except EmptyDrawingError:
+            refused += 1
+    return np.stack(laid_out), refused
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=config.DEFAULT_MODEL_NAME)
+    parser.add_argument("--count-per-kind", type=int, default=200, help="non-digits of each kind (default: 200)")
+    parser.add_argument("--data", default=os.environ.get(config.MNIST_DIR_VARIABLE),
+                        help="a folder of the MNIST IDX files (default: $DIGITCNN_MNIST_DIR)")
+    parser.add_argument("--drawn", type=int, default=3000, help="MNIST test digits to re-draw (default: 3,000)")
+    parser.add_argument("--seed", type=int, default=0)
+    arguments = parser.parse_args()
+
+    model, card = registry.load_model(arguments.model)
+    if arguments.data:
+        digits, digits_name = data.load_dataset(arguments.data).test, "MNIST test digits"
+    else:
+        digits, digits_name = data.load_embedded(), "embedded MNIST sample (training digits)"
+    from sklearn.datasets import load_digits
+
+    # With MNIST's test set, the drawings of `python -m benchmarks.drawn_digits --seed S --count N`: its draws,
+    # in its order.
+    rng = np.random.default_rng(arguments.seed)
+    chosen = rng.permutation(len(digits))[: arguments.drawn]
+    drawn_mnist = drawn(digits.images[chosen], digits.labels[chosen], rng)
+    sklearn_digits = load_digits()
+    drawn_sklearn = drawn(sklearn_digits.images, sklearn_digits.target, rng)
+
+    # Fragments and overlaps are cut from the same digits: ones the model did not learn from, with MNIST's test set.
+    made = nondigits.generate(arguments.count_per_kind * len(nondigits.KINDS), arguments.seed, digits=digits)
+    pictures = {"non-digits": made.images, "digits": digits.images, "drawn": drawn_mnist[0],
+                "drawn sklearn": drawn_sklearn[0]}
+    names = [f"non-digits: {kind}" for kind in nondigits.KINDS] + [
+        "all non-digits", digits_name, f"re-drawn {digits_name}", "re-drawn scikit-learn digits"]
+    counts = [int((made.kinds == kind).sum()) for kind in nondigits.KINDS] + [
+        len(made), len(digits), len(drawn_mnist[0]) + drawn_mnist[1], len(drawn_sklearn[0]) + drawn_sklearn[1]]
+    table = {}  # rule -> (its threshold, (share refused, AUROC) for each of the rows named above)
+    for rule, score in SCORES.items():
+        scores = {name: score(model, images) for name, images in pictures.items()}
+        cut = threshold(scores["digits"])
+        non_digit_rows = [scores["non-digits"][made.kinds == kind] for kind in nondigits.KINDS] + [scores["non-digits"]]
+        digit_rows = [(scores["digits"], 0), (scores["drawn"], drawn_mnist[1]),
+                      (scores["drawn sklearn"], drawn_sklearn[1])]
+        table[rule] = cut, ([(refused_share(row, 0, cut), auroc(scores["digits"], row)) for row in non_digit_rows]
+                            + [(refused_share(row, refused, cut), auroc(row, scores["non-digits"]))
+                               for row, refused in digit_rows])
+
+    print(f"model {card.name} ({card.architecture}, {card.test_accuracy:.2%} on its test set); {machine()}")
+    print(f"each rule refuses a picture scoring below its threshold, fitted so that ≤ {REFUSED_DIGITS:.0%} of the "
+          f"{len(digits):,} {digits_name} are refused")
+    print(f"{'':38}{'':>7}" + "".join(f"  {rule:>17}" for rule in SCORES))
+    print(f"{'pictures':38}{'count':>7}" + f"  {'refused':>8} {'AUROC':>8}" * len(SCORES))
+    for index, (name, count) in enumerate(zip(names, counts)):
+        figures = "".join(f"  {table[rule][1][index][0]:>8.1%} {table[rule][1][index][1]:>8.4f}" for rule in SCORES)
+        print(f"{name:38}{count:>7,}{figures}")
+    print(f"{'threshold':38}{'':>7}" + "".join(f"  {table[rule][0]:>17.4g}" for rule in SCORES))
+    print("AUROC: a row of non-digits against the digits above; a row of digits against all non-digits.")
+    if drawn_mnist[1] + drawn_sklearn[1]:
+        print(f"canvas_to_mnist refused {drawn_mnist[1] + drawn_sklearn[1]} re-drawn digits (counted as refused)")
+
+    probabilities = predict_probabilities(model, made.images, batch_size=BATCH)
+    print(f"\nnon-digits the model is sure of (a digit at ≥ {SURE:.0%}), and the digits it reads them as")
+    for kind in nondigits.KINDS:
+        sure = probabilities[made.kinds == kind]
+        read = sure[sure.max(axis=1) >= SURE].argmax(axis=1)
+        counts = np.bincount(read, minlength=10)
+        top = ", ".join(f"{digit}: {counts[digit]}" for digit in np.argsort(-counts, kind="stable")[:4]
+                        if counts[digit])
+        print(f"  {kind:10} {len(read) / len(sure):>6.1%}  {top}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The generated non-digits: their format, their kinds, their layout (MNIST's), their repeatability, and
+letters on a machine without fonts."""
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from digitcnn import nondigits
+
+HALF_PIXEL = 0.5 + 1e-4  # placement is by whole pixels: the center of mass may land half a pixel off
+PER_KIND = 30
+
+
+@pytest.fixture(scope="module")
+def made(small_dataset):
+    """30 pictures of every kind, fragments and overlaps cut from the small sample of real digits."""
+    return nondigits.generate(PER_KIND * len(nondigits.KINDS), seed=3, digits=small_dataset)
+
+
+def test_images_are_uint8_28x28_each_with_its_kind(made):
+    assert made.images.shape == (PER_KIND * len(nondigits.KINDS), 28, 28)
+    assert made.images.dtype == np.uint8
+    assert made.kinds.shape == (len(made),)
+    assert set(made.kinds.tolist()) <= set(nondigits.KINDS)
+
+
+def test_every_kind_comes_in_turn_in_equal_shares(made):
+    assert made.kinds[: len(nondigits.KINDS)].tolist() == list(nondigits.KINDS)
+    kinds, counts = np.unique(made.kinds, return_counts=True)
+    assert sorted(kinds.tolist()) == sorted(nondigits.KINDS)
+    assert set(counts.tolist()) == {PER_KIND}
+
+
+def test_without_digits_the_kinds_made_from_digits_are_left_out():
+    made = nondigits.generate(10, seed=0)
+    assert set(made.kinds.tolist()) == set(nondigits.KINDS) - set(nondigits.DIGIT_KINDS)
+
+
+def test_chosen_kinds_only(small_dataset):
+    made = nondigits.generate(6, seed=0, kinds=["noise", "overlap"], digits=small_dataset)
+    assert made.kinds.tolist() == ["noise", "overlap"] * 3
+
+
+def test_no_image_is_empty_and_each_has_solid_ink(made):
+    assert (made.images.max(axis=(1, 2)) == 255).all()
+    assert ((made.images > 0).sum(axis=(1, 2)) >= 20).all()
+
+
+def test_laid_out_like_mnist_digits(made):
+    """Scaled so that the ink's longer side is 20 px, and centered by mass in the 28×28 field (to the half
+    pixel), except where centering would push the ink out of the field: then it touches the field's edge."""
+    ink = made.images > 0
+    for image, mask, kind in zip(made.images, ink, made.kinds):
+        rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        assert max(rows[-1] - rows[0], columns[-1] - columns[0]) + 1 == 20, kind
+        weights = image / image.sum()
+        center_row = (weights.sum(axis=1) * np.arange(28)).sum()
+        center_column = (weights.sum(axis=0) * np.arange(28)).sum()
+        assert abs(center_row - 14) <= HALF_PIXEL or rows[0] == 0 or rows[-1] == 27, kind
+        assert abs(center_column - 14) <= HALF_PIXEL or columns[0] == 0 or columns[-1] == 27, kind
+    centered = [abs(np.average(np.indices((28, 28))[axis], weights=image) - 14) <= HALF_PIXEL
+                for image in made.images for axis in (0, 1)]
+    assert np.mean(centered) >= 0.95
+
+
+def test_same_seed_same_images_and_a_longer_run_starts_with_a_shorter_one(small_dataset):
+    first = nondigits.generate(21, seed=5, digits=small_dataset)
+    again = nondigits.generate(21, seed=5, digits=small_dataset)
+    longer = nondigits.generate(28, seed=5, digits=small_dataset)
+    other = nondigits.generate(21, seed=6, digits=small_dataset)
+    np.testing.assert_array_equal(first.images, again.images)
+    np.testing.assert_array_equal(first.kinds, again.kinds)
+    np.testing.assert_array_equal(longer.images[:21], first.images)
+    assert (first.images != other.images).any(axis=(1, 2)).all()
+
+
+def test_images_differ_from_one_another(made):
+    assert len(np.unique(made.images.reshape(len(made), -1), axis=0)) == len(made)
+
+
+def test_no_letter_that_looks_like_a_digit():
+    assert not set(nondigits.LETTERS) & set(nondigits.EXCLUDED_LETTERS)
+    assert not set("OoIlZzSsB") & set(nondigits.LETTERS)
+    assert set("AHKMNRTWXYaehkmnrtwxy") <= set(nondigits.LETTERS)
+
+
+def test_letters_without_any_font_file(monkeypatch, tmp_path):
+    """A bare machine (no fonts, or only files that are not fonts) still gets letters, from Pillow's own."""
+    (tmp_path / "broken.ttf").write_bytes(b"not a font")
+    with_fonts = nondigits.generate(8, seed=0, kinds=["letter"])
+    monkeypatch.setattr(nondigits, "FONT_GLOBS", (str(tmp_path / "*.ttf"),))
+    assert nondigits.font_files() == [str(tmp_path / "broken.ttf")]
+    without_fonts = nondigits.generate(8, seed=0, kinds=["letter"])
+    assert without_fonts.kinds.tolist() == ["letter"] * 8
+    assert (without_fonts.images.max(axis=(1, 2)) == 255).all()
+    assert (without_fonts.images != with_fonts.images).any()
+    monkeypatch.setattr(nondigits, "FONT_GLOBS", ())
+    assert nondigits.font_files() == []
+    assert len(nondigits.generate(3, seed=0, kinds=["letter"])) == 3
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"count": -1}, "count"),
+        ({"count": 3, "kinds": ["letter", "digit"]}, "digit"),
+        ({"count": 3, "kinds": []}, "none"),
+        ({"count": 3, "kinds": ["fragment"]}, "give digits"),
+    ],
+)
+def test_bad_arguments_are_refused(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        nondigits.generate(seed=0, **arguments)
+
+
+def test_no_images():
+    made = nondigits.generate(0, seed=0)
+    assert made.images.shape == (0, 28, 28) and len(made.kinds) == 0
+
+
+def test_fast_enough_to_make_at_training_time():
+    """About a millisecond a picture, half of it ink_to_mnist's; this allows ten times that, for a busy machine."""
+    started = time.process_time()
+    nondigits.generate(500, seed=1)
+    assert time.process_time() - started < 5.0
+
+
+def test_imports_neither_tensorflow_nor_streamlit():
+    code = ("import sys, digitcnn.nondigits as n; n.generate(5, 0); "
+            "print([m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert result.stdout.strip() == "[]"
