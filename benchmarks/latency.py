@@ -1,4 +1,4 @@
-"""How long a drawing takes to read: canvas RGBA → ten probabilities, in-process, with the
+"""How long a drawing takes to read: canvas RGBA → the answer (a digit or "not a digit"), in-process, with the
 shipped default model. Prints p50/p95/p99 for each step and for the serving path as a whole,
 next to the ways not to serve (`model.predict`, an eager `model(x)` call).
 
@@ -55,7 +55,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     model, card = registry.load_model(arguments.model)
-    predictor = Predictor(model)
+    predictor = Predictor(model, card.refusal_rule)
     canvases = drawn_canvases(arguments.runs)
     digits = [preprocess.canvas_to_mnist(canvas) for canvas in canvases]
     for digit in digits[:20]:  # warm caches and thread pools
@@ -65,17 +65,18 @@ def main() -> None:
     rows = [
         ("canvas → 28×28 (canvas_to_mnist)", timed(preprocess.canvas_to_mnist, canvases)),
         ("28×28 → probabilities (Predictor)", timed(predictor.probabilities, digits)),
-        ("canvas → probabilities, the app's path",
-         timed(lambda canvas: predictor.probabilities(preprocess.canvas_to_mnist(canvas)), canvases)),
+        ("28×28 → digit or not a digit (Predictor.read)", timed(predictor.read, digits)),
+        ("canvas → answer, the app's path",
+         timed(lambda canvas: predictor.read(preprocess.canvas_to_mnist(canvas)), canvases)),
         ("for comparison: eager model(x)", timed(lambda d: model(as_network_input(d), training=False), digits)),
         ("for comparison: model.predict(x)",
          timed(lambda d: model.predict(as_network_input(d), verbose=0), digits[: max(20, arguments.runs // 10)])),
     ]
     print(f"model {card.name} ({card.architecture}, {card.parameter_count:,} parameters); {arguments.runs} drawings "
           f"of 280×280; {machine()}")
-    print(f"{'milliseconds':42} {'p50':>8} {'p95':>8} {'p99':>8}")
+    print(f"{'milliseconds':46} {'p50':>8} {'p95':>8} {'p99':>8}")
     for label, seconds in rows:
-        print(f"{label:42} {percentiles(seconds)}")
+        print(f"{label:46} {percentiles(seconds)}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,11 @@ digits are refused. Printed, for each rule: the share refused of each kind of ge
 benchmarks.drawn_digits (MNIST's and scikit-learn's, drawn on the canvas and laid out by canvas_to_mnist), with
 the AUROC of digits against non-digits; then which digits the model reads the non-digits as, when it is sure.
 
-    python -m benchmarks.not_a_digit [--model default] [--count-per-kind 200] [--data PATH/TO/mnist]
+    python -m benchmarks.not_a_digit [--model default] [--model NAME@FOLDER …] [--count-per-kind 200]
+                                     [--data PATH/TO/mnist]
+
+Several --model options compare models side by side in one run (NAME@FOLDER: the model NAME saved in FOLDER),
+for instance the shipped model against one trained without generated non-digits (the baseline).
 
 Without --data or $DIGITCNN_MNIST_DIR, the embedded sample (5,000 MNIST training digits) stands in for MNIST's
 test set. A new rule is one more entry of SCORES: a function (model, images) -> one score per image, higher
@@ -97,7 +101,9 @@ def drawn(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> t
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=config.DEFAULT_MODEL_NAME)
+    parser.add_argument("--model", action="append", metavar="NAME[@FOLDER]",
+                        help="a saved model, or NAME@FOLDER for one in another models folder; repeat to compare "
+                             f"(default: {config.DEFAULT_MODEL_NAME})")
     parser.add_argument("--count-per-kind", type=int, default=200, help="non-digits of each kind (default: 200)")
     parser.add_argument("--data", default=os.environ.get(config.MNIST_DIR_VARIABLE),
                         help="a folder of the MNIST IDX files (default: $DIGITCNN_MNIST_DIR)")
@@ -105,7 +111,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args()
 
-    model, card = registry.load_model(arguments.model)
+    loaded = [registry.load_model(*choice.split("@", 1)) for choice in arguments.model or [config.DEFAULT_MODEL_NAME]]
     if arguments.data:
         digits, digits_name = data.load_dataset(arguments.data).test, "MNIST test digits"
     else:
@@ -128,32 +134,43 @@ def main() -> None:
         "all non-digits", digits_name, f"re-drawn {digits_name}", "re-drawn scikit-learn digits"]
     counts = [int((made.kinds == kind).sum()) for kind in nondigits.KINDS] + [
         len(made), len(digits), len(drawn_mnist[0]) + drawn_mnist[1], len(drawn_sklearn[0]) + drawn_sklearn[1]]
-    table = {}  # rule -> (its threshold, (share refused, AUROC) for each of the rows named above)
-    for rule, score in SCORES.items():
-        scores = {name: score(model, images) for name, images in pictures.items()}
-        cut = threshold(scores["digits"])
-        non_digit_rows = [scores["non-digits"][made.kinds == kind] for kind in nondigits.KINDS] + [scores["non-digits"]]
-        digit_rows = [(scores["digits"], 0), (scores["drawn"], drawn_mnist[1]),
-                      (scores["drawn sklearn"], drawn_sklearn[1])]
-        table[rule] = cut, ([(refused_share(row, 0, cut), auroc(scores["digits"], row)) for row in non_digit_rows]
-                            + [(refused_share(row, refused, cut), auroc(row, scores["non-digits"]))
-                               for row, refused in digit_rows])
+    table = {}  # (model, rule) -> (its threshold, (share refused, AUROC) for each of the rows named above)
+    for model, card in loaded:
+        for rule, score in SCORES.items():
+            scores = {name: score(model, images) for name, images in pictures.items()}
+            cut = threshold(scores["digits"])
+            non_digit_rows = ([scores["non-digits"][made.kinds == kind] for kind in nondigits.KINDS]
+                              + [scores["non-digits"]])
+            digit_rows = [(scores["digits"], 0), (scores["drawn"], drawn_mnist[1]),
+                          (scores["drawn sklearn"], drawn_sklearn[1])]
+            table[card.name, card.created, rule] = cut, (
+                [(refused_share(row, 0, cut), auroc(scores["digits"], row)) for row in non_digit_rows]
+                + [(refused_share(row, refused, cut), auroc(row, scores["non-digits"]))
+                   for row, refused in digit_rows])
 
-    print(f"model {card.name} ({card.architecture}, {card.test_accuracy:.2%} on its test set); {machine()}")
+    for model, card in loaded:
+        print(f"model {card.name} of {card.created} ({card.architecture}, {card.test_accuracy:.2%} on its test set, "
+              f"{'trained with' if card.settings.get('non_digit_share') else 'without'} generated non-digits)")
+        # (a card written before the setting existed lacks it: that model learned from digits alone)
+    print(machine())
     print(f"each rule refuses a picture scoring below its threshold, fitted so that ≤ {REFUSED_DIGITS:.0%} of the "
           f"{len(digits):,} {digits_name} are refused")
-    print(f"{'':38}{'':>7}" + "".join(f"  {rule:>17}" for rule in SCORES))
-    print(f"{'pictures':38}{'count':>7}" + f"  {'refused':>8} {'AUROC':>8}" * len(SCORES))
+    columns = list(table)
+    print(f"{'':38}{'':>7}" + "".join(f"  {name[:17]:>17}" for name, _, _ in columns))
+    print(f"{'':38}{'':>7}" + "".join(f"  {rule:>17}" for _, _, rule in columns))
+    print(f"{'pictures':38}{'count':>7}" + f"  {'refused':>8} {'AUROC':>8}" * len(columns))
     for index, (name, count) in enumerate(zip(names, counts)):
-        figures = "".join(f"  {table[rule][1][index][0]:>8.1%} {table[rule][1][index][1]:>8.4f}" for rule in SCORES)
+        figures = "".join(f"  {table[column][1][index][0]:>8.1%} {table[column][1][index][1]:>8.4f}"
+                          for column in columns)
         print(f"{name:38}{count:>7,}{figures}")
-    print(f"{'threshold':38}{'':>7}" + "".join(f"  {table[rule][0]:>17.4g}" for rule in SCORES))
+    print(f"{'threshold':38}{'':>7}" + "".join(f"  {table[column][0]:>17.4g}" for column in columns))
     print("AUROC: a row of non-digits against the digits above; a row of digits against all non-digits.")
     if drawn_mnist[1] + drawn_sklearn[1]:
         print(f"canvas_to_mnist refused {drawn_mnist[1] + drawn_sklearn[1]} re-drawn digits (counted as refused)")
 
+    model, card = loaded[0]
     probabilities = predict_probabilities(model, made.images, batch_size=BATCH)
-    print(f"\nnon-digits the model is sure of (a digit at ≥ {SURE:.0%}), and the digits it reads them as")
+    print(f"\nnon-digits {card.name} is sure of (a digit at ≥ {SURE:.0%}), and the digits it reads them as")
     for kind in nondigits.KINDS:
         sure = probabilities[made.kinds == kind]
         read = sure[sure.max(axis=1) >= SURE].argmax(axis=1)

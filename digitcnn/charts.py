@@ -96,12 +96,38 @@ def probability_bars(probabilities: np.ndarray) -> go.Figure:
     best = int(probabilities.argmax())
     figure = go.Figure(
         go.Bar(
-            x=DIGITS, y=probabilities, text=[f"{p:.0%}" if p >= 0.01 else "" for p in probabilities],
+            x=DIGITS, y=probabilities, text=[_bar_label(p) for p in probabilities],
             marker_color=[_SECOND if d == best else _ACCENT for d in DIGITS],
         )
     )
     figure.update_layout(xaxis=dict(title="digit", tickmode="linear"), yaxis=dict(title="probability", range=[0, 1]),
                          height=300)
+    return _compact(figure)
+
+
+def _bar_label(probability: float) -> str:
+    """A bar's label in whole percent, which never claims a certainty the model lacks."""
+    if probability < 0.01:
+        return ""
+    return ">99%" if 0.99 < probability < 1 else f"{probability:.0%}"
+
+
+def coverage_curve(curve: list, threshold: float) -> go.Figure:
+    """What an "only answer when at least … sure" threshold does on a model's test digits: the share
+    answered and the accuracy on those, for every threshold (``curve``: [threshold, answered,
+    accuracy] points), the chosen ``threshold`` marked."""
+    thresholds, answered, accuracy = (np.asarray(column, dtype=float) for column in zip(*curve))
+    figure = go.Figure([
+        go.Scatter(x=thresholds, y=answered, name="digits answered", line=dict(color=_ACCENT),
+                   hovertemplate="at %{x:.0%}: %{y:.2%} answered<extra></extra>"),
+        go.Scatter(x=thresholds, y=accuracy, name="accuracy on those", line=dict(color=_SECOND),
+                   hovertemplate="at %{x:.0%}: %{y:.2%} right<extra></extra>"),
+    ])
+    figure.add_vline(x=threshold, line_dash="dash", line_color="gray")
+    low = float(min(answered.min(), accuracy.min()))
+    figure.update_layout(xaxis=dict(title="only answer when at least this sure", tickformat=".0%", range=[0, 1]),
+                         yaxis=dict(title="share of the test digits", tickformat=".0%", range=[max(0.0, low - 0.02), 1.005]),
+                         height=300, legend=dict(orientation="h", y=-0.35))
     return _compact(figure)
 
 

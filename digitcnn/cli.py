@@ -166,6 +166,13 @@ def _evaluate(arguments) -> int:
     print(f"data: {dataset.source}, {described}")
     print(f"accuracy: {evaluation.accuracy:.2%}")
     print(f"loss: {evaluation.loss:.4f}")
+    if card.refusal is None:
+        print("not-a-digit refusal: none (the model was saved before refusal rules; it always answers)")
+    else:
+        rule = card.refusal_rule
+        answered, accuracy = rule.coverage(evaluation.probabilities, evaluation.labels)
+        print(f"refused as not a digit: {1 - answered:.2%} of the images (below {rule.threshold:.3f} {rule.score}); "
+              f"accuracy on the {answered:.2%} answered: {accuracy:.2%}")
     _print_report(evaluation)
     return 0
 
@@ -175,7 +182,7 @@ def _predict(arguments) -> int:
     from digitcnn.charts import probability_text
 
     runtime.apply_thread_setting(arguments.threads)
-    model, _ = registry.load_model(arguments.model, arguments.models_dir)
+    model, card = registry.load_model(arguments.model, arguments.models_dir)
     failures = 0
     for path in arguments.images:
         try:
@@ -185,10 +192,14 @@ def _predict(arguments) -> int:
             print(str(error) if named else f"{path}: {error}", file=sys.stderr)
             failures += 1
             continue
-        probabilities = inference.predict_probabilities(model, digit)[0]
+        reading = card.refusal_rule.read(inference.predict_probabilities(model, digit)[0])
+        probabilities = reading.probabilities
+        if reading.digit is None:
+            print(f"{path}: not a digit (closest: {reading.closest}, {probability_text(reading.score)})")
+            continue
         ranked = probabilities.argsort()[::-1]
         runners_up = ", ".join(f"{d} ({probability_text(probabilities[d])})" for d in ranked[1:3])
-        print(f"{path}: {ranked[0]} ({probability_text(probabilities[ranked[0]])}); next: {runners_up}")
+        print(f"{path}: {reading.digit} ({probability_text(reading.score)}); next: {runners_up}")
     return EXIT_USER_ERROR if failures else 0
 
 

@@ -201,8 +201,9 @@ def load_idx_folder(folder: str | os.PathLike) -> Dataset:
             raise DataError(f"{folder.name}/: no {_IDX_FILES[key]} (or .gz) file; is this an MNIST IDX folder?")
     test = None
     if found["test_images"] and found["test_labels"]:
-        test = _idx_pair(found["test_images"], found["test_labels"], f"MNIST test set in {folder.name}/")
-    train = _idx_pair(found["train_images"], found["train_labels"], f"MNIST IDX files in {folder.name}/")
+        test = _idx_pair(found["test_images"], found["test_labels"], "MNIST (IDX) test set")
+    # Named for what it is, not where: the name goes into model cards, which travel to other machines.
+    train = _idx_pair(found["train_images"], found["train_labels"], "MNIST (IDX)")
     return Dataset(train.images, train.labels, train.source, test)
 
 

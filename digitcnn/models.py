@@ -27,7 +27,10 @@ class Recipe:
     ``use_ema``), which smooths out the noise of the last steps. ``label_smoothing`` above 0
     trains towards ``1 - label_smoothing`` for the right digit and spreads the rest over all ten
     (Keras's ``CategoricalCrossentropy(label_smoothing=…)``), so the network stops pushing its
-    confidence in the training digits towards 100%.
+    confidence in the training digits towards 100%. ``non_digit_share`` above 0 adds that many
+    generated non-digits per training digit (letters, shapes, scribbles, blobs, noise: see
+    :mod:`digitcnn.nondigits`), each taught to give every digit the same probability ("outlier
+    exposure"), so the network learns to be unsure of what is not a digit.
     """
 
     epochs: int
@@ -37,6 +40,7 @@ class Recipe:
     augment: bool
     ema_momentum: float = 0.0  # above 0: the trained weights are an exponential moving average of the steps'
     label_smoothing: float = 0.0
+    non_digit_share: float = 0.0  # generated non-digits added to the training images, per digit (0: none)
 
 
 SCHEDULES = ("constant", "warmup_cosine")
@@ -92,6 +96,20 @@ def fused_batch_normalization() -> type:
     return FusedBatchNormalization
 
 
+def portable_copy(model):
+    """A copy of ``model`` made of Keras's own layers only, with its weights and without its optimizer's
+    state (a third of a file): what is saved, so that any Keras, TF.js or LiteRT tool reads the file
+    without this project. :func:`fused_batch_normalization` is a training-time detail: it computes what
+    BatchNormalization computes, with the same weights."""
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["class_name"] == "FusedBatchNormalization":
+            layer.update(class_name="BatchNormalization", module="keras.layers", registered_name=None)
+    copy = type(model).from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def _convolution(filters: int) -> list:
     """A 3×3 convolution, batch normalization, ReLU."""
     from keras import layers
@@ -136,7 +154,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             "weight averaging and label smoothing.",
             _compact_layers,
             Recipe(epochs=13, batch_size=128, learning_rate=0.003, schedule="warmup_cosine", augment=True,
-                   ema_momentum=0.99, label_smoothing=0.1),
+                   ema_momentum=0.99, label_smoothing=0.1, non_digit_share=0.1),
         ),
     )
 }
@@ -165,15 +183,36 @@ def build(name: str = DEFAULT_ARCHITECTURE, learning_rate=0.001, ema_momentum: f
     model = keras.Sequential([keras.Input(shape=INPUT_SHAPE), *architecture.layers()], name=name)
     optimizer = keras.optimizers.Adam(learning_rate, use_ema=ema_momentum > 0, ema_momentum=ema_momentum)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
-    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    model.compile(optimizer=optimizer, loss=loss, metrics=[_digit_accuracy()])
     return model
 
 
+NOT_A_DIGIT = -1  # the training label of a generated non-digit
+
+
 def one_hot(labels):
-    """Digit labels (0–9, a tensor) as the one-hot rows :func:`build`'s models learn from."""
+    """Training labels (a tensor) as the rows :func:`build`'s models learn from: a digit 0–9 as its
+    one-hot row, :data:`NOT_A_DIGIT` as the uniform row (every digit equally likely)."""
     import tensorflow as tf
 
-    return tf.one_hot(labels, CLASS_COUNT)
+    digits = tf.one_hot(labels, CLASS_COUNT)
+    uniform = tf.fill(tf.shape(digits), 1.0 / CLASS_COUNT)
+    return tf.where((labels >= 0)[:, tf.newaxis], digits, uniform)
+
+
+def _digit_accuracy():
+    """Keras's accuracy counted over the digits only (a non-digit's uniform row has no right answer),
+    under the name "accuracy", so that progress reads as before."""
+    import keras
+
+    class DigitAccuracy(keras.metrics.Mean):
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            ops = keras.ops
+            is_digit = ops.cast(ops.max(y_true, axis=-1) > 0.5, "float32")
+            right = ops.cast(ops.argmax(y_true, axis=-1) == ops.argmax(y_pred, axis=-1), "float32")
+            return super().update_state(right, sample_weight=is_digit)
+
+    return DigitAccuracy(name="accuracy")
 
 
 def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int):

@@ -46,7 +46,8 @@ from pathlib import Path
 from digitcnn import config
 from digitcnn.calibration import TEMPERATURE_BOUNDS
 from digitcnn.errors import ModelFileError, SettingsError
-from digitcnn.models import CLASS_COUNT, INPUT_SHAPE, fused_batch_normalization
+from digitcnn.models import CLASS_COUNT, INPUT_SHAPE, fused_batch_normalization, portable_copy
+from digitcnn.refusal import NEVER_REFUSE, RefusalRule
 from digitcnn.training import TrainingConfig
 
 CARD_FORMAT = "digitcnn-model-card/1"
@@ -101,6 +102,7 @@ class ModelCard:
     model_sha256: str = ""
     format: str = CARD_FORMAT
     temperature: float = 1.0  # the logits' divisor fitted after training (digitcnn.calibration); 1: none
+    refusal: dict | None = None  # the "not a digit" rule fitted after training (digitcnn.refusal); None: never refuses
 
     @property
     def training_config(self):
@@ -109,6 +111,11 @@ class ModelCard:
         from digitcnn.training import TrainingConfig
 
         return TrainingConfig(**self.settings)
+
+    @property
+    def refusal_rule(self) -> RefusalRule:
+        """The model's rule for saying "not a digit"; a card written before there were rules never refuses."""
+        return NEVER_REFUSE if self.refusal is None else RefusalRule.from_dict(self.refusal)
 
     @property
     def epochs(self) -> int:
@@ -154,6 +161,7 @@ class ModelCard:
             confusion_matrix=result.test_evaluation.confusion_matrix.tolist(),
             training_seconds=round(result.training_seconds, 2),
             temperature=round(result.temperature, 4),
+            refusal=None if result.refusal is None else result.refusal.to_dict(),
             versions=library_versions(),
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
@@ -375,6 +383,10 @@ def _check_card_values(card: ModelCard, where: str) -> None:
         raise ModelFileError(f"{where}: created {reprlib.repr(card.created)} is not an ISO 8601 time") from None
     _check_confusion_matrix(card.confusion_matrix, card.test_size, where)
     _check_settings(card.settings, card.architecture, where)
+    try:
+        card.refusal_rule
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(f"{where}: refusal: {error}") from None
 
 
 def _check_confusion_matrix(matrix: list, test_size: int, where: str) -> None:
@@ -583,7 +595,7 @@ def _write_pair(model, card: ModelCard, model_path: Path, card_path: Path) -> No
     card's temporary, which completes the pair (:func:`_roll_forward`)."""
     with _temporary_file(model_path) as (temporary_model, model_descriptor), \
             _temporary_file(card_path) as (temporary_card, card_descriptor):
-        _without_optimizer(model).save(temporary_model)
+        portable_copy(model).save(temporary_model)
         with _open_regular(temporary_model) as written:
             signed = dataclasses.replace(card, model_sha256=_sha256(written)).to_json()
         ModelCard.from_json(signed, where=card_path.name)  # a card no reader would accept is not saved
@@ -609,13 +621,6 @@ def _temporary_file(target: Path):
     finally:
         path.unlink(missing_ok=True)
         os.close(descriptor)
-
-
-def _without_optimizer(model):
-    """A copy of ``model`` that shares its weights but not its optimizer's state (a third of the file)."""
-    copy = type(model).from_config(model.get_config())
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 @contextmanager

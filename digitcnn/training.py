@@ -22,6 +22,7 @@ from digitcnn.errors import DataError, SettingsError, TrainingCancelled
 from digitcnn.evaluation import Evaluation, evaluate
 from digitcnn.inference import predict_probabilities
 from digitcnn.models import DEFAULT_ARCHITECTURE, SCHEDULES, Recipe, get_architecture
+from digitcnn.refusal import RefusalRule, fit_refusal
 
 TEST_SET_CHOICES = ("auto", "holdout", "own")
 MAX_SEED = 2**32 - 1  # the largest seed NumPy and TensorFlow both take
@@ -47,6 +48,7 @@ class TrainingConfig:
     augment: bool | None = None
     ema_momentum: float | None = None
     label_smoothing: float | None = None
+    non_digit_share: float | None = None
     test_fraction: float = 0.33
     seed: int = 42
     stratify: bool = False
@@ -69,6 +71,8 @@ class TrainingConfig:
             raise SettingsError(f"weight-averaging momentum must be from 0 (off) up to 1, got {self.ema_momentum!r}")
         if not isinstance(self.label_smoothing, (int, float)) or not 0 <= self.label_smoothing < 1:
             raise SettingsError(f"label smoothing must be from 0 (off) up to 1, got {self.label_smoothing!r}")
+        if not isinstance(self.non_digit_share, (int, float)) or not 0 <= self.non_digit_share <= 1:
+            raise SettingsError(f"the share of non-digits must be from 0 (none) to 1, got {self.non_digit_share!r}")
         if self.schedule not in SCHEDULES:
             raise SettingsError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if not 0 < self.test_fraction < 1:
@@ -132,7 +136,8 @@ class Progress:
 class TrainingResult:
     """A trained model with its settings, its split, its history and its scores. ``temperature``
     is the one its logits were divided by after training (1: left as trained; see
-    :mod:`digitcnn.calibration`); the scores are the calibrated model's."""
+    :mod:`digitcnn.calibration`); the scores are the calibrated model's. ``refusal`` is its rule for
+    saying "not a digit", fitted to its test digits (see :mod:`digitcnn.refusal`)."""
 
     model: object
     config: TrainingConfig
@@ -142,6 +147,7 @@ class TrainingResult:
     test_evaluation: Evaluation = field(repr=False)
     training_seconds: float
     temperature: float = 1.0
+    refusal: RefusalRule | None = None
 
 
 def make_split(dataset: Dataset, config: TrainingConfig) -> Split:
@@ -180,7 +186,8 @@ def train(
 
     split = make_split(dataset, config)
     keras.utils.set_random_seed(config.seed)
-    batches = math.ceil(len(split.train) / config.batch_size)
+    images, labels = _with_non_digits(split.train, config)
+    batches = math.ceil(len(labels) / config.batch_size)
     with distribution_strategy().scope():
         model = build(config.architecture,
                       learning_rate_schedule(config.learning_rate, config.schedule, config.epochs * batches),
@@ -201,7 +208,7 @@ def train(
 
     started = time.perf_counter()
     history = model.fit(
-        _training_dataset(split.train, config),
+        _training_dataset(images, labels, config),
         epochs=config.epochs,
         validation_data=validation,
         callbacks=callbacks,
@@ -218,15 +225,17 @@ def train(
         temperature = fit_temperature(train_probabilities, split.train.labels)
         apply_temperature(model, temperature)
         train_probabilities = rescale(train_probabilities, temperature)
+    test_evaluation = evaluate_model(model, split.test)
     return TrainingResult(
         model=model,
         config=config,
         split=split,
         history={key: [float(value) for value in values] for key, values in history.history.items()},
         train_evaluation=evaluate(split.train.labels, train_probabilities),
-        test_evaluation=evaluate_model(model, split.test),
+        test_evaluation=test_evaluation,
         training_seconds=training_seconds,
         temperature=temperature,
+        refusal=fit_refusal(test_evaluation.probabilities, split.test.labels),
     )
 
 
@@ -235,21 +244,35 @@ def evaluate_model(model, dataset: Dataset) -> Evaluation:
     return evaluate(dataset.labels, predict_probabilities(model, dataset.images, _EVALUATION_BATCH_SIZE))
 
 
-def _training_dataset(dataset: Dataset, config: TrainingConfig):
-    """Shuffled batches of scaled images and one-hot labels, the images randomly shifted, turned and
-    zoomed if ``augment``."""
+def _with_non_digits(train_set: Dataset, config: TrainingConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The training images and labels, with ``non_digit_share`` generated non-digits per digit added
+    (labelled :data:`~digitcnn.models.NOT_A_DIGIT`)."""
+    from digitcnn import nondigits
+    from digitcnn.models import NOT_A_DIGIT
+
+    count = round(config.non_digit_share * len(train_set))
+    if count == 0:
+        return train_set.images, train_set.labels
+    extra = nondigits.generate(count, seed=config.seed).images
+    return (np.concatenate([train_set.images, extra]),
+            np.concatenate([train_set.labels, np.full(count, NOT_A_DIGIT, dtype=train_set.labels.dtype)]))
+
+
+def _training_dataset(images: np.ndarray, labels: np.ndarray, config: TrainingConfig):
+    """Shuffled batches of scaled images and their target rows, the images randomly shifted, turned,
+    zoomed and drawn with a thicker or thinner pen if ``augment``."""
     import tensorflow as tf
 
     pipeline = (
-        tf.data.Dataset.from_tensor_slices((dataset.images, dataset.labels))
-        .shuffle(len(dataset), seed=config.seed, reshuffle_each_iteration=True)
+        tf.data.Dataset.from_tensor_slices((images, labels))
+        .shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)
         .batch(config.batch_size)
         .map(_network_inputs, num_parallel_calls=tf.data.AUTOTUNE)
     )
     if config.augment:
         augmentation = _augmentation(config.seed)
         pipeline = pipeline.map(
-            lambda images, labels: (augmentation(images, training=True), labels),
+            lambda images, labels: (_vary_stroke_width(augmentation(images, training=True)), labels),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return pipeline.prefetch(tf.data.AUTOTUNE)
@@ -263,7 +286,7 @@ def _network_dataset(dataset: Dataset, batch_size: int):
 
 
 def _network_inputs(images, labels):
-    """uint8 images → floats in [0, 1] with a channel axis; digit labels → one-hot rows."""
+    """uint8 images → floats in [0, 1] with a channel axis; labels → target rows (see models.one_hot)."""
     import tensorflow as tf
 
     from digitcnn.models import one_hot
@@ -284,6 +307,21 @@ def _augmentation(seed: int):
         ],
         name="augmentation",
     )
+
+
+STROKE_CHANGE = (-0.5, 1.0)  # how far towards a pen a pixel narrower (below 0) or wider a digit may be redrawn
+
+
+def _vary_stroke_width(images):
+    """Each image drawn with a randomly thicker or thinner pen: blended towards its 3×3 dilation or
+    erosion by an amount drawn from :data:`STROKE_CHANGE`. People's pens, and other writers' scans,
+    are often bolder than MNIST's."""
+    import tensorflow as tf
+
+    thicker = tf.nn.max_pool2d(images, 3, 1, "SAME")
+    thinner = -tf.nn.max_pool2d(-images, 3, 1, "SAME")
+    amount = tf.random.uniform([tf.shape(images)[0], 1, 1, 1], *STROKE_CHANGE)
+    return tf.where(amount > 0, images + amount * (thicker - images), images - amount * (thinner - images))
 
 
 class _ProgressRelay:

@@ -135,6 +135,10 @@ if result is not None:
         st.caption(f"Calibrated after training: its logits are divided by {result.temperature:.2f}, fitted to the "
                    f"training images, so its confidence matches how often it is right (label smoothing alone "
                    f"leaves it underconfident). No prediction changes.")
+    if (rule := result.refusal) is not None:
+        st.caption(f"Says \"not a digit\" when its top probability is below {rule.threshold:.1%}: fitted so that it "
+                   f"refuses {rule.test_refused:.2%} of its test digits (at most 1%), and is right on "
+                   f"{rule.test_accuracy_answered:.2%} of those it answers.")
     show_curves(finished, result.config, key="final_curves")
 
     matrix_column, report_column = st.columns([3, 2])
@@ -201,10 +205,14 @@ st.header("Saved models")
 
 def _saved_model_row(entry) -> dict:
     """One line of the saved-models table; a model without a readable card shows only its problem."""
-    row = {"name": entry.name, "architecture": "—", "test accuracy": "—", "data": "—",
-           "train / test images": "—", "epochs": None, "created": "—", "problem": entry.problem or ""}
+    row = {"name": entry.name, "architecture": "—", "test accuracy": "—", "not a digit below": "—",
+           "test digits refused": "—", "data": "—", "train / test images": "—", "epochs": None, "created": "—",
+           "problem": entry.problem or ""}
     if card := entry.card:
+        rule = card.refusal_rule
         row |= {"architecture": card.architecture, "test accuracy": f"{card.test_accuracy:.2%}",
+                "not a digit below": f"{rule.threshold:.1%}" if rule.curve else "never",
+                "test digits refused": f"{rule.test_refused:.2%}" if rule.curve else "—",
                 "data": card.data_source, "train / test images": f"{card.train_size:,} / {card.test_size:,}",
                 "epochs": card.epochs, "created": card.created}
     return row

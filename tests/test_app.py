@@ -235,8 +235,8 @@ def _reading_script(image_data):
     from ui import reading, state
 
     predictor, _ = state.active_predictor()
-    probabilities = reading.read_drawing(predictor, image_data)
-    st.session_state["probabilities"] = None if probabilities is None else [float(p) for p in probabilities]
+    shown = reading.read_drawing(predictor, image_data)
+    st.session_state["probabilities"] = None if shown is None else [float(p) for p in shown.probabilities]
 
 
 def _drawn_one():
@@ -263,6 +263,39 @@ def test_an_empty_canvas_shows_a_prompt_not_a_guess(app):
     assert test.session_state["probabilities"] is None
     assert "Draw a digit" in test.info[0].value
     assert not test.metric
+
+
+def test_a_drawing_below_the_chosen_sureness_is_not_a_digit(app):
+    test = app("pages/draw_digit.py")
+    slider = test.slider(key="threshold_default")
+    fitted = slider.value
+    assert 0 < fitted < 100
+    assert test.metric[0].label == "Test digits it still answers" and float(test.metric[0].value[:-1]) >= 99.0
+
+    from ui import reading
+
+    app("pages/home.py")
+    refused = AppTest.from_function(_reading_at_script, args=(_drawn_one(), 1.0), default_timeout=60).run()
+    assert not refused.exception, refused.exception
+    assert refused.session_state["digit"] is None
+    assert any(reading.REFUSED in markdown.value for markdown in refused.markdown)
+    assert refused.caption[-1].value.startswith("Closest digit: ")
+    answered = AppTest.from_function(_reading_at_script, args=(_drawn_one(), 0.0), default_timeout=60).run()
+    assert answered.session_state["digit"] is not None and not any(
+        reading.REFUSED in markdown.value for markdown in answered.markdown)
+
+    slider.set_value(100).run()  # the page's own control: answers nothing
+    assert not test.exception and test.metric[0].value == "0.0%"
+
+
+def _reading_at_script(image_data, threshold):
+    import streamlit as st
+
+    from ui import reading, state
+
+    predictor, _ = state.active_predictor()
+    shown = reading.read_drawing(predictor, image_data, threshold)
+    st.session_state["digit"] = shown.digit
 
 
 def _png(image: Image.Image) -> bytes:

@@ -57,8 +57,27 @@ def test_evaluate_reproduces_the_test_accuracy_of_the_card(trained, capsys):
     assert f"accuracy: {card['test_accuracy']:.2%}" in output
     assert "198 test images" in output
 
+    refused = card["refusal"]["test_refused"]
+    assert (f"refused as not a digit: {refused:.2%} of the images (below {card['refusal']['threshold']:.3f} top "
+            f"probability); accuracy on the {1 - refused:.2%} answered: ") in output
+
     assert cli.main(["evaluate", "--model", "tiny", "--data", str(csv), "--models-dir", str(models), "--all"]) == 0
     assert "all 600 images" in capsys.readouterr().out
+
+
+def test_predict_says_not_a_digit_below_the_models_threshold(trained, small_dataset, tmp_path, capsys):
+    import shutil
+
+    _, _, models = trained
+    strict = tmp_path / "models"
+    shutil.copytree(models, strict)
+    card = json.loads((strict / "tiny.json").read_text())
+    card["refusal"]["threshold"] = 1.0  # a model that is never sure enough: every picture is refused
+    (strict / "tiny.json").write_text(json.dumps(card))
+    Image.fromarray(small_dataset.images[0]).resize((140, 140)).save(tmp_path / "digit.png")
+    assert cli.main(["predict", "--models-dir", str(strict), "--model", "tiny", str(tmp_path / "digit.png")]) == 0
+    assert re.search(r"digit\.png: not a digit \(closest: \d, (?:\d+\.\d|< 0\.1|> 99\.9)%\)",
+                     capsys.readouterr().out)
 
 
 def test_predict_reads_digits_in_pictures_of_any_size_and_polarity(trained, small_dataset, tmp_path, capsys):

@@ -115,3 +115,56 @@ def test_a_model_with_fused_normalization_saves_and_loads_in_safe_mode(tmp_path)
     assert [layer.__class__.__name__ for layer in loaded.layers].count("FusedBatchNormalization") == 5
     inputs = np.random.default_rng(1).random((3, 28, 28, 1)).astype("float32")
     np.testing.assert_allclose(loaded(inputs, training=False), model(inputs, training=False), atol=1e-6)
+
+
+def test_a_not_a_digit_label_teaches_the_uniform_answer_and_does_not_count_for_accuracy():
+    targets = np.asarray(models.one_hot(np.array([3, models.NOT_A_DIGIT])))
+    np.testing.assert_allclose(targets, [np.eye(10)[3], np.full(10, 0.1)])
+    model = models.build("article")
+    accuracy = [metric for metric in model.metrics if metric.name == "accuracy"] or model._compile_metrics
+    probabilities = np.eye(10, dtype="float32")[[3, 5]]  # right on the digit; any answer to the non-digit
+    metric = models._digit_accuracy()
+    metric.update_state(targets, probabilities)
+    assert float(metric.result()) == 1.0  # only the digit counts
+    assert accuracy  # the compiled model reports it under the name "accuracy"
+
+
+_LOAD_WITHOUT_DIGITCNN = """
+import sys, numpy as np, keras
+model = keras.models.load_model(sys.argv[1])
+images = np.load(sys.argv[2])
+np.save(sys.argv[3], model.predict(images, verbose=0))
+print([layer.__class__.__name__ for layer in model.layers if "Normalization" in layer.__class__.__name__])
+assert "digitcnn" not in sys.modules
+"""
+
+
+@pytest.mark.parametrize("architecture", ["compact", "shipped"])
+def test_saved_files_load_in_plain_keras_without_this_project(architecture, small_dataset, tmp_path):
+    """Any Keras (or TF.js, LiteRT) tool reads a saved model: standard layers only."""
+    import os
+    import subprocess
+    import sys
+
+    from digitcnn import config, registry
+    from digitcnn.inference import predict_probabilities
+
+    if architecture == "shipped":
+        folder, name = config.PROJECT_ROOT / "models", config.DEFAULT_MODEL_NAME
+    else:
+        from digitcnn.training import TrainingConfig, train
+
+        result = train(small_dataset, TrainingConfig(architecture="compact", epochs=1, train_limit=100,
+                                                    non_digit_share=0.0, validate_each_epoch=False))
+        folder, name = tmp_path, "portable"
+        registry.save_model(result.model, registry.ModelCard.from_training(name, result), folder)
+    model, _ = registry.load_model(name, folder)
+    images = small_dataset.images[:20].astype("float32")[..., None] / 255
+    np.save(tmp_path / "images.npy", images)
+    completed = subprocess.run(
+        [sys.executable, "-c", _LOAD_WITHOUT_DIGITCNN, str(folder / f"{name}.keras"), str(tmp_path / "images.npy"),
+         str(tmp_path / "plain.npy")], cwd=tmp_path, capture_output=True, text=True, timeout=180,
+        env={key: value for key, value in os.environ.items() if key != "PYTHONPATH"} | {"TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "FusedBatchNormalization" not in completed.stdout
+    np.testing.assert_allclose(np.load(tmp_path / "plain.npy"), predict_probabilities(model, images), atol=1e-5)

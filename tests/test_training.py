@@ -113,3 +113,32 @@ def test_label_smoothing_follows_the_recipe_and_can_be_set(small_dataset):
     for wrong in (1.0, -0.1, "0.1"):
         with pytest.raises(SettingsError, match="label smoothing"):
             training.TrainingConfig(label_smoothing=wrong)
+
+
+def test_generated_non_digits_join_the_training_images_as_the_recipe_says(small_dataset):
+    assert training.TrainingConfig(architecture="article").non_digit_share == 0.0
+    assert training.TrainingConfig().non_digit_share == models.get_architecture("compact").recipe.non_digit_share > 0
+    events = []
+    settings = training.TrainingConfig(architecture="article", epochs=1, batch_size=50, non_digit_share=0.5,
+                                       validate_each_epoch=False)
+    result = training.train(small_dataset.subset(slice(0, 200)), settings, on_progress=events.append)
+    digits = len(result.split.train)  # 134: two thirds of the 200, as the tutorial holds out a third
+    assert events[-1].batches == -(-(digits + round(0.5 * digits)) // 50)  # half as many non-digits join them
+    assert result.train_evaluation.probabilities.shape == (digits, 10)  # scored on the digits alone
+    assert result.refusal is not None and result.refusal.test_refused <= 0.01
+    for wrong in (-0.1, 1.5, "half"):
+        with pytest.raises(SettingsError, match="share of non-digits"):
+            training.TrainingConfig(non_digit_share=wrong)
+
+
+def test_stroke_width_augmentation_thickens_and_thins_but_keeps_the_digit_in_place(small_dataset):
+    import tensorflow as tf
+
+    images = tf.constant(small_dataset.images[:200, ..., None] / 255.0, tf.float32)
+    varied = training._vary_stroke_width(images).numpy()
+    ink_before, ink_after = images.numpy().sum(axis=(1, 2, 3)), varied.sum(axis=(1, 2, 3))
+    assert (ink_after > ink_before * 1.05).any() and (ink_after < ink_before * 0.95).any()
+    assert varied.min() >= 0 and varied.max() <= 1
+    rows = np.arange(28)[None, :, None, None]
+    center = lambda batch: (batch * rows).sum(axis=(1, 2, 3)) / batch.sum(axis=(1, 2, 3))  # noqa: E731
+    np.testing.assert_allclose(center(varied), center(images.numpy()), atol=1.0)

@@ -1,6 +1,7 @@
 """Drawing digits with real mouse strokes on the canvas, as a person would, and reading the answer."""
 
 import math
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -55,3 +56,22 @@ def test_a_drawn_digit_is_read_as_that_digit(page, snapshot, digit):
     page.get_by_role("button", name="Reset canvas & history").click()
     expect(page.get_by_text("Draw a digit (0–9) on the canvas")).to_be_visible(timeout=30_000)
     expect(answer).to_have_count(0)
+
+
+def _star(cx=140, cy=145, outer=100, inner=40):
+    """A five-pointed star outline, drawn in one stroke."""
+    points = []
+    for corner in range(11):
+        radius = outer if corner % 2 == 0 else inner
+        angle = math.pi * corner / 5
+        points.append((cx + radius * math.sin(angle), cy - radius * math.cos(angle)))
+    return [points]
+
+
+def test_a_drawn_star_is_not_a_digit(page, snapshot):
+    canvas = _open_draw_page(page)
+    _draw(page, canvas, _star())
+    answer = page.get_by_role("status", name="predicted digit")
+    expect(answer).to_have_text("That doesn't look like a digit", timeout=30_000)
+    expect(page.get_by_text(re.compile(r"^Closest digit: \d"))).to_be_visible()
+    snapshot("draw_not_a_digit.png", height=900)
