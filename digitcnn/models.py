@@ -203,8 +203,16 @@ def one_hot(labels):
 def _digit_accuracy():
     """Keras's accuracy counted over the digits only (a non-digit's uniform row has no right answer),
     under the name "accuracy", so that progress reads as before."""
+    return digit_accuracy_class()(name="accuracy")
+
+
+@functools.cache
+def digit_accuracy_class() -> type:
+    """The ``DigitAccuracy`` metric class, defined and registered with Keras on first use (so that a
+    compiled model can be cloned or reloaded with its compile settings)."""
     import keras
 
+    @keras.saving.register_keras_serializable(package="digitcnn")
     class DigitAccuracy(keras.metrics.Mean):
         def update_state(self, y_true, y_pred, sample_weight=None):
             ops = keras.ops
@@ -212,7 +220,7 @@ def _digit_accuracy():
             right = ops.cast(ops.argmax(y_true, axis=-1) == ops.argmax(y_pred, axis=-1), "float32")
             return super().update_state(right, sample_weight=is_digit)
 
-    return DigitAccuracy(name="accuracy")
+    return DigitAccuracy
 
 
 def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int):

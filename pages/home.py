@@ -23,5 +23,6 @@ st.page_link("pages/dataset_browser.py", label="**Dataset browser**: counts, sam
              "the average digit", icon=":material/grid_view:")
 st.page_link("pages/train_evaluate.py", label="**Train & evaluate**: pick an architecture, train with live curves, "
              "study the confusion matrix and the mistakes, save the model", icon=":material/model_training:")
-st.page_link("pages/draw_digit.py", label="**Draw a digit**: the active model reads what you draw or upload",
+st.page_link("pages/draw_digit.py", label="**Draw a digit**: the active model reads what you draw or upload, "
+             "or says it is not a digit",
              icon=":material/draw:")

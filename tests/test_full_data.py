@@ -72,3 +72,19 @@ def test_the_shipped_model_scores_what_its_card_says_on_the_canonical_test_set(m
     assert evaluation.accuracy >= 0.995
     # calibrated: on average it is as sure as it is right (label smoothing alone left it at ~91%)
     assert abs(evaluation.confidences.mean() - evaluation.accuracy) < 0.005
+
+
+def test_the_shipped_model_refuses_non_digits_and_at_most_one_percent_of_its_test_digits(mnist):
+    """Issue 13: the rule on its card refuses ≤ 1% of MNIST's test digits, and most generated non-digits."""
+    from digitcnn import nondigits
+    from digitcnn.inference import predict_probabilities
+
+    model, card = registry.load_model(config.DEFAULT_MODEL_NAME, config.PROJECT_ROOT / "models")
+    rule = card.refusal_rule
+    answered, accuracy = rule.coverage(predict_probabilities(model, mnist.test.images), mnist.test.labels)
+    assert 1 - answered <= 0.01 + 1e-9 and accuracy > card.test_accuracy
+    assert 1 - answered == pytest.approx(rule.test_refused, abs=1e-4)
+    drawn_kinds = [kind for kind in nondigits.KINDS if kind not in nondigits.DIGIT_KINDS]
+    others = nondigits.generate(500, seed=2026, kinds=drawn_kinds)
+    refused = 1 - rule.coverage(predict_probabilities(model, others.images), np.zeros(len(others)))[0]
+    assert refused >= 0.85, refused

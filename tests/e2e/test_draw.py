@@ -74,4 +74,4 @@ def test_a_drawn_star_is_not_a_digit(page, snapshot):
     answer = page.get_by_role("status", name="predicted digit")
     expect(answer).to_have_text("That doesn't look like a digit", timeout=30_000)
     expect(page.get_by_text(re.compile(r"^Closest digit: \d"))).to_be_visible()
-    snapshot("draw_not_a_digit.png", height=900)
+    snapshot("draw_not_a_digit.png", height=1350)
