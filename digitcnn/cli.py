@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--stratify", action="store_true", help="keep each digit's share equal in both parts")
     train.add_argument("--augment", action=argparse.BooleanOptionalAction,
                        help=f"shift, turn and zoom training images a little ({recipe})")
+    train.add_argument("--fit-to-run", action=argparse.BooleanOptionalAction, default=True,
+                       help="for few images or epochs, shrink the batch size and the weight averaging so that a "
+                            "short run learns too (default: on; full-MNIST runs are unchanged)")
     train.add_argument("--name", help="save as models/NAME.keras (default: the architecture's name)")
     train.add_argument("--models-dir", help="where models are saved (default: models/ or $DIGITCNN_MODELS_DIR)")
     train.add_argument("--no-save", action="store_true", help="train and evaluate only")
@@ -120,17 +123,20 @@ def _train(arguments) -> int:
         stratify=arguments.stratify,
         test_set=arguments.test_set,
         augment=arguments.augment,
+        fit_to_run=arguments.fit_to_run,
     )
     name = registry.validate_model_name(arguments.name or arguments.arch)
     if not arguments.no_save:  # find out now, not after minutes of training, that the model cannot be kept
         registry.check_writable(arguments.models_dir)
     dataset = data.load_dataset(arguments.data)
     print(f"data: {dataset.source}, {len(dataset):,} images")
-    print(f"training {settings.architecture} for {settings.epochs} epochs, batch size {settings.batch_size}, "
-          f"learning rate {settings.learning_rate:g} ({settings.schedule}), "
-          f"augmentation {'on' if settings.augment else 'off'}, "
-          f"weight averaging {f'momentum {settings.ema_momentum:g}' if settings.ema_momentum else 'off'}, "
-          f"label smoothing {settings.label_smoothing or 'off'} (Ctrl-C cancels)")
+    run = training.fitted_to_run(settings, len(training.make_split(dataset, settings).train))  # what train() uses
+    print(f"training {run.architecture} for {run.epochs} epochs, batch size {run.batch_size}, "
+          f"learning rate {run.learning_rate:g} ({run.schedule}), "
+          f"augmentation {'on' if run.augment else 'off'}, "
+          f"weight averaging {f'momentum {run.ema_momentum:g}' if run.ema_momentum else 'off'}, "
+          f"label smoothing {run.label_smoothing or 'off'}"
+          f"{', fitted to the run' if run != settings else ''} (Ctrl-C cancels)")
     if settings.label_smoothing:
         print(f"(the losses shown while training are against labels smoothed by {settings.label_smoothing:g}; "
               f"the final test loss is plain cross-entropy)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Callable
 
 import numpy as np
@@ -25,6 +25,10 @@ from digitcnn.models import DEFAULT_ARCHITECTURE, SCHEDULES, Recipe, get_archite
 from digitcnn.refusal import RefusalRule, fit_refusal
 
 TEST_SET_CHOICES = ("auto", "holdout", "own")
+MIN_STEPS_PER_EPOCH = 40  # on small data the batch size is halved until an epoch has at least this many steps…
+MIN_BATCH_SIZE = 16  # …but not below this
+AVERAGING_SHARE = 0.1  # weight averaging spans at most this share of a run's steps…
+MIN_AVERAGING_MOMENTUM = 0.9  # …and is turned off where that would mean averaging over fewer than 10 steps
 MAX_SEED = 2**32 - 1  # the largest seed NumPy and TensorFlow both take
 _EVALUATION_BATCH_SIZE = 512
 
@@ -55,6 +59,7 @@ class TrainingConfig:
     test_set: str = "auto"
     validate_each_epoch: bool = True
     train_limit: int | None = None  # learn from at most this many images, for quick trials
+    fit_to_run: bool = True  # shrink the batch size and the weight averaging for short runs (see fitted_to_run)
 
     def __post_init__(self):
         recipe = get_architecture(self.architecture).recipe
@@ -185,6 +190,7 @@ def train(
     apply_thread_setting()
 
     split = make_split(dataset, config)
+    config = fitted_to_run(config, len(split.train))
     keras.utils.set_random_seed(config.seed)
     images, labels = _with_non_digits(split.train, config)
     batches = math.ceil(len(labels) / config.batch_size)
@@ -237,6 +243,26 @@ def train(
         temperature=temperature,
         refusal=fit_refusal(test_evaluation.probabilities, split.test.labels),
     )
+
+
+def fitted_to_run(config: TrainingConfig, train_size: int) -> TrainingConfig:
+    """``config`` with its batch size and weight averaging fitted to a run on ``train_size`` digits, when
+    ``fit_to_run`` (else unchanged). A recipe made for 60,000 digits gives a short trial run too few steps
+    to learn (batch 128 on 1,000 digits: 8 an epoch), and weight averaging over ~100 steps then averages
+    mostly the untrained start: the batch size is halved (down to :data:`MIN_BATCH_SIZE`) until an epoch
+    has :data:`MIN_STEPS_PER_EPOCH` steps, and the averaging's span capped at :data:`AVERAGING_SHARE` of
+    the run's steps (off below :data:`MIN_AVERAGING_MOMENTUM`). Full-MNIST runs are left as they are.
+    Applying it twice changes nothing more."""
+    if not config.fit_to_run:
+        return config
+    batch_size = config.batch_size
+    while batch_size > MIN_BATCH_SIZE and train_size / batch_size < MIN_STEPS_PER_EPOCH:
+        batch_size //= 2
+    images = train_size + round(config.non_digit_share * train_size)
+    steps = config.epochs * math.ceil(images / batch_size)
+    momentum = min(config.ema_momentum, math.floor((1 - 1 / (AVERAGING_SHARE * steps)) * 1e4) / 1e4)  # never longer
+    return replace(config, batch_size=batch_size,
+                   ema_momentum=momentum if momentum >= MIN_AVERAGING_MOMENTUM else 0.0)
 
 
 def evaluate_model(model, dataset: Dataset) -> Evaluation:

@@ -9,7 +9,7 @@ from digitcnn.errors import SettingsError
 from digitcnn.jobs import CANCELLED, FAILED, FINISHED, RUNNING, JobBoard
 from digitcnn.training import TrainingConfig
 
-QUICK = TrainingConfig(architecture="article", epochs=1, batch_size=64, train_limit=200)
+QUICK = TrainingConfig(architecture="article", epochs=1, batch_size=64, train_limit=200, fit_to_run=False)
 LONG = TrainingConfig(architecture="article", epochs=100, batch_size=16)
 
 
