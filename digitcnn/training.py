@@ -257,7 +257,7 @@ def fitted_to_run(config: TrainingConfig, train_size: int) -> TrainingConfig:
         return config
     batch_size = config.batch_size
     while batch_size > MIN_BATCH_SIZE and train_size / batch_size < MIN_STEPS_PER_EPOCH:
-        batch_size //= 2
+        batch_size = max(MIN_BATCH_SIZE, batch_size // 2)
     images = train_size + round(config.non_digit_share * train_size)
     steps = config.epochs * math.ceil(images / batch_size)
     momentum = min(config.ema_momentum, math.floor((1 - 1 / (AVERAGING_SHARE * steps)) * 1e4) / 1e4)  # never longer

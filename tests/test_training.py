@@ -92,7 +92,8 @@ def test_default_architecture_trains_with_augmentation(small_dataset):
 
 def test_weight_averaging_follows_the_recipe_and_can_be_set(small_dataset):
     assert training.TrainingConfig(architecture="article").ema_momentum == 0.0  # the tutorial's plain Adam
-    settings = training.TrainingConfig(architecture="article", epochs=1, ema_momentum=0.9, validate_each_epoch=False)
+    settings = training.TrainingConfig(architecture="article", epochs=1, ema_momentum=0.9, validate_each_epoch=False,
+                                       fit_to_run=False)  # fitted, so short a run would average over too few steps
     result = training.train(small_dataset.subset(slice(0, 200)), settings)
     assert result.model.optimizer.use_ema and result.model.optimizer.ema_momentum == 0.9
     with pytest.raises(SettingsError, match="weight-averaging momentum"):
@@ -120,7 +121,7 @@ def test_generated_non_digits_join_the_training_images_as_the_recipe_says(small_
     assert training.TrainingConfig().non_digit_share == models.get_architecture("compact").recipe.non_digit_share > 0
     events = []
     settings = training.TrainingConfig(architecture="article", epochs=1, batch_size=50, non_digit_share=0.5,
-                                       validate_each_epoch=False)
+                                       validate_each_epoch=False, fit_to_run=False)
     result = training.train(small_dataset.subset(slice(0, 200)), settings, on_progress=events.append)
     digits = len(result.split.train)  # 134: two thirds of the 200, as the tutorial holds out a third
     assert events[-1].batches == -(-(digits + round(0.5 * digits)) // 50)  # half as many non-digits join them
@@ -144,9 +145,11 @@ def test_stroke_width_augmentation_thickens_and_thins_but_keeps_the_digit_in_pla
     np.testing.assert_allclose(center(varied), center(images.numpy()), atol=1.0)
 
 
-@pytest.mark.parametrize("images, batch_size", [(1000, 16), (1500, 32), (3350, 64), (60000, 128), (40, 16)])
-def test_a_short_run_gets_smaller_batches_and_shorter_averaging(images, batch_size):
-    fitted = training.fitted_to_run(training.TrainingConfig(epochs=2), images)
+@pytest.mark.parametrize("images, recipe_batch, batch_size",
+                         [(1000, None, 16), (1500, None, 32), (3350, None, 64), (60000, None, 128), (40, None, 16),
+                          (134, 50, 16), (134, 8, 8)])
+def test_a_short_run_gets_smaller_batches_and_shorter_averaging(images, recipe_batch, batch_size):
+    fitted = training.fitted_to_run(training.TrainingConfig(epochs=2, batch_size=recipe_batch), images)
     assert fitted.batch_size == batch_size
     steps = 2 * -(-round(images * 1.1) // batch_size)
     if fitted.ema_momentum:  # averaging over at most a tenth of the run's steps
