@@ -33,6 +33,7 @@ from benchmarks.drawn_digits import render
 from digitcnn import config, data, nondigits, preprocess, registry
 from digitcnn.errors import EmptyDrawingError
 from digitcnn.inference import as_network_input, predict_probabilities
+from digitcnn.refusal import threshold_refusing
 
 REFUSED_DIGITS = 0.01  # the share of MNIST's test digits a rule may refuse; its threshold is fitted to it
 SURE = 0.99  # a reading at least this probable is one the model is sure of
@@ -68,11 +69,6 @@ def _feature_model(model):
 
 
 SCORES = {"max softmax": max_softmax, "energy": energy}
-
-
-def threshold(digit_scores: np.ndarray) -> float:
-    """The highest threshold that refuses (scores strictly below it) at most REFUSED_DIGITS of the digits."""
-    return float(np.sort(digit_scores)[int(REFUSED_DIGITS * len(digit_scores))])
 
 
 def refused_share(scores: np.ndarray, refused_before: int, cut: float) -> float:
@@ -138,7 +134,7 @@ def main() -> None:
     for model, card in loaded:
         for rule, score in SCORES.items():
             scores = {name: score(model, images) for name, images in pictures.items()}
-            cut = threshold(scores["digits"])
+            cut = threshold_refusing(scores["digits"], REFUSED_DIGITS)  # as models' own rules are fitted
             non_digit_rows = ([scores["non-digits"][made.kinds == kind] for kind in nondigits.KINDS]
                               + [scores["non-digits"]])
             digit_rows = [(scores["digits"], 0), (scores["drawn"], drawn_mnist[1]),

@@ -49,6 +49,11 @@ class RefusalRule:
     curve: list
     score: str = SCORE
 
+    @property
+    def fitted(self) -> bool:
+        """Whether this rule was fitted to a model's test digits (:data:`NEVER_REFUSE` was not)."""
+        return bool(self.curve)
+
     def read(self, probabilities: np.ndarray, threshold: float | None = None) -> Reading:
         """The reading of one picture from its ten probabilities, refused below ``threshold`` (the rule's own
         by default)."""
@@ -93,19 +98,26 @@ def fit_refusal(probabilities: np.ndarray, labels: np.ndarray, max_refused: floa
     """The rule for a model whose probabilities on its test digits (N, 10) are ``probabilities``: the
     highest threshold that refuses at most ``max_refused`` of them."""
     probabilities, labels = np.asarray(probabilities), np.asarray(labels)
-    scores = np.sort(probabilities.max(axis=1))
-    threshold = float(scores[int(np.floor(max_refused * len(scores)))])  # refusing below it: at most that many
-    answered, accuracy = _coverage(probabilities, labels, threshold)
-    curve = [[threshold_, *map(_rounded, _coverage(probabilities, labels, threshold_))]
-             for threshold_ in CURVE_THRESHOLDS]
+    scores, right = probabilities.max(axis=1), probabilities.argmax(axis=1) == labels
+    threshold = threshold_refusing(scores, max_refused)
+    answered, accuracy = _answered(scores, right, threshold)
+    curve = [[step, *map(_rounded, _answered(scores, right, step))] for step in CURVE_THRESHOLDS]
     return RefusalRule(threshold=threshold, test_refused=_rounded(1 - answered),
                        test_accuracy_answered=_rounded(accuracy), curve=curve)
 
 
+def threshold_refusing(scores: np.ndarray, max_refused: float = MAX_REFUSED_DIGITS) -> float:
+    """The highest threshold that refuses (scores strictly below it) at most ``max_refused`` of ``scores``."""
+    return float(np.sort(scores)[int(np.floor(max_refused * len(scores)))])
+
+
 def _coverage(probabilities: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float]:
     """The share of pictures answered at ``threshold`` and the accuracy on those (1 when none is answered)."""
-    answered = probabilities.max(axis=1) >= threshold
-    right = probabilities.argmax(axis=1) == labels
+    return _answered(probabilities.max(axis=1), probabilities.argmax(axis=1) == labels, threshold)
+
+
+def _answered(scores: np.ndarray, right: np.ndarray, threshold: float) -> tuple[float, float]:
+    answered = scores >= threshold
     return float(answered.mean()), float(right[answered].mean()) if answered.any() else 1.0
 
 

@@ -218,8 +218,8 @@ def _saved_model_row(entry) -> dict:
     if card := entry.card:
         rule = card.refusal_rule
         row |= {"architecture": card.architecture, "test accuracy": f"{card.test_accuracy:.2%}",
-                "not a digit below": f"{rule.threshold:.1%}" if rule.curve else "never",
-                "test digits refused": f"{rule.test_refused:.2%}" if rule.curve else "—",
+                "not a digit below": f"{rule.threshold:.1%}" if rule.fitted else "never",
+                "test digits refused": f"{rule.test_refused:.2%}" if rule.fitted else "—",
                 "data": card.data_source, "train / test images": f"{card.train_size:,} / {card.test_size:,}",
                 "epochs": card.epochs, "created": card.created}
     return row

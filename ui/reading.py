@@ -18,7 +18,7 @@ def answer_threshold(predictor, card) -> float:
     """The "only answer when at least … sure" control, with what it means on the model's test digits;
     returns the threshold chosen (the model's fitted one until the user moves it)."""
     rule = predictor.refusal
-    if not rule.curve:
+    if not rule.fitted:
         st.caption(f"**{card.name}** was saved before models learned to say \"not a digit\": it always answers.")
         return 0.0
     control, chart = st.columns([2, 3], gap="large")
