@@ -1,38 +1,51 @@
-"""Training in a background thread, so an app stays usable while a model learns.
+"""Training in background threads, a few at a time, so an app stays usable while models learn.
 
-A :class:`JobBoard` starts the training jobs of one process. Each job belongs to the owner that
+A :class:`JobBoard` runs the training jobs of one process. Each job belongs to the owner that
 started it (a user's session in the app): only that owner sees it, cancels it and saves its
-model, and an owner trains one model at a time. The model's name matters only when it is
-saved. Each :class:`TrainingJob` records its progress as it goes, and its owner (a page
-refreshing every second, say) can read a consistent :meth:`TrainingJob.snapshot` of it at any
-moment. The board keeps only the jobs still running, so a finished job lives as long as its
-owner keeps it; when the process exits, running jobs are cancelled and waited for, so no
-training thread is cut off inside TensorFlow.
+model, and an owner has one job on the board at a time. The model's name matters only when it
+is saved. At most ``max_running`` jobs train at once (TensorFlow spreads one training over all
+cores, so more at once only share them and each crawls); the others wait in a first-come queue,
+each knowing its place, and can be cancelled while they wait.
+
+Each :class:`TrainingJob` records its progress as it goes, and its owner (a page refreshing every
+second, say) can read a consistent :meth:`TrainingJob.snapshot` of it at any moment. The board
+keeps only the jobs waiting or running, so a finished job lives as long as its owner keeps it,
+and :meth:`TrainingJob.release` lets go of its model and scores sooner. When the process exits,
+jobs are cancelled and waited for, so no training thread is cut off inside TensorFlow.
+
+Where a job trains is the board's ``trainer``: :func:`digitcnn.training.train` in this process,
+or :func:`digitcnn.ray_training.train_on_ray` on a Ray cluster when ``$DIGITCNN_RAY_ADDRESS`` is set.
 """
 
 from __future__ import annotations
 
 import atexit
+import collections
 import logging
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Callable
 
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError, SettingsError, TrainingCancelled
 from digitcnn.registry import validate_model_name
-from digitcnn.training import Progress, TrainingConfig, TrainingResult, train
+from digitcnn.training import Progress, TrainingConfig, TrainingResult
 
 _log = logging.getLogger(__name__)
-RUNNING, FINISHED, FAILED, CANCELLED = "running", "finished", "failed", "cancelled"
+WAITING, RUNNING, FINISHED, FAILED, CANCELLED = "waiting", "running", "finished", "failed", "cancelled"
+ENDED = (FINISHED, FAILED, CANCELLED)
 _BATCH_CURVE_POINTS = 400  # at most this many batch-level points are kept for live curves
 EXIT_WAIT_SECONDS = 20.0  # how long an exiting process waits for its cancelled trainings to stop
+
+Trainer = Callable[..., TrainingResult]  # train(dataset, config, on_progress=…, cancel=…), or its stand-in
 
 
 @dataclass(frozen=True)
 class JobSnapshot:
-    """What a job has done so far, frozen at one moment."""
+    """What a job has done so far, frozen at one moment. ``place`` is its place in the queue
+    (1: next to start) while it waits, else None."""
 
     name: str
     status: str
@@ -43,22 +56,25 @@ class JobSnapshot:
     batches: list[Progress]  # a thinned record of batch ends, for live curves
     result: TrainingResult | None
     error: str | None
-    started: float  # time.time() at the start
+    started: float  # time.time() when it was started (it may have waited since)
+    place: int | None = None
 
     @property
     def done(self) -> bool:
-        return self.status != RUNNING
+        return self.status in ENDED
 
 
 @dataclass(eq=False)
 class TrainingJob:
-    """One training run in its own thread, owned by ``owner``. Create it through :meth:`JobBoard.start`."""
+    """One training run, owned by ``owner``: it waits for a free place, then trains in its own thread.
+    Create it through :meth:`JobBoard.start`."""
 
     owner: str
     name: str
-    dataset: Dataset = field(repr=False)
+    dataset: Dataset | None = field(repr=False)
     config: TrainingConfig
-    status: str = RUNNING
+    status: str = WAITING
+    place: int | None = None
     progress: Progress | None = None
     epochs: list = field(default_factory=list)
     batches: list = field(default_factory=list)
@@ -67,19 +83,34 @@ class TrainingJob:
     started: float = field(default_factory=time.time)
 
     def __post_init__(self):
+        self.source = self.dataset.source
         self._lock = threading.Lock()
         self._cancel = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"training {self.name}", daemon=True)
-        self._on_end = None
+        self._ended = threading.Event()
+        self._board: JobBoard | None = None
 
     def cancel(self) -> None:
-        """Ask the job to stop after its current batch."""
+        """Stop the job: a waiting one leaves the queue at once, a running one stops after its current batch."""
         self._cancel.set()
+        if self._board is not None:
+            self._board._withdraw(self)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job ends (or ``timeout`` seconds pass); True if it has ended."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self._ended.wait(timeout)
+
+    def release(self, keep_scores: bool = False) -> None:
+        """Let go of what the ended job holds: its model, and unless ``keep_scores`` its scores, curves
+        and data too (a full-MNIST run holds tens of megabytes). Called once its model is saved (the
+        scores are still shown) or its result is dismissed."""
+        with self._lock:
+            if self.status not in ENDED:
+                raise SettingsError(f"{self.name!r} is still {self.status}: cancel it first")
+            self.dataset = None
+            if keep_scores and self.result is not None:
+                self.result = replace(self.result, model=None)
+            elif not keep_scores:
+                self.result, self.batches, self.epochs = None, [], []
 
     def snapshot(self) -> JobSnapshot:
         """A consistent copy of the job's state."""
@@ -88,18 +119,26 @@ class TrainingJob:
                 name=self.name,
                 status=self.status,
                 config=self.config,
-                source=self.dataset.source,
+                source=self.source,
                 progress=self.progress,
                 epochs=list(self.epochs),
                 batches=list(self.batches),
                 result=self.result,
                 error=self.error,
                 started=self.started,
+                place=self.place,
             )
 
-    def _launch(self, on_end) -> None:
-        self._on_end = on_end
-        self._thread.start()
+    def _set(self, **changes) -> None:
+        with self._lock:
+            for key, value in changes.items():
+                setattr(self, key, value)
+        if changes.get("status") in ENDED:
+            self._ended.set()
+
+    def _launch(self, trainer: Trainer) -> None:
+        self._set(status=RUNNING, place=None)
+        threading.Thread(target=self._run, args=(trainer,), name=f"training {self.name}", daemon=True).start()
 
     def _record(self, progress: Progress) -> None:
         with self._lock:
@@ -111,9 +150,11 @@ class TrainingJob:
                 if len(self.batches) > _BATCH_CURVE_POINTS:
                     self.batches = self.batches[::2]
 
-    def _run(self) -> None:
+    def _run(self, trainer: Trainer) -> None:
         try:
-            result = train(self.dataset, self.config, on_progress=self._record, cancel=self._cancel)
+            if self._cancel.is_set():  # cancelled in the moment it was let in
+                raise TrainingCancelled("cancelled before it started")
+            result = trainer(self.dataset, self.config, on_progress=self._record, cancel=self._cancel)
             outcome = dict(status=FINISHED, result=result)
         except TrainingCancelled:
             outcome = dict(status=CANCELLED)
@@ -122,49 +163,96 @@ class TrainingJob:
         except Exception as error:  # a bug or an exhausted machine: report it, never kill the server
             _log.exception("training %s failed", self.name)
             outcome = dict(status=FAILED, error=f"training failed: {type(error).__name__}: {error}")
-        with self._lock:
-            for key, value in outcome.items():
-                setattr(self, key, value)
-        self._on_end(self)
+        self._set(**outcome)
+        self._board._ended(self)
 
 
 class JobBoard:
-    """The training jobs running in one process, each owned by whoever started it."""
+    """The training jobs of one process, each owned by whoever started it: at most ``max_running``
+    train at once (default :func:`digitcnn.runtime.max_trainings`), the rest wait their turn.
+    ``trainer`` trains one job (default: on Ray when ``$DIGITCNN_RAY_ADDRESS`` is set, else here)."""
 
-    def __init__(self):
+    def __init__(self, max_running: int | None = None, trainer: Trainer | None = None):
+        from digitcnn.runtime import max_trainings
+
+        self.max_running = max_trainings(max_running)
+        self._trainer = trainer or _default_trainer()
         self._lock = threading.Lock()
         self._running: set[TrainingJob] = set()
+        self._waiting: collections.deque[TrainingJob] = collections.deque()
         _boards.add(self)
 
     def start(self, owner: str, name: str, dataset: Dataset, config: TrainingConfig) -> TrainingJob:
-        """Start training a model called ``name`` for ``owner``; refused while that owner trains another."""
+        """Queue a training of a model called ``name`` for ``owner``, which starts at once if a place
+        is free; refused while that owner has another job waiting or running."""
         name = validate_model_name(name)
         with self._lock:
-            busy = [job.name for job in self._running if job.owner == owner]
+            busy = [job.name for job in (*self._running, *self._waiting) if job.owner == owner]
             if busy:
                 raise SettingsError(f"you are already training {busy[0]!r}: wait for it or cancel it first")
             job = TrainingJob(owner, name, dataset, config)
-            self._running.add(job)
-        job._launch(on_end=self._ended)
+            job._board = self
+            self._waiting.append(job)
+            self._admit()
         return job
 
     def running(self) -> list[TrainingJob]:
-        """The jobs still running, of every owner."""
+        """The jobs training now, of every owner."""
         with self._lock:
             return list(self._running)
 
+    def waiting(self) -> list[TrainingJob]:
+        """The jobs waiting for a place, first in line first."""
+        with self._lock:
+            return list(self._waiting)
+
+    def cancel_owner(self, owner: str) -> None:
+        """Cancel whatever ``owner`` has waiting or running (its session has ended, say)."""
+        for job in self.waiting() + self.running():
+            if job.owner == owner:
+                job.cancel()
+
     def stop_all(self, timeout: float = EXIT_WAIT_SECONDS) -> bool:
-        """Cancel every running job and wait up to ``timeout`` seconds in all for them to stop;
-        True when none is left running."""
-        jobs = self.running()
+        """Cancel every job, waiting or running, and wait up to ``timeout`` seconds in all for them to
+        stop; True when none is left running."""
+        jobs = self.waiting() + self.running()
         for job in jobs:
             job.cancel()
         deadline = time.monotonic() + timeout
         return all(job.wait(max(0.0, deadline - time.monotonic())) for job in jobs)
 
+    def _admit(self) -> None:
+        """Start waiting jobs while places are free, and tell the rest their place. Holds the lock."""
+        while self._waiting and len(self._running) < self.max_running:
+            job = self._waiting.popleft()
+            self._running.add(job)
+            job._launch(self._trainer)
+        for place, job in enumerate(self._waiting, start=1):
+            job._set(place=place)
+
+    def _withdraw(self, job: TrainingJob) -> None:
+        with self._lock:
+            if job not in self._waiting:
+                return  # running (it stops after its batch) or ended
+            self._waiting.remove(job)
+            job._set(status=CANCELLED, place=None)
+            self._admit()
+
     def _ended(self, job: TrainingJob) -> None:
         with self._lock:
             self._running.discard(job)
+            self._admit()
+
+
+def _default_trainer() -> Trainer:
+    """Ray's when ``$DIGITCNN_RAY_ADDRESS`` names a cluster, else this process's."""
+    import os  # TEMPORARY until ray_training lands
+    from digitcnn.training import train
+
+    if os.environ.get("DIGITCNN_RAY_ADDRESS"):
+        from digitcnn import ray_training
+        return ray_training.train_on_ray
+    return train
 
 
 _boards: weakref.WeakSet[JobBoard] = weakref.WeakSet()
@@ -175,5 +263,5 @@ def _stop_trainings_at_exit() -> None:
     """A process that exits while a training thread runs inside TensorFlow dies with "terminate
     called … FATAL" when the interpreter tears the thread down: cancel and wait instead."""
     for board in list(_boards):
-        if board.running() and not board.stop_all():
+        if (board.running() or board.waiting()) and not board.stop_all():
             _log.warning("a training did not stop within %.0f s of the exit", EXIT_WAIT_SECONDS)

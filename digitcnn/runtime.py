@@ -10,26 +10,23 @@ unchanged.
 from __future__ import annotations
 
 import logging
+import os
 
 from digitcnn.config import positive_number_setting
+from digitcnn.errors import SettingsError
 
 _log = logging.getLogger(__name__)
 
-from digitcnn.errors import SettingsError
-
 THREADS_VARIABLE = "DIGITCNN_THREADS"
 MAX_THREADS = 1024  # far above any CPU this runs on, far below what overflows TensorFlow's setting
+MAX_TRAININGS_VARIABLE = "DIGITCNN_MAX_TRAININGS"
+CORES_PER_TRAINING = 2  # one training keeps about two cores busy (TensorFlow's ops, and the input pipeline)
 
 
 def thread_cap(threads: int | None = None) -> int | None:
     """The cap on TensorFlow's CPU threads: ``threads``, else ``$DIGITCNN_THREADS``, else None (no
     cap). A count that is not a whole number from 1 to :data:`MAX_THREADS` raises :class:`SettingsError`."""
-    if threads is None:
-        return positive_number_setting(THREADS_VARIABLE, int, f"a whole number of threads from 1 to {MAX_THREADS}",
-                                       maximum=MAX_THREADS)
-    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
-        raise SettingsError(f"threads must be a whole number from 1 to {MAX_THREADS}, got {threads!r}")
-    return threads
+    return _count_setting(threads, THREADS_VARIABLE, "threads")
 
 
 def apply_thread_setting(threads: int | None = None) -> int | None:
@@ -52,6 +49,26 @@ def apply_thread_setting(threads: int | None = None) -> int | None:
             _log.warning("%s=%s came after TensorFlow started; it keeps its threads", THREADS_VARIABLE, threads)
             return None
     return threads
+
+
+def max_trainings(count: int | None = None) -> int:
+    """How many trainings one server runs at once: ``count``, else ``$DIGITCNN_MAX_TRAININGS``, else one per
+    :data:`CORES_PER_TRAINING` cores (at least one). More at once would only share the same cores, each run
+    slower and all of them holding their data and model meanwhile. A count that is not a whole number from
+    1 to :data:`MAX_THREADS` raises :class:`SettingsError`."""
+    count = _count_setting(count, MAX_TRAININGS_VARIABLE, "trainings at once")
+    return count or max(1, (os.cpu_count() or 1) // CORES_PER_TRAINING)
+
+
+def _count_setting(count: int | None, variable: str, what: str) -> int | None:
+    """``count``, else ``$variable``, else None; either must be a whole number from 1 to :data:`MAX_THREADS`."""
+    expected = f"a whole number from 1 to {MAX_THREADS}"
+    if count is None:
+        count = positive_number_setting(variable, int, f"{what}: {expected}", maximum=MAX_THREADS)
+        return None if count is None else int(count)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_THREADS:
+        raise SettingsError(f"{what} must be {expected}, got {count!r}")
+    return count
 
 
 def distribution_strategy():

@@ -6,7 +6,7 @@ import streamlit as st
 
 from digitcnn import charts, gallery, models, registry
 from digitcnn.errors import DigitCNNError
-from digitcnn.jobs import CANCELLED, FAILED, RUNNING
+from digitcnn.jobs import CANCELLED, FAILED, RUNNING, WAITING
 from digitcnn.training import TrainingConfig
 from ui import state
 
@@ -98,31 +98,45 @@ def show_curves(snapshot, settings: TrainingConfig, key: str) -> None:
                    f"The test loss given with the results is plain cross-entropy, of the calibrated model.")
 
 
+def _queue_line(place: int) -> str:
+    others = place - 1
+    ahead = "Yours is next" if others == 0 else f"{others} other training{'s wait' if others > 1 else ' waits'} ahead of yours"
+    return (f"The server trains a few models at a time, for everyone using it. {ahead}: it starts by itself when "
+            f"a place is free, and you may use the other pages meanwhile.")
+
+
 @st.fragment(run_every=1.0)
 def live_progress(job) -> None:
-    """Redrawn every second while the job runs; the whole page reruns once it ends."""
+    """Redrawn every second while the job waits or runs; the whole page reruns once it ends."""
     snapshot = job.snapshot()
     if snapshot.done:
         st.rerun()
-    st.subheader(f"Training {snapshot.name}")
-    fraction = snapshot.progress.fraction_done if snapshot.progress else 0.0
-    st.progress(fraction, text=_progress_line(snapshot))
+    if snapshot.status == WAITING:
+        st.subheader(f"{snapshot.name} is number {snapshot.place} in line")
+        st.info(_queue_line(snapshot.place), icon=":material/hourglass_top:")
+    else:
+        st.subheader(f"Training {snapshot.name}")
+        fraction = snapshot.progress.fraction_done if snapshot.progress else 0.0
+        st.progress(fraction, text=_progress_line(snapshot))
     if st.button("Cancel", icon=":material/stop:"):
         job.cancel()
-    show_curves(snapshot, job.config, key="live_curves")
+    if snapshot.status == RUNNING:
+        show_curves(snapshot, job.config, key="live_curves")
 
 
-if job is not None and job.snapshot().status == RUNNING:
+if job is not None and not job.snapshot().done:
     live_progress(job)
     st.stop()
 
 finished = job.snapshot() if job is not None else None  # the job has ended: this snapshot is final
 if finished is None:
     st.info("Choose the settings and press **Train**. Training runs in the background: other pages stay usable.")
-elif finished.status == CANCELLED:
-    st.warning(f"Training of {finished.name} was cancelled; nothing was saved.", icon=":material/cancel:")
-elif finished.status == FAILED:
-    st.error(finished.error, icon=":material/error:")
+elif finished.status in (CANCELLED, FAILED):
+    if finished.status == CANCELLED:
+        st.warning(f"Training of {finished.name} was cancelled; nothing was saved.", icon=":material/cancel:")
+    else:
+        st.error(finished.error, icon=":material/error:")
+    st.button("Dismiss", on_click=state.dismiss_training, key="dismiss_ended")
 
 # --- 3. Results --------------------------------------------------------------------------------
 result = finished.result if finished is not None else None
@@ -205,6 +219,8 @@ if result is not None:
             st.error(save_error, icon=":material/error:")
         st.button(f"Save as {job.name}", type="primary", icon=":material/save:", on_click=state.save_trained_model,
                   args=(job,))
+    st.button("Dismiss these results", icon=":material/close:", on_click=state.dismiss_training,
+              help="Lets go of this run's model and scores" + ("" if saved else ": unsaved, it is lost") + ".")
 
 # --- 4. Saved models -----------------------------------------------------------------------
 st.header("Saved models")

@@ -376,3 +376,78 @@ def test_streamlits_rerun_cleanup_no_longer_resets_keras_under_a_training(app):
     script_runner._clean_problem_modules()  # what Streamlit runs after each script run
     assert global_state.GLOBAL_STATE_TRACKER is tracker
     assert all(job.wait(120) for job in state.job_board().running())
+
+
+@pytest.fixture
+def one_training_at_a_time(monkeypatch):
+    """The app's job board, made afresh to run one training at a time."""
+    from ui import state
+
+    monkeypatch.setenv("DIGITCNN_MAX_TRAININGS", "1")
+    state.job_board.clear()
+    yield state.job_board()
+    assert state.job_board().stop_all(60)
+    state.job_board.clear()
+
+
+def _press_train(test, name: str, epochs: int, limit: int) -> None:
+    test.selectbox(key="architecture").set_value("article").run()
+    test.text_input[0].set_value(name)
+    test.number_input(key="epochs_article").set_value(epochs)
+    test.number_input(key="train_limit").set_value(limit)
+    test.button[0].click().run()
+    assert not test.exception, test.exception
+
+
+def _button(test, label: str):
+    [button] = [button for button in test.button if button.label == label]
+    return button
+
+
+def test_a_training_beyond_the_servers_limit_waits_in_line_and_can_be_left(app, one_training_at_a_time):
+    first, second = app("pages/train_evaluate.py"), app("pages/train_evaluate.py")
+    _press_train(first, "first", epochs=200, limit=400)
+    assert [subheader.value for subheader in first.subheader][:1] == ["Training first"]
+    _press_train(second, "second", epochs=1, limit=100)
+    assert "second is number 1 in line" in [subheader.value for subheader in second.subheader]
+    assert "Yours is next" in second.info[0].value
+
+    _button(second, "Cancel").click().run()  # leaves the line at once
+    assert not second.exception, second.exception
+    second.run()
+    assert "Training of second was cancelled" in second.warning[0].value
+    _button(second, "Dismiss").click().run()
+    assert not second.exception and not second.warning
+    assert len(one_training_at_a_time.running()) == 1 and one_training_at_a_time.waiting() == []
+
+
+def test_dismissed_or_saved_results_let_go_of_the_model(app, models_folder):
+    import gc
+    import weakref
+
+    from ui import state
+
+    test = _train_page_with_sidebar()
+    _train_from_the_page(test, "page-released", "article", limit=100)
+    job = test.session_state["training_job"]
+    model = weakref.ref(job.snapshot().result.model)
+    _button(test, "Save as page-released").click().run()
+    assert not test.exception, test.exception
+    gc.collect()
+    assert model() is None  # saved: the file has it
+    assert any(header.value == "Results of page-released" for header in test.header)  # the scores stay shown
+    _button(test, "Dismiss these results").click().run()
+    assert not test.exception, test.exception
+    assert not any(header.value.startswith("Results of") for header in test.header)
+    assert job.snapshot().result is None and state.job_board().running() == []
+
+
+def test_a_session_that_ends_cancels_its_training(app, one_training_at_a_time):
+    import gc
+
+    test = app("pages/train_evaluate.py")
+    _press_train(test, "abandoned", epochs=200, limit=400)
+    [job] = one_training_at_a_time.running()
+    del test
+    gc.collect()  # as when Streamlit forgets a closed tab's session
+    assert job.wait(60) and job.snapshot().status == "cancelled"

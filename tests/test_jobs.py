@@ -1,12 +1,14 @@
+import gc
 import os
 import subprocess
 import sys
+import weakref
 
 import pytest
 
 from digitcnn import config
 from digitcnn.errors import SettingsError
-from digitcnn.jobs import CANCELLED, FAILED, FINISHED, RUNNING, JobBoard
+from digitcnn.jobs import CANCELLED, FAILED, FINISHED, RUNNING, WAITING, JobBoard
 from digitcnn.training import TrainingConfig
 
 QUICK = TrainingConfig(architecture="article", epochs=1, batch_size=64, train_limit=200, fit_to_run=False)
@@ -27,7 +29,7 @@ def test_a_job_trains_in_the_background_and_reports_its_progress(small_dataset):
 
 def test_two_users_may_train_models_of_the_same_name_without_touching_each_others(small_dataset):
     """The name matters only when a model is saved: each user's job is theirs alone."""
-    board = JobBoard()
+    board = JobBoard(max_running=2)
     alices = board.start("alice", "my-model", small_dataset, LONG)
     bobs = board.start("bob", "my-model", small_dataset, QUICK)
     try:
@@ -57,6 +59,73 @@ def test_bad_names_are_refused_before_any_thread_starts(small_dataset):
     with pytest.raises(SettingsError):
         board.start("alice", "../escape", small_dataset, QUICK)
     assert board.running() == []
+
+
+def test_jobs_beyond_the_limit_wait_their_turn_first_come_and_know_their_place(small_dataset):
+    board = JobBoard(max_running=1)
+    first = board.start("alice", "first", small_dataset, LONG)
+    second = board.start("bob", "second", small_dataset, QUICK)
+    third = board.start("carol", "third", small_dataset, QUICK)
+    try:
+        assert [job.snapshot().status for job in (first, second, third)] == [RUNNING, WAITING, WAITING]
+        assert (second.snapshot().place, third.snapshot().place) == (1, 2)
+        assert first.snapshot().place is None and not second.snapshot().done
+        assert board.running() == [first] and board.waiting() == [second, third]
+        with pytest.raises(SettingsError, match="already training 'second'"):  # a waiting job counts as one
+            board.start("bob", "another", small_dataset, QUICK)
+    finally:
+        first.cancel()
+    assert second.wait(120) and third.wait(120)  # each started when the one before it ended
+    assert [job.snapshot().status for job in (first, second, third)] == [CANCELLED, FINISHED, FINISHED]
+    assert second.snapshot().result.test_evaluation.accuracy > 0.3 and third.snapshot().result is not None
+    assert board.running() == [] and board.waiting() == []
+
+
+def test_a_waiting_job_can_leave_the_queue_and_those_behind_move_up(small_dataset):
+    board = JobBoard(max_running=1)
+    first = board.start("alice", "first", small_dataset, LONG)
+    leaving = board.start("bob", "leaving", small_dataset, QUICK)
+    staying = board.start("carol", "staying", small_dataset, LONG)
+    try:
+        leaving.cancel()
+        assert leaving.wait(0) and leaving.snapshot().status == CANCELLED  # at once: it never trained
+        assert leaving.snapshot().progress is None
+        assert staying.snapshot().place == 1 and board.waiting() == [staying]
+        board.cancel_owner("alice")  # the first user's session ended, say
+        assert first.wait(60) and first.snapshot().status == CANCELLED
+        assert staying.snapshot().status in (RUNNING, CANCELLED) and staying.snapshot().place is None
+    finally:
+        assert board.stop_all(60)
+    assert staying.snapshot().status == CANCELLED
+
+
+def test_a_released_job_lets_go_of_its_model_and_if_dismissed_of_its_scores(small_dataset):
+    board = JobBoard()
+    job = board.start("alice", "quick", small_dataset, QUICK)
+    assert job.wait(120)
+    model = weakref.ref(job.snapshot().result.model)
+    job.release(keep_scores=True)  # saved: the page still shows the scores
+    gc.collect()
+    assert model() is None
+    kept = job.snapshot()
+    assert kept.result.model is None and kept.result.test_evaluation.accuracy > 0 and kept.epochs
+    scores = weakref.ref(kept.result.test_evaluation)
+    del kept
+    job.release()  # dismissed
+    gc.collect()
+    assert scores() is None and job.snapshot().result is None and job.snapshot().batches == []
+    assert job.snapshot().status == FINISHED and job.snapshot().source == small_dataset.source
+
+
+def test_a_running_job_cannot_be_released(small_dataset):
+    board = JobBoard()
+    job = board.start("alice", "long", small_dataset, LONG)
+    try:
+        with pytest.raises(SettingsError, match="still (waiting|running)"):
+            job.release()
+    finally:
+        job.cancel()
+    assert job.wait(60)
 
 
 def test_a_failure_is_reported_not_raised(small_dataset):

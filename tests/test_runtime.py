@@ -40,3 +40,18 @@ def test_one_cpu_trains_under_the_default_strategy():
 
     strategy = runtime.distribution_strategy()
     assert strategy is tf.distribute.get_strategy() and strategy.num_replicas_in_sync == 1
+
+
+def test_trainings_at_once_default_to_one_per_two_cores_and_follow_the_setting(monkeypatch):
+    monkeypatch.delenv(runtime.MAX_TRAININGS_VARIABLE, raising=False)
+    assert runtime.max_trainings() == max(1, os.cpu_count() // 2)
+    monkeypatch.setenv(runtime.MAX_TRAININGS_VARIABLE, "5")
+    assert runtime.max_trainings() == 5
+    assert runtime.max_trainings(3) == 3  # an argument wins
+
+
+@pytest.mark.parametrize("value", ["many", "0", "-1", "1025"])
+def test_a_bad_count_of_trainings_at_once_names_the_variable(monkeypatch, value):
+    monkeypatch.setenv(runtime.MAX_TRAININGS_VARIABLE, value)
+    with pytest.raises(SettingsError, match=f"DIGITCNN_MAX_TRAININGS='{value}'.*whole number from 1 to 1024"):
+        runtime.max_trainings()

@@ -8,6 +8,7 @@ change them through the functions here, never by key.
 from __future__ import annotations
 
 import uuid
+import weakref
 
 import streamlit as st
 
@@ -128,19 +129,39 @@ def active_predictor():
 
 # --- Training -------------------------------------------------------------------------------------
 
+class _SessionOwner:
+    """A session's identity on the job board: its jobs are its own. It lives in the session's state, so
+    when Streamlit forgets the session (its tab closed, after ``server.disconnectedSessionTTL``) it goes
+    too, and whatever the session left training or waiting is cancelled: nobody is left to see it."""
+
+    def __init__(self):
+        self.id = uuid.uuid4().hex
+        weakref.finalize(self, job_board().cancel_owner, self.id)
+
+
 def _owner() -> str:
-    """This session's identity on the job board: its jobs are its own."""
-    return st.session_state.setdefault(_OWNER, uuid.uuid4().hex)
+    if _OWNER not in st.session_state:
+        st.session_state[_OWNER] = _SessionOwner()
+    return st.session_state[_OWNER].id
 
 
 def start_training(name: str, dataset: Dataset, settings) -> TrainingJob:
-    """Start training a model called ``name`` for this user (see digitcnn.jobs.JobBoard.start);
-    it replaces the user's previous job, finished or not saved."""
+    """Start training a model called ``name`` for this user, or queue it behind other users' trainings
+    (see digitcnn.jobs.JobBoard.start); it replaces the user's previous job, which lets go of its model."""
     _keep_keras_state_between_reruns()
     job = job_board().start(_owner(), name, dataset, settings)
+    dismiss_training()
     st.session_state[_TRAINING_JOB] = job
-    st.session_state.pop(_SAVE_ERROR, None)
     return job
+
+
+def dismiss_training() -> None:
+    """Forget this user's ended training and let go of its model and scores."""
+    job = st.session_state.pop(_TRAINING_JOB, None)
+    if job is not None and job.snapshot().done:
+        job.release()
+    st.session_state.pop(_SAVED_JOB, None)
+    st.session_state.pop(_SAVE_ERROR, None)
 
 
 def training_job() -> TrainingJob | None:
@@ -152,6 +173,8 @@ def save_trained_model(job: TrainingJob) -> None:
     """Save the model ``job`` trained under the job's name and read drawings with it; a save that
     fails is remembered as a message (see :func:`save_outcome`). Run as a button's callback:
     before the page reruns, while the sidebar's model picker may still change."""
+    if save_outcome(job)[0]:
+        return  # a second click that came before the page showed the first one's outcome
     result = job.snapshot().result
     try:
         card = registry.ModelCard.from_training(job.name, result)
@@ -161,6 +184,7 @@ def save_trained_model(job: TrainingJob) -> None:
         return
     st.session_state.pop(_SAVE_ERROR, None)
     st.session_state[_SAVED_JOB] = job
+    job.release(keep_scores=True)  # the model is on disk now; its scores stay on the page
     set_active_model(job.name)
 
 
