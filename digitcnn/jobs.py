@@ -26,7 +26,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Hashable
 
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError, SettingsError, TrainingCancelled
@@ -69,7 +69,7 @@ class TrainingJob:
     """One training run, owned by ``owner``: it waits for a free place, then trains in its own thread.
     Create it through :meth:`JobBoard.start`."""
 
-    owner: str
+    owner: Hashable
     name: str
     dataset: Dataset | None = field(repr=False)
     config: TrainingConfig
@@ -180,10 +180,12 @@ class JobBoard:
         self._lock = threading.Lock()
         self._running: set[TrainingJob] = set()
         self._waiting: collections.deque[TrainingJob] = collections.deque()
+        self._last_present: dict[Hashable, float] = {}  # owner → when cancel_absent last found them present
         _boards.add(self)
 
-    def start(self, owner: str, name: str, dataset: Dataset, config: TrainingConfig) -> TrainingJob:
-        """Queue a training of a model called ``name`` for ``owner``, which starts at once if a place
+    def start(self, owner: Hashable, name: str, dataset: Dataset, config: TrainingConfig) -> TrainingJob:
+        """Queue a training of a model called ``name`` for ``owner`` (anything hashable that tells users
+        apart: a session, say), which starts at once if a place
         is free; refused while that owner has another job waiting or running."""
         name = validate_model_name(name)
         with self._lock:
@@ -206,11 +208,22 @@ class JobBoard:
         with self._lock:
             return list(self._waiting)
 
-    def cancel_owner(self, owner: str) -> None:
-        """Cancel whatever ``owner`` has waiting or running (its session has ended, say)."""
-        for job in self.waiting() + self.running():
-            if job.owner == owner:
+    def cancel_absent(self, is_present: Callable[[Hashable], bool], grace: float) -> list[TrainingJob]:
+        """Cancel the jobs of owners that ``is_present`` has found gone for more than ``grace`` seconds (a
+        closed browser tab, say: nobody is left to see the result); returns the jobs cancelled. Called now
+        and then; an owner back within ``grace`` (a dropped connection, reconnected) keeps its job."""
+        now = time.monotonic()
+        jobs = self.waiting() + self.running()
+        gone = []
+        for job in jobs:
+            if is_present(job.owner):
+                self._last_present[job.owner] = now
+            elif now - self._last_present.setdefault(job.owner, now) > grace:
                 job.cancel()
+                gone.append(job)
+        owners = {job.owner for job in jobs} - {job.owner for job in gone}
+        self._last_present = {owner: seen for owner, seen in self._last_present.items() if owner in owners}
+        return gone
 
     def stop_all(self, timeout: float = EXIT_WAIT_SECONDS) -> bool:
         """Cancel every job, waiting or running, and wait up to ``timeout`` seconds in all for them to

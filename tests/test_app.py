@@ -440,14 +440,3 @@ def test_dismissed_or_saved_results_let_go_of_the_model(app, models_folder):
     assert not test.exception, test.exception
     assert not any(header.value.startswith("Results of") for header in test.header)
     assert job.snapshot().result is None and state.job_board().running() == []
-
-
-def test_a_session_that_ends_cancels_its_training(app, one_training_at_a_time):
-    import gc
-
-    test = app("pages/train_evaluate.py")
-    _press_train(test, "abandoned", epochs=200, limit=400)
-    [job] = one_training_at_a_time.running()
-    del test
-    gc.collect()  # as when Streamlit forgets a closed tab's session
-    assert job.wait(60) and job.snapshot().status == "cancelled"

@@ -2,6 +2,7 @@ import gc
 import os
 import subprocess
 import sys
+import time
 import weakref
 
 import pytest
@@ -91,7 +92,7 @@ def test_a_waiting_job_can_leave_the_queue_and_those_behind_move_up(small_datase
         assert leaving.wait(0) and leaving.snapshot().status == CANCELLED  # at once: it never trained
         assert leaving.snapshot().progress is None
         assert staying.snapshot().place == 1 and board.waiting() == [staying]
-        board.cancel_owner("alice")  # the first user's session ended, say
+        first.cancel()
         assert first.wait(60) and first.snapshot().status == CANCELLED
         assert staying.snapshot().status in (RUNNING, CANCELLED) and staying.snapshot().place is None
     finally:
@@ -126,6 +127,24 @@ def test_a_running_job_cannot_be_released(small_dataset):
     finally:
         job.cancel()
     assert job.wait(60)
+
+
+def test_the_jobs_of_owners_gone_longer_than_the_grace_are_cancelled(small_dataset):
+    board = JobBoard(max_running=1)
+    staying = board.start("alice", "staying", small_dataset, LONG)
+    leaving = board.start("bob", "leaving", small_dataset, LONG)  # waiting
+    present = {"alice", "bob"}
+    try:
+        assert board.cancel_absent(present.__contains__, grace=0.2) == []
+        present.discard("bob")  # Bob's tab closed
+        assert board.cancel_absent(present.__contains__, grace=0.2) == []  # a dropped connection may come back
+        present.discard("alice")
+        time.sleep(0.3)
+        present.add("alice")  # …as Alice's did
+        assert board.cancel_absent(present.__contains__, grace=0.2) == [leaving]
+        assert leaving.snapshot().status == CANCELLED and staying.snapshot().status == RUNNING
+    finally:
+        assert board.stop_all(60)
 
 
 def test_a_failure_is_reported_not_raised(small_dataset):

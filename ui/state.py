@@ -7,10 +7,14 @@ change them through the functions here, never by key.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-import weakref
+from dataclasses import dataclass
 
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from digitcnn import config, data, registry
 from digitcnn.data import Dataset
@@ -38,8 +42,28 @@ def load_source(source: str) -> Dataset:
 
 @st.cache_resource
 def job_board() -> JobBoard:
-    """The process's running trainings, of every session."""
-    return JobBoard()
+    """The process's trainings, waiting or running, of every session; a thread cancels those whose
+    session has ended."""
+    board = JobBoard()
+    threading.Thread(target=_cancel_trainings_of_ended_sessions, args=(board,), name="session sweeper",
+                     daemon=True).start()
+    return board
+
+
+SWEEP_SECONDS = 5.0  # how often the trainings of ended sessions are looked for
+
+
+def _cancel_trainings_of_ended_sessions(board: JobBoard) -> None:
+    """Every few seconds, cancel the trainings of sessions that have been disconnected for longer than
+    Streamlit keeps a session for its reconnection (``server.disconnectedSessionTTL``): their tab is
+    closed, nobody will see the result, and a user waiting in line should not wait for it. (Streamlit
+    itself forgets such a session only lazily, so its state cannot be relied on to go.)"""
+    while True:
+        time.sleep(SWEEP_SECONDS)
+        if runtime.exists():  # a `streamlit run` server, not a test harness
+            connected = runtime.get_instance().is_active_session
+            board.cancel_absent(lambda owner: connected(owner.session_id),
+                                grace=st.get_option("server.disconnectedSessionTTL"))
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
@@ -129,20 +153,20 @@ def active_predictor():
 
 # --- Training -------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
 class _SessionOwner:
-    """A session's identity on the job board: its jobs are its own. It lives in the session's state, so
-    when Streamlit forgets the session (its tab closed, after ``server.disconnectedSessionTTL``) it goes
-    too, and whatever the session left training or waiting is cancelled: nobody is left to see it."""
+    """A session's identity on the job board: its jobs are its own. ``session_id`` is Streamlit's id of
+    the session, by which the sweeper asks whether it is still connected (a test harness gives every
+    session the same one, hence the ``key`` of our own)."""
 
-    def __init__(self):
-        self.id = uuid.uuid4().hex
-        weakref.finalize(self, job_board().cancel_owner, self.id)
+    key: str
+    session_id: str
 
 
-def _owner() -> str:
+def _owner() -> _SessionOwner:
     if _OWNER not in st.session_state:
-        st.session_state[_OWNER] = _SessionOwner()
-    return st.session_state[_OWNER].id
+        st.session_state[_OWNER] = _SessionOwner(uuid.uuid4().hex, get_script_run_ctx().session_id)
+    return st.session_state[_OWNER]
 
 
 def start_training(name: str, dataset: Dataset, settings) -> TrainingJob:

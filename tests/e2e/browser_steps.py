@@ -22,8 +22,10 @@ def expect_no_exception(page) -> None:
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
-def start_training(page, settle, name: str, epochs: int, images: int, architecture: str = "article") -> None:
-    """On Train & evaluate: pick the architecture, fill the form and press Train."""
+def start_training(page, settle, name: str, epochs: int, images: int, architecture: str = "article",
+                   queued: bool = False) -> None:
+    """On Train & evaluate: pick the architecture, fill the form and press Train; the training starts, or
+    if ``queued`` waits in line."""
     open_page(page, "Train & evaluate", "Train & evaluate")
     choose(page, "Architecture", re.compile(f"^{architecture}"))
     settle()
@@ -33,7 +35,8 @@ def start_training(page, settle, name: str, epochs: int, images: int, architectu
     epochs_field.fill(str(epochs))
     page.locator(".st-key-train_limit input").fill(str(images))
     page.get_by_role("button", name="Train", exact=True).click()
-    expect(page.get_by_role("heading", name=f"Training {name}")).to_be_visible(timeout=60_000)
+    heading = f"{name} is number 1 in line" if queued else f"Training {name}"
+    expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=60_000)
 
 
 def wait_for_results(page, name: str, timeout: float = 120_000) -> None:

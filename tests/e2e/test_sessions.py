@@ -47,6 +47,32 @@ def test_two_users_training_models_of_the_same_name_keep_their_own_jobs(browser,
         bob.context.close()
 
 
+def test_a_training_beyond_the_limit_waits_in_line_and_starts_when_the_one_ahead_ends(browser, e2e_models_dir):
+    """One training at a time: Bob waits, sees his place, can leave the line; when Alice closes her tab,
+    her session ends and its training with it, and Bob's starts by itself."""
+    environment = {"DIGITCNN_MODELS_DIR": str(e2e_models_dir), "TF_CPP_MIN_LOG_LEVEL": "2",
+                   "DIGITCNN_MAX_TRAININGS": "1", "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "1"}
+    with running_app(environment) as (url, _, _server):
+        alice, bob = _new_tab(browser, url), _new_tab(browser, url)
+        try:
+            start_training(alice, _settler(alice), "alices", epochs=200, images=1500)
+            start_training(bob, _settler(bob), "bobs", epochs=1, images=300, queued=True)
+            expect(bob.get_by_text("Yours is next")).to_be_visible()
+            bob.get_by_role("button", name="Cancel").click()
+            expect(bob.get_by_text("Training of bobs was cancelled")).to_be_visible(timeout=30_000)
+            expect_no_exception(bob)
+
+            bob.get_by_role("button", name="Train", exact=True).click()  # back in line
+            expect(bob.get_by_role("heading", name="bobs is number 1 in line")).to_be_visible(timeout=30_000)
+            expect(alice.get_by_text(re.compile(r"^Epoch \d+/200 ·"))).to_be_visible(timeout=30_000)
+            alice.context.close()  # Alice leaves: once her session ends, nobody waits for her training
+            wait_for_results(bob, "bobs", timeout=180_000)
+        finally:
+            for tab in (alice, bob):
+                if not tab.is_closed():
+                    tab.context.close()
+
+
 def test_stopping_the_server_with_ctrl_c_mid_training_exits_cleanly(browser, e2e_models_dir, tmp_path):
     """Ctrl-C used to end in "terminate called after throwing an instance of … FATAL: exception not rethrown"."""
     log = tmp_path / "streamlit.log"
