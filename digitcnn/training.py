@@ -29,6 +29,7 @@ MIN_STEPS_PER_EPOCH = 40  # on small data the batch size is halved until an epoc
 MIN_BATCH_SIZE = 16  # …but not below this
 AVERAGING_SHARE = 0.1  # weight averaging spans at most this share of a run's steps…
 MIN_AVERAGING_MOMENTUM = 0.9  # …and is turned off where that would mean averaging over fewer than 10 steps
+QUICK_RUN_IMAGES = 15_000  # a quick run shows the network about this many images: ~30 s for compact on 2 cores
 MAX_SEED = 2**32 - 1  # the largest seed NumPy and TensorFlow both take
 _EVALUATION_BATCH_SIZE = 512
 
@@ -263,6 +264,15 @@ def fitted_to_run(config: TrainingConfig, train_size: int) -> TrainingConfig:
     momentum = min(config.ema_momentum, math.floor((1 - 1 / (AVERAGING_SHARE * steps)) * 1e4) / 1e4)  # never longer
     return replace(config, batch_size=batch_size,
                    ema_momentum=momentum if momentum >= MIN_AVERAGING_MOMENTUM else 0.0)
+
+
+def quick_epochs(architecture: str, train_size: int) -> int:
+    """The epochs of a quick run of ``architecture`` on ``train_size`` training digits: enough to show the
+    network about :data:`QUICK_RUN_IMAGES` images, at least one and never more than its recipe's. On the
+    embedded sample (3,350 training digits) that is 5 epochs of ``compact`` instead of 13, a first model at
+    about 97.5% in half a minute; on full MNIST one epoch, about 99%."""
+    recipe_epochs = get_architecture(architecture).recipe.epochs
+    return max(1, min(recipe_epochs, math.ceil(QUICK_RUN_IMAGES / max(1, train_size))))
 
 
 def evaluate_model(model, dataset: Dataset) -> Evaluation:

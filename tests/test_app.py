@@ -114,7 +114,7 @@ def _train_from_the_page(test, name: str, architecture: str, limit: int) -> None
     the page until its results show."""
     test.selectbox(key="architecture").set_value(architecture).run()
     test.text_input[0].set_value(name)
-    test.number_input(key=f"epochs_{architecture}").set_value(1)
+    test.number_input(key=f"epochs_{architecture}_quick").set_value(1)
     test.number_input(key="train_limit").set_value(limit)
     test.button[0].click().run()  # the form's Train button
     assert not test.exception, test.exception
@@ -137,7 +137,10 @@ def _train_page_with_sidebar():
 def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, models_folder):
     test = app("pages/train_evaluate.py")
     test.selectbox(key="architecture").set_value("article").run()
-    assert test.number_input(key="epochs_article").value == 10  # the tutorial's recipe fills the form
+    assert test.number_input(key="epochs_article_quick").value == 5  # a quick run: 5 × 3,350 ≥ 15,000 images
+    test.radio(key="run_length").set_value("recipe").run()
+    assert test.number_input(key="epochs_article_recipe").value == 10  # the tutorial's recipe fills the form
+    test.radio(key="run_length").set_value("quick").run()
     _train_from_the_page(test, "page-trained", "article", limit=400)
 
     matrix = _values(_figure(test, "confusion_matrix")["data"][0]["z"])
@@ -393,7 +396,7 @@ def one_training_at_a_time(monkeypatch):
 def _press_train(test, name: str, epochs: int, limit: int) -> None:
     test.selectbox(key="architecture").set_value("article").run()
     test.text_input[0].set_value(name)
-    test.number_input(key="epochs_article").set_value(epochs)
+    test.number_input(key="epochs_article_quick").set_value(epochs)
     test.number_input(key="train_limit").set_value(limit)
     test.button[0].click().run()
     assert not test.exception, test.exception

@@ -169,3 +169,8 @@ def test_two_epochs_of_the_default_on_1500_digits_learn(embedded):
     result = training.train(embedded, training.TrainingConfig(epochs=2, train_limit=1500, validate_each_epoch=False))
     assert result.config.batch_size == 32 and result.config.ema_momentum < 0.99
     assert result.test_evaluation.accuracy >= 0.90
+
+
+@pytest.mark.parametrize("train_size, expected", [(3350, 5), (60000, 1), (1000, 13), (15000, 1), (14999, 2), (0, 13)])
+def test_a_quick_run_shows_the_network_about_fifteen_thousand_images_within_the_recipe(train_size, expected):
+    assert training.quick_epochs("compact", train_size) == expected

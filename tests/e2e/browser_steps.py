@@ -29,7 +29,7 @@ def start_training(page, settle, name: str, epochs: int, images: int, architectu
     open_page(page, "Train & evaluate", "Train & evaluate")
     choose(page, "Architecture", re.compile(f"^{architecture}"))
     settle()
-    epochs_field = page.locator(f".st-key-epochs_{architecture} input")
+    epochs_field = page.locator(f".st-key-epochs_{architecture}_quick input")
     expect(epochs_field).to_be_visible(timeout=30_000)
     page.get_by_label("Model name", exact=True).fill(name)
     epochs_field.fill(str(epochs))

@@ -8,9 +8,9 @@ from playwright.sync_api import expect
 
 def test_training_by_clicking_shows_progress_then_a_confusion_matrix(page, settle, snapshot):
     open_page(page, "Train & evaluate", "Train & evaluate")
-    expect(page.locator(".st-key-epochs_compact input")).to_be_visible(timeout=30_000)
+    expect(page.locator(".st-key-epochs_compact_quick input")).to_be_visible(timeout=30_000)
     start_training(page, settle, "browser-trained", epochs=3, images=1500)
-    expect(page.locator(".st-key-epochs_article input")).to_have_value("3")
+    expect(page.locator(".st-key-epochs_article_quick input")).to_have_value("3")
 
     progress = page.get_by_test_id("stProgress")
     expect(progress).to_be_visible(timeout=60_000)
