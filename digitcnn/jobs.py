@@ -259,13 +259,10 @@ class JobBoard:
 
 def _default_trainer() -> Trainer:
     """Ray's when ``$DIGITCNN_RAY_ADDRESS`` names a cluster, else this process's."""
-    import os  # TEMPORARY until ray_training lands
+    from digitcnn import ray_training
     from digitcnn.training import train
 
-    if os.environ.get("DIGITCNN_RAY_ADDRESS"):
-        from digitcnn import ray_training
-        return ray_training.train_on_ray
-    return train
+    return ray_training.train_on_ray if ray_training.ray_address() else train
 
 
 _boards: weakref.WeakSet[JobBoard] = weakref.WeakSet()

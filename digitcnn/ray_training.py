@@ -1,0 +1,287 @@
+"""Training on a Ray cluster: :func:`train_on_ray` is :func:`digitcnn.training.train` run as a Ray task.
+
+When ``$DIGITCNN_RAY_ADDRESS`` is set (``auto``, ``host:6379``, ``ray://host:10001``), trainings run on
+that cluster instead of in the server's threads. The design:
+
+- This process connects to Ray once, lazily (:func:`connect`), shipping the ``digitcnn`` package to the
+  workers (``py_modules``), so that they run this code whatever their working folder or installed copy.
+- Each training is one Ray task (``max_retries=0``: a lost worker fails the run instead of retraining in
+  silence) that calls ``train`` in the worker, and one small channel actor between the two. The worker
+  sends its progress events to the channel (batch ends at most a few a second, every epoch end); the
+  caller polls the channel and calls ``on_progress`` in order. Cancelling is the other way round: the
+  caller marks the channel, the worker reads the mark in the channel's answers and stops after its current
+  batch, and a worker that has not stopped within seconds is killed.
+- The :class:`~digitcnn.training.TrainingResult` comes back through Ray's pickling, Keras model included:
+  Keras 3 pickles a model as its ``.keras`` archive, which loads wherever the project's own layer and
+  metric are registered (this module registers them before it takes the result).
+- A worker, node or channel lost on the way raises :class:`TrainingFailed` ("the Ray worker training this
+  model was lost: …"); a :class:`~digitcnn.errors.DigitCNNError` raised in the worker comes back as itself.
+
+Ray is an optional extra (``requirements-ray.txt``): this module imports it only when it is used.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import threading
+import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import Callable
+
+from digitcnn.data import Dataset
+from digitcnn.errors import DigitCNNError, SettingsError, TrainingCancelled
+from digitcnn.training import Progress, TrainingConfig, TrainingResult
+
+RAY_ADDRESS_VARIABLE = "DIGITCNN_RAY_ADDRESS"
+TASK_NAME = "digitcnn training"  # the Ray task's name: its worker's process title is "ray::digitcnn training"
+CONNECT_TIMEOUT_SECONDS = 60.0  # ray.init retries an unreachable "host:port" for many minutes: give up sooner
+POLL_SECONDS = 0.2  # how often the caller looks for new progress, for the end of the task and for a cancel
+BATCH_EVENT_SECONDS = 0.25  # the worker sends at most one batch event per this long (epoch ends: every one)
+CHANNEL_TIMEOUT_SECONDS = 60.0  # a channel that does not answer within this long (a few ms when well) is lost
+CANCEL_GRACE_SECONDS = 5.0  # a cancelled worker gets this long to stop after its batch before it is killed
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_connect_lock = threading.Lock()
+_connection: Future | None = None  # this process's latest ray.init: running, failed or done (see connect)
+
+
+class TrainingFailed(DigitCNNError):
+    """A training could not run to its end on the Ray cluster: the cluster could not be reached, or the
+    worker training the model was lost (killed, out of memory, its node gone) or failed there."""
+
+
+def ray_address() -> str | None:
+    """The Ray cluster that trainings run on: ``$DIGITCNN_RAY_ADDRESS``, or None (unset or empty:
+    trainings run in this process)."""
+    return os.environ.get(RAY_ADDRESS_VARIABLE) or None
+
+
+def connect(address: str | None = None, **init_options):
+    """Connect this process to Ray unless it already is (whoever connected it), and return the ``ray``
+    module. ``address`` (else :func:`ray_address`) goes to ``ray.init`` with ``init_options``; None
+    starts a local Ray instance. Threads that call at once share one attempt; an attempt that fails, or
+    gets no answer within :data:`CONNECT_TIMEOUT_SECONDS`, raises :class:`TrainingFailed`, and the next
+    call tries again (or waits on for an attempt still running).
+
+    ``ray.init`` is given ``runtime_env={"py_modules": [digitcnn]}``: workers import this process's copy
+    of the package, on any node. Where something else initialised Ray, it must make ``digitcnn``
+    importable on the workers (a local ``ray.init`` run from the project's folder does).
+    """
+    global _connection
+    ray = _import_ray()
+    address = address or ray_address()
+    with _connect_lock:
+        if _connection is None or _connection.done():  # else an attempt is on its way: wait for it
+            if ray.is_initialized():
+                return ray
+            _connection = Future()
+            # On a thread of its own, so that a cluster that never answers cannot hang the caller (see
+            # _initialise for the other reason).
+            threading.Thread(target=_initialise, args=(ray, _connection, address, init_options),
+                             name="ray.init", daemon=True).start()
+        attempt = _connection
+    where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
+    try:
+        attempt.result(timeout=CONNECT_TIMEOUT_SECONDS)
+    except FutureTimeout:
+        raise TrainingFailed(f"cannot connect to {where}: no answer within {CONNECT_TIMEOUT_SECONDS:.0f} s") from None
+    except Exception as error:  # ConnectionError, a malformed address, a version mismatch…
+        raise TrainingFailed(f"cannot connect to {where}: {_first_line(error)}") from error
+    return ray
+
+
+def train_on_ray(
+    dataset: Dataset,
+    config: TrainingConfig = TrainingConfig(),
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+    address: str | None = None,
+    num_cpus: float = 1,
+) -> TrainingResult:
+    """:func:`digitcnn.training.train` run as a Ray task on the cluster at ``address`` (else
+    ``$DIGITCNN_RAY_ADDRESS``; see :func:`connect`), with the same contract: ``on_progress`` receives the
+    :class:`Progress` events in order, in the calling thread (batch ends thinned to a few a second, every
+    epoch end); setting ``cancel`` stops the run and raises :class:`TrainingCancelled`. The task asks Ray
+    for ``num_cpus`` CPUs, and TensorFlow in the worker uses that many threads (``$DIGITCNN_THREADS``
+    where the worker's node sets it).
+
+    A worker lost mid-run, or a cluster that stops answering, raises :class:`TrainingFailed`; a
+    :class:`~digitcnn.errors.DigitCNNError` raised in the worker is raised again here.
+    """
+    from digitcnn.models import digit_accuracy_class, fused_batch_normalization
+
+    ray = connect(address)
+    # The model comes back as a .keras archive that names these classes: Keras must know them to load it.
+    fused_batch_normalization()
+    digit_accuracy_class()
+    if cancel is not None and cancel.is_set():
+        raise TrainingCancelled("training was cancelled; nothing was saved")
+
+    channel = _channel_actor(ray).options(num_cpus=0).remote()  # a mailbox: it takes no CPU of the cluster's
+    task = _training_task(ray).options(name=TASK_NAME, num_cpus=num_cpus).remote(
+        ray.put(dataset), config, channel, max(1, round(num_cpus))
+    )
+    try:
+        return _follow(ray, task, channel, on_progress, cancel)
+    except BaseException:
+        # Cancelled, lost channel, an on_progress that raised, Ctrl-C: no training goes on unwatched.
+        _quietly(ray, ray.cancel, task, force=True)
+        raise
+    finally:
+        _quietly(ray, ray.kill, channel)
+
+
+def _follow(ray, task, channel, on_progress, cancel) -> TrainingResult:
+    """Relay the channel's events to ``on_progress`` until ``task`` ends; return its result."""
+    cancel_sent = None
+    try:
+        while True:
+            finished, _ = ray.wait([task], timeout=POLL_SECONDS)
+            # Taken after the task is seen to end, this holds the last events: the worker waits until the
+            # channel has them all before it returns.
+            for progress in ray.get(channel.take.remote(), timeout=CHANNEL_TIMEOUT_SECONDS):
+                if on_progress is not None:
+                    on_progress(progress)
+            if finished:
+                return ray.get(task)
+            if cancel is not None and cancel.is_set():
+                if cancel_sent is None:
+                    channel.cancel.remote()
+                    cancel_sent = time.monotonic()
+                elif time.monotonic() - cancel_sent > CANCEL_GRACE_SECONDS:  # train_on_ray kills the task
+                    raise TrainingCancelled("training was cancelled; nothing was saved")
+    except ray.exceptions.RayTaskError as error:  # the task raised: a DigitCNNError, or a bug of the worker's
+        if isinstance(error.cause, DigitCNNError):
+            raise error.cause from None
+        raise _failure(error, f"training failed on the Ray worker: {type(error.cause).__name__}: "
+                              f"{_first_line(error.cause)}") from error
+    except ray.exceptions.GetTimeoutError:
+        raise TrainingFailed(f"the Ray worker training this model was lost: the Ray cluster did not answer "
+                             f"within {CHANNEL_TIMEOUT_SECONDS:.0f} s") from None
+    except (ray.exceptions.RayError, ConnectionError) as error:  # worker or node died, actor or object lost…
+        raise _failure(error, f"the Ray worker training this model was lost: {_first_line(error)}") from error
+
+
+def _failure(error: Exception, message: str) -> TrainingFailed:
+    """``message`` as a :class:`TrainingFailed`, unless ``error`` is the workers' failing to import this
+    package: the one failure of setting up that has a plain remedy (Ray's message buries it)."""
+    if "No module named 'digitcnn'" in str(error):
+        message = ("the Ray workers cannot import digitcnn: let digitcnn.ray_training.connect connect to Ray "
+                   "(it ships the package to the workers), or start Ray from the project's folder")
+    return TrainingFailed(message)
+
+
+def _train_in_worker(dataset: Dataset, config: TrainingConfig, channel, threads: int) -> TrainingResult:
+    """The Ray task: train with ``threads`` TensorFlow threads, sending progress to ``channel`` and
+    reading cancels from it."""
+    from digitcnn.runtime import apply_thread_setting
+    from digitcnn.training import train
+
+    # TensorFlow would use every core of the node, not the CPUs Ray gave the task. It takes the setting only
+    # before its first operation: a reused worker keeps its first training's (the same, unless num_cpus changes).
+    apply_thread_setting(threads)
+    cancel = threading.Event()
+    relay = _Relay(channel, cancel)
+    result = train(dataset, config, on_progress=relay, cancel=cancel)
+    relay.flush()
+    return result
+
+
+class _Relay:
+    """The worker's ``on_progress``: sends every epoch end and a batch end at most every
+    :data:`BATCH_EVENT_SECONDS` to the channel, and sets ``cancel`` when a channel's answer says so."""
+
+    def __init__(self, channel, cancel: threading.Event):
+        self.channel, self.cancel = channel, cancel
+        self.answers = []  # the channel's answers not read yet: True once the caller has cancelled
+        self.last_sent = float("-inf")
+
+    def __call__(self, progress: Progress) -> None:
+        import ray
+
+        if self.answers:  # read those that have come, without waiting (this runs after every batch)
+            answered, self.answers = ray.wait(self.answers, num_returns=len(self.answers), timeout=0)
+            if any(ray.get(answered)):
+                self.cancel.set()
+        now = time.monotonic()
+        if progress.stage == "epoch" or now - self.last_sent >= BATCH_EVENT_SECONDS:
+            self.answers.append(self.channel.put.remote(progress))
+            self.last_sent = now
+
+    def flush(self) -> None:
+        """Wait until the channel holds every event sent (it runs one sender's calls in order)."""
+        import ray
+
+        ray.get(self.answers)
+
+
+class _Channel:
+    """The Ray actor between a training task and its caller: progress events one way, a cancel the other."""
+
+    def __init__(self):
+        self.events: list[Progress] = []
+        self.cancelled = False
+
+    def put(self, progress: Progress) -> bool:
+        """Keep an event for the caller; answer whether the caller has cancelled."""
+        self.events.append(progress)
+        return self.cancelled
+
+    def take(self) -> list[Progress]:
+        """The events kept since the last take, oldest first."""
+        events, self.events = self.events, []
+        return events
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+@functools.cache
+def _training_task(ray):
+    # Workers are reused, TensorFlow already imported: a fresh worker per training (max_calls=1) was measured
+    # to cost 8-12 s more a run on a two-core machine, against about 1 s for a reused one.
+    return ray.remote(max_retries=0)(_train_in_worker)
+
+
+@functools.cache
+def _channel_actor(ray):
+    return ray.remote(max_restarts=0)(_Channel)
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        wanted = f"{RAY_ADDRESS_VARIABLE} is set" if ray_address() else "training on Ray was asked for"
+        raise SettingsError(f"{wanted} but Ray is not installed: pip install -r requirements-ray.txt") from None
+    return ray
+
+
+def _initialise(ray, attempt: Future, address: str | None, init_options: dict) -> None:
+    try:
+        ray.init(address=address, runtime_env={"py_modules": [str(_PACKAGE_DIR)]}, **init_options)
+    except BaseException as error:  # handed to the waiting callers, which raise TrainingFailed
+        attempt.set_exception(error)
+    else:
+        attempt.set_result(None)
+        # A local Ray instance's processes die with the thread that started them (Linux's parent-death
+        # signal is per thread), and a job's thread ends with its training: this one lasts the process.
+        threading.Event().wait()
+
+
+def _quietly(ray, action, *args, **kwargs) -> None:
+    """``action(*args, **kwargs)``, ignoring a cluster that is gone: it cleans up after a failure."""
+    try:
+        action(*args, **kwargs)
+    except (ray.exceptions.RayError, ConnectionError):
+        pass
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of an error's message (Ray's run to dozens of lines, coloured for a terminal), at most
+    300 characters."""
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip().splitlines()
+    return (lines[0] if lines else type(error).__name__)[:300]
