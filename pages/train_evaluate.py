@@ -28,20 +28,21 @@ architecture = st.selectbox(
 recipe = models.ARCHITECTURES[architecture].recipe
 # How long a run is also sits outside the form: it sets the epochs the form starts from.
 expected_train_size = len(dataset) if dataset.test is not None else round(len(dataset) * 0.67)  # the default split
-epochs_for = {"quick": training.quick_epochs(architecture, expected_train_size), "recipe": recipe.epochs}
+runs = {"quick": training.quick_settings(architecture, expected_train_size),
+        "recipe": dict(epochs=recipe.epochs, augment=recipe.augment)}
 run_length = st.radio(
-    "Run", options=list(epochs_for), horizontal=True, key="run_length",
-    format_func=lambda key: {"quick": f"Quick first model: {epochs_for['quick']} epochs",
-                             "recipe": f"The full recipe: {recipe.epochs} epochs"}[key],
-    help=f"A quick run shows the network about {training.QUICK_RUN_IMAGES:,} images (a first model in about half "
-         f"a minute on 2 cores: about 97.5% on the embedded sample, 99% on full MNIST); the recipe, made for "
-         f"full MNIST, gets the best accuracy in several minutes.",
+    "Run", options=list(runs), horizontal=True, key="run_length",
+    format_func=lambda key: {"quick": "Quick first model", "recipe": "The full recipe"}[key]
+    + f": {runs[key]['epochs']} epoch{'s' if runs[key]['epochs'] > 1 else ''}",
+    help=f"A quick run shows the network about {training.QUICK_RUN_IMAGES:,} images, without augmentation if "
+         f"that is one epoch: a first model in about half a minute on the embedded sample (about 98%). The "
+         f"recipe, made for full MNIST, gets the best accuracy in several minutes.",
 )
 with st.form("training_settings"):
     name_column, epochs_column, batch_column, rate_column = st.columns([2, 1, 1, 1])
     name = name_column.text_input("Model name", value=previous.name if (previous := state.training_job()) else "my-model",
                                   help="Letters, digits, '-' and '_'. Saving replaces a model of that name.")
-    epochs = epochs_column.number_input("Epochs", min_value=1, max_value=200, value=epochs_for[run_length],
+    epochs = epochs_column.number_input("Epochs", min_value=1, max_value=200, value=runs[run_length]["epochs"],
                                         key=f"epochs_{architecture}_{run_length}")
     batch_sizes = sorted({16, 32, 64, 128, 256, 512, recipe.batch_size})
     batch_size = batch_column.selectbox("Batch size", options=batch_sizes, index=batch_sizes.index(recipe.batch_size),
@@ -61,7 +62,7 @@ with st.form("training_settings"):
                                       step=1000, key="train_limit",
                                       help="Fewer images train faster: handy for a first try.")
     stratify = st.checkbox("Stratify", help="Keep each digit's share equal in both parts.")
-    augment = st.checkbox("Augment", value=recipe.augment, key=f"augment_{architecture}",
+    augment = st.checkbox("Augment", value=runs[run_length]["augment"], key=f"augment_{architecture}_{run_length}",
                           help="Shift, turn and zoom training images a little, and vary their pen's width.")
     fit_to_run = st.checkbox("Fit to the run", value=True,
                              help="For few images or epochs: smaller batches (at least 40 steps an epoch) and "

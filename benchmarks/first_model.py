@@ -1,0 +1,57 @@
+"""A first model: how long the train page's quick run takes and what it scores, on the embedded sample (the page's
+default settings: compact, 33% held out with seed 42) and on full MNIST (its own 10,000 test digits), next to the
+full recipe on the embedded sample. Seconds are the whole of `train` as the page runs it: split, build, fit,
+calibration, scoring and the refusal rule.
+
+    python -m benchmarks.first_model [--data PATH/TO/mnist] [--recipe]
+
+Without --data or $DIGITCNN_MNIST_DIR, the full-MNIST row is skipped. --recipe adds the full recipe on full MNIST
+(about a quarter of an hour on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from benchmarks.common import machine
+from digitcnn import config, data
+from digitcnn.training import TrainingConfig, make_split, quick_settings, train
+
+
+def timed_run(dataset, label: str, quick: bool) -> None:
+    settings = TrainingConfig()  # the page's defaults
+    if quick:
+        settings = TrainingConfig(**quick_settings(settings.architecture, len(make_split(dataset, settings).train)))
+    started = time.perf_counter()
+    result = train(dataset, settings)
+    seconds = time.perf_counter() - started
+    print(f"{label:34} {len(result.split.train):>7,} {result.config.epochs:>6} {result.config.batch_size:>6} "
+          f"{'on' if result.config.augment else 'off':>8} {seconds:>8.1f} {result.test_evaluation.accuracy:>9.2%}",
+          flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.environ.get(config.MNIST_DIR_VARIABLE),
+                        help="the folder of MNIST's IDX files (default: $DIGITCNN_MNIST_DIR)")
+    parser.add_argument("--recipe", action="store_true", help="also the full recipe on full MNIST")
+    arguments = parser.parse_args()
+
+    print(f"compact, the train page's defaults; {machine()}")
+    print(f"{'run':34} {'images':>7} {'epochs':>6} {'batch':>6} {'augment':>8} {'seconds':>8} {'test acc':>9}")
+    embedded = data.load_embedded()
+    timed_run(embedded, "embedded sample, quick (default)", quick=True)
+    timed_run(embedded, "embedded sample, full recipe", quick=False)
+    if arguments.data:
+        mnist = data.load_dataset(arguments.data)
+        timed_run(mnist, "full MNIST, quick", quick=True)
+        if arguments.recipe:
+            timed_run(mnist, "full MNIST, full recipe", quick=False)
+
+
+if __name__ == "__main__":
+    main()
