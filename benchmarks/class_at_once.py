@@ -7,7 +7,10 @@ Printed for each: when the last training ended, each user's wait and training ti
 and score what their cards say, the process's peak resident memory during the run, and the time to read a drawing meanwhile (canvas →
 answer through Predictor.read with the shipped model), next to the same reading on an idle server.
 
-    python -m benchmarks.class_at_once [--users 12] [--epochs 2] [--images 1000] [--at-once 1,12]
+    python -m benchmarks.class_at_once [--users 12] [--epochs 2] [--images 1000] [--at-once 1,12] [--ray 2]
+
+--ray N adds a row where the board sends the trainings to a local Ray instance of N CPUs (digitcnn.ray_training),
+N at once: this process then trains nothing and only relays progress.
 """
 
 from __future__ import annotations
@@ -71,8 +74,8 @@ def reading_times(predictor: Predictor, seconds: float) -> list[float]:
 
 
 def class_at_once(dataset, predictor: Predictor, users: int, at_once: int, settings: TrainingConfig,
-                  models_folder: str) -> dict:
-    board = JobBoard(max_running=at_once)
+                  models_folder: str, trainer=None) -> dict:
+    board = JobBoard(max_running=at_once, trainer=trainer)
     started = time.perf_counter()
     begun, finished, peak = {}, {}, 0
     with DrawingUser(predictor) as drawing:
@@ -117,6 +120,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1000, help="training images per user (embedded sample)")
     parser.add_argument("--at-once", default=f"{max_trainings()},12",
                         help="trainings at once, one run for each (default: the app's setting here, then all)")
+    parser.add_argument("--ray", type=int, metavar="CPUS", help="also train on a local Ray instance of CPUS CPUs")
     arguments = parser.parse_args()
 
     dataset = data.load_embedded()
@@ -131,10 +135,16 @@ def main() -> None:
     print(f"{'at once':>7} {'all done':>9} {'wait p50/max':>13} {'train p50':>9} {'files ok':>9} {'peak RSS':>9}"
           f"  reading ms: {'p50':>6} {'p95':>6} {'max':>7}")
     print(f"{'idle':>7} {'':>9} {'':>13} {'':>9} {'':>9} {'':>9}  {'':12}{milliseconds(idle)}")
-    for at_once in (int(value) for value in arguments.at_once.split(",")):
+    rows = [(str(at_once), at_once, None) for at_once in map(int, arguments.at_once.split(","))]
+    if arguments.ray:
+        from digitcnn import ray_training
+
+        ray_training.connect(None, num_cpus=arguments.ray, include_dashboard=False, log_to_driver=False)
+        rows.append((f"Ray {arguments.ray}", arguments.ray, ray_training.train_on_ray))
+    for label, at_once, trainer in rows:
         with tempfile.TemporaryDirectory() as folder:
-            run = class_at_once(dataset, predictor, arguments.users, at_once, settings, folder)
-        print(f"{at_once:>7} {run['ended']:>8.0f}s {np.median(run['waits']):>6.0f}/{max(run['waits']):>4.0f} s "
+            run = class_at_once(dataset, predictor, arguments.users, at_once, settings, folder, trainer)
+        print(f"{label:>7} {run['ended']:>8.0f}s {np.median(run['waits']):>6.0f}/{max(run['waits']):>4.0f} s "
               f"{np.median(run['trains']):>8.0f}s {run['sound']:>4}/{arguments.users:<4} {run['peak']:>7.0f}MB  {'':12}"
               f"{milliseconds(run['reads'])}", flush=True)
 
