@@ -1,4 +1,5 @@
-"""``python -m digitcnn``: train, evaluate, predict, list models and export CSVs from a terminal.
+"""``python -m digitcnn``: train, evaluate, predict, list models, export CSVs, keep drawings and
+fine-tune a model on them, from a terminal.
 
 Errors a user can cause print one line, ``error: …``, and exit with status 1.
 """
@@ -9,12 +10,16 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 from digitcnn import config, data, models, runtime
-from digitcnn.errors import DigitCNNError, EmptyDrawingError, ImageError, TrainingCancelled
+from digitcnn.errors import DigitCNNError, EmptyDrawingError, ImageError, SettingsError, TrainingCancelled
 
 EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130
+DEFAULT_WRITER = "me"
+NOT_A_DIGIT_WORDS = ("none", "not-a-digit")
+LATEST_SHOWN = 5  # drawings listed by `drawings list`
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,7 +105,59 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--count", type=int, help="how many images to write (default: all from --first on)")
     export.add_argument("--no-header", action="store_true", help="write no header row (label in column 1)")
     export.set_defaults(command=_export_csv)
+
+    _add_drawings_commands(commands)
+
+    fine_tune = commands.add_parser("fine-tune", help="fine-tune a saved model on kept drawings; saved only when "
+                                                      "the result passes its before/after check")
+    fine_tune.add_argument("--model", default=config.DEFAULT_MODEL_NAME, help="the saved model to start from")
+    fine_tune.add_argument("--name", required=True, help="save the fine-tuned model as models/NAME.keras")
+    fine_tune.add_argument("--writer", help="learn from this writer's drawings only (default: everyone's)")
+    fine_tune.add_argument("--data", default=data.EMBEDDED,
+                           help="the digits that keep the model general, " + data_help.removeprefix("the data: "))
+    _add_db_option(fine_tune)
+    fine_tune.add_argument("--models-dir", help="where models are saved")
+    _add_threads_option(fine_tune)
+    fine_tune.set_defaults(command=_fine_tune)
     return parser
+
+
+def _add_drawings_commands(commands) -> None:
+    """``drawings add|list|export|import``; ``--db`` goes before or after the sub-command."""
+    drawings = commands.add_parser("drawings", help="keep drawings of digits with their labels, to fine-tune on")
+    _add_db_option(drawings)
+    actions = drawings.add_subparsers(title="drawings commands", required=True, metavar="ACTION")
+    # After the sub-command, --db has no default of its own: it would overwrite one given before it.
+    db_after = argparse.ArgumentParser(add_help=False)
+    _add_db_option(db_after, default=argparse.SUPPRESS)
+
+    add = actions.add_parser("add", parents=[db_after], help="keep pictures of one label (PNG, JPEG, …)")
+    add.add_argument("--label", required=True, help="what they show: a digit 0–9, or none (not a digit)")
+    add.add_argument("--writer", default=DEFAULT_WRITER, help=f"who drew them (default: {DEFAULT_WRITER})")
+    add.add_argument("images", nargs="+", metavar="FILE", help="pictures of one digit each, of any size")
+    add.set_defaults(command=_drawings_add)
+
+    listing = actions.add_parser("list", parents=[db_after], help="count the drawings by writer and label, "
+                                                                   "and show the latest")
+    listing.add_argument("--writer", help="one writer's only (default: everyone's)")
+    listing.set_defaults(command=_drawings_list)
+
+    export = actions.add_parser("export", parents=[db_after], help="write the drawings of digits as a CSV in "
+                                                                   "the tutorial's format")
+    export.add_argument("--out", required=True, help="the CSV file to write")
+    export.add_argument("--writer", help="one writer's only (default: everyone's)")
+    export.set_defaults(command=_drawings_export)
+
+    importing = actions.add_parser("import", parents=[db_after], help="keep the pictures of a folder with "
+                                                                      "sub-folders 0 … 9 and not-a-digit")
+    importing.add_argument("folder", metavar="DIR", help="holds folders 0 to 9 (and not-a-digit) of pictures")
+    importing.add_argument("--writer", default=DEFAULT_WRITER, help=f"who drew them (default: {DEFAULT_WRITER})")
+    importing.set_defaults(command=_drawings_import)
+
+
+def _add_db_option(command: argparse.ArgumentParser, default=None) -> None:
+    command.add_argument("--db", default=default, help=f"the database of drawings (default: "
+                         f"${config.DRAWINGS_DB_VARIABLE}, else data/drawings.sqlite)")
 
 
 def _add_threads_option(command: argparse.ArgumentParser) -> None:
@@ -237,6 +294,115 @@ def _export_csv(arguments) -> int:
     part = dataset.subset(slice(arguments.first, stop))
     path = data.write_csv(part, arguments.out, header=not arguments.no_header)
     print(f"wrote {len(part):,} rows to {path}")
+    return 0
+
+
+def _drawings_add(arguments) -> int:
+    from digitcnn import preprocess
+    from digitcnn.drawings import DrawingStore
+
+    label = _drawing_label(arguments.label)
+    store = DrawingStore(arguments.db)
+    images = []
+    for path in arguments.images:  # all read before any is kept: a bad picture keeps none
+        try:
+            images.append(preprocess.photo_to_mnist(preprocess.read_image(path)))
+        except EmptyDrawingError as error:
+            raise EmptyDrawingError(f"{os.path.basename(path)}: {error}; nothing kept") from None
+        except ImageError as error:
+            raise ImageError(f"{error}; nothing kept") from None  # it names the file already
+    ids = [store.add(arguments.writer, label, image) for image in images]
+    what = "not a digit" if label == models.NOT_A_DIGIT else f"a {label}"
+    print(f"kept {len(ids)} drawing{'s' if len(ids) != 1 else ''} of {what} by {arguments.writer.strip()} "
+          f"in {store.path.name} (id {', '.join(map(str, ids))})")
+    return 0
+
+
+def _drawings_list(arguments) -> int:
+    from digitcnn.drawings import DrawingStore
+
+    store = DrawingStore(arguments.db)
+    writers = [arguments.writer] if arguments.writer else store.writers()
+    table = {writer: store.counts(writer) for writer in writers}
+    total = sum(sum(counts.values()) for counts in table.values())
+    if not total:
+        print(f"{store.path.name}: no drawings yet" + (f" by {arguments.writer}" if arguments.writer else ""))
+        return 0
+    print(f"{store.path.name}: {total:,} drawing{'s' if total != 1 else ''} by {len(writers)} "
+          f"writer{'s' if len(writers) != 1 else ''}")
+    width = max(6, *map(len, writers))
+    print("writer".ljust(width) + "".join(str(digit).rjust(6) for digit in range(10)) + "  not a digit   total")
+    for writer, counts in table.items():
+        print(writer.ljust(width) + "".join(str(counts[digit]).rjust(6) for digit in range(10))
+              + str(counts.get(models.NOT_A_DIGIT, 0)).rjust(13) + str(sum(counts.values())).rjust(8))
+    print("\nlatest:")
+    for drawing in store.drawings(arguments.writer, latest=LATEST_SHOWN):
+        label = "not a digit" if drawing.label == models.NOT_A_DIGIT else drawing.label
+        reading = ""
+        if drawing.model is not None:
+            answer = "not a digit" if drawing.answer is None else drawing.answer
+            confidence = "" if drawing.confidence is None else f", {drawing.confidence:.1%}"
+            reading = f"; {drawing.model} read {answer}{confidence}"
+        print(f"  #{drawing.id} {drawing.created} {drawing.writer}: {label}{reading}")
+    return 0
+
+
+def _drawings_export(arguments) -> int:
+    from digitcnn.drawings import DrawingStore
+
+    store = DrawingStore(arguments.db)
+    dataset = store.dataset(arguments.writer)
+    path = data.write_csv(dataset, arguments.out)
+    print(f"wrote {len(dataset):,} drawings of digits ({dataset.source}) to {path}")
+    return 0
+
+
+def _drawings_import(arguments) -> int:
+    from digitcnn.drawings import DrawingStore
+
+    store = DrawingStore(arguments.db)
+    count = store.import_folder(arguments.folder, arguments.writer)
+    print(f"imported {count:,} drawing{'s' if count != 1 else ''} by {arguments.writer.strip()} "
+          f"from {Path(arguments.folder).resolve().name}/ into {store.path.name}")
+    return 0
+
+
+def _drawing_label(text: str) -> int:
+    """A label as typed: a digit 0–9, or one of :data:`NOT_A_DIGIT_WORDS`."""
+    word = text.strip().lower()
+    if word in NOT_A_DIGIT_WORDS:
+        return models.NOT_A_DIGIT
+    if len(word) == 1 and word in "0123456789":
+        return int(word)
+    raise SettingsError(f"label {text!r} is not a digit 0–9 or {' / '.join(NOT_A_DIGIT_WORDS)} (not a digit)")
+
+
+def _fine_tune(arguments) -> int:
+    from digitcnn import registry
+    from digitcnn.drawings import DrawingStore
+
+    runtime.apply_thread_setting(arguments.threads)
+    name = registry.validate_model_name(arguments.name)
+    registry.check_writable(arguments.models_dir)  # find out now, not after the fine-tuning, that it cannot be kept
+    store = DrawingStore(arguments.db)
+    drawings = store.dataset(arguments.writer)
+    writers = [arguments.writer.strip()] if arguments.writer else store.writers()
+    from digitcnn import finetune  # after the quick checks: it brings TensorFlow
+
+    model, card = registry.load_model(arguments.model, arguments.models_dir)
+    dataset = data.load_dataset(arguments.data)
+    print(f"model: {card.name} ({card.architecture}, trained on {card.data_source})")
+    print(f"drawings: {drawings.source}, {len(drawings):,} of digits; data: {dataset.source}, {len(dataset):,} images")
+    print("fine-tuning (Ctrl-C cancels)")
+    result = finetune.fine_tune(model, card, drawings, dataset, on_progress=TerminalProgress(),
+                                writer=writers[0] if len(writers) == 1 else "everyone")
+    print()
+    print(result.message)
+    if not result.passed:
+        print("error: the fine-tuned model did not pass its check (see above); nothing was saved", file=sys.stderr)
+        return EXIT_USER_ERROR
+    path = registry.save_model(result.model, registry.ModelCard.from_fine_tune(name, result), arguments.models_dir)
+    print(f"saved: {path} (model card {path.with_suffix(registry.CARD_SUFFIX).name})")
     return 0
 
 

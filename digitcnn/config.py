@@ -14,6 +14,7 @@ MODELS_DIR_VARIABLE = "DIGITCNN_MODELS_DIR"
 DATA_DIR_VARIABLE = "DIGITCNN_DATA_DIR"
 MNIST_DIR_VARIABLE = "DIGITCNN_MNIST_DIR"
 MAX_CSV_MB_VARIABLE = "DIGITCNN_MAX_CSV_MB"
+DRAWINGS_DB_VARIABLE = "DIGITCNN_DRAWINGS_DB"
 DEFAULT_MAX_CSV_MB = 200  # the full MNIST training set as a CSV is about 110 MB
 DEFAULT_MODEL_NAME = "default"
 
@@ -26,6 +27,12 @@ def models_dir(path: str | os.PathLike | None = None) -> Path:
 def data_dir(path: str | os.PathLike | None = None) -> Path:
     """The folder users drop datasets into: ``path``, else ``$DIGITCNN_DATA_DIR``, else ``data/``."""
     return _resolve(path, DATA_DIR_VARIABLE, PROJECT_ROOT / "data")
+
+
+def drawings_db(path: str | os.PathLike | None = None) -> Path:
+    """The database of the drawings users keep with their labels: ``path``, else ``$DIGITCNN_DRAWINGS_DB``,
+    else ``drawings.sqlite`` in the data folder (``data/``)."""
+    return _resolve(path, DRAWINGS_DB_VARIABLE, data_dir() / "drawings.sqlite")
 
 
 def mnist_dir() -> Path | None:

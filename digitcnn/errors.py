@@ -31,3 +31,8 @@ class EmptyDrawingError(DigitCNNError, ValueError):
 
 class TrainingCancelled(DigitCNNError):
     """Training was stopped on request before it finished; nothing was saved."""
+
+
+class DrawingStoreError(DigitCNNError):
+    """The database of kept drawings cannot be used: not a database, made by a newer DigitCNN, foreign, busy, or
+    asked for a drawing it does not hold. A file that is not a drawings database is left as it is."""

@@ -192,3 +192,94 @@ def test_every_model_command_refuses_a_bad_thread_count(command):
     _one_line_error(completed, "DIGITCNN_THREADS='99999999999999999999'")
     completed = run(*command, "--threads", "0")
     _one_line_error(completed, "threads must be a whole number from 1 to 1024")
+
+
+# -- keeping drawings, and fine-tuning on them
+
+
+def _digit_pictures(small_dataset, folder, digits):
+    """Pictures of the first embedded image of each of ``digits``, enlarged, in ``folder``; their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number, digit in enumerate(digits):
+        image = small_dataset.images[np.flatnonzero(small_dataset.labels == digit)[number]]
+        paths.append(folder / f"{digit}-{number}.png")
+        Image.fromarray(image).resize((112, 112), Image.Resampling.BILINEAR).save(paths[-1])
+    return paths
+
+
+def test_drawings_are_added_listed_exported_and_imported(small_dataset, tmp_path, capsys):
+    database = tmp_path / "kept" / "drawings.sqlite"
+    threes = _digit_pictures(small_dataset, tmp_path / "threes", [3, 3])
+    assert cli.main(["drawings", "add", "--label", "3", "--db", str(database), *map(str, threes)]) == 0
+    assert "kept 2 drawings of a 3 by me in drawings.sqlite (id 1, 2)" in capsys.readouterr().out
+    assert cli.main(["drawings", "--db", str(database), "add", "--label", "Not-a-digit", "--writer", "ana",
+                     str(threes[0])]) == 0  # --db before the sub-command, too
+    assert "kept 1 drawing of not a digit by ana" in capsys.readouterr().out
+    folder = tmp_path / "pictures"
+    for digit in (1, 7):
+        _digit_pictures(small_dataset, folder / str(digit), [digit])
+    assert cli.main(["drawings", "import", str(folder), "--writer", "ana", "--db", str(database)]) == 0
+    assert "imported 2 drawings by ana from pictures/ into drawings.sqlite" in capsys.readouterr().out
+
+    completed = run("drawings", "list", DIGITCNN_DRAWINGS_DB=str(database))  # the database named by the variable
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert lines[0] == "drawings.sqlite: 5 drawings by 2 writers"
+    assert lines[1].split() == ["writer", *map(str, range(10)), "not", "a", "digit", "total"]
+    assert lines[2].split() == ["ana", "0", "1", "0", "0", "0", "0", "0", "1", "0", "0", "1", "3"]
+    assert lines[3].split() == ["me", "0", "0", "0", "2", "0", "0", "0", "0", "0", "0", "0", "2"]
+    assert re.fullmatch(r"  #5 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00 ana: 7", lines[-1])
+    assert re.search(r"#3 \S+ ana: not a digit$", completed.stdout, re.M)
+
+    out = tmp_path / "mine.csv"
+    assert cli.main(["drawings", "export", "--db", str(database), "--out", str(out)]) == 0
+    assert f"wrote 4 drawings of digits (My drawings) to {out}" in capsys.readouterr().out
+    exported = data.load_csv(out)
+    assert exported.labels.tolist() == [3, 3, 1, 7]
+    from digitcnn import preprocess
+
+    first = preprocess.photo_to_mnist(preprocess.read_image(threes[0]))
+    np.testing.assert_array_equal(exported.images[0], np.rint(first * 255).astype(np.uint8))
+    assert cli.main(["drawings", "export", "--db", str(database), "--out", str(out), "--writer", "me"]) == 0
+    assert data.load_csv(out).labels.tolist() == [3, 3]
+
+
+def test_drawings_mistakes_are_one_line_errors_and_a_foreign_file_is_left_as_it_is(small_dataset, tmp_path, capsys):
+    picture = _digit_pictures(small_dataset, tmp_path, [5])[0]
+    database = tmp_path / "drawings.sqlite"
+    _one_line_error(run("drawings", "add", "--label", "12", "--db", database, picture),
+                    "label '12' is not a digit 0–9 or none / not-a-digit")
+    assert not database.exists()  # refused before the store was opened
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my shopping list\n")
+    _one_line_error(run("drawings", "add", "--label", "5", "--db", notes, picture),
+                    "notes.txt: not an SQLite database")
+    assert notes.read_text() == "my shopping list\n"
+
+    assert cli.main(["drawings", "add", "--label", "5", "--db", str(database), str(picture), "missing.png"]) == 1
+    assert capsys.readouterr().err.strip() == "error: missing.png: no such file; nothing kept"
+    assert cli.main(["drawings", "list", "--db", str(database)]) == 0  # the good picture was not kept either
+    assert capsys.readouterr().out == "drawings.sqlite: no drawings yet\n"
+    assert cli.main(["drawings", "export", "--db", str(database), "--out", str(tmp_path / "x.csv")]) == 1
+    assert "error: My drawings: no drawings yet" in capsys.readouterr().err
+
+
+def test_fine_tune_needs_drawings_before_it_loads_anything(tmp_path, capsys):
+    database = tmp_path / "drawings.sqlite"
+    status = cli.main(["fine-tune", "--name", "mine", "--writer", "ana", "--db", str(database),
+                       "--models-dir", str(tmp_path / "models")])
+    assert status == cli.EXIT_USER_ERROR
+    assert capsys.readouterr().err.startswith("error: My drawings (ana): no drawings yet")
+    assert cli.main(["fine-tune", "--name", "../x", "--db", str(database)]) == cli.EXIT_USER_ERROR
+    assert "model name '../x' is not allowed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["fine-tune"], ["drawings"], ["drawings", "add"], ["drawings", "list"],
+                                     ["drawings", "export"], ["drawings", "import"]])
+def test_the_drawings_commands_and_fine_tune_have_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: python -m digitcnn " + " ".join(command) in capsys.readouterr().out
