@@ -62,11 +62,16 @@ def test_bad_names_are_refused_before_any_thread_starts(small_dataset):
     assert board.running() == []
 
 
-def test_jobs_beyond_the_limit_wait_their_turn_first_come_and_know_their_place(small_dataset):
+def _line_of_three(dataset, second: TrainingConfig, third: TrainingConfig):
+    """A board training one job at a time, a long one running and two more started behind it."""
     board = JobBoard(max_running=1)
-    first = board.start("alice", "first", small_dataset, LONG)
-    second = board.start("bob", "second", small_dataset, QUICK)
-    third = board.start("carol", "third", small_dataset, QUICK)
+    jobs = [board.start(owner, name, dataset, settings)
+            for owner, name, settings in (("alice", "first", LONG), ("bob", "second", second), ("carol", "third", third))]
+    return board, *jobs
+
+
+def test_jobs_beyond_the_limit_wait_their_turn_first_come_and_know_their_place(small_dataset):
+    board, first, second, third = _line_of_three(small_dataset, QUICK, QUICK)
     try:
         assert [job.snapshot().status for job in (first, second, third)] == [RUNNING, WAITING, WAITING]
         assert (second.snapshot().place, third.snapshot().place) == (1, 2)
@@ -83,10 +88,7 @@ def test_jobs_beyond_the_limit_wait_their_turn_first_come_and_know_their_place(s
 
 
 def test_a_waiting_job_can_leave_the_queue_and_those_behind_move_up(small_dataset):
-    board = JobBoard(max_running=1)
-    first = board.start("alice", "first", small_dataset, LONG)
-    leaving = board.start("bob", "leaving", small_dataset, QUICK)
-    staying = board.start("carol", "staying", small_dataset, LONG)
+    board, first, leaving, staying = _line_of_three(small_dataset, QUICK, LONG)
     try:
         leaving.cancel()
         assert leaving.wait(0) and leaving.snapshot().status == CANCELLED  # at once: it never trained

@@ -12,6 +12,7 @@ _UPLOAD_LABEL = "Upload a CSV…"
 _SOURCE_CHOICE = "source_choice"  # the data picker's widget key
 _MODEL_CHOICE = "model_choice"  # the model picker's widget key
 _UPLOADS = "csv_uploads"  # how many CSVs this session has loaded: part of the uploader's key
+_WRITER_FIELD = "writer_field"  # the writer's name's widget key
 
 
 def render() -> None:
@@ -24,11 +25,14 @@ def render() -> None:
 
 def _data_source() -> None:
     choices = {choice.source: choice.label for choice in data.available_sources()}
+    choices[state.MY_DRAWINGS] = "My drawings"
     choices[state.UPLOAD] = _UPLOAD_LABEL
+    dataset = state.active_dataset()  # first: My drawings, all deleted, fall back to the embedded sample
     current = state.active_source()
     if current not in choices:
         current = data.EMBEDDED
-    st.session_state.setdefault(_SOURCE_CHOICE, current)
+    if st.session_state.get(_SOURCE_CHOICE) != state.UPLOAD:  # (an upload waiting for its file stays picked)
+        st.session_state[_SOURCE_CHOICE] = current
     st.selectbox(
         "Data",
         options=list(choices),
@@ -47,10 +51,14 @@ def _data_source() -> None:
             on_change=_load_upload,
             help="A 'Result' or 'label' column and 784 pixel columns, or no header with the label first.",
         )
+    st.session_state.setdefault(_WRITER_FIELD, state.writer())
+    st.text_input("Your name, for My drawings", key=_WRITER_FIELD, max_chars=64,
+                  on_change=lambda: state.set_writer(st.session_state[_WRITER_FIELD]),
+                  help="The drawings you keep on Draw a digit are kept under this name: a model can then be "
+                       "taught your handwriting.")
     if error := state.source_error():
         st.error(error, icon=":material/error:")
-    dataset = state.active_dataset()
-    st.caption(f"Using **{dataset.source}**: {len(dataset):,} images"
+    st.caption(f"Using **{dataset.source}**: {len(dataset):,} image{'s' if len(dataset) != 1 else ''}"
                + (f" + {len(dataset.test):,} test images" if dataset.test is not None else ""))
 
 
