@@ -33,6 +33,11 @@ class TrainingCancelled(DigitCNNError):
     """Training was stopped on request before it finished; nothing was saved."""
 
 
+class TrainingFailed(DigitCNNError):
+    """A training could not run to its end on a Ray cluster: the cluster could not be reached, or the
+    worker training the model was lost (killed, out of memory, its node gone) or failed there."""
+
+
 class DrawingStoreError(DigitCNNError):
     """The database of kept drawings cannot be used: not a database, made by a newer DigitCNN, foreign, busy, or
     asked for a drawing it does not hold. A file that is not a drawings database is left as it is."""

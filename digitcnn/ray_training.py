@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 from digitcnn.data import Dataset
-from digitcnn.errors import DigitCNNError, SettingsError, TrainingCancelled
+from digitcnn.errors import DigitCNNError, SettingsError, TrainingCancelled, TrainingFailed
 from digitcnn.training import Progress, TrainingConfig, TrainingResult
 
 RAY_ADDRESS_VARIABLE = "DIGITCNN_RAY_ADDRESS"
@@ -46,11 +46,6 @@ CANCEL_GRACE_SECONDS = 5.0  # a cancelled worker gets this long to stop after it
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _connect_lock = threading.Lock()
 _connection: Future | None = None  # this process's latest ray.init: running, failed or done (see connect)
-
-
-class TrainingFailed(DigitCNNError):
-    """A training could not run to its end on the Ray cluster: the cluster could not be reached, or the
-    worker training the model was lost (killed, out of memory, its node gone) or failed there."""
 
 
 def ray_address() -> str | None:
