@@ -15,6 +15,7 @@ page = st.navigation(
         st.Page("pages/dataset_browser.py", title="Dataset browser", icon=":material/grid_view:"),
         st.Page("pages/train_evaluate.py", title="Train & evaluate", icon=":material/model_training:"),
         st.Page("pages/draw_digit.py", title="Draw a digit", icon=":material/draw:"),
+        st.Page("pages/compare_models.py", title="Compare models", icon=":material/compare_arrows:"),
     ]
 )
 sidebar.render()

@@ -145,3 +145,77 @@ def pixel_heatmap(image: np.ndarray, title: str = "") -> go.Figure:
 def _compact(figure: go.Figure) -> go.Figure:
     figure.update_layout(margin=dict(l=10, r=10, t=50, b=10))
     return figure
+
+
+def per_digit_bars(series: dict, title: str = "", axis_title: str = "accuracy") -> go.Figure:
+    """A group of bars per digit 0–9, one bar for each of ``series`` (name → ten values in [0, 1]; NaN:
+    no such digit, no bar): before and after a fine-tuning, or several models side by side."""
+    figure = go.Figure()
+    colors = [_SECOND, _ACCENT, "#54A24B", "#B279A2"]
+    for (name, values), color in zip(series.items(), colors * len(series)):
+        values = [None if np.isnan(value) else float(value) for value in values]
+        figure.add_trace(go.Bar(x=DIGITS, y=values, name=name, marker_color=color,
+                                text=["" if value is None else f"{value:.0%}" for value in values]))
+    figure.update_layout(title=title, barmode="group", xaxis=dict(title="digit", tickmode="linear"),
+                         yaxis=dict(title=axis_title, tickformat=".0%", range=[0, 1.05]))
+    return _compact(figure)
+
+
+def confusion_difference_heatmap(difference: np.ndarray, a: str, b: str) -> go.Figure:
+    """``a``'s confusion matrix minus ``b``'s: on the diagonal, more right answers for ``a`` in blue; off it,
+    more of that mistake for ``a`` in red."""
+    difference = np.asarray(difference)
+    signed = difference.astype(float) * np.where(np.eye(10, dtype=bool), -1, 1)  # red: worse for a, everywhere
+    extent = float(np.abs(signed).max()) or 1.0
+    figure = go.Figure(go.Heatmap(
+        z=signed, x=DIGITS, y=DIGITS, zmin=-extent, zmax=extent, colorscale="RdBu", reversescale=True,
+        text=difference, texttemplate="%{text}", customdata=difference, showscale=False,
+        hovertemplate=f"true %{{y}}, read %{{x}}: {a} minus {b} = %{{customdata}}<extra></extra>"))
+    figure.update_layout(title=f"{a} minus {b}", xaxis=dict(title="predicted digit", tickmode="linear"),
+                         yaxis=dict(title="true digit", tickmode="linear", autorange="reversed"), height=420)
+    return _compact(figure)
+
+
+def activation_grid(maps: np.ndarray, order: np.ndarray, limit: int = 16, columns: int = 8) -> go.Figure:
+    """A layer's activation maps (H×W×C) as small heat maps, in ``order`` (strongest first), at most
+    ``limit`` of them; each tells its channel and values on hover."""
+    shown = [int(channel) for channel in order[:limit]]
+    rows = -(-len(shown) // columns)
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=[f"#{channel}" for channel in shown],
+                           horizontal_spacing=0.01, vertical_spacing=0.08)
+    top = float(maps.max()) or 1.0
+    for index, channel in enumerate(shown):
+        figure.add_trace(go.Heatmap(z=maps[:, :, channel], zmin=0, zmax=top, colorscale="Viridis", showscale=False,
+                                    hovertemplate=f"channel {channel}, row %{{y}}, column %{{x}}: %{{z:.2f}}"
+                                                  "<extra></extra>"),
+                         row=index // columns + 1, col=index % columns + 1)
+    figure.update_xaxes(showticklabels=False)
+    figure.update_yaxes(showticklabels=False, autorange="reversed")
+    figure.update_annotations(font_size=10)
+    figure.update_layout(height=110 * rows + 30)
+    return _compact(figure)
+
+
+def attribution_overlay(image: np.ndarray, attribution: np.ndarray, title: str = "") -> go.Figure:
+    """Where the evidence is: ``attribution`` (28×28; above 0 for the digit, below 0 against it) in
+    red and blue over the drawing in gray."""
+    extent = float(np.abs(attribution).max()) or 1.0
+    figure = go.Figure([
+        go.Heatmap(z=np.asarray(image), colorscale="gray", showscale=False, hoverinfo="skip"),
+        go.Heatmap(z=np.where(np.abs(attribution) > 0.05 * extent, attribution, np.nan), zmin=-extent, zmax=extent,
+                   colorscale="RdBu", reversescale=True, opacity=0.75, colorbar=dict(title="evidence", thickness=10),
+                   hovertemplate="row %{y}, column %{x}: %{z:.3f}<extra></extra>"),
+    ])
+    figure.update_layout(title=title, yaxis=dict(autorange="reversed", scaleanchor="x", showticklabels=False),
+                         xaxis=dict(showticklabels=False), height=320, width=360)
+    return _compact(figure)
+
+
+def logit_bars(logits: np.ndarray) -> go.Figure:
+    """The ten values the last layer computes before its softmax turns them into probabilities."""
+    logits = np.asarray(logits, dtype=float)
+    best = int(logits.argmax())
+    figure = go.Figure(go.Bar(x=DIGITS, y=logits, text=[f"{value:.1f}" for value in logits],
+                              marker_color=[_SECOND if digit == best else _ACCENT for digit in DIGITS]))
+    figure.update_layout(xaxis=dict(title="digit", tickmode="linear"), yaxis_title="logit", height=260)
+    return _compact(figure)

@@ -58,6 +58,7 @@ class Predictor:
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._lock = threading.Lock()
         self.refusal = refusal
+        self.model = model  # the Keras model itself, for what the interpreter cannot show (digitcnn.explain)
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """The ten probabilities for one 28×28 image (uint8, or float in [0, 1])."""

@@ -49,12 +49,12 @@ class JobSnapshot:
 
     name: str
     status: str
-    config: TrainingConfig
+    config: TrainingConfig  # or a fine-tuning's FineTuneConfig
     source: str
     progress: Progress | None
     epochs: list[Progress]  # one per finished epoch
     batches: list[Progress]  # a thinned record of batch ends, for live curves
-    result: TrainingResult | None
+    result: TrainingResult | None  # or a fine-tuning's FineTuneResult
     error: str | None
     started: float  # time.time() when it was started (it may have waited since)
     place: int | None = None
@@ -72,7 +72,7 @@ class TrainingJob:
     owner: Hashable
     name: str
     dataset: Dataset | None = field(repr=False)
-    config: TrainingConfig
+    config: TrainingConfig  # or a fine-tuning's FineTuneConfig
     status: str = WAITING
     place: int | None = None
     progress: Progress | None = None
@@ -88,6 +88,7 @@ class TrainingJob:
         self._cancel = threading.Event()
         self._ended = threading.Event()
         self._board: JobBoard | None = None
+        self._work: Trainer | None = None
 
     def cancel(self) -> None:
         """Stop the job: a waiting one leaves the queue at once, a running one stops after its current batch."""
@@ -136,9 +137,9 @@ class TrainingJob:
         if changes.get("status") in ENDED:
             self._ended.set()
 
-    def _launch(self, trainer: Trainer) -> None:
+    def _launch(self) -> None:
         self._set(status=RUNNING, place=None)
-        threading.Thread(target=self._run, args=(trainer,), name=f"training {self.name}", daemon=True).start()
+        threading.Thread(target=self._run, name=f"training {self.name}", daemon=True).start()
 
     def _record(self, progress: Progress) -> None:
         with self._lock:
@@ -150,11 +151,11 @@ class TrainingJob:
                 if len(self.batches) > _BATCH_CURVE_POINTS:
                     self.batches = self.batches[::2]
 
-    def _run(self, trainer: Trainer) -> None:
+    def _run(self) -> None:
         try:
             if self._cancel.is_set():  # cancelled in the moment it was let in
                 raise TrainingCancelled("cancelled before it started")
-            result = trainer(self.dataset, self.config, on_progress=self._record, cancel=self._cancel)
+            result = self._work(self.dataset, self.config, on_progress=self._record, cancel=self._cancel)
             outcome = dict(status=FINISHED, result=result)
         except TrainingCancelled:
             outcome = dict(status=CANCELLED)
@@ -183,17 +184,19 @@ class JobBoard:
         self._last_present: dict[Hashable, float] = {}  # owner → when cancel_absent last found them present
         _boards.add(self)
 
-    def start(self, owner: Hashable, name: str, dataset: Dataset, config: TrainingConfig) -> TrainingJob:
+    def start(self, owner: Hashable, name: str, dataset: Dataset, config, work: Trainer | None = None) -> TrainingJob:
         """Queue a training of a model called ``name`` for ``owner`` (anything hashable that tells users
-        apart: a session, say), which starts at once if a place
-        is free; refused while that owner has another job waiting or running."""
+        apart: a session, say), which starts at once if a place is free; refused while that owner has
+        another job waiting or running. The job runs ``work(dataset, config, on_progress=…, cancel=…)``:
+        by default the board's trainer with a :class:`~digitcnn.training.TrainingConfig`; a fine-tuning
+        (see :mod:`digitcnn.finetune`) passes its own."""
         name = validate_model_name(name)
         with self._lock:
             busy = [job.name for job in (*self._running, *self._waiting) if job.owner == owner]
             if busy:
                 raise SettingsError(f"you are already training {busy[0]!r}: wait for it or cancel it first")
             job = TrainingJob(owner, name, dataset, config)
-            job._board = self
+            job._board, job._work = self, work or self._trainer
             self._waiting.append(job)
             self._admit()
         return job
@@ -239,7 +242,7 @@ class JobBoard:
         while self._waiting and len(self._running) < self.max_running:
             job = self._waiting.popleft()
             self._running.add(job)
-            job._launch(self._trainer)
+            job._launch()
         for place, job in enumerate(self._waiting, start=1):
             job._set(place=place)
 

@@ -103,6 +103,7 @@ class ModelCard:
     format: str = CARD_FORMAT
     temperature: float = 1.0  # the logits' divisor fitted after training (digitcnn.calibration); 1: none
     refusal: dict | None = None  # the "not a digit" rule fitted after training (digitcnn.refusal); None: never refuses
+    fine_tuned: dict | None = None  # how a fine-tuned model came from its base (see from_fine_tune); None: trained
 
     @property
     def training_config(self):
@@ -164,6 +165,48 @@ class ModelCard:
             refusal=None if result.refusal is None else result.refusal.to_dict(),
             versions=library_versions(),
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+
+
+    @classmethod
+    def from_fine_tune(cls, name: str, result) -> ModelCard:
+        """The card of a :class:`~digitcnn.finetune.FineTuneResult` that passed its gate (one that did not
+        raises :class:`SettingsError` with its message: such a model is not saved). It keeps the base
+        model's architecture and training settings; its sizes are the images the fine-tune learned from
+        (drawings, replayed digits and non-digits) and the data's test set, its scores the fine-tuned
+        model's on that test set. ``fine_tuned`` records the base model, the writer, the drawings and the
+        before/after figures."""
+        if not result.passed:
+            raise SettingsError(result.message)
+        base, evaluation = result.base_card, result.data_test_evaluation
+        return cls(
+            name=validate_model_name(name),
+            architecture=base.architecture,
+            parameter_count=int(result.model.count_params()),
+            data_source=result.data_source,
+            train_size=result.train_size,
+            test_size=len(evaluation.labels),
+            split_method=result.split_method,
+            settings=dict(base.settings),
+            train_accuracy=result.train_accuracy,
+            test_accuracy=evaluation.accuracy,
+            test_loss=evaluation.loss,
+            confusion_matrix=evaluation.confusion_matrix.tolist(),
+            training_seconds=round(result.training_seconds, 2),
+            temperature=round(result.temperature, 4),
+            refusal=None if result.refusal is None else result.refusal.to_dict(),
+            versions=library_versions(),
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            fine_tuned={
+                "base_model": result.base_name,
+                "writer": result.writer,
+                "drawings": result.drawings_count,
+                "personal_test_size": result.personal_test_size,
+                "replayed": result.replayed,
+                "settings": result.config.to_dict(),
+                "before": result.before.to_dict(),
+                "after": result.after.to_dict(),
+            },
         )
 
 
@@ -387,6 +430,59 @@ def _check_card_values(card: ModelCard, where: str) -> None:
         card.refusal_rule
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"{where}: refusal: {error}") from None
+    if card.fine_tuned is not None:
+        _check_fine_tuned(card.fine_tuned, f"{where}: fine_tuned")
+
+
+_FINE_TUNED_KINDS = {"base_model": (str,), "writer": (str,), "drawings": (int,), "personal_test_size": (int,),
+                     "replayed": (int,), "settings": (dict,), "before": (dict,), "after": (dict,)}
+_SCORES_KINDS = {"personal_test_accuracy": (float, type(None)), "data_test_accuracy": (float,),
+                 "per_digit_accuracy": (list,)}
+
+
+def _check_fine_tuned(record: dict, where: str) -> None:
+    """Raise :class:`ModelFileError` unless ``record`` is what :meth:`ModelCard.from_fine_tune` writes: the base
+    model's name, the writer's, the numbers of drawings, of those kept apart to test and of replayed digits,
+    valid fine-tune settings, and scores from 0 to 1 before and after. Entries this version does not know are
+    ignored (a newer digitcnn's)."""
+    from digitcnn.finetune import FineTuneConfig, check_writer
+
+    _check_entries(record, _FINE_TUNED_KINDS, where)
+    try:
+        validate_model_name(record["base_model"])
+        check_writer(record["writer"])
+    except SettingsError as error:
+        raise ModelFileError(f"{where}: {error}") from None
+    if not 1 <= record["drawings"] <= 10**9 or not 0 <= record["personal_test_size"] < record["drawings"] \
+            or not 0 <= record["replayed"] <= 10**9:
+        raise ModelFileError(f"{where}: the numbers of drawings ({record['drawings']!r}), of those kept apart "
+                             f"({record['personal_test_size']!r}) and of replayed digits ({record['replayed']!r}) "
+                             f"make no sense")
+    accepted = _field_kinds(FineTuneConfig)
+    unknown = [name for name in record["settings"] if name not in accepted]
+    if unknown:
+        raise ModelFileError(f"{where}: unknown setting {reprlib.repr(unknown[0])}")
+    _check_types(record["settings"], accepted, f"{where}: setting")
+    try:
+        FineTuneConfig(**record["settings"])
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(f"{where}: settings: {error}") from None
+    for moment in ("before", "after"):
+        scores = record[moment]
+        _check_entries(scores, _SCORES_KINDS, f"{where}: {moment}")
+        figures = [scores["personal_test_accuracy"], scores["data_test_accuracy"], *scores["per_digit_accuracy"]]
+        if len(scores["per_digit_accuracy"]) != CLASS_COUNT or not all(
+                value is None or _is_of_kind(value, (float,)) and 0 <= value <= 1 for value in figures):
+            raise ModelFileError(f"{where}: {moment}: accuracies should be from 0 to 1 (or null where there were no "
+                                 f"test drawings), ten of them per digit")
+
+
+def _check_entries(record: dict, kinds: dict[str, tuple[type, ...]], where: str) -> None:
+    """Raise :class:`ModelFileError` unless ``record`` has each entry of ``kinds``, of its type."""
+    missing = [name for name in kinds if name not in record]
+    if missing:
+        raise ModelFileError(f"{where}: missing entry {missing[0]!r}")
+    _check_types({name: record[name] for name in kinds}, kinds, f"{where}: entry")
 
 
 def _check_confusion_matrix(matrix: list, test_size: int, where: str) -> None:

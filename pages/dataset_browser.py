@@ -20,6 +20,30 @@ def describe(fingerprint: str, _dataset):
     }
 
 
+DRAWINGS_PER_ROW = 8
+
+
+def my_drawings(digit: int) -> None:
+    """The kept drawings of ``digit``, each with what the model answered and a Delete; Undo puts back the
+    last one this session deleted."""
+    from digitcnn.models import NOT_A_DIGIT
+    from ui.reading import label_text
+
+    st.subheader(f"Your drawings of {digit}, to delete one kept by mistake")
+    if (deleted := state.last_deleted()) is not None:
+        st.button(f"Undo: put back the drawing of {label_text(deleted.label)} deleted last", icon=":material/undo:",
+                  on_click=state.undo_delete)
+    kept = state.drawing_store().drawings(state.writer(), digit)
+    refused = len(state.drawing_store().drawings(state.writer(), NOT_A_DIGIT))
+    st.caption(f"{len(kept)} kept as {digit} by {state.writer()}; {refused} kept as not a digit (not part of the data).")
+    for start in range(0, len(kept), DRAWINGS_PER_ROW):
+        for column, drawing in zip(st.columns(DRAWINGS_PER_ROW), kept[start : start + DRAWINGS_PER_ROW]):
+            answered = "not a digit" if drawing.answer is None else drawing.answer
+            column.image(gallery.enlarge(drawing.image, 3), caption=f"#{drawing.id}: read {answered}",
+                         output_format="PNG")
+            column.button("Delete", key=f"delete_{drawing.id}", on_click=state.delete_drawing, args=(drawing.id,))
+
+
 dataset = state.active_dataset()
 facts = describe(dataset.fingerprint, dataset)
 
@@ -58,6 +82,9 @@ if len(shown):
              output_format="PNG")
 else:
     st.info(f"No images of {digit} in this data.")
+
+if state.active_source() == state.MY_DRAWINGS:
+    my_drawings(digit)
 
 st.subheader("Any row by its index")
 st.caption("The tutorial looks at rows 6 and 10.")

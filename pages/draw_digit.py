@@ -27,8 +27,9 @@ def active_model():
     return predictor, card
 
 
-def drawing_tab(predictor, threshold: float) -> None:
+def drawing_tab(predictor, card, threshold: float) -> None:
     canvas_column, reading_column = st.columns([1, 1], gap="large")
+    below = st.container()  # looking inside the reading takes the page's whole width
     with canvas_column:
         stroke_width = st.slider("Pen width", min_value=6, max_value=40, value=20, key="pen_width")
         canvas = st_canvas(stroke_width=stroke_width, stroke_color="#FFFFFF", background_color="#000000",
@@ -36,11 +37,13 @@ def drawing_tab(predictor, threshold: float) -> None:
                            key="canvas")
         st.caption("White ink on black, like MNIST. The buttons above the canvas undo, redo and clear.")
     with reading_column:
-        reading.read_drawing(predictor, canvas.image_data if canvas is not None else None, threshold)
+        reading.read_drawing(predictor, card, canvas.image_data if canvas is not None else None, threshold,
+                             inside_at=below)
 
 
-def upload_tab(predictor, threshold: float) -> None:
+def upload_tab(predictor, card, threshold: float) -> None:
     upload_column, picture_column = st.columns([1, 1], gap="large")
+    below = st.container()
     with upload_column:
         upload = st.file_uploader("A picture of one digit", type=list(preprocess.PICTURE_SUFFIXES),
                                   help="Dark ink on light paper or light ink on dark, any size.")
@@ -48,7 +51,7 @@ def upload_tab(predictor, threshold: float) -> None:
         if upload is None:
             st.info("Upload a photo or scan of a handwritten digit.", icon=":material/upload:")
         else:
-            reading.read_picture(predictor, upload, threshold)
+            reading.read_picture(predictor, card, upload, threshold, inside_at=below)
 
 
 st.title("Draw a digit")
@@ -60,6 +63,6 @@ with readings:
     # Tabs, not a switch: both stay on the page, so a drawing survives a look at the upload tab.
     draw, upload = st.tabs(["Draw", "Upload a picture"])
     with draw:
-        drawing_tab(predictor, threshold)
+        drawing_tab(predictor, card, threshold)
     with upload:
-        upload_tab(predictor, threshold)
+        upload_tab(predictor, card, threshold)

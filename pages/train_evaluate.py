@@ -8,7 +8,7 @@ from digitcnn import charts, gallery, models, registry, training
 from digitcnn.errors import DigitCNNError
 from digitcnn.jobs import CANCELLED, FAILED, RUNNING, WAITING
 from digitcnn.training import TrainingConfig
-from ui import state
+from ui import state, teaching
 
 MISTAKES_PER_PAGE = 30
 
@@ -104,7 +104,7 @@ def _progress_line(snapshot) -> str:
 def show_curves(snapshot, settings: TrainingConfig, key: str) -> None:
     """The loss and accuracy curves of a job's ``snapshot``, with what its loss is when labels are smoothed."""
     st.plotly_chart(charts.training_curves(snapshot.epochs, snapshot.batches), key=key)
-    if smoothing := settings.label_smoothing:
+    if smoothing := getattr(settings, "label_smoothing", 0):  # a fine-tuning's settings have none of their own
         st.caption(f"The loss drawn is the training objective, cross-entropy against labels smoothed by "
                    f"{smoothing:g}: it levels off well above 0 even for a model that is nearly always right. "
                    f"The test loss given with the results is plain cross-entropy, of the calibrated model.")
@@ -152,7 +152,10 @@ elif finished.status in (CANCELLED, FAILED):
 
 # --- 3. Results --------------------------------------------------------------------------------
 result = finished.result if finished is not None else None
-if result is not None:
+if result is not None and state.is_fine_tuning(result):
+    teaching.fine_tune_results(job, result)
+    st.button("Dismiss these results", icon=":material/close:", on_click=state.dismiss_training)
+elif result is not None:
     test, train = result.test_evaluation, result.train_evaluation
     st.header(f"Results of {job.name}")
     st.caption(f"{result.config.architecture} on {result.split.source}: {result.split.describe()}; batches of "
@@ -264,3 +267,6 @@ else:
             shown_card = st.selectbox("Model", list(cards), key="card_to_show")
             st.json(cards[shown_card].to_json())
         st.caption("Pick the model that reads drawings in the sidebar.")
+
+# --- 5. Teach a model your handwriting ---------------------------------------------------------------
+teaching.teach_form(dataset, {entry.name: entry.card for entry in entries if entry.card is not None})

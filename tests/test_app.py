@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 from digitcnn import charts, config, data, models, registry
 
 APP = str(config.PROJECT_ROOT / "streamlit_app.py")
-PAGES = ["pages/home.py", "pages/dataset_browser.py", "pages/train_evaluate.py", "pages/draw_digit.py"]
+PAGES = ["pages/home.py", "pages/dataset_browser.py", "pages/train_evaluate.py", "pages/draw_digit.py",
+         "pages/compare_models.py"]
 
 
 @pytest.fixture(scope="module")
@@ -237,8 +238,8 @@ def _reading_script(image_data):
 
     from ui import reading, state
 
-    predictor, _ = state.active_predictor()
-    shown = reading.read_drawing(predictor, image_data)
+    predictor, card = state.active_predictor()
+    shown = reading.read_drawing(predictor, card, image_data)
     st.session_state["probabilities"] = None if shown is None else [float(p) for p in shown.probabilities]
 
 
@@ -296,8 +297,8 @@ def _reading_at_script(image_data, threshold):
 
     from ui import reading, state
 
-    predictor, _ = state.active_predictor()
-    shown = reading.read_drawing(predictor, image_data, threshold)
+    predictor, card = state.active_predictor()
+    shown = reading.read_drawing(predictor, card, image_data, threshold)
     st.session_state["digit"] = shown.digit
 
 
@@ -340,6 +341,7 @@ def test_broken_model_files_are_shown_as_broken_and_the_app_carries_on(tiny_resu
     (folder / "broken.keras").write_bytes(b"PK\x03\x04 half a model")
     (folder / "orphan.keras").write_bytes(b"no card")
     monkeypatch.setenv(config.MODELS_DIR_VARIABLE, str(folder))
+    monkeypatch.setenv(config.DATA_DIR_VARIABLE, str(tmp_path))  # the page's drawing store, not the project's
 
     test = AppTest.from_file(APP, default_timeout=120)
     test.switch_page("pages/train_evaluate.py")
@@ -443,3 +445,122 @@ def test_dismissed_or_saved_results_let_go_of_the_model(app, models_folder):
     assert not test.exception, test.exception
     assert not any(header.value.startswith("Results of") for header in test.header)
     assert job.snapshot().result is None and state.job_board().running() == []
+
+
+def _drawings_script(image_data):
+    from ui import reading, sidebar, state
+
+    sidebar.render()
+    predictor, card = state.active_predictor()
+    reading.read_drawing(predictor, card, image_data)
+
+
+def _store(tmp_path):
+    from digitcnn.drawings import DrawingStore
+
+    return DrawingStore(tmp_path / "drawings.sqlite")  # the app fixture's data folder holds the app's store
+
+
+def test_a_reading_is_kept_as_right_or_corrected_once_in_my_drawings(app, tmp_path):
+    from digitcnn.models import NOT_A_DIGIT
+
+    app("pages/home.py")
+    test = AppTest.from_function(_drawings_script, args=(_drawn_one(),), default_timeout=60).run()
+    test.sidebar.text_input[0].set_value("ada").run()
+    _button(test, "Right").click().run()
+    assert not test.exception, test.exception
+    [kept] = _store(tmp_path).drawings()
+    assert kept.writer == "ada" and kept.model == "default" and kept.image.shape == (28, 28)
+    assert kept.label == (NOT_A_DIGIT if kept.answer is None else kept.answer)
+    assert any(caption.value.startswith("Kept as ") and "ada" in caption.value for caption in test.caption)
+
+    correction = next(box for box in test.selectbox if box.label == "No, it's …")
+    correction.set_value(7).run()  # the same drawing, corrected: relabelled, not kept twice
+    assert not test.exception, test.exception
+    [relabelled] = _store(tmp_path).drawings()
+    assert relabelled.label == 7 and np.array_equal(relabelled.image, kept.image)
+    assert any(caption.value.startswith("Kept as a 7") for caption in test.caption)
+
+
+def test_my_drawings_are_a_data_source_whose_drawings_can_be_deleted_and_put_back(app, tmp_path, embedded):
+    store = _store(tmp_path)
+    for index in range(12):
+        store.add("me", int(embedded.labels[index]), embedded.images[index])
+    page = str(config.PROJECT_ROOT / "pages" / "dataset_browser.py")
+    test = AppTest.from_function(_page_with_sidebar, args=(page,), default_timeout=60).run()
+    test.sidebar.selectbox[0].set_value("my-drawings").run()
+    assert not test.exception, test.exception
+    assert test.metric[0].value == "12" and test.caption[0].value.startswith("Source: My drawings")
+    digit = int(embedded.labels[0])
+    test.get("button_group")[0].set_value(digit).run() if digit else None
+    deletes = [button for button in test.button if button.label == "Delete"]
+    assert len(deletes) == int((embedded.labels[:12] == digit).sum())
+    deletes[0].click().run()
+    assert not test.exception, test.exception
+    assert test.metric[0].value == "11" and len(store.drawings()) == 11
+    next(button for button in test.button if button.label.startswith("Undo")).click().run()
+    assert not test.exception and test.metric[0].value == "12" and len(store.drawings()) == 12
+
+
+def test_teaching_a_model_my_drawings_shows_before_and_after_and_keeps_the_gate(app, tmp_path, embedded):
+    store = _store(tmp_path)
+    thick = np.maximum.reduce([np.roll(embedded.images[-60:], shift, axis=2) for shift in (-1, 0, 1)])
+    for image, label in zip(thick, embedded.labels[-60:]):  # a bolder hand than the sample's
+        store.add("me", int(label), image)
+    test = _train_page_with_sidebar()
+    assert any(header.value == "Teach a model your handwriting" for header in test.header)
+    [teach] = [button for button in test.button if button.label == "Teach"]
+    teach.click().run()
+    assert not test.exception, test.exception
+    deadline = time.monotonic() + 120
+    while not any(header.value.startswith("Results of default-me") for header in test.header):
+        assert time.monotonic() < deadline, [element.value for element in (*test.error, *test.subheader)]
+        assert not test.exception, test.exception
+        time.sleep(0.5)
+        test.run()
+    assert any(metric.label == "Your test drawings" for metric in test.metric)
+    verdict = (*test.success, *test.warning)[0].value
+    saves = [button for button in test.button if button.label == "Save as default-me"]
+    assert ("not saved" in verdict) == (not saves)  # the gate decides whether it can be saved
+    if saves:
+        saves[0].click().run()
+        assert not test.exception, test.exception
+        assert registry.load_card("default-me").fine_tuned["writer"] == "me"
+
+
+def test_looking_inside_a_reading_shows_every_stage_the_evidence_and_what_changes_its_mind(app):
+    app("pages/home.py")
+    test = AppTest.from_function(_drawings_script, args=(_drawn_one(),), default_timeout=60).run()
+    assert not any(chart.proto.id and "maps_" in chart.proto.id for chart in test.get("plotly_chart"))  # off first
+    test.toggle(key="drawing_inside").set_value(True).run()
+    assert not test.exception, test.exception
+    charts_shown = [chart.proto.id for chart in test.get("plotly_chart") if chart.proto.id]
+    stages = [name for name in charts_shown if "drawing_maps_" in name]
+    assert len(stages) == 2  # the tiny article model: its convolution and its pooling
+    assert any("drawing_attribution" in name for name in charts_shown)
+    assert any("drawing_contrast" in name for name in charts_shown)
+    flips = [markdown.value for markdown in test.markdown if markdown.value.startswith("- ")]
+    assert len(flips) == 2 and all(" it reads " in flip or "changes the answer" in flip for flip in flips)
+    test.slider(key="drawing_turn").set_value(45).run()  # the page's own control: a turned drawing is read
+    assert not test.exception, test.exception
+    assert any(metric.label == "It reads" for metric in test.metric)
+
+
+def test_comparing_two_saved_models_gives_a_verdict_the_table_and_their_disagreements(app, models_folder, small_dataset):
+    from digitcnn.training import TrainingConfig, train
+
+    other = train(small_dataset, TrainingConfig(architecture="article", epochs=1, batch_size=32, seed=3))
+    registry.save_model(other.model, registry.ModelCard.from_training("other", other), models_folder)
+    test = app("pages/compare_models.py")
+    test.multiselect[0].set_value(["default", "other"]).run()  # other tests save models in the same folder
+    assert not test.exception, test.exception
+    table = test.dataframe[0].value
+    assert list(table["model"])[:2] == ["default", "other"] and "95% interval" in table.columns
+    verdict = (*test.success, *test.info)[0].value
+    assert "default" in verdict and "other" in verdict and "p " in verdict
+    assert "same images" in test.caption[0].value
+    test.radio[0].set_value("b right, a wrong").run()
+    assert not test.exception, test.exception
+    started = time.perf_counter()
+    test.run()  # cached: the page answers at once
+    assert time.perf_counter() - started < 5 and not test.exception

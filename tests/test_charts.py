@@ -56,3 +56,20 @@ def test_training_curves_place_batches_between_epochs_and_show_test_scores():
     assert list(per_epoch.x) == [1, 2] and list(per_epoch.y) == [0.8, 0.4]
     assert list(test.y) == [0.7, 0.45]
     assert {trace.name for trace in figure.data} == {"training (running)", "training", "test"}
+
+
+def test_per_digit_bars_draw_a_bar_per_present_digit_and_none_for_absent_ones():
+    before = np.array([0.5, 1.0, np.nan, *[0.8] * 7])
+    after = np.array([1.0, 1.0, np.nan, *[0.9] * 7])
+    figure = charts.per_digit_bars({"before": before, "after": after})
+    assert [trace.name for trace in figure.data] == ["before", "after"]
+    assert list(figure.data[1].y[:3]) == [1.0, 1.0, None] and figure.data[0].text[0] == "50%"
+
+
+def test_a_confusion_difference_marks_what_is_worse_for_the_first_model_in_red():
+    difference = np.zeros((10, 10), int)
+    difference[3, 3], difference[3, 8] = -2, 2  # the first model reads two more 3s as 8
+    figure = charts.confusion_difference_heatmap(difference, "a", "b")
+    z = np.asarray(figure.data[0].z)
+    assert z[3, 3] == 2 and z[3, 8] == 2  # both cells count against it, the same way
+    assert figure.data[0].text[3][8] == 2 and figure.layout.title.text == "a minus b"

@@ -3,15 +3,21 @@ or "not a digit"), and the probability of every digit; and the control of how su
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from digitcnn import charts, gallery, preprocess
 from digitcnn.errors import EmptyDrawingError, ImageError
+from digitcnn.models import NOT_A_DIGIT
 from digitcnn.refusal import Reading
+from ui import inside, state
 
 DRAW_PROMPT = "Draw a digit (0–9) on the canvas: the model reads it as you draw."
 REFUSED = "That doesn't look like a digit"
+KEPT_PICTURE_SIDE = 140  # the kept copy of a canvas or picture: enough to recognise it, a few kilobytes
 
 
 def answer_threshold(predictor, card) -> float:
@@ -35,11 +41,12 @@ def answer_threshold(predictor, card) -> float:
     return threshold
 
 
-def read_drawing(predictor, image_data: np.ndarray | None, threshold: float | None = None,
-                 key: str = "drawing") -> Reading | None:
-    """Read a canvas drawing (RGBA); an empty canvas shows a prompt, not a guess. Returns the
-    reading, or None when there was nothing to read. ``key`` tells this panel's widgets apart from
-    another reading's on the same page."""
+def read_drawing(predictor, card, image_data: np.ndarray | None, threshold: float | None = None,
+                 key: str = "drawing", inside_at=None) -> Reading | None:
+    """Read a canvas drawing (RGBA) and offer to keep it and to look inside the reading (in the container
+    ``inside_at``, full width below, say; default: here); an empty canvas shows a prompt, not a guess.
+    Returns the reading, or None when there was nothing to read. ``key`` tells this panel's widgets apart
+    from another reading's on the same page."""
     if image_data is None:
         st.info(DRAW_PROMPT, icon=":material/draw:")
         return None
@@ -48,11 +55,17 @@ def read_drawing(predictor, image_data: np.ndarray | None, threshold: float | No
     except EmptyDrawingError as error:
         st.info(f"{DRAW_PROMPT} ({error})", icon=":material/draw:")
         return None
-    return show_reading(predictor, digit, threshold, key)
+    reading = show_reading(predictor, digit, threshold, key)
+    keep_controls(reading, digit, Image.fromarray(np.asarray(image_data, dtype=np.uint8)), card, key)
+    with inside_at or st.container():
+        inside.inside_section(predictor, digit, key)
+    return reading
 
 
-def read_picture(predictor, upload, threshold: float | None = None, key: str = "picture") -> Reading | None:
-    """Read an uploaded picture of a digit; a file that is not one gets a clear message."""
+def read_picture(predictor, card, upload, threshold: float | None = None, key: str = "picture",
+                 inside_at=None) -> Reading | None:
+    """Read an uploaded picture of a digit and offer to keep it and to look inside the reading (as
+    :func:`read_drawing`); a file that is not one gets a clear message."""
     try:
         picture = preprocess.read_image(upload)
         digit = preprocess.photo_to_mnist(picture)
@@ -60,7 +73,44 @@ def read_picture(predictor, upload, threshold: float | None = None, key: str = "
         st.warning(str(error), icon=":material/image_not_supported:")
         return None
     st.image(picture.convert("RGB"), caption=upload.name, width=160)
-    return show_reading(predictor, digit, threshold, key)
+    reading = show_reading(predictor, digit, threshold, key)
+    keep_controls(reading, digit, picture, card, key)
+    with inside_at or st.container():
+        inside.inside_section(predictor, digit, key)
+    return reading
+
+
+def label_text(label: int) -> str:
+    return "not a digit" if label == NOT_A_DIGIT else f"a {label}"
+
+
+def keep_controls(reading: Reading, digit: np.ndarray, picture: Image.Image, card, key: str) -> None:
+    """"Right" and "No, it's a …": keep the drawing, labelled, in My drawings, to teach a model this hand
+    later (Train & evaluate). Keeping the same drawing again replaces its label."""
+    answer = NOT_A_DIGIT if reading.digit is None else reading.digit
+    small = _small_png(picture)
+    right, wrong = st.columns([1, 2], vertical_alignment="bottom")
+    right.button("Right", icon=":material/check:", key=f"{key}_right", on_click=state.keep_drawing,
+                 args=(answer, digit, small, card, reading), help=f"Keep it as {label_text(answer)}.")
+    labels = [label for label in (*range(10), NOT_A_DIGIT) if label != answer]
+    correction_key = f"{key}_correction_{hash(digit.tobytes())}"  # a new drawing starts with no correction
+    wrong.selectbox("No, it's …", options=labels, index=None, format_func=label_text, key=correction_key,
+                    placeholder="pick what it is", on_change=lambda: state.keep_drawing(
+                        st.session_state[correction_key], digit, small, card, reading),
+                    help="Keep it with the right label.")
+    if error := state.keep_error():
+        st.error(error, icon=":material/error:")
+    elif (kept := state.kept_label(digit)) is not None:
+        st.caption(f"Kept as {label_text(kept)} in **My drawings** ({state.writer()}'s handwriting).")
+
+
+def _small_png(picture: Image.Image) -> bytes:
+    """``picture`` as a gray PNG at most :data:`KEPT_PICTURE_SIDE` pixels a side."""
+    small = picture.convert("L")
+    small.thumbnail((KEPT_PICTURE_SIDE, KEPT_PICTURE_SIDE))
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
 
 
 def show_reading(predictor, digit: np.ndarray, threshold: float | None, key: str) -> Reading:

@@ -7,11 +7,13 @@ change them through the functions here, never by key.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 
+import numpy as np
 import streamlit as st
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -22,6 +24,8 @@ from digitcnn.errors import DigitCNNError
 from digitcnn.jobs import JobBoard, TrainingJob
 
 UPLOAD = "upload"  # the data-source choice that means "the CSV this user uploaded"
+MY_DRAWINGS = "my-drawings"  # the data-source choice that means "the drawings this user's writer kept"
+DEFAULT_WRITER = "me"
 
 _OWNER = "owner"  # who this session is to the job board
 _ACTIVE_SOURCE = "active_source"  # the data source in use
@@ -31,6 +35,10 @@ _ACTIVE_MODEL = "active_model"  # the model the user picked for drawings (kept w
 _TRAINING_JOB = "training_job"  # this user's latest training job
 _SAVED_JOB = "saved_job"  # the training job whose model was saved
 _SAVE_ERROR = "save_error"  # why the last save failed
+_WRITER = "writer"  # whose handwriting this user's kept drawings are
+_KEPT = "kept_drawings"  # image digest → id of the drawings this session kept, so one drawing is kept once
+_KEEP_ERROR = "keep_error"  # why the last drawing could not be kept
+_DELETED = "deleted_drawings"  # the drawings this session deleted, last first: what Undo puts back
 
 
 @st.cache_resource(show_spinner="Loading the data…", max_entries=8)
@@ -84,16 +92,27 @@ def active_source() -> str:
 
 
 def active_dataset() -> Dataset:
-    """The dataset this user works with."""
+    """The dataset this user works with. My drawings change as they are kept and deleted: read afresh
+    each time (a small query); should they all be gone, the embedded sample stands in, with a message."""
     source = active_source()
     if source == UPLOAD:
         return st.session_state[_UPLOADED_DATASET]
+    if source == MY_DRAWINGS:
+        try:
+            return drawing_store().dataset(writer())
+        except DigitCNNError as error:
+            st.session_state[_ACTIVE_SOURCE] = data.EMBEDDED
+            set_source_error(f"{error} — using the embedded sample.")
+            return load_source(data.EMBEDDED)
     return load_source(source)
 
 
 def set_active_source(source: str) -> None:
     """Load ``source`` and work with it; a source that fails to load raises and changes nothing."""
-    load_source(source)
+    if source == MY_DRAWINGS:
+        drawing_store().dataset(writer())  # raises when there are none yet
+    else:
+        load_source(source)
     st.session_state[_ACTIVE_SOURCE] = source
     st.session_state.pop(_SOURCE_ERROR, None)
 
@@ -112,6 +131,97 @@ def source_error() -> str | None:
 
 def set_source_error(message: str) -> None:
     st.session_state[_SOURCE_ERROR] = message
+
+
+# --- My drawings ----------------------------------------------------------------------------------
+
+@st.cache_resource
+def _drawing_store_at(path: str):
+    from digitcnn.drawings import DrawingStore
+
+    return DrawingStore(path)
+
+
+def drawing_store():
+    """The store of kept drawings (``data/drawings.sqlite`` or ``$DIGITCNN_DRAWINGS_DB``), shared by every
+    session; raises :class:`~digitcnn.errors.DigitCNNError` when the file cannot be used."""
+    return _drawing_store_at(str(config.drawings_db()))
+
+
+def writer() -> str:
+    """Whose handwriting this user's drawings are kept as (a name in the sidebar)."""
+    return st.session_state.get(_WRITER) or DEFAULT_WRITER
+
+
+def set_writer(name: str) -> None:
+    st.session_state[_WRITER] = name.strip() or DEFAULT_WRITER
+
+
+def keep_drawing(label: int, digit, canvas_png: bytes | None, card, reading) -> None:
+    """Keep ``digit`` (the 28×28 the model saw, in [0, 1]) labelled ``label`` for this user's writer, with
+    what the model ``card.name`` answered. The same drawing is kept once: keeping it again (with another
+    label, say) replaces the first. Run as a button's callback: a failure is remembered as a message
+    (see :func:`keep_error`), and the drawing stays on the canvas."""
+    image = _pixels(digit)
+    digest = _digest(image)
+    kept = st.session_state.setdefault(_KEPT, {})
+    st.session_state.pop(_KEEP_ERROR, None)
+    try:
+        store = drawing_store()
+        drawing_id = store.add(writer(), label, image, canvas_png, card.name, reading.digit, float(reading.score))
+    except DigitCNNError as error:
+        st.session_state[_KEEP_ERROR] = f"Not kept: {error}"
+        return
+    previous, kept[digest] = kept.get(digest), drawing_id
+    if previous is not None:  # the same drawing kept before, under another label
+        try:
+            store.delete(previous)
+        except DigitCNNError:
+            pass  # already deleted, on the dataset browser
+
+
+def keep_error() -> str | None:
+    """Why the last drawing could not be kept, if it could not."""
+    return st.session_state.get(_KEEP_ERROR)
+
+
+def kept_label(digit) -> int | None:
+    """The label this session kept ``digit`` under, if it did and it is still kept."""
+    drawing_id = st.session_state.get(_KEPT, {}).get(_digest(_pixels(digit)))
+    if drawing_id is None:
+        return None
+    try:
+        return drawing_store().get(drawing_id).label
+    except DigitCNNError:
+        return None
+
+
+def _pixels(digit) -> np.ndarray:
+    """A model's input image (floats in [0, 1]) as stored: uint8, 0–255."""
+    return np.clip(np.rint(np.asarray(digit) * 255), 0, 255).astype(np.uint8)
+
+
+def _digest(image: np.ndarray) -> str:
+    return hashlib.blake2b(image.tobytes(), digest_size=12).hexdigest()
+
+
+def delete_drawing(drawing_id: int) -> None:
+    """Delete a kept drawing; :func:`undo_delete` puts it back (this session only)."""
+    deleted = drawing_store().delete(drawing_id)
+    st.session_state.setdefault(_DELETED, []).append(deleted)
+
+
+def last_deleted():
+    """The drawing this session deleted last and has not put back, if any."""
+    deleted = st.session_state.get(_DELETED)
+    return deleted[-1] if deleted else None
+
+
+def undo_delete() -> None:
+    """Put back the drawing this session deleted last."""
+    deleted = st.session_state.get(_DELETED)
+    if deleted:
+        drawing_store().restore(deleted.pop())
 
 
 # --- Models ---------------------------------------------------------------------------------------
@@ -169,11 +279,12 @@ def _owner() -> _SessionOwner:
     return st.session_state[_OWNER]
 
 
-def start_training(name: str, dataset: Dataset, settings) -> TrainingJob:
+def start_training(name: str, dataset: Dataset, settings, work=None) -> TrainingJob:
     """Start training a model called ``name`` for this user, or queue it behind other users' trainings
-    (see digitcnn.jobs.JobBoard.start); it replaces the user's previous job, which lets go of its model."""
+    (see digitcnn.jobs.JobBoard.start, and its ``work``); it replaces the user's previous job, which lets
+    go of its model."""
     _keep_keras_state_between_reruns()
-    job = job_board().start(_owner(), name, dataset, settings)
+    job = job_board().start(_owner(), name, dataset, settings, work)
     dismiss_training()
     st.session_state[_TRAINING_JOB] = job
     return job
@@ -186,6 +297,23 @@ def dismiss_training() -> None:
         job.release()
     st.session_state.pop(_SAVED_JOB, None)
     st.session_state.pop(_SAVE_ERROR, None)
+
+
+def start_teaching(name: str, base_name: str, data_for_replay: Dataset, settings) -> TrainingJob:
+    """Start teaching a copy of the saved model ``base_name`` this user's writer's drawings, saved as
+    ``name`` if it passes (see digitcnn.finetune), as a job on the board like a training. The model is
+    loaded in the job's own thread, so the page does not wait for it."""
+    from digitcnn import finetune
+
+    drawings, who = drawing_store().dataset(writer()), writer()
+    finetune.check_drawings(drawings, settings.personal_test_share)  # too few: say so now, not from the job
+
+    def teach(data_for_replay, settings, on_progress, cancel):
+        base_model, base_card = registry.load_model(base_name)
+        return finetune.fine_tune(base_model, base_card, drawings, data_for_replay, settings,
+                                  on_progress=on_progress, cancel=cancel, writer=who)
+
+    return start_training(name, data_for_replay, settings, work=teach)
 
 
 def training_job() -> TrainingJob | None:
@@ -201,7 +329,8 @@ def save_trained_model(job: TrainingJob) -> None:
         return  # a second click that came before the page showed the first one's outcome
     result = job.snapshot().result
     try:
-        card = registry.ModelCard.from_training(job.name, result)
+        card = (registry.ModelCard.from_fine_tune(job.name, result) if is_fine_tuning(result)
+                else registry.ModelCard.from_training(job.name, result))
         registry.save_model(result.model, card, protect_shipped=True)
     except DigitCNNError as error:
         st.session_state[_SAVE_ERROR] = str(error)
@@ -210,6 +339,13 @@ def save_trained_model(job: TrainingJob) -> None:
     st.session_state[_SAVED_JOB] = job
     job.release(keep_scores=True)  # the model is on disk now; its scores stay on the page
     set_active_model(job.name)
+
+
+def is_fine_tuning(result) -> bool:
+    """Whether a job's ``result`` is a fine-tuning's (a FineTuneResult), not a training's."""
+    from digitcnn.finetune import FineTuneResult
+
+    return isinstance(result, FineTuneResult)
 
 
 def save_outcome(job: TrainingJob) -> tuple[bool, str | None]:

@@ -75,3 +75,40 @@ def test_a_drawn_star_is_not_a_digit(page, snapshot):
     expect(answer).to_have_text("That doesn't look like a digit", timeout=30_000)
     expect(page.get_by_text(re.compile(r"^Closest digit: \d"))).to_be_visible()
     snapshot("draw_not_a_digit.png", height=1350)
+
+
+def test_a_corrected_drawing_is_kept_and_shows_in_my_drawings(page, settle, snapshot):
+    from browser_steps import choose, expect_no_exception, open_page
+
+    canvas = _open_draw_page(page)
+    _draw(page, canvas, STROKES[7])
+    expect(page.get_by_role("status", name="predicted digit")).to_have_text("7", timeout=30_000)
+    choose(page, "No, it's …", "a 1")  # as if the writer's 1 had been misread
+    expect(page.get_by_text("Kept as a 1 in My drawings")).to_be_visible(timeout=30_000)
+    expect_no_exception(page)
+
+    choose(page, "Data", "My drawings")
+    settle()
+    open_page(page, "Dataset browser", "Dataset browser")
+    expect(page.get_by_text("Source: My drawings")).to_be_visible(timeout=30_000)
+    digits = page.locator(".st-key-browse_digit")
+    digits.scroll_into_view_if_needed()  # drawn when it comes into view
+    digits.get_by_role("radio", name="1", exact=True).click()
+    expect(page.get_by_role("heading", name="Your drawings of 1, to delete one kept by mistake")).to_be_visible()
+    expect(page.get_by_role("button", name="Delete")).to_have_count(1)
+    expect_no_exception(page)
+
+
+def test_looking_inside_a_drawn_digit_shows_its_layers_and_where_it_looked(page, snapshot):
+    canvas = _open_draw_page(page)
+    _draw(page, canvas, STROKES[7])
+    expect(page.get_by_role("status", name="predicted digit")).to_have_text("7", timeout=30_000)
+    page.get_by_text("Look inside this reading").first.click()
+    expect(page.get_by_text(re.compile(r"^conv2d · 28×28×16"))).to_be_visible(timeout=60_000)
+    expect(page.locator(".st-key-drawing_maps_conv2d .js-plotly-plot")).to_be_visible()
+    page.get_by_role("tab", name="What changes its mind").click()
+    expect(page.get_by_text(re.compile(r"(it reads \d|changes the answer)")).first).to_be_visible(timeout=30_000)
+    page.get_by_role("tab", name="Where it looked").click()
+    expect(page.locator(".st-key-drawing_attribution .js-plotly-plot")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    snapshot("draw_inside.png", height=1800)

@@ -1,0 +1,120 @@
+"""Compare models: two to four saved models on the same test images, with real statistics (see
+digitcnn.comparison): which is better, by how much, whether it is real, and where they disagree."""
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from digitcnn import charts, comparison, config, gallery, registry
+from digitcnn.errors import DigitCNNError
+from ui import state
+
+DISAGREEMENTS_SHOWN = 40
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def scores_of(name: str, model_sha256: str, data_fingerprint: str, _test_set) -> comparison.ModelScores:
+    """A model's scores on the test images, computed once per (model checksum, data fingerprint)."""
+    model, card = registry.load_model(name)
+    size = (config.models_dir() / f"{name}.keras").stat().st_size
+    return comparison.score_model(model, card, _test_set, size)
+
+
+def choose_models(cards: dict) -> list:
+    """The 2–4 saved models to compare (the first two by default)."""
+    names = st.multiselect("Models", list(cards), default=list(cards)[:2], max_selections=4,
+                           help="Two to four saved models, scored on the same test images.")
+    return [cards[name] for name in names]
+
+
+def scored(chosen: list, dataset) -> tuple[list, object]:
+    """Each chosen model's scores on the test images of ``dataset``, with progress the first time."""
+    test_set, described = comparison.comparison_test_set(dataset, chosen[0])
+    st.caption(f"Every model is scored on the same images: {described}. A model that learned from some of them "
+               f"(trained on another split of these data) has an unfair edge: compare models of the same split.")
+    progress = st.progress(0.0, text="Scoring the models…")
+    all_scores = []
+    for index, card in enumerate(chosen):
+        progress.progress(index / len(chosen), text=f"Scoring {card.name} on {len(test_set):,} images…")
+        all_scores.append(scores_of(card.name, card.model_sha256, test_set.fingerprint, test_set))
+    progress.empty()
+    return all_scores, test_set
+
+
+def table(all_scores: list) -> None:
+    rows = []
+    for scores in all_scores:
+        low, high = scores.accuracy_interval
+        rows.append({
+            "model": scores.name, "architecture": scores.architecture, "test accuracy": f"{scores.accuracy:.2%}",
+            "95% interval": f"{low:.2%} – {high:.2%}", "loss": f"{scores.evaluation.loss:.4f}",
+            "calibration error": f"{scores.ece:.2%}",
+            "refused": "never" if scores.refused_share is None else f"{scores.refused_share:.2%}",
+            "parameters": f"{scores.parameter_count:,}", "file": f"{scores.file_bytes / 1e6:.2f} MB",
+            "ms per drawing": f"{scores.milliseconds_per_drawing:.2f}", "training": f"{scores.training_seconds:.0f} s",
+            "trained on": f"{scores.data_source} ({scores.train_size:,})",
+        })
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
+def verdicts(all_scores: list) -> None:
+    st.subheader("Is it real?")
+    for a, b in itertools.combinations(all_scores, 2):
+        verdict = comparison.compare_pair(a, b)
+        (st.success if verdict.significant else st.info)(verdict.describe(), icon=":material/balance:")
+    st.caption("McNemar's exact test on the images one model reads right and the other wrong: the counts are the "
+               "images only the better model gets wrong against those only the other gets wrong.")
+
+
+def where_they_differ(all_scores: list, test_set) -> None:
+    st.subheader("Where they differ")
+    by_name = {scores.name: scores for scores in all_scores}
+    first, second = st.columns(2)
+    a = by_name[first.selectbox("Model A", list(by_name), index=0)]
+    b = by_name[second.selectbox("Model B", list(by_name), index=1)]
+    if a is b:
+        st.info("Pick two different models.")
+        return
+    matrix_column, bars_column = st.columns(2)
+    matrix_column.plotly_chart(charts.confusion_difference_heatmap(comparison.confusion_difference(a, b), a.name,
+                                                                   b.name), key="confusion_difference")
+    bars_column.plotly_chart(charts.per_digit_bars({scores.name: comparison.per_digit_f1(scores)
+                                                    for scores in all_scores}, "F1 per digit", "F1"),
+                             key="per_digit_f1")
+    kind_column, digit_column = st.columns(2)
+    true_digit = digit_column.selectbox("True digit", ["any", *range(10)])
+    sets = comparison.disagreements(a, b, None if true_digit == "any" else true_digit)
+    labels = {"a right, b wrong": f"{a.name} right, {b.name} wrong", "b right, a wrong": f"{b.name} right, {a.name} "
+              f"wrong", "both wrong": "both wrong"}
+    kind = kind_column.radio("Images", list(sets), horizontal=True,
+                             format_func=lambda key: f"{labels[key]} ({len(sets[key])})")
+    shown = sets[kind][:DISAGREEMENTS_SHOWN]
+    if not len(shown):
+        st.info("No such images.")
+        return
+    answers = {scores.name: scores.probabilities[shown] for scores in (a, b)}
+    st.image([gallery.enlarge(test_set.images[index], 3) for index in shown],
+             caption=[f"{test_set.labels[index]}: " + ", ".join(
+                 f"{name} {int(np.argmax(row[position]))} ({charts.probability_text(row[position].max())})"
+                 for name, row in answers.items()) for position, index in enumerate(shown)], output_format="PNG")
+
+
+st.title("Compare models")
+cards = state.usable_cards()
+if len(cards) < 2:
+    st.info("Save at least two models on **Train & evaluate** to compare them.", icon=":material/info:")
+    st.stop()
+chosen = choose_models(cards)
+if len(chosen) < 2:
+    st.info("Pick two to four models.", icon=":material/info:")
+    st.stop()
+try:
+    all_scores, test_set = scored(chosen, state.active_dataset())
+except DigitCNNError as error:
+    st.error(str(error), icon=":material/error:")
+    st.stop()
+table(all_scores)
+verdicts(all_scores)
+where_they_differ(all_scores, test_set)

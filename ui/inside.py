@@ -1,0 +1,101 @@
+"""Looking inside one reading, on the draw page: what each layer sees, where the model looked, and what it
+takes to change its mind (see digitcnn.explain). Drawn after the reading itself, so the answer never waits
+for the explanations."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from digitcnn import charts, explain, gallery
+
+CHANNELS_SHOWN = 16  # per layer: the strongest; a compact layer has up to 64
+
+
+def inside_section(predictor, digit: np.ndarray, key: str) -> None:
+    """The three views of ``digit`` (the 28×28 the model saw) under one toggle, off until asked for."""
+    if not st.toggle("Look inside this reading", key=f"{key}_inside",
+                     help="What each layer sees, where the model looked, and what changes its mind."):
+        return
+    layers, looked, changes = st.tabs(["Inside the network", "Where it looked", "What changes its mind"])
+    with layers:
+        inside_the_network(predictor.model, digit, key)
+    with looked:
+        where_it_looked(predictor.model, digit, key)
+    with changes:
+        what_changes_its_mind(predictor, digit, key)
+
+
+def inside_the_network(model, digit: np.ndarray, key: str) -> None:
+    """The input, each convolution and pooling stage's maps (strongest channels first), the logits and the
+    softmax; a channel picked is shown large beside the input."""
+    stages = explain.activation_maps(model, digit)
+    names = [name for name, _ in stages]
+    input_column, picked_column = st.columns(2)
+    input_column.image(gallery.enlarge(digit, 6), caption="The input: 28×28", output_format="PNG")
+    with picked_column:
+        layer_column, channel_column = st.columns(2)
+        name = layer_column.selectbox("Layer", names, key=f"{key}_layer")
+        maps = dict(stages)[name]
+        channel = channel_column.number_input(f"Channel (0–{maps.shape[2] - 1})", min_value=0,
+                                              max_value=maps.shape[2] - 1, value=int(explain.channel_order(maps)[0]),
+                                              key=f"{key}_channel_{name}")
+        st.plotly_chart(charts.pixel_heatmap(np.round(maps[:, :, channel], 3), f"{name}, channel {channel}"),
+                        key=f"{key}_channel_map")
+    for name, maps in stages:
+        height, width, depth = maps.shape
+        st.markdown(f"**{name}** · {height}×{width}×{depth}"
+                    + (f" · the {CHANNELS_SHOWN} strongest of {depth} channels" if depth > CHANNELS_SHOWN else ""))
+        st.plotly_chart(charts.activation_grid(maps, explain.channel_order(maps), CHANNELS_SHOWN),
+                        key=f"{key}_maps_{name}")
+    logits, probabilities = explain.logits_and_probabilities(model, digit)
+    logit_column, softmax_column = st.columns(2)
+    logit_column.markdown("**Logits**: the last layer before its softmax")
+    logit_column.plotly_chart(charts.logit_bars(logits), key=f"{key}_logits")
+    softmax_column.markdown("**Softmax**: the logits as probabilities")
+    softmax_column.plotly_chart(charts.probability_bars(probabilities), key=f"{key}_softmax")
+
+
+def where_it_looked(model, digit: np.ndarray, key: str) -> None:
+    """Integrated Gradients for the answer over the drawing, and the contrast with a second digit."""
+    _, probabilities = explain.logits_and_probabilities(model, digit)
+    answer = int(np.argmax(probabilities))
+    evidence_column, contrast_column = st.columns(2)
+    evidence_column.plotly_chart(
+        charts.attribution_overlay(digit, explain.attribution(model, digit, answer), f"Evidence for {answer}"),
+        key=f"{key}_attribution")
+    with contrast_column:
+        runner_up = int(np.argsort(probabilities)[-2])
+        others = [other for other in range(10) if other != answer]
+        other = st.selectbox(f"Why {answer} and not …", others, index=others.index(runner_up), key=f"{key}_other")
+        st.plotly_chart(charts.attribution_overlay(digit, explain.contrast(model, digit, answer, other),
+                                                   f"Why {answer} and not {other}"), key=f"{key}_contrast")
+    st.caption("Red: pixels that speak for the digit; blue: against it (Integrated Gradients from a black "
+               "image, 16 steps). Removing the reddest tenth of the ink lowers the answer's probability about "
+               "four times more than removing a random tenth (tests/test_explain.py).")
+
+
+def what_changes_its_mind(predictor, digit: np.ndarray, key: str) -> None:
+    """Sliders that turn, move, scale and thicken the drawing, with the reading updating; and the smallest
+    turn and move that change the answer, in words."""
+    read = explain.reader(predictor)
+    for kind in explain.FLIP_KINDS:
+        flip = explain.smallest_flip(read, digit, kind)
+        limit = f"{explain.MAX_ROTATION}° either way" if kind == "rotation" else f"{explain.MAX_SHIFT} px"
+        st.markdown(f"- {flip.describe()} ({charts.probability_text(flip.probability)})" if flip
+                    else f"- no {kind} within {limit} changes the answer")
+    sliders, result = st.columns(2)
+    with sliders:
+        rotation = st.slider("Turn (degrees, clockwise)", -45, 45, 0, key=f"{key}_turn")
+        across = st.slider("Move right (pixels)", -6, 6, 0, key=f"{key}_across")
+        down = st.slider("Move down (pixels)", -6, 6, 0, key=f"{key}_down")
+        scale = st.slider("Scale", 0.6, 1.4, 1.0, 0.05, key=f"{key}_scale")
+        stroke = st.slider("Pen: thinner ← → thicker", -1.0, 1.0, 0.0, 0.1, key=f"{key}_stroke")
+    changed = explain.transformed(digit, rotation, (across, down), scale, stroke)
+    reading = predictor.read(changed)
+    with result:
+        picture, answer = st.columns(2)
+        picture.image(gallery.enlarge(changed, 4), caption="Changed", output_format="PNG")
+        answer.metric("It reads", "not a digit" if reading.digit is None else str(reading.digit),
+                      charts.probability_text(reading.score), delta_color="off")
+        st.plotly_chart(charts.probability_bars(reading.probabilities), key=f"{key}_changed_probabilities")
