@@ -93,6 +93,9 @@ def main() -> None:
     print(f"model {card.name} ({card.architecture}); {machine()}")
     print(f"writer: {drawings.source}, {len(drawings):,} drawings; {len(scored):,} scored (not taught for any k); "
           f"data: {dataset.source}")
+    if dataset.test is None:
+        print("note: the data has no test set of its own: its held-out part is scored, which the shipped model, "
+              "trained on all of MNIST's training digits, has learned from (see the module's description)")
     print(f"settings: {settings.to_dict()}")
     print(f"{'k':>3} {'taught':>6} {'errors before → after':>22} {'fall':>6} {'data test before → after':>24} "
           f"{'learn s':>8} {'total s':>8}  gate")

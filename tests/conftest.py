@@ -68,3 +68,19 @@ def csv_lines(small_dataset):
         for image, label in zip(small_dataset.images[:20], small_dataset.labels[:20])
     ]
     return [header] + rows
+
+
+@pytest.fixture
+def cancel_at_second_batch():
+    """``(cancel, on_progress, seen)``: an Event that ``on_progress`` sets once the second batch has ended,
+    and the Progress events seen, for tests that a run stops after its current batch."""
+    import threading
+
+    cancel, seen = threading.Event(), []
+
+    def on_progress(progress):
+        seen.append(progress)
+        if progress.batch == 2:
+            cancel.set()
+
+    return cancel, on_progress, seen

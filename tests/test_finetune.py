@@ -4,7 +4,6 @@ round-trips."""
 
 import dataclasses
 import json
-import threading
 
 import numpy as np
 import pytest
@@ -120,16 +119,9 @@ def test_the_gate_refuses_a_fine_tune_that_forgets_the_data(base, writer, small_
         registry.ModelCard.from_fine_tune("tiny-wrong", result)
 
 
-def test_cancelling_stops_after_the_current_batch(base, writer, small_dataset):
+def test_cancelling_stops_after_the_current_batch(base, writer, small_dataset, cancel_at_second_batch):
     model, card, _ = base
-    cancel = threading.Event()
-    seen = []
-
-    def on_progress(progress):
-        seen.append(progress)
-        if progress.batch == 2:
-            cancel.set()
-
+    cancel, on_progress, seen = cancel_at_second_batch
     with pytest.raises(TrainingCancelled):
         fine_tune(model, card, writer[0], small_dataset, QUICK, on_progress=on_progress, cancel=cancel)
     assert len([p for p in seen if p.stage == "batch"]) <= 3

@@ -1,4 +1,3 @@
-import threading
 
 import numpy as np
 import pytest
@@ -66,15 +65,8 @@ def test_training_learns_and_reports_every_batch_and_epoch(tiny_result):
     assert 0 < result.training_seconds < 120
 
 
-def test_cancelling_stops_after_the_current_batch(small_dataset):
-    cancel = threading.Event()
-    seen = []
-
-    def on_progress(progress):
-        seen.append(progress)
-        if progress.batch == 2:
-            cancel.set()
-
+def test_cancelling_stops_after_the_current_batch(small_dataset, cancel_at_second_batch):
+    cancel, on_progress, seen = cancel_at_second_batch
     with pytest.raises(TrainingCancelled):
         training.train(small_dataset, training.TrainingConfig(architecture="article", epochs=5),
                        on_progress=on_progress, cancel=cancel)
