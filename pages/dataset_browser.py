@@ -30,6 +30,9 @@ def my_drawings(digit: int) -> None:
     from ui.reading import label_text
 
     st.subheader(f"Your drawings of {digit}, to delete one kept by mistake")
+    st.download_button("Download all as a CSV (the tutorial's format)", state.my_drawings_csv(),
+                       file_name=f"{state.writer()}-drawings.csv", mime="text/csv", icon=":material/download:",
+                       help="To import a folder of pictures sorted into 0/ … 9/: python -m digitcnn drawings import")
     if (deleted := state.last_deleted()) is not None:
         st.button(f"Undo: put back the drawing of {label_text(deleted.label)} deleted last", icon=":material/undo:",
                   on_click=state.undo_delete)

@@ -491,6 +491,8 @@ def test_my_drawings_are_a_data_source_whose_drawings_can_be_deleted_and_put_bac
     test.sidebar.selectbox[0].set_value("my-drawings").run()
     assert not test.exception, test.exception
     assert test.metric[0].value == "12" and test.caption[0].value.startswith("Source: My drawings")
+    [download] = test.get("download_button")
+    assert download.proto.label.startswith("Download all as a CSV")
     digit = int(embedded.labels[0])
     test.get("button_group")[0].set_value(digit).run() if digit else None
     deletes = [button for button in test.button if button.label == "Delete"]

@@ -205,6 +205,15 @@ def _digest(image: np.ndarray) -> str:
     return hashlib.blake2b(image.tobytes(), digest_size=12).hexdigest()
 
 
+def my_drawings_csv() -> bytes:
+    """This user's writer's kept digits as a CSV in the tutorial's format."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        return drawing_store().export_csv(Path(folder) / "my-drawings.csv", writer()).read_bytes()
+
+
 def delete_drawing(drawing_id: int) -> None:
     """Delete a kept drawing; :func:`undo_delete` puts it back (this session only)."""
     deleted = drawing_store().delete(drawing_id)
