@@ -154,7 +154,7 @@ class DrawingStore:
         are passed over.
         """
         folder = Path(folder).resolve()  # so that messages can name it, "." included
-        writer = _writer_name(writer)
+        writer = writer_name(writer)
         if not folder.is_dir():
             raise DataError(f"{folder.name}: no such folder")
         rows = []
@@ -210,7 +210,7 @@ class DrawingStore:
         """The drawings of digits (not those marked "not a digit") as a :class:`~digitcnn.data.Dataset`, oldest
         first, named ``My drawings`` (``My drawings (W)`` for writer W's alone). A Dataset cannot be empty: with
         no such drawings yet, raises :class:`~digitcnn.errors.DataError` saying so."""
-        source = SOURCE_NAME if writer is None else f"{SOURCE_NAME} ({_writer_name(writer)})"
+        source = SOURCE_NAME if writer is None else f"{SOURCE_NAME} ({writer_name(writer)})"
         where, parameters = _filter(writer, None)
         where += (" AND" if where else "WHERE") + " label >= 0"
         with self._reading() as connection:
@@ -349,14 +349,17 @@ def _row(drawing_id, created, writer, label, image, canvas_png, model, answer, c
         if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real) or not 0 <= confidence <= 1:
             raise SettingsError(f"confidence {confidence!r} is not a probability from 0 to 1")
         confidence = float(confidence)
-    return (drawing_id, created, _writer_name(writer), _label(label), _image_bytes(image), _small_png(canvas_png),
+    return (drawing_id, created, writer_name(writer), _label(label), image_bytes(image), _small_png(canvas_png),
             model, None if answer is None else int(answer), confidence)
 
 
-def _writer_name(writer) -> str:
+def writer_name(writer) -> str:
+    """``writer`` trimmed, if it is a name of 1 to :data:`MAX_WRITER_LENGTH` printable characters: the one rule
+    for writers' names, of kept drawings and of fine-tunings."""
     name = writer.strip() if isinstance(writer, str) else None
     if not name or len(name) > MAX_WRITER_LENGTH or not name.isprintable():
-        raise SettingsError(f"writer {writer!r} is not a name: give 1 to {MAX_WRITER_LENGTH} printable characters")
+        raise SettingsError(f"writer {writer!r} is not a name: the writer's name must be 1–{MAX_WRITER_LENGTH} "
+                            f"printable characters")
     return name
 
 
@@ -380,14 +383,14 @@ def _filter(writer, label) -> tuple[str, tuple]:
     conditions, parameters = [], []
     if writer is not None:
         conditions.append("writer = ?")
-        parameters.append(_writer_name(writer))
+        parameters.append(writer_name(writer))
     if label is not None:
         conditions.append("label = ?")
         parameters.append(_label(label))
     return ("WHERE " + " AND ".join(conditions) if conditions else ""), tuple(parameters)
 
 
-def _image_bytes(image) -> bytes:
+def image_bytes(image) -> bytes:
     """The 784 bytes of a 28×28 image: whole numbers 0–255 as they are, floats in [0, 1] scaled to 0–255."""
     array = np.asarray(image)
     if array.shape != (data.IMAGE_SIDE, data.IMAGE_SIDE):

@@ -36,6 +36,7 @@ from typing import Callable
 import numpy as np
 
 from digitcnn.data import Dataset
+from digitcnn.drawings import writer_name
 from digitcnn.errors import SettingsError, TrainingCancelled
 from digitcnn.evaluation import Evaluation
 from digitcnn.refusal import RefusalRule
@@ -43,7 +44,6 @@ from digitcnn.training import MAX_SEED, Progress, _ProgressRelay, evaluate_model
 
 MIN_DRAWINGS = 10  # fewer drawings in all teach nothing that lasts
 FREEZE_CHOICES = ("nothing", "batchnorm", "features")
-MAX_WRITER_LENGTH = 64
 _EVALUATION_BATCH_SIZE = 512
 
 
@@ -202,7 +202,7 @@ def fine_tune(
 
     if not isinstance(settings, FineTuneConfig):
         raise SettingsError(f"settings must be a FineTuneConfig, got {type(settings).__name__}")
-    writer = check_writer(writer)
+    writer = writer_name(writer)
     if not isinstance(drawings, Dataset):
         raise SettingsError(f"the drawings must be a Dataset, got {type(drawings).__name__}")
     check_drawings(drawings, settings.personal_test_share)
@@ -283,14 +283,6 @@ def fine_tune(
 
 
 # --- The drawings, the data and the mix ------------------------------------------------------------
-
-def check_writer(writer) -> str:
-    """``writer`` trimmed, if it is a name of 1–64 printable characters."""
-    if not isinstance(writer, str) or not writer.strip() or len(writer.strip()) > MAX_WRITER_LENGTH \
-            or not writer.isprintable():
-        raise SettingsError(f"the writer's name must be 1–{MAX_WRITER_LENGTH} printable characters, got {writer!r}")
-    return writer.strip()
-
 
 def check_drawings(drawings: Dataset, personal_test_share: float) -> None:
     """Raise :class:`SettingsError`, saying how many are needed, unless there are :data:`MIN_DRAWINGS`

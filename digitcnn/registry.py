@@ -445,12 +445,13 @@ def _check_fine_tuned(record: dict, where: str) -> None:
     model's name, the writer's, the numbers of drawings, of those kept apart to test and of replayed digits,
     valid fine-tune settings, and scores from 0 to 1 before and after. Entries this version does not know are
     ignored (a newer digitcnn's)."""
-    from digitcnn.finetune import FineTuneConfig, check_writer
+    from digitcnn.drawings import writer_name
+    from digitcnn.finetune import FineTuneConfig
 
     _check_entries(record, _FINE_TUNED_KINDS, where)
     try:
         validate_model_name(record["base_model"])
-        check_writer(record["writer"])
+        writer_name(record["writer"])
     except SettingsError as error:
         raise ModelFileError(f"{where}: {error}") from None
     if not 1 <= record["drawings"] <= 10**9 or not 0 <= record["personal_test_size"] < record["drawings"] \

@@ -37,7 +37,7 @@ def my_drawings(digit: int) -> None:
         st.button(f"Undo: put back the drawing of {label_text(deleted.label)} deleted last", icon=":material/undo:",
                   on_click=state.undo_delete)
     kept = state.drawing_store().drawings(state.writer(), digit)
-    refused = len(state.drawing_store().drawings(state.writer(), NOT_A_DIGIT))
+    refused = state.drawing_store().counts(state.writer()).get(NOT_A_DIGIT, 0)
     st.caption(f"{len(kept)} kept as {digit} by {state.writer()}; {refused} kept as not a digit (not part of the data).")
     for start in range(0, len(kept), DRAWINGS_PER_ROW):
         for column, drawing in zip(st.columns(DRAWINGS_PER_ROW), kept[start : start + DRAWINGS_PER_ROW]):

@@ -18,15 +18,16 @@ def inside_section(predictor, digit: np.ndarray, key: str) -> None:
                      help="What each layer sees, where the model looked, and what changes its mind."):
         return
     layers, looked, changes = st.tabs(["Inside the network", "Where it looked", "What changes its mind"])
+    logits, probabilities = explain.logits_and_probabilities(predictor.model, digit)
     with layers:
-        inside_the_network(predictor.model, digit, key)
+        inside_the_network(predictor.model, digit, logits, probabilities, key)
     with looked:
-        where_it_looked(predictor.model, digit, key)
+        where_it_looked(predictor.model, digit, probabilities, key)
     with changes:
         what_changes_its_mind(predictor, digit, key)
 
 
-def inside_the_network(model, digit: np.ndarray, key: str) -> None:
+def inside_the_network(model, digit: np.ndarray, logits: np.ndarray, probabilities: np.ndarray, key: str) -> None:
     """The input, each convolution and pooling stage's maps (strongest channels first), the logits and the
     softmax; a channel picked is shown large beside the input."""
     stages = explain.activation_maps(model, digit)
@@ -48,7 +49,6 @@ def inside_the_network(model, digit: np.ndarray, key: str) -> None:
                     + (f" · the {CHANNELS_SHOWN} strongest of {depth} channels" if depth > CHANNELS_SHOWN else ""))
         st.plotly_chart(charts.activation_grid(maps, explain.channel_order(maps), CHANNELS_SHOWN),
                         key=f"{key}_maps_{name}")
-    logits, probabilities = explain.logits_and_probabilities(model, digit)
     logit_column, softmax_column = st.columns(2)
     logit_column.markdown("**Logits**: the last layer before its softmax")
     logit_column.plotly_chart(charts.logit_bars(logits), key=f"{key}_logits")
@@ -56,9 +56,8 @@ def inside_the_network(model, digit: np.ndarray, key: str) -> None:
     softmax_column.plotly_chart(charts.probability_bars(probabilities), key=f"{key}_softmax")
 
 
-def where_it_looked(model, digit: np.ndarray, key: str) -> None:
+def where_it_looked(model, digit: np.ndarray, probabilities: np.ndarray, key: str) -> None:
     """Integrated Gradients for the answer over the drawing, and the contrast with a second digit."""
-    _, probabilities = explain.logits_and_probabilities(model, digit)
     answer = int(np.argmax(probabilities))
     evidence_column, contrast_column = st.columns(2)
     evidence_column.plotly_chart(

@@ -13,7 +13,6 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import numpy as np
 import streamlit as st
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -162,13 +161,12 @@ def keep_drawing(label: int, digit, canvas_png: bytes | None, card, reading) -> 
     what the model ``card.name`` answered. The same drawing is kept once: keeping it again (with another
     label, say) replaces the first. Run as a button's callback: a failure is remembered as a message
     (see :func:`keep_error`), and the drawing stays on the canvas."""
-    image = _pixels(digit)
-    digest = _digest(image)
+    digest = _digest(digit)
     kept = st.session_state.setdefault(_KEPT, {})
     st.session_state.pop(_KEEP_ERROR, None)
     try:
         store = drawing_store()
-        drawing_id = store.add(writer(), label, image, canvas_png, card.name, reading.digit, float(reading.score))
+        drawing_id = store.add(writer(), label, digit, canvas_png, card.name, reading.digit, float(reading.score))
     except DigitCNNError as error:
         st.session_state[_KEEP_ERROR] = f"Not kept: {error}"
         return
@@ -187,7 +185,7 @@ def keep_error() -> str | None:
 
 def kept_label(digit) -> int | None:
     """The label this session kept ``digit`` under, if it did and it is still kept."""
-    drawing_id = st.session_state.get(_KEPT, {}).get(_digest(_pixels(digit)))
+    drawing_id = st.session_state.get(_KEPT, {}).get(_digest(digit))
     if drawing_id is None:
         return None
     try:
@@ -196,13 +194,11 @@ def kept_label(digit) -> int | None:
         return None
 
 
-def _pixels(digit) -> np.ndarray:
-    """A model's input image (floats in [0, 1]) as stored: uint8, 0–255."""
-    return np.clip(np.rint(np.asarray(digit) * 255), 0, 255).astype(np.uint8)
+def _digest(digit) -> str:
+    """A short digest of a drawing's pixels as the store keeps them: the same drawing, the same digest."""
+    from digitcnn.drawings import image_bytes
 
-
-def _digest(image: np.ndarray) -> str:
-    return hashlib.blake2b(image.tobytes(), digest_size=12).hexdigest()
+    return hashlib.blake2b(image_bytes(digit), digest_size=12).hexdigest()
 
 
 def my_drawings_csv() -> bytes:
