@@ -26,6 +26,7 @@ import io
 import numbers
 import os
 import sqlite3
+import time
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -113,7 +114,7 @@ class DrawingStore:
                             connection.execute(statement)
             self._check_layout(connection)
             # Only now, in a file known to be a drawings store: WAL mode is written into the file, and stays.
-            connection.execute("PRAGMA journal_mode = WAL")
+            _use_wal(connection)
 
     # -- writing
 
@@ -311,6 +312,22 @@ class DrawingStore:
         if row is None:
             raise DrawingStoreError(f"{self.path.name}: no drawing {drawing_id}")
         return _drawing(row)
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Put the file in WAL mode unless it is already. SQLite answers a mode change that meets another
+    connection's lock with SQLITE_BUSY at once, without waiting as other statements do (seen when several
+    sessions open a new file together), so the change is tried again until the busy timeout has passed."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as error:
+            if not ("locked" in str(error) or "busy" in str(error)):
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("database is locked")
+        time.sleep(0.01)
 
 
 def _layout(connection: sqlite3.Connection) -> tuple[list, int]:
