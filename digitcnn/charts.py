@@ -178,22 +178,41 @@ def confusion_difference_heatmap(difference: np.ndarray, a: str, b: str) -> go.F
 
 def activation_grid(maps: np.ndarray, order: np.ndarray, limit: int = 16, columns: int = 8) -> go.Figure:
     """A layer's activation maps (H×W×C) as small heat maps, in ``order`` (strongest first), at most
-    ``limit`` of them; each tells its channel and values on hover."""
+    ``limit`` of them; each tells its channel and values on hover, and a click on it is a selected point
+    whose ``customdata`` is its channel (see :func:`picked_channel`).
+
+    Plotly selects no heat-map cells (a click on one reaches no app: streamlit#8760), so each map is
+    covered by transparent points, one per pixel, that carry the values and take the clicks."""
     shown = [int(channel) for channel in order[:limit]]
     rows = -(-len(shown) // columns)
     figure = make_subplots(rows=rows, cols=columns, subplot_titles=[f"#{channel}" for channel in shown],
                            horizontal_spacing=0.01, vertical_spacing=0.08)
     top = float(maps.max()) or 1.0
+    height, width = maps.shape[:2]
+    pixel_rows, pixel_columns = (grid.ravel() for grid in np.indices((height, width)))
     for index, channel in enumerate(shown):
+        place = dict(row=index // columns + 1, col=index % columns + 1)
         figure.add_trace(go.Heatmap(z=maps[:, :, channel], zmin=0, zmax=top, colorscale="Viridis", showscale=False,
-                                    hovertemplate=f"channel {channel}, row %{{y}}, column %{{x}}: %{{z:.2f}}"
-                                                  "<extra></extra>"),
-                         row=index // columns + 1, col=index % columns + 1)
-    figure.update_xaxes(showticklabels=False)
-    figure.update_yaxes(showticklabels=False, autorange="reversed")
+                                    hoverinfo="skip"), **place)
+        # customdata is the channel alone: Streamlit hands a point's list of customdata back as a dict.
+        figure.add_trace(go.Scatter(
+            x=pixel_columns, y=pixel_rows, mode="markers", showlegend=False,
+            marker=dict(symbol="square", size=3, color="rgba(0,0,0,0)"),
+            customdata=np.full(height * width, channel), text=[f"{value:.2f}" for value in maps[:, :, channel].ravel()],
+            hovertemplate=f"channel {channel}, row %{{y}}, column %{{x}}: %{{text}}"
+                          "<br>click to see it large<extra></extra>"), **place)
+    figure.update_xaxes(showticklabels=False, range=[-0.5, width - 0.5], showgrid=False, zeroline=False)
+    figure.update_yaxes(showticklabels=False, range=[height - 0.5, -0.5], showgrid=False, zeroline=False)
     figure.update_annotations(font_size=10)
-    figure.update_layout(height=110 * rows + 30)
+    figure.update_layout(height=110 * rows + 30, clickmode="event+select")
     return _compact(figure)
+
+
+def picked_channel(selection) -> int | None:
+    """The channel of the map clicked in an :func:`activation_grid` (Streamlit's selection state of the
+    chart), or None when no map is picked."""
+    points = (selection or {}).get("selection", {}).get("points", [])
+    return int(points[0]["customdata"]) if points and points[0].get("customdata") is not None else None
 
 
 def attribution_overlay(image: np.ndarray, attribution: np.ndarray, title: str = "") -> go.Figure:

@@ -23,6 +23,31 @@ def test_confusion_matrix_counts_or_shares_with_a_clickable_point_per_cell():
     assert shares[0, 1] == 0.5
 
 
+def test_activation_grid_shows_the_strongest_maps_each_covered_by_clickable_points_with_its_values():
+    maps = np.random.default_rng(0).random((5, 4, 12)).astype(np.float32)
+    order = np.argsort(-maps.mean(axis=(0, 1)))
+    figure = charts.activation_grid(maps, order, limit=3)
+    heatmaps, points = figure.data[0::2], figure.data[1::2]
+    assert len(heatmaps) == len(points) == 3
+    assert [annotation.text for annotation in figure.layout.annotations] == [f"#{channel}" for channel in order[:3]]
+    second = int(order[1])
+    np.testing.assert_array_equal(heatmaps[1].z, maps[:, :, second])
+    assert len(points[1].x) == 20  # one per pixel
+    pixel = 9  # row 2, column 1
+    assert (points[1].y[pixel], points[1].x[pixel]) == (2, 1)
+    assert points[1].customdata[pixel] == second
+    assert points[1].text[pixel] == f"{maps[2, 1, second]:.2f}"
+
+
+def test_the_channel_picked_in_an_activation_grid_is_read_from_the_charts_selection():
+    clicked = {"selection": {"points": [{"curve_number": 3, "x": 1, "y": 2, "customdata": 7}]}}
+    assert charts.picked_channel(clicked) == 7
+    clicked["selection"]["points"][0]["customdata"] = 0
+    assert charts.picked_channel(clicked) == 0
+    assert charts.picked_channel({"selection": {"points": []}}) is None
+    assert charts.picked_channel(None) is None
+
+
 def test_confusion_matrix_share_of_an_absent_digit_is_zero_not_nan():
     matrix = np.zeros((10, 10), dtype=int)
     matrix[3, 3] = 4

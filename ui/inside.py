@@ -29,31 +29,54 @@ def inside_section(predictor, digit: np.ndarray, key: str) -> None:
 
 def inside_the_network(model, digit: np.ndarray, logits: np.ndarray, probabilities: np.ndarray, key: str) -> None:
     """The input, each convolution and pooling stage's maps (strongest channels first), the logits and the
-    softmax; a channel picked is shown large beside the input."""
+    softmax; a channel clicked in a grid, or picked, is shown large beside the input."""
     stages = explain.activation_maps(model, digit)
     names = [name for name, _ in stages]
+    generation = _take_map_click(names, key)
     input_column, picked_column = st.columns(2)
     input_column.image(gallery.enlarge(digit, 6), caption="The input: 28×28", output_format="PNG")
     with picked_column:
         layer_column, channel_column = st.columns(2)
         name = layer_column.selectbox("Layer", names, key=f"{key}_layer")
         maps = dict(stages)[name]
+        channel_key = f"{key}_channel_{name}"
+        st.session_state.setdefault(channel_key, int(explain.channel_order(maps)[0]))  # the strongest, until picked
         channel = channel_column.number_input(f"Channel (0–{maps.shape[2] - 1})", min_value=0,
-                                              max_value=maps.shape[2] - 1, value=int(explain.channel_order(maps)[0]),
-                                              key=f"{key}_channel_{name}")
+                                              max_value=maps.shape[2] - 1, key=channel_key)
         st.plotly_chart(charts.pixel_heatmap(np.round(maps[:, :, channel], 3), f"{name}, channel {channel}"),
                         key=f"{key}_channel_map")
+    st.caption("Hover over a map for its values; click one to see it large beside the input.")
     for name, maps in stages:
         height, width, depth = maps.shape
         st.markdown(f"**{name}** · {height}×{width}×{depth}"
                     + (f" · the {CHANNELS_SHOWN} strongest of {depth} channels" if depth > CHANNELS_SHOWN else ""))
         st.plotly_chart(charts.activation_grid(maps, explain.channel_order(maps), CHANNELS_SHOWN),
-                        key=f"{key}_maps_{name}")
+                        key=_grid_key(key, name, generation), on_select="rerun", selection_mode="points")
     logit_column, softmax_column = st.columns(2)
     logit_column.markdown("**Logits**: the last layer before its softmax")
     logit_column.plotly_chart(charts.logit_bars(logits), key=f"{key}_logits")
     softmax_column.markdown("**Softmax**: the logits as probabilities")
     softmax_column.plotly_chart(charts.probability_bars(probabilities), key=f"{key}_softmax")
+
+
+def _take_map_click(names: list[str], key: str) -> int:
+    """Show the map last clicked in a layer's grid large: its layer and channel go to the pickers above the
+    grids. Returns the grids' generation, part of their keys: a click taken makes new grids, so that the
+    next click, even on the same map, is a new selection."""
+    generation_key = f"{key}_maps_generation"
+    generation = st.session_state.get(generation_key, 0)
+    for name in names:
+        channel = charts.picked_channel(st.session_state.get(_grid_key(key, name, generation)))
+        if channel is not None:
+            st.session_state[f"{key}_layer"] = name
+            st.session_state[f"{key}_channel_{name}"] = channel
+            st.session_state[generation_key] = generation = generation + 1
+            break
+    return generation
+
+
+def _grid_key(key: str, layer: str, generation: int) -> str:
+    return f"{key}_maps_{layer}_{generation}"
 
 
 def where_it_looked(model, digit: np.ndarray, probabilities: np.ndarray, key: str) -> None:

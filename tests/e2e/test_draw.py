@@ -111,7 +111,18 @@ def test_looking_inside_a_drawn_digit_shows_its_layers_and_where_it_looked(page,
     expect(page.get_by_role("status", name="predicted digit")).to_have_text("7", timeout=30_000)
     page.get_by_text("Look inside this reading").first.click()
     expect(page.get_by_text(re.compile(r"^conv2d · 28×28×16"))).to_be_visible(timeout=60_000)
-    expect(page.locator(".st-key-drawing_maps_conv2d .js-plotly-plot")).to_be_visible()
+    grid = page.locator(".st-key-drawing_maps_conv2d_1_0 .js-plotly-plot")
+    expect(grid).to_be_visible(timeout=30_000)
+    third = grid.locator(".nsewdrag").nth(2)
+    third.scroll_into_view_if_needed()
+    box = third.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(grid.locator(".hovertext")).to_contain_text(re.compile(r"channel \d+, row \d+, column \d+: \d"))
+    channel = grid.locator(".annotation-text").nth(2).text_content().lstrip("#")
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # that map, shown large
+    expect(page.locator(".st-key-drawing_channel_map .gtitle")).to_have_text([f"conv2d_1, channel {channel}"],
+                                                                              timeout=30_000)
+    expect(page.locator(".st-key-drawing_maps_conv2d_1_1 .js-plotly-plot")).to_be_visible()  # ready for the next
     page.get_by_role("tab", name="What changes its mind").click()
     expect(page.get_by_text(re.compile(r"(it reads \d|changes the answer)")).first).to_be_visible(timeout=30_000)
     page.get_by_role("tab", name="Where it looked").click()
