@@ -26,17 +26,17 @@ def test_confusion_matrix_counts_or_shares_with_a_clickable_point_per_cell():
 def test_activation_grid_shows_the_strongest_maps_each_covered_by_clickable_points_with_its_values():
     maps = np.random.default_rng(0).random((5, 4, 12)).astype(np.float32)
     order = np.argsort(-maps.mean(axis=(0, 1)))
-    figure = charts.activation_grid(maps, order, limit=3)
-    heatmaps, points = figure.data[0::2], figure.data[1::2]
-    assert len(heatmaps) == len(points) == 3
+    figure = charts.activation_grid(maps, order, limit=3, columns=2)
+    mosaic, points = figure.data
     assert [annotation.text for annotation in figure.layout.annotations] == [f"#{channel}" for channel in order[:3]]
+    tiles = np.asarray(mosaic.z, dtype=float)
+    assert np.isnan(tiles).sum() == tiles.size - 3 * 20  # three maps, blank between them
     second = int(order[1])
-    np.testing.assert_array_equal(heatmaps[1].z, maps[:, :, second])
-    assert len(points[1].x) == 20  # one per pixel
-    pixel = 9  # row 2, column 1
-    assert (points[1].y[pixel], points[1].x[pixel]) == (2, 1)
-    assert points[1].customdata[pixel] == second
-    assert points[1].text[pixel] == f"{maps[2, 1, second]:.2f}"
+    of_second = np.flatnonzero(np.asarray(points.customdata) == second)
+    assert len(points.x) == 3 * 20 and len(of_second) == 20  # one point per pixel, telling its channel
+    pixel = of_second[9]  # row 2, column 1 of that map
+    assert points.text[pixel] == f"row 2, column 1: {maps[2, 1, second]:.2f}"
+    assert tiles[points.y[pixel], points.x[pixel]] == maps[2, 1, second]  # the point lies on its pixel
 
 
 def test_the_channel_picked_in_an_activation_grid_is_read_from_the_charts_selection():

@@ -113,16 +113,19 @@ def test_looking_inside_a_drawn_digit_shows_its_layers_and_where_it_looked(page,
     expect(page.get_by_text(re.compile(r"^conv2d · 28×28×16"))).to_be_visible(timeout=60_000)
     grid = page.locator(".st-key-drawing_maps_conv2d_1_0 .js-plotly-plot")
     expect(grid).to_be_visible(timeout=30_000)
-    third = grid.locator(".nsewdrag").nth(2)
-    third.scroll_into_view_if_needed()
-    box = third.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    third_title = grid.locator(".annotation").nth(2)  # the third map's title: its channel, above it
+    third_title.scroll_into_view_if_needed()
+    box = third_title.bounding_box()
+    on_the_map = box["x"] + box["width"] / 2, box["y"] + box["height"] + 20
+    page.mouse.move(*on_the_map)
     expect(grid.locator(".hovertext")).to_contain_text(re.compile(r"channel \d+, row \d+, column \d+: \d"))
-    channel = grid.locator(".annotation-text").nth(2).text_content().lstrip("#")
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # that map, shown large
+    channel = third_title.text_content().lstrip("#")
+    page.mouse.click(*on_the_map)  # that map, shown large
     expect(page.locator(".st-key-drawing_channel_map .gtitle")).to_have_text([f"conv2d_1, channel {channel}"],
                                                                               timeout=30_000)
     expect(page.locator(".st-key-drawing_maps_conv2d_1_1 .js-plotly-plot")).to_be_visible()  # ready for the next
+    page.get_by_text("Hover over a map for its values").scroll_into_view_if_needed()
+    snapshot("draw_inside_maps.png", height=1400)
     page.get_by_role("tab", name="What changes its mind").click()
     expect(page.get_by_text(re.compile(r"(it reads \d|changes the answer)")).first).to_be_visible(timeout=30_000)
     page.get_by_role("tab", name="Where it looked").click()
