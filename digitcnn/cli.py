@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from digitcnn import config, data, models, runtime
+from digitcnn import config, data, models, runtime, training
 from digitcnn.errors import DigitCNNError, EmptyDrawingError, ImageError, SettingsError, TrainingCancelled
 
 EXIT_USER_ERROR = 1
@@ -48,25 +48,28 @@ def _parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a network, evaluate it and save it with its model card")
     train.add_argument("--data", default=data.EMBEDDED, help=data_help)
-    train.add_argument("--arch", default=models.DEFAULT_ARCHITECTURE, choices=list(models.ARCHITECTURES))
+    rules, defaults = training.SETTINGS, training.TrainingConfig  # the class's defaults: the tutorial's split
     recipe = "default: the architecture's recipe"
-    train.add_argument("--epochs", type=int, help=f"passes over the training images ({recipe})")
+    train.add_argument("--arch", default=models.DEFAULT_ARCHITECTURE, choices=rules["architecture"].choices)
+    train.add_argument("--epochs", type=int, help=f"passes over the training images, {rules['epochs'].rule()} ({recipe})")
     train.add_argument("--batch-size", type=int, help=f"images per step ({recipe})")
-    train.add_argument("--learning-rate", type=float, help=f"Adam's (peak) learning rate ({recipe})")
-    train.add_argument("--schedule", choices=models.SCHEDULES, help=f"how the learning rate changes ({recipe})")
+    train.add_argument("--learning-rate", type=float,
+                       help=f"Adam's (peak) learning rate, {rules['learning_rate'].rule()} ({recipe})")
+    train.add_argument("--schedule", choices=rules["schedule"].choices, help=f"how the learning rate changes ({recipe})")
     train.add_argument(
-        "--test-set",
-        default="auto",
-        choices=["auto", "holdout", "own"],
+        "--test-set", default=defaults.test_set, choices=rules["test_set"].choices,
         help="'holdout' keeps --test-fraction of the data apart, 'own' uses the source's own test set "
-        "(MNIST's 10,000), 'auto' (default) picks 'own' when there is one",
+        f"(MNIST's 10,000), 'auto' picks 'own' when there is one (default: {defaults.test_set})",
     )
-    train.add_argument("--test-fraction", type=float, default=0.33, help="share held out for testing (default: 0.33)")
-    train.add_argument("--seed", type=int, default=42, help="seed of the split, the weights and the shuffling")
+    train.add_argument("--test-fraction", type=float, default=defaults.test_fraction,
+                       help=f"share held out for testing, {rules['test_fraction'].rule()} "
+                            f"(default: {defaults.test_fraction:g})")
+    train.add_argument("--seed", type=int, default=defaults.seed,
+                       help=f"seed of the split, the weights and the shuffling (default: {defaults.seed})")
     train.add_argument("--stratify", action="store_true", help="keep each digit's share equal in both parts")
     train.add_argument("--augment", action=argparse.BooleanOptionalAction,
                        help=f"shift, turn and zoom training images a little ({recipe})")
-    train.add_argument("--fit-to-run", action=argparse.BooleanOptionalAction, default=True,
+    train.add_argument("--fit-to-run", action=argparse.BooleanOptionalAction, default=defaults.fit_to_run,
                        help="for few images or epochs, shrink the batch size and the weight averaging so that a "
                             "short run learns too (default: on; full-MNIST runs are unchanged)")
     train.add_argument("--name", help="save as models/NAME.keras (default: the architecture's name)")

@@ -740,11 +740,9 @@ def _repeated_header_hint(value, column_names) -> str:
 # Splitting and scaling
 
 
-def split_dataset(
-    dataset: Dataset, test_fraction: float = 0.33, seed: int = 42, stratify: bool = False
-) -> tuple[Dataset, Dataset]:
-    """Hold out ``test_fraction`` of ``dataset`` for testing, as the tutorial does with
-    scikit-learn's ``train_test_split(test_size=0.33, random_state=42)``."""
+def split_dataset(dataset: Dataset, test_fraction: float, seed: int, stratify: bool = False) -> tuple[Dataset, Dataset]:
+    """Hold out ``test_fraction`` of ``dataset`` for testing, as the tutorial does with scikit-learn's
+    ``train_test_split`` (its settings, 33% and seed 42, are :class:`~digitcnn.training.TrainingConfig`'s defaults)."""
     from sklearn.model_selection import train_test_split
 
     if not 0 < test_fraction < 1:

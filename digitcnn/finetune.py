@@ -40,19 +40,29 @@ from digitcnn.drawings import writer_name
 from digitcnn.errors import SettingsError, TrainingCancelled
 from digitcnn.evaluation import Evaluation
 from digitcnn.refusal import RefusalRule
-from digitcnn.training import MAX_SEED, Progress, _ProgressRelay, evaluate_model
+from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
+from digitcnn.training import SETTINGS as TRAINING_SETTINGS
+from digitcnn.training import Progress, _ProgressRelay, evaluate_model
 
 MIN_DRAWINGS = 10  # fewer drawings in all teach nothing that lasts
 FREEZE_CHOICES = ("nothing", "batchnorm", "features")
 _EVALUATION_BATCH_SIZE = 512
 
 
-def _whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+# What each setting of a fine-tune allows, read by FineTuneConfig's check.
+SETTINGS = {
+    "epochs": Setting("epochs", WHOLE, 1, 100),
+    "learning_rate": TRAINING_SETTINGS["learning_rate"],
+    "batch_size": TRAINING_SETTINGS["batch_size"],
+    "replay": Setting("replayed digits per drawing", WHOLE, 0, 1000),
+    "personal_test_share": Setting("the share of drawings kept apart to test", NUMBER, 0, 1, below_high=True,
+                                   note="0 is none"),
+    "max_accuracy_drop": Setting("the largest accuracy drop allowed", NUMBER, 0, 1, note="0.001 is 0.1 points"),
+    "seed": TRAINING_SETTINGS["seed"],
+    "augment": TRAINING_SETTINGS["augment"],
+    "freeze": Setting("freeze", CHOICE, choices=FREEZE_CHOICES),
+    "refit_temperature": Setting("refit temperature", FLAG),
+}
 
 
 @dataclass(frozen=True)
@@ -98,29 +108,7 @@ class FineTuneConfig:
     refit_temperature: bool = False
 
     def __post_init__(self):
-        if not _whole(self.epochs) or not 1 <= self.epochs <= 100:
-            raise SettingsError(f"epochs must be a whole number from 1 to 100, got {self.epochs!r}")
-        if not _number(self.learning_rate) or not 0 < self.learning_rate <= 1:
-            raise SettingsError(f"learning rate must be a number above 0 and at most 1, got {self.learning_rate!r}")
-        if not _whole(self.batch_size) or not 1 <= self.batch_size <= 65536:
-            raise SettingsError(f"batch size must be a whole number from 1 to 65536, got {self.batch_size!r}")
-        if not _whole(self.replay) or not 0 <= self.replay <= 1000:
-            raise SettingsError(f"replayed digits per drawing must be a whole number from 0 to 1000, "
-                                f"got {self.replay!r}")
-        if not _number(self.personal_test_share) or not 0 <= self.personal_test_share < 1:
-            raise SettingsError(f"the share of drawings kept apart to test must be from 0 (none) up to 1, "
-                                f"got {self.personal_test_share!r}")
-        if not _number(self.max_accuracy_drop) or not 0 <= self.max_accuracy_drop <= 1:
-            raise SettingsError(f"the largest accuracy drop allowed must be from 0 to 1 (0.001 is 0.1 points), "
-                                f"got {self.max_accuracy_drop!r}")
-        if not _whole(self.seed) or not 0 <= self.seed <= MAX_SEED:
-            raise SettingsError(f"seed must be a whole number from 0 to {MAX_SEED}, got {self.seed!r}")
-        if not isinstance(self.augment, bool):
-            raise SettingsError(f"augment must be true or false, got {self.augment!r}")
-        if self.freeze not in FREEZE_CHOICES:
-            raise SettingsError(f"freeze must be one of {', '.join(FREEZE_CHOICES)}, got {self.freeze!r}")
-        if not isinstance(self.refit_temperature, bool):
-            raise SettingsError(f"refit temperature must be true or false, got {self.refit_temperature!r}")
+        check_all(self, SETTINGS)
 
     def to_dict(self) -> dict:
         """The settings as plain JSON-ready values."""
