@@ -36,6 +36,7 @@ import stat
 import tempfile
 import threading
 import time
+import types
 import typing
 import zipfile
 from contextlib import contextmanager
@@ -134,7 +135,8 @@ class ModelCard:
         (a newer digitcnn's)."""
         fields = _json_object(text, where)
         known = {field.name: field for field in dataclasses.fields(cls)}
-        missing = [name for name, field in known.items() if name not in fields and field.default is dataclasses.MISSING]
+        missing = [name for name, field in known.items() if name not in fields
+                   and field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING]
         if missing:
             raise ModelFileError(f"{where}: missing field {missing[0]!r}")
         values = {name: value for name, value in fields.items() if name in known}
@@ -373,11 +375,25 @@ def _json_object(text: str, where: str) -> dict:
 
 @functools.cache
 def _field_kinds(cls) -> dict[str, tuple[type, ...]]:
-    """The types each field of a dataclass may hold (two for a union such as ``int | None``), resolved
-    once from its annotations (strings, under ``from __future__ import annotations``): a new field is
-    checked without more code."""
-    return {name: typing.get_args(annotation) or (annotation,)
-            for name, annotation in typing.get_type_hints(cls).items()}
+    """The types each field of a dataclass may hold, resolved once from its annotations (strings, under
+    ``from __future__ import annotations``): a new field is checked without more code, whatever its
+    annotation (``int | None``, ``list[int]``, ``dict[str, float] | None``, ``Any``…)."""
+    return {name: _runtime_types(annotation) for name, annotation in typing.get_type_hints(cls).items()}
+
+
+def _runtime_types(annotation) -> tuple[type, ...]:
+    """The classes a value of ``annotation`` is an instance of: a union's members, a generic's own class
+    (``list[int]`` is a list; what it holds is checked with the card's values), anything for ``Any``."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return tuple(kind for member in typing.get_args(annotation) for kind in _runtime_types(member))
+    if origin is typing.Literal:
+        return tuple({type(value) for value in typing.get_args(annotation)})
+    if origin is not None:
+        return (origin,)
+    if annotation is typing.Any:
+        return (object,)
+    return (type(None),) if annotation is None else (annotation,)
 
 
 def _check_types(values: dict, kinds: dict[str, tuple[type, ...]], what: str) -> None:

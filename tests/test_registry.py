@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import typing
 import zipfile
 from pathlib import Path
 
@@ -324,6 +325,29 @@ def test_a_bad_card_is_listed_as_broken_and_refused_on_load(saved, rewrite, reas
     for load in (registry.load_card, registry.load_model):
         with pytest.raises(ModelFileError, match=re.escape(reason)):
             load("tiny", folder)
+
+
+@dataclasses.dataclass(frozen=True)
+class _CardOfALaterVersion(registry.ModelCard):
+    """A card with fields annotated as a later version might annotate them."""
+
+    scores_per_digit: list[float] | None = None
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
+    anything: typing.Any = None
+
+
+@pytest.mark.parametrize("field, value, accepted", [
+    ("scores_per_digit", [0.9] * 10, True), ("scores_per_digit", None, True), ("scores_per_digit", "0.9", False),
+    ("tags", {"by": "me"}, True), ("tags", ["by", "me"], False), ("anything", {"a": [1]}, True),
+])
+def test_a_field_of_any_annotation_is_type_checked_with_a_model_file_error(saved, field, value, accepted):
+    _, folder = saved
+    card = json.loads((folder / "tiny.json").read_text()) | {field: value}
+    if accepted:
+        assert getattr(_CardOfALaterVersion.from_json(json.dumps(card)), field) == value
+    else:
+        with pytest.raises(ModelFileError, match=f"field '{field}' should be"):
+            _CardOfALaterVersion.from_json(json.dumps(card))
 
 
 def test_a_card_older_than_a_setting_reads_with_that_settings_default(saved):
