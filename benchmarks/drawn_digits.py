@@ -69,7 +69,7 @@ def _disk(radius: int) -> np.ndarray:
 
 def naive_resize(canvas: np.ndarray) -> np.ndarray:
     """What most drawing demos do: the canvas in gray, shrunk to 28×28."""
-    gray = Image.fromarray(canvas).convert("L").resize((28, 28), Image.Resampling.BILINEAR)
+    gray = Image.fromarray(canvas).convert("L").resize((data.IMAGE_SIDE, data.IMAGE_SIDE), Image.Resampling.BILINEAR)
     return np.asarray(gray, dtype=np.float32) / 255.0
 
 

@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from digitcnn.data import IMAGE_SIDE
 from digitcnn.inference import as_network_input
 
 # Integrated-gradient steps. Measured on 50 MNIST test digits with the shipped model, the attributions'
@@ -104,7 +105,7 @@ def contrast(model, image: np.ndarray, digit: int, other: int, steps: int = DEFA
     where the ink speaks for ``digit`` over ``other``. Integrated gradients are linear in the
     target, so this is one pass on the difference of the two logits, not two."""
     if _digit(digit) == _digit(other):  # nothing tells a digit from itself (and no weights means "the answer")
-        return np.zeros((28, 28), np.float32)
+        return np.zeros((IMAGE_SIDE, IMAGE_SIDE), np.float32)
     weights = np.zeros(10, np.float32)
     weights[digit] = 1.0
     weights[other] = -1.0
@@ -159,13 +160,13 @@ class _Probe:
             return [*maps, self._head(last)]
 
         # One input shape (a single image), so one trace; later calls skip Keras's eager overhead.
-        self.forward = tf.function(forward, input_signature=[tf.TensorSpec([1, 28, 28, 1], tf.float32)])
+        self.forward = tf.function(forward, input_signature=[tf.TensorSpec([1, IMAGE_SIDE, IMAGE_SIDE, 1], tf.float32)])
         self._features = keras.Model(model.inputs, features)
         self._gradients: dict[int, Callable] = {}
         # Any batch size, so one trace serves every search; built from the parts above rather than
         # ``model`` itself, which this cache (keyed weakly by the model) must not hold on to.
         self.read = tf.function(lambda images: tf.nn.softmax(self._head(self._features(images, training=False))),
-                                input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)])
+                                input_signature=[tf.TensorSpec([None, IMAGE_SIDE, IMAGE_SIDE, 1], tf.float32)])
 
     def gradient_function(self, steps: int) -> Callable:
         """``(image (1, 28, 28, 1), weights (10,)) → 28×28 average gradient`` of ``weights · logits``
@@ -190,7 +191,7 @@ class _Probe:
                 return tf.reduce_sum(tape.gradient(total, path)[..., 0] * rule, axis=0)
 
             self._gradients[steps] = tf.function(gradients, input_signature=[
-                tf.TensorSpec([1, 28, 28, 1], tf.float32), tf.TensorSpec([10], tf.float32)])
+                tf.TensorSpec([1, IMAGE_SIDE, IMAGE_SIDE, 1], tf.float32), tf.TensorSpec([10], tf.float32)])
         return self._gradients[steps]
 
 

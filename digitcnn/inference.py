@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 
-from digitcnn.data import scale_images
+from digitcnn.data import IMAGE_SIDE, scale_images
 from digitcnn.refusal import NEVER_REFUSE, Reading, RefusalRule
 
 _DIRECT_CALL_LIMIT = 256  # below this many images, one direct call beats model.predict's overhead
@@ -21,12 +21,12 @@ def as_network_input(images: np.ndarray) -> np.ndarray:
     """
     images = np.asarray(images)
     if images.dtype == np.uint8:
-        images = scale_images(images.reshape(-1, 28, 28))
-    if images.shape[-2:] == (28, 28):
+        images = scale_images(images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE))
+    if images.shape[-2:] == (IMAGE_SIDE, IMAGE_SIDE):
         images = images[..., np.newaxis]
     if images.ndim == 3:
         images = images[np.newaxis]
-    if images.ndim != 4 or images.shape[1:] != (28, 28, 1):
+    if images.ndim != 4 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE, 1):
         raise ValueError(f"expected 28×28 images, got an array of shape {images.shape}")
     return images.astype(np.float32, copy=False)
 

@@ -10,9 +10,9 @@ import functools
 from dataclasses import dataclass
 from typing import Callable
 
+from digitcnn.data import IMAGE_SIDE
 from digitcnn.errors import SettingsError
 
-INPUT_SHAPE = (28, 28, 1)
 CLASS_COUNT = 10
 
 
@@ -180,7 +180,7 @@ def build(name: str = DEFAULT_ARCHITECTURE, learning_rate=0.001, ema_momentum: f
     import keras
 
     architecture = get_architecture(name)
-    model = keras.Sequential([keras.Input(shape=INPUT_SHAPE), *architecture.layers()], name=name)
+    model = keras.Sequential([keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE, 1)), *architecture.layers()], name=name)
     optimizer = keras.optimizers.Adam(learning_rate, use_ema=ema_momentum > 0, ema_momentum=ema_momentum)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
     model.compile(optimizer=optimizer, loss=loss, metrics=[_digit_accuracy()])

@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy.ndimage import maximum_filter, minimum_filter
 
+from digitcnn.data import IMAGE_SIDE
 from digitcnn.errors import EmptyDrawingError
 from digitcnn.preprocess import ink_to_mnist
 
@@ -89,7 +90,7 @@ OVERLAP_DIGITS = (0, 2, 3, 4, 5, 6, 7, 8, 9)  # not 1: a 1 over another digit re
 ONE_ELONGATION = 3.0  # ink that many times longer than wide (by its second moments)…
 ONE_TILT = 45  # …and within this many degrees of upright is a 1: 97% of MNIST's 1s, 2.4% of other digits
 MAX_ATTEMPTS = 100  # a kind that fails this often in a row for one picture is broken, not unlucky
-_PIXEL_ROWS, _PIXEL_COLUMNS = np.indices((28, 28)).reshape(2, -1).astype(np.float64)  # of each pixel, in order
+_PIXEL_ROWS, _PIXEL_COLUMNS = np.indices((IMAGE_SIDE, IMAGE_SIDE)).reshape(2, -1).astype(np.float64)  # of each pixel, in order
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def generate(count: int, seed: int, kinds: Sequence[str] | None = None, digits=N
     materials = _Materials(_letter_fonts() if "letter" in kinds else (),
                            None if digits is None else np.asarray(digits.images), by_label)
     rng = np.random.default_rng(seed)
-    images = np.zeros((count, 28, 28), np.uint8)
+    images = np.zeros((count, IMAGE_SIDE, IMAGE_SIDE), np.uint8)
     for index in range(count):
         images[index] = _one(_DRAWERS[kinds[index % len(kinds)]], rng, materials)
     return NonDigits(images, np.array([kinds[index % len(kinds)] for index in range(count)], dtype=str))

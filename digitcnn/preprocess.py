@@ -20,11 +20,11 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from digitcnn.data import IMAGE_SIDE
 from digitcnn.errors import EmptyDrawingError, ImageError
 
-MNIST_SIDE = 28
 MNIST_BOX = 20  # the longer side of a digit's bounding box in MNIST
-MNIST_CENTER = 14.0  # where MNIST digits have their center of mass (row, column)
+MNIST_CENTER = IMAGE_SIDE / 2  # where MNIST digits have their center of mass (row, column)
 INK_LEVEL = 0.2  # ink weaker than this, relative to the strongest, does not count as ink
 MIN_CONTRAST = 0.15  # a picture whose ink differs less than this from its paper holds no digit
 MIN_EXTENT = 0.03  # a digit spans at least this share of the picture's shorter side…
@@ -188,9 +188,9 @@ def ink_to_mnist(ink: np.ndarray) -> np.ndarray:
     box = np.clip(box / box.max(), 0.0, 1.0)
 
     center_row, center_column = _center_of_mass(box)
-    top = int(np.clip(round(MNIST_CENTER - center_row), 0, MNIST_SIDE - box.shape[0]))
-    left = int(np.clip(round(MNIST_CENTER - center_column), 0, MNIST_SIDE - box.shape[1]))
-    digit = np.zeros((MNIST_SIDE, MNIST_SIDE), dtype=np.float32)
+    top = int(np.clip(round(MNIST_CENTER - center_row), 0, IMAGE_SIDE - box.shape[0]))
+    left = int(np.clip(round(MNIST_CENTER - center_column), 0, IMAGE_SIDE - box.shape[1]))
+    digit = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
     digit[top : top + box.shape[0], left : left + box.shape[1]] = box
     return digit
 

@@ -47,7 +47,8 @@ from pathlib import Path
 from digitcnn import config
 from digitcnn.calibration import TEMPERATURE_BOUNDS
 from digitcnn.errors import ModelFileError, SettingsError
-from digitcnn.models import CLASS_COUNT, INPUT_SHAPE, fused_batch_normalization, portable_copy
+from digitcnn.data import IMAGE_SIDE
+from digitcnn.models import CLASS_COUNT, fused_batch_normalization, portable_copy
 from digitcnn.refusal import NEVER_REFUSE, RefusalRule
 from digitcnn.training import TrainingConfig
 
@@ -312,7 +313,7 @@ def check_model_shape(model, where: str) -> None:
     """Raise :class:`ModelFileError` unless ``model`` maps 28×28×1 images to ten outputs."""
     input_shape = tuple(getattr(model, "input_shape", ()) or ())
     output_shape = tuple(getattr(model, "output_shape", ()) or ())
-    if input_shape[1:] != INPUT_SHAPE or output_shape[1:] != (CLASS_COUNT,):
+    if input_shape[1:] != (IMAGE_SIDE, IMAGE_SIDE, 1) or output_shape[1:] != (CLASS_COUNT,):
         raise ModelFileError(
             f"{where}: takes {input_shape[1:]} and gives {output_shape[1:]}, "
             f"expected 28×28×1 images in and {CLASS_COUNT} probabilities out"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from digitcnn.data import PIXEL_COUNT, Dataset
+from digitcnn.data import IMAGE_SIDE, PIXEL_COUNT, Dataset
 
 
 def overview(dataset: Dataset) -> dict:
@@ -67,7 +67,7 @@ def per_digit(dataset: Dataset) -> pd.DataFrame:
 
 def mean_images(dataset: Dataset) -> np.ndarray:
     """What each digit looks like on average: (10, 28, 28) float in [0, 255] (zeros for an absent digit)."""
-    means = np.zeros((10, 28, 28))
+    means = np.zeros((10, IMAGE_SIDE, IMAGE_SIDE))
     for digit in range(10):
         chosen = dataset.images[dataset.labels == digit]
         if len(chosen):
