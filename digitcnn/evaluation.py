@@ -4,6 +4,7 @@ and which images it got wrong. Works on plain arrays: true labels and predicted 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -23,20 +24,29 @@ class Evaluation:
     confusion_matrix: np.ndarray  # (10, 10) counts, rows = true digit, columns = predicted
     report: dict  # scikit-learn's classification_report(output_dict=True)
 
-    @property
+    @cached_property  # computed once: a page filters the mistakes on every rerun
     def predictions(self) -> np.ndarray:
         """The predicted digit of each image."""
         return self.probabilities.argmax(axis=1)
 
-    @property
+    @cached_property
     def confidences(self) -> np.ndarray:
         """The probability the model gave its predicted digit, for each image."""
         return self.probabilities.max(axis=1)
 
-    @property
-    def misclassified(self) -> np.ndarray:
-        """Indices of the images whose predicted digit is wrong, in their original order."""
-        return np.flatnonzero(self.predictions != self.labels)
+    def mistakes(self, true: int | None = None, predicted: int | None = None) -> np.ndarray:
+        """Indices of the misclassified images of the true digit ``true`` read as ``predicted`` (None: any),
+        surest mistakes first. A cell of the diagonal (``true == predicted``, both given) has no mistakes:
+        its right answers are given instead, so that every cell of the confusion matrix shows its images."""
+        chosen = np.ones(len(self.labels), dtype=bool)
+        if true is not None:
+            chosen &= self.labels == true
+        if predicted is not None:
+            chosen &= self.predictions == predicted
+        if true is None or predicted is None or true != predicted:
+            chosen &= self.predictions != self.labels
+        indices = np.flatnonzero(chosen)
+        return indices[np.argsort(-self.confidences[indices], kind="stable")]
 
     def report_table(self) -> pd.DataFrame:
         """The classification report as a table: one row per digit, then the averages."""

@@ -1,4 +1,4 @@
-"""Pictures of digits for people: enlarged without blur, and laid out in grids."""
+"""Pictures of digits for people: enlarged without blur, laid out in grids, and shown a page at a time."""
 
 from __future__ import annotations
 
@@ -30,3 +30,13 @@ def montage(images: np.ndarray, columns: int = 10, scale: int = 2, gap: int = 2,
         top, left = (index // columns) * (height + gap), (index % columns) * (width + gap)
         sheet[top : top + height, left : left + width] = image
     return sheet
+
+
+def page_count(count: int, per_page: int) -> int:
+    """How many pages ``count`` images fill at ``per_page`` a page: at least one, an empty one for none."""
+    return max(1, -(-count // per_page))
+
+
+def page_of(indices: np.ndarray, page: int, per_page: int) -> np.ndarray:
+    """The ``indices`` on page ``page`` (counted from 1, as people do) at ``per_page`` a page."""
+    return indices[(page - 1) * per_page : page * per_page]

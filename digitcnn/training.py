@@ -45,7 +45,7 @@ SETTINGS = {
     "architecture": Setting("architecture", CHOICE, choices=tuple(ARCHITECTURES)),
     "epochs": Setting("epochs", WHOLE, 1, MAX_EPOCHS),
     "batch_size": Setting("batch size", WHOLE, 1, 65536),
-    "learning_rate": Setting("learning rate", NUMBER, 0, 1, above_low=True),
+    "learning_rate": Setting("learning rate", NUMBER, 1e-5, 0.1),  # Adam's; beyond these a run learns nothing
     "schedule": Setting("schedule", CHOICE, choices=SCHEDULES),
     "augment": Setting("augment", FLAG),
     "ema_momentum": Setting("weight-averaging momentum", NUMBER, 0, 1, below_high=True, note="0 is off"),

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from digitcnn import charts, gallery, summary
-from ui import state
+from ui import paging, state
 
 SAMPLES_PER_PAGE = 40
 
@@ -38,7 +38,8 @@ def my_drawings(digit: int) -> None:
                   on_click=state.undo_delete)
     kept = state.drawing_store().drawings(state.writer(), digit)
     refused = state.drawing_store().counts(state.writer()).get(NOT_A_DIGIT, 0)
-    st.caption(f"{len(kept)} kept as {digit} by {state.writer()}; {refused} kept as not a digit (not part of the data).")
+    st.caption(f"{len(kept)} kept as {digit} by {state.writer()}; {refused} kept as not a digit "
+               "(not part of the data).")
     for start in range(0, len(kept), DRAWINGS_PER_ROW):
         for column, drawing in zip(st.columns(DRAWINGS_PER_ROW), kept[start : start + DRAWINGS_PER_ROW]):
             answered = "not a digit" if drawing.answer is None else drawing.answer
@@ -47,56 +48,68 @@ def my_drawings(digit: int) -> None:
             column.button("Delete", key=f"delete_{drawing.id}", on_click=state.delete_drawing, args=(drawing.id,))
 
 
+def overview(dataset, facts) -> None:
+    """What the data holds: its size, its images, how many of each digit, and the tutorial's tables."""
+    columns = st.columns(4)
+    columns[0].metric("Images", f"{len(dataset):,}")
+    columns[1].metric("Own test images", f"{facts['overview']['test images']:,}")
+    columns[2].metric("Image size", facts["overview"]["image shape"])
+    columns[3].metric("Pixel values", facts["overview"]["pixel values"])
+
+    st.subheader("Images per digit")
+    st.plotly_chart(charts.class_counts_bar(dataset.class_counts(), title=""), key="class_counts")
+    with st.expander("Per digit: share, brightness, ink"):
+        st.dataframe(facts["per_digit"].style.format({"share": "{:.1%}", "mean pixel value": "{:.1f}",
+                                                      "mean ink pixels": "{:.0f}"}))
+
+    st.subheader("The first rows, as in the tutorial's table")
+    st.dataframe(summary.first_rows(dataset, 10), height=250)
+    st.subheader("Descriptive statistics of the images")
+    st.dataframe(facts["statistics"].style.format("{:.2f}"))
+
+
+def samples(dataset) -> int:
+    """The images of a picked digit, a page at a time, in order or shuffled; returns the digit."""
+    st.subheader("Samples of a digit")
+    picker, pager, shuffler = st.columns([3, 2, 1], vertical_alignment="bottom")
+    digit = picker.segmented_control("Digit", options=list(range(10)), default=0, key="browse_digit") or 0
+    shuffler.button("Shuffle", icon=":material/shuffle:", on_click=state.next_browse_seed)
+    indices = summary.indices_of_digit(dataset, digit, state.browse_seed())
+    shown = paging.page_picker(indices, SAMPLES_PER_PAGE, pager, key=f"browse_page_{digit}")
+    if len(shown):
+        st.image(gallery.montage(dataset.images[shown], columns=10, scale=3),
+                 caption=f"{len(indices):,} images of {digit}; rows {', '.join(map(str, shown[:5]))}, …",
+                 output_format="PNG")
+    else:
+        st.info(f"No images of {digit} in this data.")
+    return digit
+
+
+def any_row(dataset) -> None:
+    """One image, picked by its row, large and as pixel values."""
+    st.subheader("Any row by its index")
+    st.caption("The tutorial looks at rows 6 and 10.")
+    row = st.number_input("Row index", min_value=0, max_value=len(dataset) - 1, value=min(6, len(dataset) - 1))
+    image_column, heat_column = st.columns([1, 2])
+    image_column.image(gallery.enlarge(dataset.images[row], 8), caption=f"row {row}: label {dataset.labels[row]}",
+                       output_format="PNG")
+    heat_column.plotly_chart(charts.pixel_heatmap(dataset.images[row], "Pixel values (hover to read)"),
+                             key="row_pixels")
+
+
+def mean_images(facts) -> None:
+    st.subheader("What each digit looks like on average")
+    st.image(gallery.montage(facts["mean_images"] / 255.0, columns=10, scale=4), caption="Mean image of 0, 1, …, 9",
+             output_format="PNG")
+
+
 dataset = state.active_dataset()
 facts = describe(dataset.fingerprint, dataset)
-
 st.title("Dataset browser")
 st.caption(f"Source: {dataset.source}")
-
-columns = st.columns(4)
-columns[0].metric("Images", f"{len(dataset):,}")
-columns[1].metric("Own test images", f"{facts['overview']['test images']:,}")
-columns[2].metric("Image size", facts["overview"]["image shape"])
-columns[3].metric("Pixel values", facts["overview"]["pixel values"])
-
-st.subheader("Images per digit")
-st.plotly_chart(charts.class_counts_bar(dataset.class_counts(), title=""), key="class_counts")
-with st.expander("Per digit: share, brightness, ink"):
-    st.dataframe(facts["per_digit"].style.format({"share": "{:.1%}", "mean pixel value": "{:.1f}",
-                                                  "mean ink pixels": "{:.0f}"}))
-
-st.subheader("The first rows, as in the tutorial's table")
-st.dataframe(summary.first_rows(dataset, 10), height=250)
-st.subheader("Descriptive statistics of the images")
-st.dataframe(facts["statistics"].style.format("{:.2f}"))
-
-st.subheader("Samples of a digit")
-picker, pager, shuffler = st.columns([3, 2, 1], vertical_alignment="bottom")
-digit = picker.segmented_control("Digit", options=list(range(10)), default=0, key="browse_digit") or 0
-if shuffler.button("Shuffle", icon=":material/shuffle:"):
-    st.session_state["browse_seed"] = st.session_state.get("browse_seed", 0) + 1
-indices = summary.indices_of_digit(dataset, digit, st.session_state.get("browse_seed"))
-pages = max(1, -(-len(indices) // SAMPLES_PER_PAGE))
-page = pager.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key=f"browse_page_{digit}")
-shown = indices[(page - 1) * SAMPLES_PER_PAGE : page * SAMPLES_PER_PAGE]
-if len(shown):
-    st.image(gallery.montage(dataset.images[shown], columns=10, scale=3),
-             caption=f"{len(indices):,} images of {digit}; rows {', '.join(map(str, shown[:5]))}, …",
-             output_format="PNG")
-else:
-    st.info(f"No images of {digit} in this data.")
-
+overview(dataset, facts)
+digit = samples(dataset)
 if state.active_source() == state.MY_DRAWINGS:
     my_drawings(digit)
-
-st.subheader("Any row by its index")
-st.caption("The tutorial looks at rows 6 and 10.")
-row = st.number_input("Row index", min_value=0, max_value=len(dataset) - 1, value=min(6, len(dataset) - 1))
-image_column, heat_column = st.columns([1, 2])
-image_column.image(gallery.enlarge(dataset.images[row], 8), caption=f"row {row}: label {dataset.labels[row]}",
-                   output_format="PNG")
-heat_column.plotly_chart(charts.pixel_heatmap(dataset.images[row], "Pixel values (hover to read)"), key="row_pixels")
-
-st.subheader("What each digit looks like on average")
-st.image(gallery.montage(facts["mean_images"] / 255.0, columns=10, scale=4), caption="Mean image of 0, 1, …, 9",
-         output_format="PNG")
+any_row(dataset)
+mean_images(facts)

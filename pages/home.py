@@ -4,25 +4,34 @@ import streamlit as st
 
 from ui import state
 
+
+def in_use() -> None:
+    """The data and the model this user works with."""
+    dataset = state.active_dataset()
+    card = state.active_model_card()
+    data_column, model_column = st.columns(2)
+    data_column.metric("Images in the active data", f"{len(dataset):,}", help=dataset.source)
+    if card is None:
+        model_column.metric("Active model", "none yet")
+    else:
+        model_column.metric(f"Active model: {card.name}", f"{card.test_accuracy:.2%}", help="test accuracy")
+
+
+def pages() -> None:
+    """A link to each page, with what it does."""
+    st.page_link("pages/dataset_browser.py", label="**Dataset browser**: counts, samples of each digit, any row, "
+                 "the average digit", icon=":material/grid_view:")
+    st.page_link("pages/train_evaluate.py", label="**Train & evaluate**: pick an architecture, train with live "
+                 "curves, study the confusion matrix and the mistakes, save the model",
+                 icon=":material/model_training:")
+    st.page_link("pages/draw_digit.py", label="**Draw a digit**: the active model reads what you draw or upload, "
+                 "or says it is not a digit", icon=":material/draw:")
+
+
 st.title("DigitCNN")
 st.write(
     "A lab for convolutional networks on handwritten digits: look at the data, train a network "
     "and watch it learn, then draw digits for it to read."
 )
-
-dataset = state.active_dataset()
-card = state.active_model_card()
-data_column, model_column = st.columns(2)
-data_column.metric("Images in the active data", f"{len(dataset):,}", help=dataset.source)
-if card is None:
-    model_column.metric("Active model", "none yet")
-else:
-    model_column.metric(f"Active model: {card.name}", f"{card.test_accuracy:.2%}", help="test accuracy")
-
-st.page_link("pages/dataset_browser.py", label="**Dataset browser**: counts, samples of each digit, any row, "
-             "the average digit", icon=":material/grid_view:")
-st.page_link("pages/train_evaluate.py", label="**Train & evaluate**: pick an architecture, train with live curves, "
-             "study the confusion matrix and the mistakes, save the model", icon=":material/model_training:")
-st.page_link("pages/draw_digit.py", label="**Draw a digit**: the active model reads what you draw or upload, "
-             "or says it is not a digit",
-             icon=":material/draw:")
+in_use()
+pages()

@@ -1,76 +1,83 @@
 """Train & evaluate: choose a network and its settings, train it in the background while the
 curves grow, then study its scores and mistakes, and save it."""
 
-import numpy as np
 import streamlit as st
 
 from digitcnn import charts, gallery, models, registry, training
 from digitcnn.errors import DigitCNNError
 from digitcnn.jobs import CANCELLED, FAILED, RUNNING, WAITING
-from digitcnn.training import TrainingConfig
-from ui import state, teaching
+from digitcnn.training import SETTINGS, TrainingConfig
+from ui import paging, state, teaching
 
 MISTAKES_PER_PAGE = 30
+ANY_DIGIT = "any"  # the mistakes filter's choice of no digit in particular
 
-dataset = state.active_dataset()
-
-st.title("Train & evaluate")
-st.caption(f"Data: {dataset.source}, {len(dataset):,} images"
-           + (f" and its own {len(dataset.test):,} test images" if dataset.test is not None else ""))
 
 # --- 1. Settings ---------------------------------------------------------------------------
-# The architecture sits outside the form: picking one fills the form with its recipe.
-architecture = st.selectbox(
-    "Architecture", options=list(models.ARCHITECTURES),
-    index=list(models.ARCHITECTURES).index(models.DEFAULT_ARCHITECTURE),
-    format_func=lambda key: f"{key}: {models.ARCHITECTURES[key].description}", key="architecture",
-)
-recipe = models.ARCHITECTURES[architecture].recipe
-# How long a run is also sits outside the form: it sets the epochs the form starts from.
-expected_train_size = len(dataset) if dataset.test is not None else round(len(dataset) * 0.67)  # the default split
-runs = {"quick": training.quick_settings(architecture, expected_train_size),
-        "recipe": dict(epochs=recipe.epochs, augment=recipe.augment)}
-run_length = st.radio(
-    "Run", options=list(runs), horizontal=True, key="run_length",
-    format_func=lambda key: {"quick": "Quick first model", "recipe": "The full recipe"}[key]
-    + f": {runs[key]['epochs']} epoch{'s' if runs[key]['epochs'] > 1 else ''}",
-    help=f"A quick run shows the network about {training.QUICK_RUN_IMAGES:,} images, without augmentation if "
-         f"that is one epoch: a first model in about half a minute on the embedded sample (about 98%). The "
-         f"recipe, made for full MNIST, gets the best accuracy in several minutes.",
-)
-with st.form("training_settings"):
-    name_column, epochs_column, batch_column, rate_column = st.columns([2, 1, 1, 1])
-    name = name_column.text_input("Model name", value=previous.name if (previous := state.training_job()) else "my-model",
-                                  help="Letters, digits, '-' and '_'. Saving replaces a model of that name.")
-    epochs = epochs_column.number_input("Epochs", min_value=1, max_value=200, value=runs[run_length]["epochs"],
-                                        key=f"epochs_{architecture}_{run_length}")
-    batch_sizes = sorted({16, 32, 64, 128, 256, 512, recipe.batch_size})
-    batch_size = batch_column.selectbox("Batch size", options=batch_sizes, index=batch_sizes.index(recipe.batch_size),
-                                        key=f"batch_{architecture}")
-    learning_rate = rate_column.number_input("Learning rate", min_value=1e-5, max_value=0.1, value=recipe.learning_rate,
-                                             step=1e-4, format="%.4f", key=f"rate_{architecture}",
-                                             help=f"Adam's; schedule: {recipe.schedule.replace('_', ' ')}")
-    test_column, fraction_column, seed_column, limit_column = st.columns([2, 1, 1, 1])
-    test_choices = {"holdout": "Hold out a share of the data (the tutorial's way)"}
-    if dataset.test is not None:
-        test_choices = {"own": "The source's own test set", **test_choices}
-    test_set = test_column.radio("Test images", options=list(test_choices), format_func=test_choices.get)
-    test_fraction = fraction_column.slider("Share held out", min_value=0.05, max_value=0.5, value=0.33, step=0.01,
-                                           help="Used when holding out; the tutorial keeps 33% apart with seed 42.")
-    seed = seed_column.number_input("Seed", min_value=0, max_value=2**31 - 1, value=42, key="seed")
-    limit = limit_column.number_input("Training images (0 = all)", min_value=0, max_value=len(dataset), value=0,
-                                      step=1000, key="train_limit",
-                                      help="Fewer images train faster: handy for a first try.")
-    stratify = st.checkbox("Stratify", help="Keep each digit's share equal in both parts.")
-    augment = st.checkbox("Augment", value=runs[run_length]["augment"], key=f"augment_{architecture}_{run_length}",
-                          help="Shift, turn and zoom training images a little, and vary their pen's width.")
-    fit_to_run = st.checkbox("Fit to the run", value=True,
-                             help="For few images or epochs: smaller batches (at least 40 steps an epoch) and "
-                                  "weight averaging over at most a tenth of the run, so short trials learn too. "
-                                  "Full-MNIST runs are unchanged.")
-    start = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:")
-
-if start:
+def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
+    """The architecture, the length of the run and the form of the other settings, their limits and
+    defaults as training declares them. Returns the model's name and the settings when Train is pressed
+    with valid ones; None otherwise (invalid ones are shown as a message)."""
+    # The architecture sits outside the form: picking one fills the form with its recipe.
+    architecture = st.selectbox(
+        "Architecture", options=list(models.ARCHITECTURES),
+        index=list(models.ARCHITECTURES).index(models.DEFAULT_ARCHITECTURE),
+        format_func=lambda key: f"{key}: {models.ARCHITECTURES[key].description}", key="architecture",
+    )
+    recipe = models.ARCHITECTURES[architecture].recipe
+    # How long a run is also sits outside the form: it sets the epochs the form starts from.
+    expected_train_size = (len(dataset) if dataset.test is not None  # else the default split's share
+                           else round(len(dataset) * (1 - TrainingConfig.test_fraction)))
+    runs = {"quick": training.quick_settings(architecture, expected_train_size),
+            "recipe": dict(epochs=recipe.epochs, augment=recipe.augment)}
+    run_length = st.radio(
+        "Run", options=list(runs), horizontal=True, key="run_length",
+        format_func=lambda key: {"quick": "Quick first model", "recipe": "The full recipe"}[key]
+        + f": {runs[key]['epochs']} epoch{'s' if runs[key]['epochs'] > 1 else ''}",
+        help=f"A quick run shows the network about {training.QUICK_RUN_IMAGES:,} images, without augmentation if "
+             f"that is one epoch: a first model in about half a minute on the embedded sample (about 98%). The "
+             f"recipe, made for full MNIST, gets the best accuracy in several minutes.",
+    )
+    epochs_rule, rate_rule, fraction_rule = SETTINGS["epochs"], SETTINGS["learning_rate"], SETTINGS["test_fraction"]
+    with st.form("training_settings"):
+        name_column, epochs_column, batch_column, rate_column = st.columns([2, 1, 1, 1])
+        name = name_column.text_input("Model name",
+                                      value=previous.name if (previous := state.training_job()) else "my-model",
+                                      help="Letters, digits, '-' and '_'. Saving replaces a model of that name.")
+        epochs = epochs_column.number_input("Epochs", min_value=epochs_rule.low, max_value=epochs_rule.high,
+                                            value=runs[run_length]["epochs"], key=f"epochs_{architecture}_{run_length}")
+        batch_sizes = sorted({16, 32, 64, 128, 256, 512, recipe.batch_size})
+        batch_size = batch_column.selectbox("Batch size", options=batch_sizes,
+                                            index=batch_sizes.index(recipe.batch_size), key=f"batch_{architecture}")
+        learning_rate = rate_column.number_input(
+            "Learning rate", min_value=float(rate_rule.low),
+            max_value=float(rate_rule.high), value=recipe.learning_rate, step=1e-4, format="%.4f",
+            key=f"rate_{architecture}", help=f"Adam's; schedule: {recipe.schedule.replace('_', ' ')}")
+        test_column, fraction_column, seed_column, limit_column = st.columns([2, 1, 1, 1])
+        test_choices = {"holdout": "Hold out a share of the data (the tutorial's way)"}
+        if dataset.test is not None:
+            test_choices = {"own": "The source's own test set", **test_choices}
+        test_set = test_column.radio("Test images", options=list(test_choices), format_func=test_choices.get)
+        test_fraction = fraction_column.slider(
+            "Share held out", min_value=fraction_rule.low, max_value=fraction_rule.high,
+            value=TrainingConfig.test_fraction, step=0.01,
+            help=f"Used when holding out; the tutorial keeps {TrainingConfig.test_fraction:.0%} apart with seed "
+                 f"{TrainingConfig.seed}.")
+        seed = seed_column.number_input("Seed", min_value=SETTINGS["seed"].low, max_value=SETTINGS["seed"].high,
+                                        value=TrainingConfig.seed, key="seed")
+        limit = limit_column.number_input(
+            "Training images (0 = all)", min_value=0, max_value=len(dataset), value=0, step=1000, key="train_limit",
+            help=f"Fewer images train faster: handy for a first try. At least {SETTINGS['train_limit'].low:,}.")
+        stratify = st.checkbox("Stratify", help="Keep each digit's share equal in both parts.")
+        augment = st.checkbox("Augment", value=runs[run_length]["augment"], key=f"augment_{architecture}_{run_length}",
+                              help="Shift, turn and zoom training images a little, and vary their pen's width.")
+        fit_to_run = st.checkbox("Fit to the run", value=TrainingConfig.fit_to_run,
+                                 help="For few images or epochs: smaller batches (at least 40 steps an epoch) and "
+                                      "weight averaging over at most a tenth of the run, so short trials learn too. "
+                                      "Full-MNIST runs are unchanged.")
+        start = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:")
+    if not start:
+        return None
     try:
         settings = TrainingConfig(
             architecture=architecture, epochs=int(epochs), batch_size=int(batch_size),
@@ -78,16 +85,23 @@ if start:
             stratify=stratify, augment=augment, train_limit=int(limit) or None, fit_to_run=fit_to_run,
         )
         registry.validate_model_name(name)
+    except DigitCNNError as error:
+        st.error(str(error), icon=":material/error:")
+        return None
+    return name, settings
+
+
+def start(name: str, dataset, settings: TrainingConfig) -> None:
+    """Start the run, or say why it cannot start; warn when its model will not be savable."""
+    try:
         state.start_training(name, dataset, settings)
     except DigitCNNError as error:
         st.error(str(error), icon=":material/error:")
-    else:
-        try:
-            registry.check_writable()
-        except DigitCNNError as error:
-            st.warning(f"{error}: this model will train, but it cannot be saved.", icon=":material/warning:")
-
-job = state.training_job()
+        return
+    try:
+        registry.check_writable()
+    except DigitCNNError as error:
+        st.warning(f"{error}: this model will train, but it cannot be saved.", icon=":material/warning:")
 
 
 # --- 2. Progress, live -----------------------------------------------------------------------
@@ -112,7 +126,8 @@ def show_curves(snapshot, settings: TrainingConfig, key: str) -> None:
 
 def _queue_line(place: int) -> str:
     others = place - 1
-    ahead = "Yours is next" if others == 0 else f"{others} other training{'s wait' if others > 1 else ' waits'} ahead of yours"
+    ahead = ("Yours is next" if others == 0
+             else f"{others} other training{'s wait' if others > 1 else ' waits'} ahead of yours")
     return (f"The server trains a few models at a time, for everyone using it. {ahead}: it starts by itself when "
             f"a place is free, and you may use the other pages meanwhile.")
 
@@ -136,37 +151,51 @@ def live_progress(job) -> None:
         show_curves(snapshot, job.config, key="live_curves")
 
 
-if job is not None and not job.snapshot().done:
-    live_progress(job)
-    st.stop()
+def outcome(job):
+    """What became of the user's ended ``job`` (None: there is none): its final snapshot, after a word when
+    it was cancelled or failed."""
+    finished = job.snapshot() if job is not None else None
+    if finished is None:
+        st.info("Choose the settings and press **Train**. Training runs in the background: other pages stay usable.")
+    elif finished.status in (CANCELLED, FAILED):
+        if finished.status == CANCELLED:
+            st.warning(f"Training of {finished.name} was cancelled; nothing was saved.", icon=":material/cancel:")
+        else:
+            st.error(finished.error, icon=":material/error:")
+        st.button("Dismiss", on_click=state.dismiss_training, key="dismiss_ended")
+    return finished
 
-finished = job.snapshot() if job is not None else None  # the job has ended: this snapshot is final
-if finished is None:
-    st.info("Choose the settings and press **Train**. Training runs in the background: other pages stay usable.")
-elif finished.status in (CANCELLED, FAILED):
-    if finished.status == CANCELLED:
-        st.warning(f"Training of {finished.name} was cancelled; nothing was saved.", icon=":material/cancel:")
-    else:
-        st.error(finished.error, icon=":material/error:")
-    st.button("Dismiss", on_click=state.dismiss_training, key="dismiss_ended")
 
 # --- 3. Results --------------------------------------------------------------------------------
-result = finished.result if finished is not None else None
-if result is not None and state.is_fine_tuning(result):
-    teaching.fine_tune_results(job, result)
-    st.button("Dismiss these results", icon=":material/close:", on_click=state.dismiss_training)
-elif result is not None:
+def results(job, finished) -> None:
+    """The results of the ended ``job`` (``finished`` is its final snapshot): a fine-tuning's, or a training's
+    scores, confusion matrix, mistakes and Save."""
+    result = finished.result
+    if state.is_fine_tuning(result):
+        teaching.fine_tune_results(job, result)
+        st.button("Dismiss these results", icon=":material/close:", on_click=state.dismiss_training)
+        return
+    scores(job.name, finished)
+    confusion_and_report(result.test_evaluation)
+    mistakes(result.test_evaluation, result.split.test.images)
+    save(job)
+
+
+def scores(name: str, finished) -> None:
+    """How the run went: its settings in a line, its accuracies and loss, its calibration and refusal rule,
+    and its curves."""
+    result = finished.result
     test, train = result.test_evaluation, result.train_evaluation
-    st.header(f"Results of {job.name}")
+    st.header(f"Results of {name}")
     st.caption(f"{result.config.architecture} on {result.split.source}: {result.split.describe()}; batches of "
                f"{result.config.batch_size}, weight averaging "
                f"{f'momentum {result.config.ema_momentum:g}' if result.config.ema_momentum else 'off'}"
                + (" (fitted to the run)" if result.config.fit_to_run else ""))
-    scores = st.columns(4)
-    scores[0].metric("Test accuracy", f"{test.accuracy:.2%}")
-    scores[1].metric("Train accuracy", f"{train.accuracy:.2%}")
-    scores[2].metric("Test loss", f"{test.loss:.4f}")
-    scores[3].metric("Training time", f"{result.training_seconds:.0f} s")
+    columns = st.columns(4)
+    columns[0].metric("Test accuracy", f"{test.accuracy:.2%}")
+    columns[1].metric("Train accuracy", f"{train.accuracy:.2%}")
+    columns[2].metric("Test loss", f"{test.loss:.4f}")
+    columns[3].metric("Training time", f"{result.training_seconds:.0f} s")
     if result.temperature != 1.0:
         st.caption(f"Calibrated after training: its logits are divided by {result.temperature:.2f}, fitted to the "
                    f"training images, so its confidence matches how often it is right (label smoothing alone "
@@ -177,6 +206,10 @@ elif result is not None:
                    f"{rule.test_accuracy_answered:.2%} of those it answers.")
     show_curves(finished, result.config, key="final_curves")
 
+
+def confusion_and_report(test) -> None:
+    """The test set's confusion matrix, whose clicked cell filters the mistakes below, and the
+    classification report."""
     matrix_column, report_column = st.columns([3, 2])
     with matrix_column:
         st.subheader("Confusion matrix")
@@ -184,39 +217,33 @@ elif result is not None:
         picked = st.plotly_chart(charts.confusion_matrix_heatmap(test.confusion_matrix, normalize),
                                  on_select="rerun", selection_mode="points", key="confusion_matrix")
         points = picked.selection.points if picked and picked.selection else []
-        cell = (int(points[0]["y"]), int(points[0]["x"])) if points else None
-        if cell is not None and cell != st.session_state.get("picked_cell"):  # a new click, not the old one
-            st.session_state["picked_cell"] = cell
-            st.session_state["mistake_true"], st.session_state["mistake_predicted"] = cell
+        state.pick_confusion_cell((int(points[0]["y"]), int(points[0]["x"])) if points else None)
         st.caption("Click a cell to see its images below.")
     with report_column:
         st.subheader("Classification report")
         st.dataframe(test.report_table().style.format(
             {"precision": "{:.4f}", "recall": "{:.4f}", "f1-score": "{:.4f}"}, na_rep=""))
 
+
+def _digit_filter(column, label: str, key: str) -> int | None:
+    """A digit to filter the mistakes by, picked in ``column``; None for any."""
+    digit = column.selectbox(label, [ANY_DIGIT, *range(10)], key=key)
+    return None if digit == ANY_DIGIT else digit
+
+
+def mistakes(test, images) -> None:
+    """The test ``images`` the model got wrong, filtered by their true and predicted digits, surest first,
+    a page at a time."""
     st.subheader("Misclassified test images")
-    any_digit = "any"
     true_column, predicted_column, page_column = st.columns(3)
-    true_digit = true_column.selectbox("True digit", [any_digit, *range(10)], key="mistake_true")
-    predicted_digit = predicted_column.selectbox("Predicted digit", [any_digit, *range(10)], key="mistake_predicted")
-    chosen = np.ones(len(test.labels), dtype=bool)
-    if true_digit != any_digit:
-        chosen &= test.labels == true_digit
-    if predicted_digit != any_digit:
-        chosen &= test.predictions == predicted_digit
-    if true_digit == any_digit or predicted_digit == any_digit or true_digit != predicted_digit:
-        chosen &= test.predictions != test.labels
-    indices = np.flatnonzero(chosen)
-    indices = indices[np.argsort(-test.confidences[indices], kind="stable")]  # surest mistakes first
-    pages = max(1, -(-len(indices) // MISTAKES_PER_PAGE))
-    page = page_column.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1)
-    shown = indices[(page - 1) * MISTAKES_PER_PAGE : page * MISTAKES_PER_PAGE]
-    wrong = int((test.predictions != test.labels).sum())
-    st.caption(f"{len(indices):,} images shown by this filter; {wrong:,} of {len(test.labels):,} test images "
-               "are misclassified. Surest mistakes first.")
+    indices = test.mistakes(_digit_filter(true_column, "True digit", state.MISTAKE_TRUE),
+                            _digit_filter(predicted_column, "Predicted digit", state.MISTAKE_PREDICTED))
+    shown = paging.page_picker(indices, MISTAKES_PER_PAGE, page_column)
+    st.caption(f"{len(indices):,} images shown by this filter; {len(test.mistakes()):,} of {len(test.labels):,} "
+               "test images are misclassified. Surest mistakes first.")
     if len(shown):
         st.image(
-            [gallery.enlarge(result.split.test.images[i], 3) for i in shown],
+            [gallery.enlarge(images[i], 3) for i in shown],
             caption=[f"{test.labels[i]} → {test.predictions[i]} ({charts.probability_text(test.confidences[i])})"
                      for i in shown],
             output_format="PNG",
@@ -224,6 +251,9 @@ elif result is not None:
     else:
         st.info("No images match this filter.")
 
+
+def save(job) -> None:
+    """Save the trained model (or why it failed), and Dismiss."""
     st.subheader("Save")
     saved, save_error = state.save_outcome(job)
     if saved:
@@ -237,10 +267,8 @@ elif result is not None:
     st.button("Dismiss these results", icon=":material/close:", on_click=state.dismiss_training,
               help="Lets go of this run's model and scores" + ("" if saved else ": unsaved, it is lost") + ".")
 
+
 # --- 4. Saved models -----------------------------------------------------------------------
-st.header("Saved models")
-
-
 def _saved_model_row(entry) -> dict:
     """One line of the saved-models table; a model without a readable card shows only its problem."""
     row = {"name": entry.name, "architecture": "—", "test accuracy": "—", "not a digit below": "—",
@@ -256,17 +284,35 @@ def _saved_model_row(entry) -> dict:
     return row
 
 
-entries = registry.list_models()
-if not entries:
-    st.info("No saved models yet.")
-else:
-    st.dataframe([_saved_model_row(entry) for entry in entries], hide_index=True)
+def saved_models() -> dict:
+    """The table of saved models, and the card of any of them; returns the usable ones' cards, by name."""
+    st.header("Saved models")
+    entries = registry.list_models()
     cards = {entry.name: entry.card for entry in entries if entry.card is not None}
+    if not entries:
+        st.info("No saved models yet.")
+        return cards
+    st.dataframe([_saved_model_row(entry) for entry in entries], hide_index=True)
     if cards:
         with st.expander("Model card"):
             shown_card = st.selectbox("Model", list(cards), key="card_to_show")
             st.json(cards[shown_card].to_json())
         st.caption("Pick the model that reads drawings in the sidebar.")
+    return cards
 
-# --- 5. Teach a model your handwriting ---------------------------------------------------------------
-teaching.teach_form(dataset, {entry.name: entry.card for entry in entries if entry.card is not None})
+
+# --- The page ----------------------------------------------------------------------------------
+dataset = state.active_dataset()
+st.title("Train & evaluate")
+st.caption(f"Data: {dataset.source}, {len(dataset):,} images"
+           + (f" and its own {len(dataset.test):,} test images" if dataset.test is not None else ""))
+if (run := settings_form(dataset)) is not None:
+    name, settings = run
+    start(name, dataset, settings)
+job = state.training_job()
+if job is not None and not job.snapshot().done:
+    live_progress(job)  # until it ends: then the page reruns with its results
+    st.stop()
+if (finished := outcome(job)) is not None and finished.result is not None:
+    results(job, finished)
+teaching.teach_form(dataset, saved_models())  # 5. teach a model your handwriting

@@ -95,6 +95,22 @@ def test_dataset_browser_shows_a_chosen_digit_and_any_row(app, embedded):
     assert any(caption.startswith("500 images of 0") for caption in captions)
 
 
+def test_shuffling_the_samples_of_a_digit_shows_others(app, embedded):
+    test = app("pages/dataset_browser.py")
+
+    def samples_caption():
+        [caption] = [picture.caption for image in test.get("image") for picture in image.proto.imgs
+                     if picture.caption.startswith("500 images of 0")]
+        return caption
+
+    in_order = samples_caption()
+    first = np.flatnonzero(embedded.labels == 0)[:5]
+    assert in_order == f"500 images of 0; rows {', '.join(map(str, first))}, …"
+    _button(test, "Shuffle").click().run()
+    assert not test.exception, test.exception
+    assert samples_caption() != in_order
+
+
 def test_uploading_a_bad_csv_keeps_the_previous_data(app, small_dataset, tmp_path):
     page = str(config.PROJECT_ROOT / "pages" / "dataset_browser.py")
     test = AppTest.from_function(_page_with_sidebar, args=(page,), default_timeout=120).run()
@@ -149,6 +165,62 @@ def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, mo
     assert matrix.sum() == 1650  # 33% of the 5,000 embedded digits, as in the tutorial's split
     assert [metric.label for metric in test.metric[:2]] == ["Test accuracy", "Train accuracy"]
     assert not any("smoothed" in caption.value or "Calibrated" in caption.value for caption in test.caption)
+
+    digit = int(np.argmax(matrix.diagonal()))  # a digit with right answers to show
+    test.selectbox(key="mistake_true").set_value(digit).run()
+    assert not test.exception, test.exception
+    assert _mistakes_counted(test) == int(matrix[digit].sum() - matrix[digit, digit])  # its mistakes only
+    test.selectbox(key="mistake_predicted").set_value(digit).run()  # a cell of the diagonal: its right answers
+    assert not test.exception, test.exception
+    right = int(matrix[digit, digit])
+    assert _mistakes_counted(test) == right
+    [shown] = [image for image in test.get("image") if image.proto.imgs[0].caption.startswith(f"{digit} → {digit} ")]
+    assert len(shown.proto.imgs) == min(right, 30)  # the first page
+    assert any(box.label == f"Page (of {-(-right // 30)})" for box in test.number_input)
+
+
+def _mistakes_counted(test) -> int:
+    """How many images the mistakes' filter shows, as its caption says."""
+    [counted] = [caption.value for caption in test.caption if "shown by this filter" in caption.value]
+    return int(counted.split()[0].replace(",", ""))
+
+
+def test_the_training_form_takes_its_limits_and_defaults_from_the_declared_settings(app):
+    from digitcnn.training import SETTINGS, TrainingConfig
+
+    test = app("pages/train_evaluate.py")
+    epochs = test.number_input(key=f"epochs_{models.DEFAULT_ARCHITECTURE}_quick").proto
+    assert (epochs.min, epochs.max) == (SETTINGS["epochs"].low, SETTINGS["epochs"].high)
+    seed = test.number_input(key="seed")
+    assert seed.value == TrainingConfig.seed and seed.proto.max == SETTINGS["seed"].high
+    [held_out] = [slider for slider in test.slider if slider.label == "Share held out"]
+    assert held_out.value == pytest.approx(TrainingConfig.test_fraction)
+    bounds = SETTINGS["test_fraction"]
+    assert (held_out.proto.min, held_out.proto.max) == pytest.approx((bounds.low, bounds.high))
+
+    test.number_input(key="train_limit").set_value(SETTINGS["train_limit"].low - 1)  # below the declared least
+    test.button[0].click().run()
+    assert not test.exception, test.exception
+    assert "training image limit must be" in test.error[0].value
+
+
+def _mistake_filter_script(cell):
+    import streamlit as st
+
+    from ui import state
+
+    state.pick_confusion_cell(cell)  # as the chart reports it on every run: the last cell clicked
+    st.selectbox("True digit", ["any", *range(10)], key=state.MISTAKE_TRUE)
+    st.selectbox("Predicted digit", ["any", *range(10)], key=state.MISTAKE_PREDICTED)
+
+
+def test_a_clicked_cell_sets_the_mistakes_filter_once(app):
+    test = AppTest.from_function(_mistake_filter_script, args=((3, 5),), default_timeout=60).run()
+    assert not test.exception, test.exception
+    assert [box.value for box in test.selectbox] == [3, 5]
+    test.selectbox[0].set_value("any").run()  # changed by hand: the old click does not undo it
+    assert not test.exception, test.exception
+    assert [box.value for box in test.selectbox] == ["any", 5]
 
 
 def test_saving_makes_the_model_the_one_for_drawings_without_a_crash(app, models_folder):
@@ -541,6 +613,13 @@ def test_looking_inside_a_reading_shows_every_stage_the_evidence_and_what_change
     assert len(stages) == 2  # the tiny article model: its convolution and its pooling
     assert any("drawing_attribution" in name for name in charts_shown)
     assert any("drawing_contrast" in name for name in charts_shown)
+    last = stages[-1].split("drawing_maps_")[1].rsplit("_", 1)[0]  # the last stage's layer
+    test.session_state[f"drawing_maps_{last}_0"] = {"selection": {"points": [{"customdata": 1}]}}  # a map clicked
+    test.run()
+    assert not test.exception, test.exception
+    assert test.selectbox(key="drawing_layer").value == last  # shown large beside the input
+    assert test.number_input(key=f"drawing_channel_{last}").value == 1
+    assert any(f"drawing_maps_{last}_1" in chart.proto.id for chart in test.get("plotly_chart"))  # new grids
     flips = [markdown.value for markdown in test.markdown if markdown.value.startswith("- ")]
     assert len(flips) == 2 and all(" it reads " in flip or "changes the answer" in flip for flip in flips)
     test.slider(key="drawing_turn").set_value(45).run()  # the page's own control: a turned drawing is read

@@ -21,12 +21,32 @@ def test_scores_of_a_known_set_of_predictions():
     assert evaluation.loss == pytest.approx((4 * right + wrong) / 5)
     assert evaluation.confusion_matrix.sum() == 5
     assert evaluation.confusion_matrix[2, 3] == 1 and evaluation.confusion_matrix[2, 2] == 1
-    assert evaluation.misclassified.tolist() == [3]
+    assert evaluation.mistakes().tolist() == [3]
     np.testing.assert_array_equal(evaluation.predictions, [0, 1, 2, 3, 3])
     np.testing.assert_allclose(evaluation.confidences, 0.91)
     assert evaluation.report["2"]["recall"] == pytest.approx(0.5)
     assert evaluation.report["3"]["precision"] == pytest.approx(0.5)
     assert evaluation.report["3"]["support"] == 1
+
+
+def test_mistakes_are_filtered_by_true_and_predicted_digit_surest_first():
+    labels = np.array([1, 1, 1, 2, 2, 7, 7])
+    probabilities = _one_hot_ish(np.array([7, 7, 1, 7, 2, 1, 7]), 0.5)
+    probabilities[[0, 1, 3, 5], [7, 7, 7, 1]] = [0.6, 0.9, 0.7, 0.8]  # how sure each mistake is
+    evaluation = evaluate(labels, probabilities)
+
+    assert evaluation.mistakes().tolist() == [1, 5, 3, 0]  # every mistake, surest first
+    assert evaluation.mistakes(true=1).tolist() == [1, 0]
+    assert evaluation.mistakes(predicted=7).tolist() == [1, 3, 0]
+    assert evaluation.mistakes(true=1, predicted=7).tolist() == [1, 0]  # a cell off the diagonal
+    assert evaluation.mistakes(true=7, predicted=7).tolist() == [6]  # a cell of it: its right answers
+    assert evaluation.mistakes(true=2, predicted=1).tolist() == []
+
+
+def test_predictions_and_confidences_are_computed_once():
+    evaluation = evaluate(np.array([0, 1]), _one_hot_ish(np.array([0, 2]), 0.9))
+    assert evaluation.predictions is evaluation.predictions
+    assert evaluation.confidences is evaluation.confidences
 
 
 def test_report_table_has_a_row_per_digit_then_the_averages():

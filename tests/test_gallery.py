@@ -18,3 +18,12 @@ def test_montage_lays_images_in_rows_with_gaps():
     assert sheet[2, 0] == 99 and sheet[0, 2] == 99
     assert sheet[3, 3] == 99  # the empty place after the last image
     assert gallery.montage(images[:0]).size == 0
+
+
+def test_pages_hold_per_page_images_and_the_last_the_rest():
+    indices = np.arange(100, 125)
+    assert gallery.page_count(len(indices), 10) == 3
+    assert gallery.page_of(indices, 1, 10).tolist() == list(range(100, 110))
+    assert gallery.page_of(indices, 3, 10).tolist() == list(range(120, 125))
+    assert gallery.page_count(20, 10) == 2
+    assert gallery.page_count(0, 10) == 1 and gallery.page_of(indices[:0], 1, 10).size == 0  # one empty page

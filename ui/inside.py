@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from digitcnn import charts, explain, gallery
+from ui import state
 
 CHANNELS_SHOWN = 16  # per layer: the strongest; a compact layer has up to 64
 
@@ -37,12 +38,12 @@ def inside_the_network(model, digit: np.ndarray, logits: np.ndarray, probabiliti
     input_column.image(gallery.enlarge(digit, 6), caption="The input: 28×28", output_format="PNG")
     with picked_column:
         layer_column, channel_column = st.columns(2)
-        name = layer_column.selectbox("Layer", names, key=f"{key}_layer")
+        name = layer_column.selectbox("Layer", names, key=state.layer_picker(key))
         maps = dict(stages)[name]
-        channel_key = f"{key}_channel_{name}"
-        st.session_state.setdefault(channel_key, int(explain.channel_order(maps)[0]))  # the strongest, until picked
+        strongest = int(explain.channel_order(maps)[0])  # shown until a channel is picked
         channel = channel_column.number_input(f"Channel (0–{maps.shape[2] - 1})", min_value=0,
-                                              max_value=maps.shape[2] - 1, key=channel_key)
+                                              max_value=maps.shape[2] - 1,
+                                              key=state.channel_picker(key, name, strongest))
         st.plotly_chart(charts.pixel_heatmap(np.round(maps[:, :, channel], 3), f"{name}, channel {channel}"),
                         key=f"{key}_channel_map")
     st.caption("Hover over a map for its values; click one to see it large beside the input.")
@@ -63,15 +64,11 @@ def _take_map_click(names: list[str], key: str) -> int:
     """Show the map last clicked in a layer's grid large: its layer and channel go to the pickers above the
     grids. Returns the grids' generation, part of their keys: a click taken makes new grids, so that the
     next click, even on the same map, is a new selection."""
-    generation_key = f"{key}_maps_generation"
-    generation = st.session_state.get(generation_key, 0)
+    generation = state.maps_generation(key)
     for name in names:
         channel = charts.picked_channel(st.session_state.get(_grid_key(key, name, generation)))
         if channel is not None:
-            st.session_state[f"{key}_layer"] = name
-            st.session_state[f"{key}_channel_{name}"] = channel
-            st.session_state[generation_key] = generation = generation + 1
-            break
+            return state.show_map(key, name, channel)
     return generation
 
 

@@ -9,10 +9,6 @@ from digitcnn.errors import DigitCNNError
 from ui import state
 
 _UPLOAD_LABEL = "Upload a CSV…"
-_SOURCE_CHOICE = "source_choice"  # the data picker's widget key
-_MODEL_CHOICE = "model_choice"  # the model picker's widget key
-_UPLOADS = "csv_uploads"  # how many CSVs this session has loaded: part of the uploader's key
-_WRITER_FIELD = "writer_field"  # the writer's name's widget key
 
 
 def render() -> None:
@@ -31,29 +27,29 @@ def _data_source() -> None:
     current = state.active_source()
     if current not in choices:
         current = data.EMBEDDED
-    if st.session_state.get(_SOURCE_CHOICE) != state.UPLOAD:  # (an upload waiting for its file stays picked)
-        st.session_state[_SOURCE_CHOICE] = current
+    if st.session_state.get(state.SOURCE_PICKER) != state.UPLOAD:  # (an upload waiting for its file stays picked)
+        state.show_source_picked(current)
     st.selectbox(
         "Data",
         options=list(choices),
         format_func=choices.get,
-        key=_SOURCE_CHOICE,
+        key=state.SOURCE_PICKER,
         on_change=_switch_source,
         help="The embedded sample works offline; full MNIST appears when its files are in data/ "
         "or named by DIGITCNN_MNIST_DIR.",
     )
-    if st.session_state[_SOURCE_CHOICE] == state.UPLOAD:
+    if st.session_state[state.SOURCE_PICKER] == state.UPLOAD:
         # A new key after each good upload empties the uploader: the server forgets the file's bytes.
         st.file_uploader(
             "CSV in the tutorial's format",
             type=["csv"],
-            key=f"csv_upload_{st.session_state.get(_UPLOADS, 0)}",
+            key=state.uploader_key(),
             on_change=_load_upload,
             help="A 'Result' or 'label' column and 784 pixel columns, or no header with the label first.",
         )
-    st.session_state.setdefault(_WRITER_FIELD, state.writer())
-    st.text_input("Your name, for My drawings", key=_WRITER_FIELD, max_chars=64,
-                  on_change=lambda: state.set_writer(st.session_state[_WRITER_FIELD]),
+    state.fill_writer_field()
+    st.text_input("Your name, for My drawings", key=state.WRITER_FIELD, max_chars=64,
+                  on_change=lambda: state.set_writer(st.session_state[state.WRITER_FIELD]),
                   help="The drawings you keep on Draw a digit are kept under this name: a model can then be "
                        "taught your handwriting.")
     if error := state.source_error():
@@ -63,19 +59,18 @@ def _data_source() -> None:
 
 
 def _switch_source() -> None:
-    choice = st.session_state[_SOURCE_CHOICE]
+    choice = st.session_state[state.SOURCE_PICKER]
     if choice == state.UPLOAD:
         return  # the switch happens when a file arrives
     try:
         state.set_active_source(choice)
     except DigitCNNError as error:
         state.set_source_error(str(error))
-        st.session_state[_SOURCE_CHOICE] = state.active_source()
+        state.show_source_picked(state.active_source())
 
 
 def _load_upload() -> None:
-    uploads = st.session_state.get(_UPLOADS, 0)
-    upload = st.session_state.get(f"csv_upload_{uploads}")
+    upload = st.session_state.get(state.uploader_key())
     if upload is None:
         return
     try:
@@ -84,7 +79,7 @@ def _load_upload() -> None:
         state.set_source_error(f"{error} — still using the previous data.")
         return
     state.set_uploaded_dataset(dataset)
-    st.session_state[_UPLOADS] = uploads + 1
+    state.renew_uploader()
 
 
 def _active_model() -> None:
@@ -97,8 +92,8 @@ def _active_model() -> None:
     if chosen is not None and chosen != card.name:
         st.warning(f"Your model **{chosen}** cannot be used right now; drawings are read by **{card.name}** "
                    "until it can.", icon=":material/warning:")
-    st.session_state[_MODEL_CHOICE] = card.name  # the picker shows the model in use, whatever changed it
-    st.selectbox("Model for drawings", options=list(cards), key=_MODEL_CHOICE,
-                 on_change=lambda: state.set_active_model(st.session_state[_MODEL_CHOICE]))
+    state.show_model_picked(card.name)  # the picker shows the model in use, whatever changed it
+    st.selectbox("Model for drawings", options=list(cards), key=state.MODEL_PICKER,
+                 on_change=lambda: state.set_active_model(st.session_state[state.MODEL_PICKER]))
     st.caption(f"{card.architecture}, test accuracy {card.test_accuracy:.2%} on {card.test_size:,} images "
                f"of {card.data_source}")

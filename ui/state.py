@@ -1,8 +1,9 @@
 """Heavy objects shared by every session (st.cache_resource) and each user's own choices
 (st.session_state): the active dataset, the active model, the user's training job.
 
-This module owns the session-state keys the app's choices live under: other files read and
-change them through the functions here, never by key.
+This module owns session state: every write to it is made here. The app's choices live under keys
+of its own, read and changed through the functions here; the widgets that the app sets from code
+have their keys named here, with the setters (other files may read a widget's value by its key).
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ _WRITER = "writer"  # whose handwriting this user's kept drawings are
 _KEPT = "kept_drawings"  # image digest → id of the drawings this session kept, so one drawing is kept once
 _KEEP_ERROR = "keep_error"  # why the last drawing could not be kept
 _DELETED = "deleted_drawings"  # the drawings this session deleted, last first: what Undo puts back
+_UPLOADS = "csv_uploads"  # how many CSVs this session has loaded: part of the uploader's key
+_PICKED_CELL = "picked_cell"  # the confusion-matrix cell last clicked on Train & evaluate
+_BROWSE_SEED = "browse_seed"  # the dataset browser's shuffle of the samples
+
+# The keys of the widgets the app sets from code (a widget is set before it is drawn, or in a callback).
+SOURCE_PICKER = "source_choice"  # the sidebar's data picker
+MODEL_PICKER = "model_choice"  # the sidebar's model picker
+WRITER_FIELD = "writer_field"  # the sidebar's field for the writer's name
+MISTAKE_TRUE = "mistake_true"  # Train & evaluate's filter of the mistakes: the true digit…
+MISTAKE_PREDICTED = "mistake_predicted"  # …and the predicted one
 
 
 @st.cache_resource(show_spinner="Loading the data…", max_entries=8)
@@ -132,6 +143,31 @@ def set_source_error(message: str) -> None:
     st.session_state[_SOURCE_ERROR] = message
 
 
+def show_source_picked(source: str) -> None:
+    """Show ``source`` as the choice of the sidebar's data picker."""
+    st.session_state[SOURCE_PICKER] = source
+
+
+def uploader_key() -> str:
+    """The key of the sidebar's CSV uploader: a new one after each good upload (see :func:`renew_uploader`)."""
+    return f"csv_upload_{st.session_state.get(_UPLOADS, 0)}"
+
+
+def renew_uploader() -> None:
+    """Give the CSV uploader a new key: it shows empty, and the server forgets the last file's bytes."""
+    st.session_state[_UPLOADS] = st.session_state.get(_UPLOADS, 0) + 1
+
+
+def browse_seed() -> int | None:
+    """The seed the dataset browser shuffles the samples of a digit with; None (in order) until shuffled."""
+    return st.session_state.get(_BROWSE_SEED)
+
+
+def next_browse_seed() -> None:
+    """Shuffle the dataset browser's samples anew."""
+    st.session_state[_BROWSE_SEED] = (browse_seed() or 0) + 1
+
+
 # --- My drawings ----------------------------------------------------------------------------------
 
 @st.cache_resource
@@ -154,6 +190,11 @@ def writer() -> str:
 
 def set_writer(name: str) -> None:
     st.session_state[_WRITER] = name.strip() or DEFAULT_WRITER
+
+
+def fill_writer_field() -> None:
+    """Show the writer's name in the sidebar's field for it, unless the user is already editing it there."""
+    st.session_state.setdefault(WRITER_FIELD, writer())
 
 
 def keep_drawing(label: int, digit, canvas_png: bytes | None, card, reading) -> None:
@@ -244,6 +285,11 @@ def chosen_model() -> str | None:
 def set_active_model(name: str) -> None:
     """Read drawings with the model called ``name`` from now on."""
     st.session_state[_ACTIVE_MODEL] = name
+
+
+def show_model_picked(name: str) -> None:
+    """Show ``name`` as the choice of the sidebar's model picker."""
+    st.session_state[MODEL_PICKER] = name
 
 
 def active_model_card(cards: dict[str, registry.ModelCard] | None = None) -> registry.ModelCard | None:
@@ -358,6 +404,15 @@ def save_outcome(job: TrainingJob) -> tuple[bool, str | None]:
     return st.session_state.get(_SAVED_JOB) is job, st.session_state.get(_SAVE_ERROR)
 
 
+def pick_confusion_cell(cell: tuple[int, int] | None) -> None:
+    """Filter the mistakes shown on Train & evaluate by the confusion matrix's ``cell`` (true, predicted digit)
+    when it is a new click. The chart reports its last click on every rerun: that must not undo a filter
+    the user changed since."""
+    if cell is not None and cell != st.session_state.get(_PICKED_CELL):
+        st.session_state[_PICKED_CELL] = cell
+        st.session_state[MISTAKE_TRUE], st.session_state[MISTAKE_PREDICTED] = cell
+
+
 @st.cache_resource
 def _keep_keras_state_between_reruns() -> None:
     """Turn off the ``keras.backend.clear_session()`` Streamlit calls after every script run.
@@ -368,3 +423,40 @@ def _keep_keras_state_between_reruns() -> None:
     import keras
 
     keras.backend.clear_session = lambda *args, **kwargs: None
+
+
+# --- Looking inside a reading (ui.inside) ------------------------------------------------------------
+# Each reading's panel has keys of its own, made from the panel's ``key``.
+
+def layer_picker(key: str) -> str:
+    """The key of the panel's picker of the layer shown large."""
+    return f"{key}_layer"
+
+
+def channel_picker(key: str, layer: str, strongest: int) -> str:
+    """The key of the panel's picker of ``layer``'s channel shown large; it shows ``strongest`` until one
+    is picked."""
+    st.session_state.setdefault(_channel_picker(key, layer), strongest)
+    return _channel_picker(key, layer)
+
+
+def _channel_picker(key: str, layer: str) -> str:
+    return f"{key}_channel_{layer}"
+
+
+def maps_generation(key: str) -> int:
+    """How many clicked maps the panel has shown large: part of its grids' keys (see :func:`show_map`)."""
+    return st.session_state.get(_maps_generation(key), 0)
+
+
+def _maps_generation(key: str) -> str:
+    return f"{key}_maps_generation"
+
+
+def show_map(key: str, layer: str, channel: int) -> int:
+    """Show ``layer``'s ``channel`` large in the panel (its pickers take them) and start a new generation of
+    grids, so that the next click, even on the same map, is a new selection; returns that generation."""
+    st.session_state[layer_picker(key)] = layer
+    st.session_state[_channel_picker(key, layer)] = channel
+    generation = st.session_state[_maps_generation(key)] = maps_generation(key) + 1
+    return generation
