@@ -164,6 +164,26 @@ class FineTuneResult:
         return self.drawings_count - self.personal_test_size
 
 
+def fine_tune_saved_model(
+    base_name: str,
+    models_dir,
+    drawings: Dataset,
+    writer: str,
+    data: Dataset,
+    settings: FineTuneConfig = FineTuneConfig(),
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> FineTuneResult:
+    """:func:`fine_tune` of the model saved as ``base_name`` in ``models_dir``, loaded here: a job's work
+    (``functools.partial(fine_tune_saved_model, base_name, models_dir, drawings, writer)``), which loads the
+    model where it runs, in a worker process say, while the page that started it goes on."""
+    from digitcnn import registry
+
+    base_model, base_card = registry.load_model(base_name, models_dir)
+    return fine_tune(base_model, base_card, drawings, data, settings, on_progress=on_progress, cancel=cancel,
+                     writer=writer)
+
+
 def fine_tune(
     base_model,
     base_card,

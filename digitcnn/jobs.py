@@ -14,13 +14,17 @@ and :meth:`TrainingJob.release` lets go of its model and scores sooner. When the
 jobs are cancelled and waited for, so no training thread is cut off inside TensorFlow.
 
 Where a job trains is the board's ``trainer``: :func:`digitcnn.training.train` in this process,
-or :func:`digitcnn.ray_training.train_on_ray` on a Ray cluster when ``$DIGITCNN_RAY_ADDRESS`` is set.
+:func:`digitcnn.ray_training.train_on_ray` on a Ray cluster when ``$DIGITCNN_RAY_ADDRESS`` is set, or
+the board's ``processes`` (a :class:`~digitcnn.process_training.ProcessTrainer`), worker processes of
+its own, which also run the work a job is started with (a fine-tuning's): what an app that calls
+``keras.backend.clear_session()`` between its runs, as Streamlit does, needs (see that module).
 """
 
 from __future__ import annotations
 
 import atexit
 import collections
+import functools
 import logging
 import threading
 import time
@@ -30,6 +34,7 @@ from typing import Callable, Hashable
 
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError, SettingsError, TrainingCancelled
+from digitcnn.process_training import ProcessTrainer
 from digitcnn.registry import validate_model_name
 from digitcnn.training import Progress, TrainingConfig, TrainingResult
 
@@ -171,13 +176,16 @@ class TrainingJob:
 class JobBoard:
     """The training jobs of one process, each owned by whoever started it: at most ``max_running``
     train at once (default :func:`digitcnn.runtime.max_trainings`), the rest wait their turn.
-    ``trainer`` trains one job (default: on Ray when ``$DIGITCNN_RAY_ADDRESS`` is set, else here)."""
+    ``trainer`` trains one job (default: ``processes`` when given, else on Ray when ``$DIGITCNN_RAY_ADDRESS``
+    is set, else here); ``processes`` also runs the work jobs are started with, which otherwise runs here."""
 
-    def __init__(self, max_running: int | None = None, trainer: Trainer | None = None):
+    def __init__(self, max_running: int | None = None, trainer: Trainer | None = None,
+                 processes: ProcessTrainer | None = None):
         from digitcnn.runtime import max_trainings
 
         self.max_running = max_trainings(max_running)
-        self._trainer = trainer or _default_trainer()
+        self._processes = processes
+        self._trainer = trainer or processes or _default_trainer()
         self._lock = threading.Lock()
         self._running: set[TrainingJob] = set()
         self._waiting: collections.deque[TrainingJob] = collections.deque()
@@ -196,6 +204,8 @@ class JobBoard:
             if busy:
                 raise SettingsError(f"you are already training {busy[0]!r}: wait for it or cancel it first")
             job = TrainingJob(owner, name, dataset, config)
+            if work is not None and self._processes is not None:
+                work = functools.partial(self._processes.run, work)
             job._board, job._work = self, work or self._trainer
             self._waiting.append(job)
             self._admit()
@@ -236,6 +246,14 @@ class JobBoard:
             job.cancel()
         deadline = time.monotonic() + timeout
         return all(job.wait(max(0.0, deadline - time.monotonic())) for job in jobs)
+
+    def close(self, timeout: float = EXIT_WAIT_SECONDS) -> bool:
+        """Stop every job (see :meth:`stop_all`) and the board's worker processes; True when none is left
+        running."""
+        stopped = self.stop_all(timeout)
+        if self._processes is not None:
+            self._processes.close()
+        return stopped
 
     def _admit(self) -> None:
         """Start waiting jobs while places are free, and tell the rest their place. Holds the lock."""

@@ -8,6 +8,7 @@ have their keys named here, with the setters (other files may read a widget's va
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
@@ -18,10 +19,12 @@ import streamlit as st
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from digitcnn import config, data, registry
+from digitcnn import config, data, ray_training, registry
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError
 from digitcnn.jobs import JobBoard, TrainingJob
+from digitcnn.process_training import ProcessTrainer
+from digitcnn.runtime import max_trainings
 
 UPLOAD = "upload"  # the data-source choice that means "the CSV this user uploaded"
 MY_DRAWINGS = "my-drawings"  # the data-source choice that means "the drawings this user's writer kept"
@@ -58,11 +61,16 @@ def load_source(source: str) -> Dataset:
     return data.load_dataset(source)
 
 
-@st.cache_resource
+@st.cache_resource(on_release=lambda board: board.close())
 def job_board() -> JobBoard:
     """The process's trainings, waiting or running, of every session; a thread cancels those whose
-    session has ended."""
-    board = JobBoard()
+    session has ended. Trainings (unless on Ray) and fine-tunings run in worker processes, started now so
+    that the first training finds TensorFlow imported: Streamlit clears Keras's state after every run of a
+    page, which would break a model built in one of the server's threads (see digitcnn.process_training)."""
+    processes = ProcessTrainer(max_trainings())
+    board = JobBoard(processes.count, trainer=ray_training.train_on_ray if ray_training.ray_address() else None,
+                     processes=processes)
+    processes.prestart()
     threading.Thread(target=_cancel_trainings_of_ended_sessions, args=(board,), name="session sweeper",
                      daemon=True).start()
     return board
@@ -334,7 +342,6 @@ def start_training(name: str, dataset: Dataset, settings, work=None) -> Training
     """Start training a model called ``name`` for this user, or queue it behind other users' trainings
     (see digitcnn.jobs.JobBoard.start, and its ``work``); it replaces the user's previous job, which lets
     go of its model."""
-    _keep_keras_state_between_reruns()
     job = job_board().start(_owner(), name, dataset, settings, work)
     dismiss_training()
     st.session_state[_TRAINING_JOB] = job
@@ -353,17 +360,12 @@ def dismiss_training() -> None:
 def start_teaching(name: str, base_name: str, data_for_replay: Dataset, settings) -> TrainingJob:
     """Start teaching a copy of the saved model ``base_name`` this user's writer's drawings, saved as
     ``name`` if it passes (see digitcnn.finetune), as a job on the board like a training. The model is
-    loaded in the job's own thread, so the page does not wait for it."""
+    loaded by the job, in its worker, so the page does not wait for it."""
     from digitcnn import finetune
 
-    drawings, who = drawing_store().dataset(writer()), writer()
+    drawings = drawing_store().dataset(writer())
     finetune.check_drawings(drawings, settings.personal_test_share)  # too few: say so now, not from the job
-
-    def teach(data_for_replay, settings, on_progress, cancel):
-        base_model, base_card = registry.load_model(base_name)
-        return finetune.fine_tune(base_model, base_card, drawings, data_for_replay, settings,
-                                  on_progress=on_progress, cancel=cancel, writer=who)
-
+    teach = functools.partial(finetune.fine_tune_saved_model, base_name, config.models_dir(), drawings, writer())
     return start_training(name, data_for_replay, settings, work=teach)
 
 
@@ -411,18 +413,6 @@ def pick_confusion_cell(cell: tuple[int, int] | None) -> None:
     if cell is not None and cell != st.session_state.get(_PICKED_CELL):
         st.session_state[_PICKED_CELL] = cell
         st.session_state[MISTAKE_TRUE], st.session_state[MISTAKE_PREDICTED] = cell
-
-
-@st.cache_resource
-def _keep_keras_state_between_reruns() -> None:
-    """Turn off the ``keras.backend.clear_session()`` Streamlit calls after every script run.
-
-    It replaces Keras's global state, for every thread at once: a model being built in a
-    training thread at that moment gets two layers of the same name, and training fails. This
-    app builds models only in training threads, so it has nothing for that call to clear."""
-    import keras
-
-    keras.backend.clear_session = lambda *args, **kwargs: None
 
 
 # --- Looking inside a reading (ui.inside) ------------------------------------------------------------

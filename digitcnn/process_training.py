@@ -1,0 +1,243 @@
+"""Trainings in worker processes of their own: :class:`ProcessTrainer` runs a training (or any job's work,
+such as a fine-tuning) in one of a few warm worker processes and relays its progress, its cancel and its
+result, with the contract of :func:`digitcnn.training.train`.
+
+Why not a thread of the server: Keras keeps its state in module globals (the names it gives layers, the
+training flag of the layers being traced, its seed generator) that ``keras.backend.clear_session()``
+replaces for every thread at once, and Streamlit calls that function after every run of a page (once a
+second while a training's progress refreshes). A model built or traced in a server thread meanwhile gets
+layers of the same name, or batch normalization traced in inference mode. A process of its own is out of
+its reach; it also keeps one user's training from seeding another's random numbers, and a training that
+crashes TensorFlow takes only its worker down.
+
+The design:
+
+- A worker is a new Python (never a fork: TensorFlow's threads do not survive one) that imports TensorFlow
+  once, then runs the tasks it is sent one after another; up to ``count`` workers are kept, started ahead
+  of the first training by :meth:`ProcessTrainer.prestart` (importing TensorFlow takes seconds).
+- Tasks, results and progress events (batch ends thinned to a few a second, every epoch end) travel
+  pickled over a socket between the two; a Keras model pickles as its ``.keras`` archive.
+- A cancel is a message too, which the worker passes to its training, stopped after its batch; a worker
+  that has not stopped within :data:`CANCEL_GRACE_SECONDS` is killed. A worker that dies mid-task fails the
+  training with :class:`~digitcnn.errors.TrainingFailed`, and the next training gets a fresh one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Callable
+
+from digitcnn.errors import DigitCNNError, TrainingCancelled, TrainingFailed
+
+_log = logging.getLogger(__name__)
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds the digitcnn package
+POLL_SECONDS = 0.1  # how often the caller looks for a cancel and for a worker that died without a word
+BATCH_EVENT_SECONDS = 0.25  # a worker sends at most one batch event per this long (epoch ends: every one)
+CANCEL_GRACE_SECONDS = 10.0  # a cancelled worker gets this long to stop after its batch before it is killed
+
+
+class ProcessTrainer:
+    """Runs jobs' work in up to ``count`` worker processes (one job at a time each; the caller, such as a
+    :class:`~digitcnn.jobs.JobBoard`, keeps to ``count`` at once). Calling it trains:
+    ``trainer(dataset, config, on_progress=…, cancel=…)`` is :func:`digitcnn.training.train` in a worker."""
+
+    def __init__(self, count: int):
+        self.count = count
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, dataset, config, on_progress=None, cancel: threading.Event | None = None):
+        from digitcnn.training import train
+
+        return self.run(train, dataset, config, on_progress, cancel)
+
+    def prestart(self) -> None:
+        """Start the workers now, so that the first trainings find TensorFlow imported."""
+        with self._lock:
+            self._idle = [worker for worker in self._idle if worker.alive()]
+            self._idle += [_Worker() for _ in range(self.count - len(self._idle))]
+
+    def run(self, work: Callable, dataset, config, on_progress=None, cancel: threading.Event | None = None):
+        """``work(dataset, config, on_progress=…, cancel=…)`` in a worker: ``work`` must be picklable (a
+        module-level function, or a ``functools.partial`` of one). ``on_progress`` is called here, in this
+        thread, in order. Raises :class:`TrainingCancelled` once ``cancel`` is set and the worker stopped,
+        a :class:`~digitcnn.errors.DigitCNNError` that ``work`` raised as itself, and
+        :class:`TrainingFailed` for a worker lost on the way."""
+        from digitcnn.models import digit_accuracy_class, fused_batch_normalization
+
+        # A result's model is a .keras archive that names these classes: Keras must know them to load it.
+        fused_batch_normalization()
+        digit_accuracy_class()
+        worker = self._take()
+        try:
+            kind, value = worker.run(work, dataset, config, on_progress, cancel)
+        except BaseException:
+            worker.stop()  # lost, or left midway: its state is unknown, a fresh worker takes the next task
+            raise
+        self._give_back(worker)  # the work ended, well or not (a cancel included): the worker is ready for more
+        if kind == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        """Stop the idle workers (a worker running a task stops when that task ends)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.stop()
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive():
+                    return worker
+        return _Worker()
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._lock:
+            if worker.alive() and len(self._idle) < self.count:
+                self._idle.append(worker)
+                return
+        worker.stop()
+
+
+class _Worker:
+    """One worker process, started as ``python -m digitcnn.process_training``, and its end of the socket.
+
+    Not multiprocessing's spawn: that runs the parent's ``__main__`` again in the child, and in a Streamlit
+    server ``__main__`` is the page being run."""
+
+    def __init__(self):
+        parent_end, child_end = socket.socketpair()
+        with child_end:
+            command = [sys.executable, "-m", "digitcnn.process_training", str(child_end.fileno())]
+            self.process = subprocess.Popen(command, pass_fds=[child_end.fileno()], env=_worker_environment())
+        self.connection = Connection(parent_end.detach())
+        self.connection.send(("path", sys.path))  # the child finds what this process finds: work, and digitcnn
+        self.tasks = 0
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def run(self, work, dataset, config, on_progress, cancel) -> tuple[str, object]:
+        """("result", what ``work`` returned) or ("error", what it raised), relaying its progress meanwhile."""
+        self.tasks += 1
+        cancel_sent = None
+        try:
+            self.connection.send(("task", self.tasks, work, dataset, config))
+            while True:
+                if self.connection.poll(POLL_SECONDS):
+                    kind, value = self.connection.recv()
+                    if kind != "progress":
+                        return kind, value
+                    if on_progress is not None:
+                        on_progress(value)
+                elif not self.alive():
+                    raise EOFError
+                if cancel is not None and cancel.is_set():
+                    if cancel_sent is None:
+                        self.connection.send(("cancel", self.tasks))
+                        cancel_sent = time.monotonic()
+                    elif time.monotonic() - cancel_sent > CANCEL_GRACE_SECONDS:
+                        raise TrainingCancelled("training was cancelled; nothing was saved")
+        except (EOFError, OSError):
+            try:
+                code = self.process.wait(1.0)
+            except subprocess.TimeoutExpired:
+                code = None
+            raise TrainingFailed(f"the process training this model stopped unexpectedly (exit code {code}); "
+                                 f"try again") from None
+
+    def stop(self) -> None:
+        self.connection.close()  # an idle worker waiting for a task ends at once
+        self.process.kill()
+        self.process.wait()
+
+
+def _worker_environment() -> dict[str, str]:
+    """This process's environment, with this copy of digitcnn first on the worker's path (whatever folder the
+    server was started from)."""
+    path = [str(_PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+
+
+def _serve(fd: int) -> None:
+    """A worker's life: read the caller's messages on one thread, run tasks on this one, until the caller
+    closes the socket."""
+    connection = Connection(fd)
+    tasks: queue.Queue = queue.Queue()
+    current = {"task": None, "cancel": threading.Event()}  # the task running, and its cancel
+
+    def read() -> None:
+        while True:
+            try:
+                message = connection.recv()
+            except (EOFError, OSError):
+                tasks.put(None)
+                return
+            if message[0] == "path":
+                sys.path[:] = message[1]
+            elif message[0] == "cancel":
+                if message[1] == current["task"]:  # a cancel that comes after its task ended cancels nothing
+                    current["cancel"].set()
+            else:
+                tasks.put(message[1:])
+
+    threading.Thread(target=read, name="caller", daemon=True).start()
+    import digitcnn.models  # noqa: F401 - TensorFlow and Keras, imported before the first task arrives
+    import digitcnn.training  # noqa: F401
+
+    while (task := tasks.get()) is not None:
+        number, work, dataset, config = task
+        current["cancel"] = cancel = threading.Event()
+        current["task"] = number
+        try:
+            result = work(dataset, config, on_progress=_Relay(connection), cancel=cancel)
+        except Exception as error:  # noqa: BLE001 - every failure goes back to the caller, who reports it
+            connection.send(("error", _sendable(error)))
+        else:
+            connection.send(("result", result))
+
+
+class _Relay:
+    """A worker's ``on_progress``: sends every epoch end, and a batch end at most every :data:`BATCH_EVENT_SECONDS`."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.last_sent = float("-inf")
+
+    def __call__(self, progress) -> None:
+        now = time.monotonic()
+        if getattr(progress, "stage", "epoch") == "epoch" or now - self.last_sent >= BATCH_EVENT_SECONDS:
+            self.connection.send(("progress", progress))
+            self.last_sent = now
+
+
+def _sendable(error: Exception) -> Exception:
+    """``error`` if it crosses the socket whole (a DigitCNNError does), else a TrainingFailed telling it, with
+    its traceback logged here, in the worker (its stderr is the server's)."""
+    if isinstance(error, DigitCNNError):
+        try:
+            pickle.dumps(error)
+            return error
+        except Exception:  # noqa: BLE001 - an error class with extra arguments: sent as its message below
+            pass
+    else:
+        _log.error("training failed in its worker process:\n%s", traceback.format_exc())
+    return TrainingFailed(f"training failed: {type(error).__name__}: {error}")
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))

@@ -1,0 +1,140 @@
+"""Trainings in worker processes: live progress, the model back whole, a cancel, a worker killed mid-run, an
+error raised in the worker, and Keras's clear_session() in this process (as Streamlit calls it after every
+run of a page) leaving a training alone."""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from digitcnn.errors import DataError, TrainingCancelled, TrainingFailed
+from digitcnn.process_training import ProcessTrainer
+from digitcnn.training import TrainingConfig, evaluate_model
+
+LONG_RUN = TrainingConfig(architecture="article", epochs=50, train_limit=2000, validate_each_epoch=False)
+SHORT_RUN = TrainingConfig(architecture="compact", epochs=2, train_limit=400, augment=False, non_digit_share=0.0,
+                           test_fraction=0.1)
+
+
+@pytest.fixture(scope="module")
+def trainer():
+    trainer = ProcessTrainer(1)
+    trainer.prestart()
+    yield trainer
+    trainer.close()
+
+
+def worker_process_id(dataset, config, on_progress, cancel):
+    """Work that tells which process ran it."""
+    return os.getpid()
+
+
+def refuse(dataset, config, on_progress, cancel):
+    raise DataError("digits.csv, line 3: not a digit")
+
+
+@pytest.mark.timeout(240)
+def test_a_model_trains_in_a_worker_with_live_progress_and_comes_back_whole(trainer, embedded):
+    caller = threading.current_thread()
+    events = []
+
+    def on_progress(progress):
+        assert threading.current_thread() is caller
+        events.append(progress)
+
+    result = trainer(embedded, SHORT_RUN, on_progress=on_progress)
+
+    stages = [event.stage for event in events]
+    assert stages[0] == "batch" and stages[-1] == "epoch" and stages.count("epoch") == 2
+    assert 1 <= stages.count("batch") <= 2 * events[0].batches  # thinned in the worker, never invented
+    fractions = [event.fraction_done for event in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    # The model crossed the pipe as its .keras archive, calibration and the project's own layer included:
+    # it scores here exactly as it scored in the worker.
+    assert "FusedBatchNormalization" in {type(layer).__name__ for layer in result.model.layers}
+    np.testing.assert_allclose(evaluate_model(result.model, result.split.test).probabilities,
+                               result.test_evaluation.probabilities, atol=1e-5)
+    assert len(result.split.train) == 400 and result.test_evaluation.accuracy > 0.5
+
+
+@pytest.mark.timeout(120)
+def test_work_runs_in_another_process_which_stays_for_the_next(trainer, small_dataset):
+    first = trainer.run(worker_process_id, small_dataset, None)
+    assert first != os.getpid()
+    assert trainer.run(worker_process_id, small_dataset, None) == first  # warm: TensorFlow imported once
+
+
+@pytest.mark.timeout(120)
+def test_an_error_raised_in_the_worker_comes_back_as_itself(trainer, small_dataset):
+    with pytest.raises(DataError, match="line 3: not a digit"):
+        trainer.run(refuse, small_dataset, None)
+    with pytest.raises(DataError, match="has no test set of its own"):
+        trainer(small_dataset, TrainingConfig(architecture="article", epochs=1, test_set="own"))
+
+
+@pytest.mark.timeout(240)
+def test_cancelling_stops_the_training_promptly_and_the_worker_serves_on(trainer, embedded, small_dataset):
+    cancel, started = threading.Event(), threading.Event()
+    outcome = {}
+    training = threading.Thread(target=_run, args=(trainer, embedded, LONG_RUN, lambda _: started.set(), cancel,
+                                                   outcome))
+    training.start()
+    assert started.wait(120), "no progress from the worker"
+    cancel.set()
+    training.join(20)
+    assert not training.is_alive(), "the training did not return within 20 s of the cancel"
+    assert isinstance(outcome.get("error"), TrainingCancelled)
+    assert trainer.run(worker_process_id, small_dataset, None) != os.getpid()
+
+
+@pytest.mark.timeout(240)
+def test_a_worker_killed_mid_run_fails_the_training_and_a_fresh_one_takes_the_next(trainer, embedded,
+                                                                                     small_dataset):
+    started = threading.Event()
+    outcome = {}
+    killed = trainer.run(worker_process_id, small_dataset, None)  # the worker the next training gets
+    training = threading.Thread(target=_run, args=(trainer, embedded, LONG_RUN, lambda _: started.set(), None,
+                                                   outcome))
+    training.start()
+    assert started.wait(120), "no progress from the worker"
+    os.kill(killed, signal.SIGKILL)
+    training.join(30)
+    assert not training.is_alive(), "the training did not return within 30 s of losing its worker"
+    error = outcome.get("error")
+    assert isinstance(error, TrainingFailed) and "stopped unexpectedly" in str(error), error
+    assert trainer.run(worker_process_id, small_dataset, None) not in (killed, os.getpid())
+
+
+@pytest.mark.timeout(240)
+def test_keras_clear_session_here_leaves_a_training_in_a_worker_alone(trainer, embedded):
+    """What Streamlit does after every run of a page: while a model is built, traced and fitted in the worker,
+    this process clears Keras's state again and again."""
+    import keras
+
+    done = threading.Event()
+
+    def clear_again_and_again():
+        while not done.is_set():
+            keras.backend.clear_session(free_memory=False)
+            time.sleep(0.01)
+
+    clearing = threading.Thread(target=clear_again_and_again)
+    clearing.start()
+    try:
+        result = trainer(embedded, SHORT_RUN)
+    finally:
+        done.set()
+        clearing.join()
+    assert result.test_evaluation.accuracy > 0.5
+    names = [layer.name for layer in result.model.layers]
+    assert len(names) == len(set(names))
+
+
+def _run(trainer, dataset, settings, on_progress, cancel, outcome):
+    try:
+        outcome["result"] = trainer(dataset, settings, on_progress=on_progress, cancel=cancel)
+    except Exception as error:
+        outcome["error"] = error
