@@ -289,13 +289,6 @@ def save_model(model, card: ModelCard, models_dir: str | os.PathLike | None = No
     return model_path
 
 
-def load_card(name: str, models_dir: str | os.PathLike | None = None) -> ModelCard:
-    """The model card of the model called ``name``, checked, and naming that model."""
-    _, card_path = model_paths(name, models_dir)
-    _recover(name, card_path.parent)
-    return _while_saving(name, card_path.parent, lambda: _named_card(card_path))
-
-
 def load_model(name: str, models_dir: str | os.PathLike | None = None):
     """Load the model called ``name`` in Keras's safe mode; returns ``(model, card)``, the two of one
     save: a model file that a save replaces while Keras reads it is read again."""
@@ -592,13 +585,6 @@ def _checked_pair(name: str, folder: Path) -> tuple[Path, ModelCard, tuple]:
         raise ModelFileError(f"{model_path.name}: no model file beside its card {card_path.name}") from None
     _check_card_name(card, card_path)
     return model_path, card, version
-
-
-def _named_card(card_path: Path) -> ModelCard:
-    """The card in ``card_path``, checked, and naming the model of its file."""
-    card = _read_card(card_path)
-    _check_card_name(card, card_path)
-    return card
 
 
 def _check_card_name(card: ModelCard, card_path: Path) -> None:

@@ -231,7 +231,7 @@ def test_saving_makes_the_model_the_one_for_drawings_without_a_crash(app, models
     save.click().run()
     assert not test.exception, test.exception
     assert any("Saved as **page-saved**" in message.value for message in test.success)
-    card = registry.load_card("page-saved", models_folder)
+    _, card = registry.load_model("page-saved", models_folder)
     assert card.test_size == 1650 and card.train_size == 400
     assert test.sidebar.selectbox[1].value == "page-saved"
 
@@ -610,7 +610,7 @@ def test_teaching_a_model_my_drawings_shows_before_and_after_and_keeps_the_gate(
     if saves:
         saves[0].click().run()
         assert not test.exception, test.exception
-        assert registry.load_card("default-me").fine_tuned["writer"] == "me"
+        assert registry.load_model("default-me")[1].fine_tuned["writer"] == "me"
 
 
 def test_looking_inside_a_reading_shows_every_stage_the_evidence_and_what_changes_its_mind(app):

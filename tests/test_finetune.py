@@ -158,7 +158,6 @@ def test_the_card_records_the_fine_tune_and_round_trips(taught, small_dataset, t
     registry.save_model(result.model, card, tmp_path)
     model, loaded = registry.load_model("tiny-ana", tmp_path)
     assert loaded == dataclasses.replace(card, model_sha256=loaded.model_sha256)
-    assert registry.load_card("tiny-ana", tmp_path) == loaded
     np.testing.assert_allclose(inference.predict_probabilities(model, small_dataset.images),
                                inference.predict_probabilities(result.model, small_dataset.images), atol=1e-6)
     record = loaded.fine_tuned
