@@ -84,3 +84,26 @@ def cancel_at_second_batch():
             cancel.set()
 
     return cancel, on_progress, seen
+
+
+class TrainingInAThread:
+    """``train(on_progress=…, cancel=…)`` run on a thread of its own, as a job board runs it: ``started`` is set
+    by its first progress event, ``cancel`` is its cancel, and once it returns ``outcome`` holds its "result"
+    or its "error"."""
+
+    def __init__(self, train):
+        import threading
+
+        self.started, self.cancel, self.outcome = threading.Event(), threading.Event(), {}
+        self.thread = threading.Thread(target=self._run, args=(train,))
+        self.thread.start()
+
+    def _run(self, train):
+        try:
+            self.outcome["result"] = train(on_progress=lambda _: self.started.set(), cancel=self.cancel)
+        except Exception as error:  # noqa: BLE001 - the test looks at it
+            self.outcome["error"] = error
+
+    def ended_within(self, seconds: float) -> bool:
+        self.thread.join(seconds)
+        return not self.thread.is_alive()

@@ -2,6 +2,7 @@
 error raised in the worker, and Keras's clear_session() in this process (as Streamlit calls it after every
 run of a page) leaving a training alone."""
 
+import functools
 import os
 import signal
 import threading
@@ -10,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from conftest import TrainingInAThread
 from digitcnn.errors import DataError, TrainingCancelled, TrainingFailed
 from digitcnn.process_training import ProcessTrainer
 from digitcnn.training import TrainingConfig, evaluate_model
@@ -77,33 +79,23 @@ def test_an_error_raised_in_the_worker_comes_back_as_itself(trainer, small_datas
 
 @pytest.mark.timeout(240)
 def test_cancelling_stops_the_training_promptly_and_the_worker_serves_on(trainer, embedded, small_dataset):
-    cancel, started = threading.Event(), threading.Event()
-    outcome = {}
-    training = threading.Thread(target=_run, args=(trainer, embedded, LONG_RUN, lambda _: started.set(), cancel,
-                                                   outcome))
-    training.start()
-    assert started.wait(120), "no progress from the worker"
-    cancel.set()
-    training.join(20)
-    assert not training.is_alive(), "the training did not return within 20 s of the cancel"
-    assert isinstance(outcome.get("error"), TrainingCancelled)
+    training = TrainingInAThread(functools.partial(trainer, embedded, LONG_RUN))
+    assert training.started.wait(120), "no progress from the worker"
+    training.cancel.set()
+    assert training.ended_within(20), "the training did not return within 20 s of the cancel"
+    assert isinstance(training.outcome.get("error"), TrainingCancelled)
     assert trainer.run(worker_process_id, small_dataset, None) != os.getpid()
 
 
 @pytest.mark.timeout(240)
 def test_a_worker_killed_mid_run_fails_the_training_and_a_fresh_one_takes_the_next(trainer, embedded,
                                                                                      small_dataset):
-    started = threading.Event()
-    outcome = {}
     killed = trainer.run(worker_process_id, small_dataset, None)  # the worker the next training gets
-    training = threading.Thread(target=_run, args=(trainer, embedded, LONG_RUN, lambda _: started.set(), None,
-                                                   outcome))
-    training.start()
-    assert started.wait(120), "no progress from the worker"
+    training = TrainingInAThread(functools.partial(trainer, embedded, LONG_RUN))
+    assert training.started.wait(120), "no progress from the worker"
     os.kill(killed, signal.SIGKILL)
-    training.join(30)
-    assert not training.is_alive(), "the training did not return within 30 s of losing its worker"
-    error = outcome.get("error")
+    assert training.ended_within(30), "the training did not return within 30 s of losing its worker"
+    error = training.outcome.get("error")
     assert isinstance(error, TrainingFailed) and "stopped unexpectedly" in str(error), error
     assert trainer.run(worker_process_id, small_dataset, None) not in (killed, os.getpid())
 
@@ -131,10 +123,3 @@ def test_keras_clear_session_here_leaves_a_training_in_a_worker_alone(trainer, e
     assert result.test_evaluation.accuracy > 0.5
     names = [layer.name for layer in result.model.layers]
     assert len(names) == len(set(names))
-
-
-def _run(trainer, dataset, settings, on_progress, cancel, outcome):
-    try:
-        outcome["result"] = trainer(dataset, settings, on_progress=on_progress, cancel=cancel)
-    except Exception as error:
-        outcome["error"] = error

@@ -1,6 +1,7 @@
 """Training as a Ray task on a local two-CPU Ray instance: live progress, the model back, cancelling,
 a worker killed mid-run, an error raised in the worker. Skipped where Ray is not installed."""
 
+import functools
 import os
 import signal
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from conftest import TrainingInAThread  # noqa: E402
 from digitcnn import ray_training, registry  # noqa: E402
 from digitcnn.errors import DataError, DigitCNNError, SettingsError, TrainingCancelled  # noqa: E402
 from digitcnn.training import TrainingConfig, evaluate_model  # noqa: E402
@@ -86,41 +88,26 @@ def test_an_error_raised_in_the_worker_comes_back_as_itself(cluster, small_datas
 
 @pytest.mark.timeout(180)
 def test_cancelling_stops_the_ray_task_promptly(cluster, embedded):
-    cancel, started = threading.Event(), threading.Event()
-    outcome = {}
-    training = threading.Thread(target=_run, args=(embedded, LONG_RUN, lambda _: started.set(), cancel, outcome))
-    training.start()
-    assert started.wait(120), "no progress from the Ray worker"
+    training = TrainingInAThread(functools.partial(ray_training.train_on_ray, embedded, LONG_RUN))
+    assert training.started.wait(120), "no progress from the Ray worker"
 
-    cancel.set()
-    training.join(20)
-    assert not training.is_alive(), "train_on_ray did not return within 20 s of the cancel"
-    assert isinstance(outcome.get("error"), TrainingCancelled)
+    training.cancel.set()
+    assert training.ended_within(20), "train_on_ray did not return within 20 s of the cancel"
+    assert isinstance(training.outcome.get("error"), TrainingCancelled)
     assert _wait_until(lambda: not _training_workers(), 10), "the Ray worker went on training"
 
 
 @pytest.mark.timeout(180)
 def test_a_worker_killed_mid_run_fails_the_training_and_never_hangs(cluster, embedded):
-    started = threading.Event()
-    outcome = {}
-    training = threading.Thread(target=_run, args=(embedded, LONG_RUN, lambda _: started.set(), None, outcome))
-    training.start()
-    assert started.wait(120), "no progress from the Ray worker"
+    training = TrainingInAThread(functools.partial(ray_training.train_on_ray, embedded, LONG_RUN))
+    assert training.started.wait(120), "no progress from the Ray worker"
 
     (worker,) = _training_workers()
     os.kill(worker, signal.SIGKILL)
-    training.join(60)
-    assert not training.is_alive(), "train_on_ray did not return within 60 s of losing its worker"
-    error = outcome.get("error")
+    assert training.ended_within(60), "train_on_ray did not return within 60 s of losing its worker"
+    error = training.outcome.get("error")
     assert isinstance(error, DigitCNNError), error
     assert str(error).startswith("the Ray worker training this model was lost: ")
-
-
-def _run(dataset, settings, on_progress, cancel, outcome):
-    try:
-        outcome["result"] = ray_training.train_on_ray(dataset, settings, on_progress=on_progress, cancel=cancel)
-    except Exception as error:
-        outcome["error"] = error
 
 
 def _training_workers() -> list[int]:
