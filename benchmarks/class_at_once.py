@@ -1,10 +1,11 @@
 """A class at once: simulated users start trainings at the same moment on one server, while another user keeps
-drawing. The trainings go through the app's job board (digitcnn.jobs.JobBoard), in this one process as in the
-app's server; each user then saves their model and the file is loaded back and checked. Side by side in one run:
-the board as the app sets it (a few at a time, the rest queued) and every training at once (the old behaviour).
+drawing. The trainings go through a job board (digitcnn.jobs.JobBoard) as in the app's server; each user then
+saves their model and the file is loaded back and checked. Side by side in one run: the board as the app sets it (a
+few at a time in warm worker processes, the rest queued), the same in this process's threads (as the app trained
+before its worker processes), and every training at once in threads (the behaviour before the line).
 
 Printed for each: when the last training ended, each user's wait and training time, how many saved files load
-and score what their cards say, the process's peak resident memory during the run, and the time to read a drawing meanwhile (canvas →
+and score what their cards say, the peak resident memory during the run (this process and its worker processes), and the time to read a drawing meanwhile (canvas →
 answer through Predictor.read with the shipped model), next to the same reading on an idle server.
 
     python -m benchmarks.class_at_once [--users 12] [--epochs 2] [--images 1000] [--at-once 1,12] [--ray 2]
@@ -16,11 +17,13 @@ N at once: this process then trains nothing and only relays progress.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 logging.getLogger("tensorflow").setLevel(logging.ERROR)  # each user's model traces its own predict step: no news
@@ -32,8 +35,9 @@ from benchmarks.latency import drawn_canvases
 from digitcnn import data, preprocess, registry
 from digitcnn.inference import Predictor
 from digitcnn.jobs import FINISHED, WAITING, JobBoard
+from digitcnn.process_training import ProcessTrainer
 from digitcnn.runtime import max_trainings
-from digitcnn.training import TrainingConfig, evaluate_model
+from digitcnn.training import TrainingConfig, evaluate_model, train
 
 READ_EVERY = 0.05  # seconds between two readings of the drawing user: a pen stroke's pace
 
@@ -73,9 +77,8 @@ def reading_times(predictor: Predictor, seconds: float) -> list[float]:
     return user.seconds
 
 
-def class_at_once(dataset, predictor: Predictor, users: int, at_once: int, settings: TrainingConfig,
-                  models_folder: str, trainer=None) -> dict:
-    board = JobBoard(max_running=at_once, trainer=trainer)
+def class_at_once(dataset, predictor: Predictor, users: int, settings: TrainingConfig, models_folder: str,
+                  board: JobBoard) -> dict:
     started = time.perf_counter()
     begun, finished, peak = {}, {}, 0
     with DrawingUser(predictor) as drawing:
@@ -102,10 +105,32 @@ def class_at_once(dataset, predictor: Predictor, users: int, at_once: int, setti
                 trains=[finished[job] - begun[job] for job in jobs], sound=sound, peak=peak, reads=drawing.seconds)
 
 
+def warm_processes(count: int) -> ProcessTrainer:
+    """``count`` worker processes, started and with TensorFlow imported, as the app has them before its first
+    training."""
+    processes = ProcessTrainer(count)
+    processes.prestart(wait=120)
+    return processes
+
+
 def resident_megabytes() -> float:
-    """This process's memory in use now (resident set), in MB."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    """The memory in use now (resident set), in MB, of this process and its worker processes (not Ray's, which
+    belong to Ray's own processes)."""
+    processes = [str(os.getpid())] + [entry.name for entry in Path("/proc").iterdir() if _parent(entry) == os.getpid()]
+    pages = 0
+    for process in processes:
+        try:
+            pages += int(Path(f"/proc/{process}/statm").read_text().split()[1])
+        except OSError:  # it ended meanwhile
+            pass
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def _parent(entry: Path) -> int | None:
+    try:
+        return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) if entry.name.isdigit() else None
+    except OSError:
+        return None
 
 
 def milliseconds(seconds: list[float]) -> str:
@@ -135,15 +160,17 @@ def main() -> None:
     print(f"{'at once':>7} {'all done':>9} {'wait p50/max':>13} {'train p50':>9} {'files ok':>9} {'peak RSS':>9}"
           f"  reading ms: {'p50':>6} {'p95':>6} {'max':>7}")
     print(f"{'idle':>7} {'':>9} {'':>13} {'':>9} {'':>9} {'':>9}  {'':12}{milliseconds(idle)}")
-    rows = [(str(at_once), at_once, None) for at_once in map(int, arguments.at_once.split(","))]
+    app_setting, *others = map(int, arguments.at_once.split(","))
+    rows = [(f"{app_setting} proc", lambda: JobBoard(app_setting, processes=warm_processes(app_setting)))]
+    rows += [(str(at_once), functools.partial(JobBoard, at_once, train)) for at_once in (app_setting, *others)]
     if arguments.ray:
         from digitcnn import ray_training
 
         ray_training.connect(None, num_cpus=arguments.ray, include_dashboard=False, log_to_driver=False)
-        rows.append((f"Ray {arguments.ray}", arguments.ray, ray_training.train_on_ray))
-    for label, at_once, trainer in rows:
+        rows.append((f"Ray {arguments.ray}", functools.partial(JobBoard, arguments.ray, ray_training.train_on_ray)))
+    for label, board in rows:
         with tempfile.TemporaryDirectory() as folder:
-            run = class_at_once(dataset, predictor, arguments.users, at_once, settings, folder, trainer)
+            run = class_at_once(dataset, predictor, arguments.users, settings, folder, board())
         print(f"{label:>7} {run['ended']:>8.0f}s {np.median(run['waits']):>6.0f}/{max(run['waits']):>4.0f} s "
               f"{np.median(run['trains']):>8.0f}s {run['sound']:>4}/{arguments.users:<4} {run['peak']:>7.0f}MB  {'':12}"
               f"{milliseconds(run['reads'])}", flush=True)

@@ -62,11 +62,15 @@ class ProcessTrainer:
 
         return self.run(train, dataset, config, on_progress, cancel)
 
-    def prestart(self) -> None:
-        """Start the workers now, so that the first trainings find TensorFlow imported."""
+    def prestart(self, wait: float = 0.0) -> bool:
+        """Start the workers now, so that the first trainings find TensorFlow imported; wait up to ``wait``
+        seconds for them to be ready, and say whether they are."""
         with self._lock:
             self._idle = [worker for worker in self._idle if worker.alive()]
             self._idle += [_Worker() for _ in range(self.count - len(self._idle))]
+            workers = list(self._idle)
+        deadline = time.monotonic() + wait
+        return all(worker.wait_ready(max(0.0, deadline - time.monotonic())) for worker in workers)
 
     def run(self, work: Callable, dataset, config, on_progress=None, cancel: threading.Event | None = None):
         """``work(dataset, config, on_progress=…, cancel=…)`` in a worker: ``work`` must be picklable (a
@@ -127,6 +131,13 @@ class _Worker:
         self.connection = Connection(parent_end.detach())
         self.connection.send(("path", sys.path))  # the child finds what this process finds: work, and digitcnn
         self.tasks = 0
+        self.ready = False  # whether it has said that TensorFlow is imported
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the worker has imported TensorFlow, at most ``timeout`` seconds; whether it has."""
+        if not self.ready and self.connection.poll(timeout):
+            self.ready = self.connection.recv()[0] == "ready"
+        return self.ready
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -140,9 +151,11 @@ class _Worker:
             while True:
                 if self.connection.poll(POLL_SECONDS):
                     kind, value = self.connection.recv()
-                    if kind != "progress":
+                    if kind == "ready":
+                        self.ready = True
+                    elif kind != "progress":
                         return kind, value
-                    if on_progress is not None:
+                    elif on_progress is not None:
                         on_progress(value)
                 elif not self.alive():
                     raise EOFError
@@ -166,6 +179,12 @@ class _Worker:
         self.process.wait()
 
 
+def _unreadable(error, config, on_progress, cancel):
+    """The work of a task the worker could not read: it fails, saying why."""
+    raise TrainingFailed(f"the training process could not read the work it was sent: {type(error).__name__}: "
+                         f"{error}")
+
+
 def _worker_environment() -> dict[str, str]:
     """This process's environment, with this copy of digitcnn first on the worker's path (whatever folder the
     server was started from)."""
@@ -187,6 +206,9 @@ def _serve(fd: int) -> None:
             except (EOFError, OSError):
                 tasks.put(None)
                 return
+            except Exception as error:  # noqa: BLE001 - a task that does not unpickle here (its work unknown)
+                tasks.put((None, _unreadable, error, None))
+                continue
             if message[0] == "path":
                 sys.path[:] = message[1]
             elif message[0] == "cancel":
@@ -198,6 +220,8 @@ def _serve(fd: int) -> None:
     threading.Thread(target=read, name="caller", daemon=True).start()
     import digitcnn.models  # noqa: F401 - TensorFlow and Keras, imported before the first task arrives
     import digitcnn.training  # noqa: F401
+
+    connection.send(("ready", None))
 
     while (task := tasks.get()) is not None:
         number, work, dataset, config = task

@@ -5,8 +5,10 @@ run of a page) leaving a training alone."""
 import functools
 import os
 import signal
+import sys
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
@@ -24,7 +26,7 @@ SHORT_RUN = TrainingConfig(architecture="compact", epochs=2, train_limit=400, au
 @pytest.fixture(scope="module")
 def trainer():
     trainer = ProcessTrainer(1)
-    trainer.prestart()
+    assert trainer.prestart(wait=120)  # TensorFlow imported in the worker before any work is sent
     yield trainer
     trainer.close()
 
@@ -75,6 +77,18 @@ def test_an_error_raised_in_the_worker_comes_back_as_itself(trainer, small_datas
         trainer.run(refuse, small_dataset, None)
     with pytest.raises(DataError, match="has no test set of its own"):
         trainer(small_dataset, TrainingConfig(architecture="article", epochs=1, test_set="own"))
+
+
+@pytest.mark.timeout(120)
+def test_work_the_worker_cannot_import_fails_plainly_and_the_worker_serves_on(trainer, small_dataset, monkeypatch):
+    """Work defined where the worker cannot find it (here, a module that exists only in this process; in a
+    script, its ``__main__``) fails the run with a message instead of hanging it."""
+    only_here = types.ModuleType("only_here")
+    exec("def work(dataset, config, on_progress, cancel):\n    return 1", only_here.__dict__)
+    monkeypatch.setitem(sys.modules, "only_here", only_here)
+    with pytest.raises(TrainingFailed, match="could not read the work it was sent: ModuleNotFoundError"):
+        trainer.run(only_here.work, small_dataset, None)
+    assert trainer.run(worker_process_id, small_dataset, None) != os.getpid()
 
 
 @pytest.mark.timeout(240)
