@@ -218,7 +218,10 @@ def _serve(fd: int) -> None:
                 tasks.put(message[1:])
 
     threading.Thread(target=read, name="caller", daemon=True).start()
-    import digitcnn.models  # noqa: F401 - TensorFlow and Keras, imported before the first task arrives
+    # TensorFlow and Keras (seconds to import; digitcnn's modules import them only when used) before the first task.
+    import keras  # noqa: F401
+    import tensorflow  # noqa: F401
+
     import digitcnn.training  # noqa: F401
 
     connection.send(("ready", None))
