@@ -45,6 +45,10 @@ def main() -> None:
 
     print(f"compact, the train page's defaults; {machine()}")
     print(f"{'run':34} {'images':>7} {'epochs':>6} {'batch':>6} {'augment':>8} {'seconds':>8} {'test acc':>9}")
+    # As in the app's server, TensorFlow is in use before the first training: the result's model is unpickled
+    # here, and a first import of TensorFlow would otherwise be timed with it.
+    import keras  # noqa: F401
+
     trainer = ProcessTrainer(1)
     trainer.prestart(wait=120)  # as the app's, started before its first training
     embedded = data.load_embedded()
