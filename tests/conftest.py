@@ -86,6 +86,13 @@ def cancel_at_second_batch():
     return cancel, on_progress, seen
 
 
+@pytest.fixture
+def in_a_thread():
+    """Start ``train(on_progress=…, cancel=…)`` on a thread of its own: ``in_a_thread(train)`` is a
+    :class:`TrainingInAThread`."""
+    return TrainingInAThread
+
+
 class TrainingInAThread:
     """``train(on_progress=…, cancel=…)`` run on a thread of its own, as a job board runs it: ``started`` is set
     by its first progress event, ``cancel`` is its cancel, and once it returns ``outcome`` holds its "result"

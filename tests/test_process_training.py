@@ -13,7 +13,6 @@ import types
 import numpy as np
 import pytest
 
-from conftest import TrainingInAThread
 from digitcnn.errors import DataError, TrainingCancelled, TrainingFailed
 from digitcnn.process_training import ProcessTrainer
 from digitcnn.training import TrainingConfig, evaluate_model
@@ -92,8 +91,9 @@ def test_work_the_worker_cannot_import_fails_plainly_and_the_worker_serves_on(tr
 
 
 @pytest.mark.timeout(240)
-def test_cancelling_stops_the_training_promptly_and_the_worker_serves_on(trainer, embedded, small_dataset):
-    training = TrainingInAThread(functools.partial(trainer, embedded, LONG_RUN))
+def test_cancelling_stops_the_training_promptly_and_the_worker_serves_on(trainer, embedded, small_dataset,
+                                                                         in_a_thread):
+    training = in_a_thread(functools.partial(trainer, embedded, LONG_RUN))
     assert training.started.wait(120), "no progress from the worker"
     training.cancel.set()
     assert training.ended_within(20), "the training did not return within 20 s of the cancel"
@@ -102,10 +102,10 @@ def test_cancelling_stops_the_training_promptly_and_the_worker_serves_on(trainer
 
 
 @pytest.mark.timeout(240)
-def test_a_worker_killed_mid_run_fails_the_training_and_a_fresh_one_takes_the_next(trainer, embedded,
-                                                                                     small_dataset):
+def test_a_worker_killed_mid_run_fails_the_training_and_a_fresh_one_takes_the_next(trainer, embedded, small_dataset,
+                                                                                     in_a_thread):
     killed = trainer.run(worker_process_id, small_dataset, None)  # the worker the next training gets
-    training = TrainingInAThread(functools.partial(trainer, embedded, LONG_RUN))
+    training = in_a_thread(functools.partial(trainer, embedded, LONG_RUN))
     assert training.started.wait(120), "no progress from the worker"
     os.kill(killed, signal.SIGKILL)
     assert training.ended_within(30), "the training did not return within 30 s of losing its worker"

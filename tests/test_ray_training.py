@@ -14,7 +14,6 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from conftest import TrainingInAThread  # noqa: E402
 from digitcnn import ray_training, registry  # noqa: E402
 from digitcnn.errors import DataError, DigitCNNError, SettingsError, TrainingCancelled  # noqa: E402
 from digitcnn.training import TrainingConfig, evaluate_model  # noqa: E402
@@ -87,8 +86,8 @@ def test_an_error_raised_in_the_worker_comes_back_as_itself(cluster, small_datas
 
 
 @pytest.mark.timeout(180)
-def test_cancelling_stops_the_ray_task_promptly(cluster, embedded):
-    training = TrainingInAThread(functools.partial(ray_training.train_on_ray, embedded, LONG_RUN))
+def test_cancelling_stops_the_ray_task_promptly(cluster, embedded, in_a_thread):
+    training = in_a_thread(functools.partial(ray_training.train_on_ray, embedded, LONG_RUN))
     assert training.started.wait(120), "no progress from the Ray worker"
 
     training.cancel.set()
@@ -98,8 +97,8 @@ def test_cancelling_stops_the_ray_task_promptly(cluster, embedded):
 
 
 @pytest.mark.timeout(180)
-def test_a_worker_killed_mid_run_fails_the_training_and_never_hangs(cluster, embedded):
-    training = TrainingInAThread(functools.partial(ray_training.train_on_ray, embedded, LONG_RUN))
+def test_a_worker_killed_mid_run_fails_the_training_and_never_hangs(cluster, embedded, in_a_thread):
+    training = in_a_thread(functools.partial(ray_training.train_on_ray, embedded, LONG_RUN))
     assert training.started.wait(120), "no progress from the Ray worker"
 
     (worker,) = _training_workers()
