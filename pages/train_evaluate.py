@@ -29,7 +29,7 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
     expected_train_size = (len(dataset) if dataset.test is not None  # else the default split's share
                            else round(len(dataset) * (1 - TrainingConfig.test_fraction)))
     runs = {"quick": training.quick_settings(architecture, expected_train_size),
-            "recipe": dict(epochs=recipe.epochs, augment=recipe.augment)}
+            "recipe": dict(epochs=recipe.epochs, augment=recipe.augment, validate_each_epoch=True)}
     run_length = st.radio(
         "Run", options=list(runs), horizontal=True, key="run_length",
         format_func=lambda key: {"quick": "Quick first model", "recipe": "The full recipe"}[key]
@@ -83,6 +83,7 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
             architecture=architecture, epochs=int(epochs), batch_size=int(batch_size),
             learning_rate=float(learning_rate), seed=int(seed), test_set=test_set, test_fraction=float(test_fraction),
             stratify=stratify, augment=augment, train_limit=int(limit) or None, fit_to_run=fit_to_run,
+            validate_each_epoch=runs[run_length]["validate_each_epoch"],
         )
         registry.validate_model_name(name)
     except DigitCNNError as error:
