@@ -12,14 +12,13 @@ Several --model options compare models side by side in one run (NAME@FOLDER: the
 for instance the shipped model against one trained without generated non-digits (the baseline).
 
 Without --data or $DIGITCNN_MNIST_DIR, the embedded sample (5,000 MNIST training digits) stands in for MNIST's
-test set. A new rule is one more entry of SCORES: a function (model, images) -> one score per image, higher
-for more digit-like, whose threshold is fitted the same way.
+test set. A new rule is one more entry of SCORES: a function (model, card, images) -> one score per image,
+higher for more digit-like (or None where the model has nothing for it), whose threshold is fitted the same way.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -32,7 +31,7 @@ from benchmarks.common import machine
 from benchmarks.drawn_digits import render
 from digitcnn import config, data, nondigits, preprocess, registry
 from digitcnn.errors import EmptyDrawingError
-from digitcnn.inference import as_network_input, predict_probabilities
+from digitcnn.inference import predict_probabilities, predict_with_features
 from digitcnn.refusal import threshold_refusing
 
 REFUSED_DIGITS = 0.01  # the share of MNIST's test digits a rule may refuse; its threshold is fitted to it
@@ -40,35 +39,32 @@ SURE = 0.99  # a reading at least this probable is one the model is sure of
 BATCH = 512
 
 
-def max_softmax(model, images: np.ndarray) -> np.ndarray:
+def max_softmax(model, card, images: np.ndarray) -> np.ndarray:
     """The baseline: the probability of the digit read (Hendrycks & Gimpel, 2017)."""
     return predict_probabilities(model, images, batch_size=BATCH).max(axis=1)
 
 
-def energy(model, images: np.ndarray) -> np.ndarray:
+def energy(model, card, images: np.ndarray) -> np.ndarray:
     """The negative energy, logsumexp of the logits (Liu et al., 2020): unlike the softmax it keeps how
     strongly the network answers at all, not only how much one digit beats the others. The logits are those of
     the saved model, so a calibrated model's include its temperature."""
-    return logsumexp(logits(model, images), axis=1)
-
-
-def logits(model, images: np.ndarray) -> np.ndarray:
-    """What the last layer (Dense with a softmax) computes before its softmax: its kernel and bias applied to
-    the features it is given, the model's penultimate output."""
     kernel, bias = model.layers[-1].get_weights()
-    features = _feature_model(model).predict(as_network_input(images), batch_size=BATCH, verbose=0)
-    return features @ kernel + bias
+    return logsumexp(predict_with_features(model, images, BATCH)[1] @ kernel + bias, axis=1)
 
 
-@functools.lru_cache(maxsize=4)
-def _feature_model(model):
-    """The model up to the input of its last layer."""
-    import keras
-
-    return keras.Model(model.inputs, model.layers[-1].input)
+def digit_likeness(model, card, images: np.ndarray) -> np.ndarray | None:
+    """The digit-likeness of the model's rule alone (digitcnn.refusal), for a model whose rule has one."""
+    likeness = card.refusal_rule.likeness
+    return None if likeness is None else likeness.of(predict_with_features(model, images, BATCH)[1])
 
 
-SCORES = {"max softmax": max_softmax, "energy": energy}
+def sure_of_a_digit(model, card, images: np.ndarray) -> np.ndarray | None:
+    """What the app refuses on, for a model whose rule has a digit-likeness: digit-likeness × top probability."""
+    rule = card.refusal_rule
+    return None if rule.likeness is None else rule.scores(*predict_with_features(model, images, BATCH))
+
+
+SCORES = {"max softmax": max_softmax, "energy": energy, "likeness": digit_likeness, "likeness × top": sure_of_a_digit}
 
 
 def refused_share(scores: np.ndarray, refused_before: int, cut: float) -> float:
@@ -133,7 +129,9 @@ def main() -> None:
     table = {}  # (model, rule) -> (its threshold, (share refused, AUROC) for each of the rows named above)
     for model, card in loaded:
         for rule, score in SCORES.items():
-            scores = {name: score(model, images) for name, images in pictures.items()}
+            scores = {name: score(model, card, images) for name, images in pictures.items()}
+            if scores["digits"] is None:
+                continue  # a rule this model has no part for
             cut = threshold_refusing(scores["digits"], REFUSED_DIGITS)  # as models' own rules are fitted
             non_digit_rows = ([scores["non-digits"][made.kinds == kind] for kind in nondigits.KINDS]
                               + [scores["non-digits"]])

@@ -218,6 +218,8 @@ def _train(arguments) -> int:
 
 def _evaluate(arguments) -> int:
     from digitcnn import registry, training
+    from digitcnn.evaluation import evaluate
+    from digitcnn.inference import predict_with_features
 
     runtime.apply_thread_setting(arguments.threads)
     model, card = registry.load_model(arguments.model, arguments.models_dir)
@@ -227,7 +229,8 @@ def _evaluate(arguments) -> int:
     else:
         split = training.make_split(dataset, card.training_config)
         scored, described = split.test, f"the test part: {split.describe()}"
-    evaluation = training.evaluate_model(model, scored)
+    probabilities, features = predict_with_features(model, scored.images)
+    evaluation = evaluate(scored.labels, probabilities)
     print(f"model: {card.name} ({card.architecture}, trained on {card.data_source})")
     print(f"data: {dataset.source}, {described}")
     print(f"accuracy: {evaluation.accuracy:.2%}")
@@ -236,7 +239,7 @@ def _evaluate(arguments) -> int:
         print("not-a-digit refusal: none (the model was saved before refusal rules; it always answers)")
     else:
         rule = card.refusal_rule
-        answered, accuracy = rule.coverage(evaluation.probabilities, evaluation.labels)
+        answered, accuracy = rule.coverage(evaluation.probabilities, evaluation.labels, features)
         print(f"refused as not a digit: {1 - answered:.2%} of the images (below {rule.threshold:.3f} {rule.score}); "
               f"accuracy on the {answered:.2%} answered: {accuracy:.2%}")
     _print_report(evaluation)
@@ -258,14 +261,15 @@ def _predict(arguments) -> int:
             print(str(error) if named else f"{path}: {error}", file=sys.stderr)
             failures += 1
             continue
-        reading = card.refusal_rule.read(inference.predict_probabilities(model, digit)[0])
-        probabilities = reading.probabilities
+        [probabilities], [features] = inference.predict_with_features(model, digit)
+        reading = card.refusal_rule.read(probabilities, features)
         if reading.digit is None:
-            print(f"{path}: not a digit (closest: {reading.closest}, {probability_text(reading.score)})")
+            closest = reading.closest
+            print(f"{path}: not a digit (closest: {closest}, {probability_text(probabilities[closest])})")
             continue
         ranked = probabilities.argsort()[::-1]
         runners_up = ", ".join(f"{d} ({probability_text(probabilities[d])})" for d in ranked[1:3])
-        print(f"{path}: {reading.digit} ({probability_text(reading.score)}); next: {runners_up}")
+        print(f"{path}: {reading.digit} ({probability_text(probabilities[reading.digit])}); next: {runners_up}")
     return EXIT_USER_ERROR if failures else 0
 
 

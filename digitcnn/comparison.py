@@ -28,7 +28,7 @@ import numpy as np
 from digitcnn.data import Dataset
 from digitcnn.errors import SettingsError
 from digitcnn.evaluation import DIGITS, Evaluation, evaluate
-from digitcnn.inference import predict_probabilities
+from digitcnn.inference import predict_with_features
 
 if TYPE_CHECKING:
     from digitcnn.registry import ModelCard
@@ -129,10 +129,10 @@ class ModelScores:
 def score_model(model, card: ModelCard, test_set: Dataset, model_file_bytes: int | None = None) -> ModelScores:
     """Score ``model`` (whose card is ``card``) on ``test_set``: one batched pass for the probabilities,
     then :data:`TIMED_DRAWINGS` single reads through the LiteRT predictor the app draws with, timed."""
-    probabilities = predict_probabilities(model, test_set.images, _EVALUATION_BATCH_SIZE)
+    probabilities, features = predict_with_features(model, test_set.images, _EVALUATION_BATCH_SIZE)
     evaluation = evaluate(test_set.labels, probabilities)
     rule = card.refusal_rule
-    refused_share = None if not rule.fitted else 1.0 - rule.coverage(probabilities, test_set.labels)[0]
+    refused_share = None if not rule.fitted else 1.0 - rule.coverage(probabilities, test_set.labels, features)[0]
     return ModelScores(
         name=card.name,
         probabilities=evaluation.probabilities,

@@ -42,7 +42,7 @@ from digitcnn.evaluation import Evaluation
 from digitcnn.refusal import RefusalRule
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 from digitcnn.training import SETTINGS as TRAINING_SETTINGS
-from digitcnn.training import Progress, _ProgressRelay, evaluate_model
+from digitcnn.training import Progress, _ProgressRelay, evaluate_model, fit_refusal_rule
 
 MIN_DRAWINGS = 10  # fewer drawings in all teach nothing that lasts
 FREEZE_CHOICES = ("nothing", "batchnorm", "features")
@@ -205,7 +205,6 @@ def fine_tune(
 
     from digitcnn.calibration import fit_temperature
     from digitcnn.inference import predict_probabilities
-    from digitcnn.refusal import fit_refusal
     from digitcnn.runtime import apply_thread_setting
 
     if not isinstance(settings, FineTuneConfig):
@@ -264,6 +263,9 @@ def fine_tune(
     after = _scores(model, personal_test, data_test)
     data_test_evaluation = after.data_test_evaluation
     passed = _drop(before, after) <= settings.max_accuracy_drop + 1e-9
+    # The writer's drawings count among the digits its "not a digit" rule learns from: their hand is a digit's.
+    refusal, _ = fit_refusal_rule(model, Dataset(learned.images, learned.labels, f"{writer}'s drawings and digits"),
+                                  data_test, settings.seed)
     return FineTuneResult(
         model=model,
         base_name=base_card.name,
@@ -278,7 +280,7 @@ def fine_tune(
                          after.scores, settings.max_accuracy_drop, passed, sum(map(len, replayed))),
         training_seconds=training_seconds,
         config=settings,
-        refusal=fit_refusal(data_test_evaluation.probabilities, data_test.labels),
+        refusal=refusal,
         temperature=float(temperature),
         base_card=base_card,
         data_source=data.source,
@@ -449,15 +451,14 @@ def _pipeline(epochs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], settings:
 
     import tensorflow as tf
 
-    from digitcnn.training import _augmentation, _network_inputs, _vary_stroke_width
+    from digitcnn.training import _network_inputs, augmenter
 
     parts = [tf.data.Dataset.from_tensor_slices(arrays).batch(settings.batch_size) for arrays in epochs]
     pipeline = functools.reduce(tf.data.Dataset.concatenate, parts).map(
         lambda x, y, w: (*_network_inputs(x, y), w), num_parallel_calls=tf.data.AUTOTUNE)
     if settings.augment:
-        augmentation = _augmentation(settings.seed)
-        pipeline = pipeline.map(lambda x, y, w: (_vary_stroke_width(augmentation(x, training=True)), y, w),
-                                num_parallel_calls=tf.data.AUTOTUNE)
+        augment = augmenter(settings.seed)
+        pipeline = pipeline.map(lambda x, y, w: (augment(x), y, w), num_parallel_calls=tf.data.AUTOTUNE)
     return pipeline.prefetch(tf.data.AUTOTUNE)
 
 

@@ -96,6 +96,14 @@ def fused_batch_normalization() -> type:
     return FusedBatchNormalization
 
 
+def register_custom_objects() -> None:
+    """Make the project's own Keras classes known to Keras (:func:`fused_batch_normalization`,
+    :func:`digit_accuracy_class`): a model a worker trained comes back as a .keras archive that names them, and
+    Keras must know them to load it."""
+    fused_batch_normalization()
+    digit_accuracy_class()
+
+
 def portable_copy(model):
     """A copy of ``model`` made of Keras's own layers only, with its weights and without its optimizer's
     state (a third of a file): what is saved, so that any Keras, TF.js or LiteRT tool reads the file

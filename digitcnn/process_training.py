@@ -78,11 +78,9 @@ class ProcessTrainer:
         thread, in order. Raises :class:`TrainingCancelled` once ``cancel`` is set and the worker stopped,
         a :class:`~digitcnn.errors.DigitCNNError` that ``work`` raised as itself, and
         :class:`TrainingFailed` for a worker lost on the way."""
-        from digitcnn.models import digit_accuracy_class, fused_batch_normalization
+        from digitcnn.models import register_custom_objects
 
-        # A result's model is a .keras archive that names these classes: Keras must know them to load it.
-        fused_batch_normalization()
-        digit_accuracy_class()
+        register_custom_objects()  # before a result's model is read
         worker = self._take()
         try:
             kind, value = worker.run(work, dataset, config, on_progress, cancel)

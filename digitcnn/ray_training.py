@@ -106,12 +106,10 @@ def train_on_ray(
     A worker lost mid-run, or a cluster that stops answering, raises :class:`TrainingFailed`; a
     :class:`~digitcnn.errors.DigitCNNError` raised in the worker is raised again here.
     """
-    from digitcnn.models import digit_accuracy_class, fused_batch_normalization
+    from digitcnn.models import register_custom_objects
 
     ray = connect(address)
-    # The model comes back as a .keras archive that names these classes: Keras must know them to load it.
-    fused_batch_normalization()
-    digit_accuracy_class()
+    register_custom_objects()  # before the model that comes back is read
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training was cancelled; nothing was saved")
 

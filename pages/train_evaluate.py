@@ -202,7 +202,7 @@ def scores(name: str, finished) -> None:
                    f"training images, so its confidence matches how often it is right (label smoothing alone "
                    f"leaves it underconfident). No prediction changes.")
     if (rule := result.refusal) is not None:
-        st.caption(f"Says \"not a digit\" when its top probability is below {rule.threshold:.1%}: fitted so that it "
+        st.caption(f"Says \"not a digit\" when its {rule.score} is below {rule.threshold:.1%}: fitted so that it "
                    f"refuses {rule.test_refused:.2%} of its test digits (at most 1%), and is right on "
                    f"{rule.test_accuracy_answered:.2%} of those it answers.")
     show_curves(finished, result.config, key="final_curves")

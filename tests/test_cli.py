@@ -58,8 +58,9 @@ def test_evaluate_reproduces_the_test_accuracy_of_the_card(trained, capsys):
     assert "198 test images" in output
 
     refused = card["refusal"]["test_refused"]
-    assert (f"refused as not a digit: {refused:.2%} of the images (below {card['refusal']['threshold']:.3f} top "
-            f"probability); accuracy on the {1 - refused:.2%} answered: ") in output
+    assert card["refusal"]["score"] == "digit-likeness × top probability"
+    assert (f"refused as not a digit: {refused:.2%} of the images (below {card['refusal']['threshold']:.3f} "
+            f"digit-likeness × top probability); accuracy on the {1 - refused:.2%} answered: ") in output
 
     assert cli.main(["evaluate", "--model", "tiny", "--data", str(csv), "--models-dir", str(models), "--all"]) == 0
     assert "all 600 images" in capsys.readouterr().out

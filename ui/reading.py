@@ -124,7 +124,8 @@ def show_reading(predictor, digit: np.ndarray, threshold: float | None, key: str
     if reading.digit is None:
         answer.markdown(f"<div role='status' aria-label='predicted digit' style='font-size:2rem;font-weight:700;"
                         f"line-height:1.2'>{REFUSED}</div>", unsafe_allow_html=True)
-        answer.caption(f"Closest digit: {reading.closest} ({charts.probability_text(reading.score)})")
+        answer.caption(f"Closest digit: {reading.closest} "
+                       f"({charts.probability_text(probabilities[reading.closest])})")
     else:
         answer.markdown(f"<div role='status' aria-label='predicted digit' style='font-size:7rem;font-weight:700;"
                         f"line-height:1'>{reading.digit}</div>", unsafe_allow_html=True)
