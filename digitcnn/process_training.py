@@ -58,9 +58,9 @@ class ProcessTrainer:
         self._lock = threading.Lock()
 
     def __call__(self, dataset, config, on_progress=None, cancel: threading.Event | None = None):
-        from digitcnn.training import train
+        from digitcnn.training import received, train_to_send
 
-        return self.run(train, dataset, config, on_progress, cancel)
+        return received(self.run(train_to_send, dataset, config, on_progress, cancel), dataset)
 
     def prestart(self, wait: float = 0.0) -> bool:
         """Start the workers now, so that the first trainings find TensorFlow imported; wait up to ``wait``

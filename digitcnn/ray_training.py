@@ -34,7 +34,7 @@ from typing import Callable
 
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError, SettingsError, TrainingCancelled, TrainingFailed
-from digitcnn.training import Progress, TrainingConfig, TrainingResult
+from digitcnn.training import Progress, TrainingConfig, TrainingResult, received
 
 RAY_ADDRESS_VARIABLE = "DIGITCNN_RAY_ADDRESS"
 TASK_NAME = "digitcnn training"  # the Ray task's name: its worker's process title is "ray::digitcnn training"
@@ -118,7 +118,7 @@ def train_on_ray(
         ray.put(dataset), config, channel, max(1, round(num_cpus))
     )
     try:
-        return _follow(ray, task, channel, on_progress, cancel)
+        return received(_follow(ray, task, channel, on_progress, cancel), dataset)
     except BaseException:
         # Cancelled, lost channel, an on_progress that raised, Ctrl-C: no training goes on unwatched.
         _quietly(ray, ray.cancel, task, force=True)
@@ -171,14 +171,14 @@ def _train_in_worker(dataset: Dataset, config: TrainingConfig, channel, threads:
     """The Ray task: train with ``threads`` TensorFlow threads, sending progress to ``channel`` and
     reading cancels from it."""
     from digitcnn.runtime import apply_thread_setting
-    from digitcnn.training import train
+    from digitcnn.training import train_to_send
 
     # TensorFlow would use every core of the node, not the CPUs Ray gave the task. It takes the setting only
     # before its first operation: a reused worker keeps its first training's (the same, unless num_cpus changes).
     apply_thread_setting(threads)
     cancel = threading.Event()
     relay = _Relay(channel, cancel)
-    result = train(dataset, config, on_progress=relay, cancel=cancel)
+    result = train_to_send(dataset, config, on_progress=relay, cancel=cancel)
     relay.flush()
     return result
 

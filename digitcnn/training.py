@@ -218,6 +218,18 @@ def train(
     )
 
 
+def train_to_send(dataset: Dataset, config: TrainingConfig, on_progress=None, cancel=None) -> TrainingResult:
+    """:func:`train` in a worker, its result without the split (``split`` None): the split's images are the
+    caller's own dataset, 47 MB of them for full MNIST, which :func:`received` chooses again there."""
+    return replace(train(dataset, config, on_progress, cancel), split=None)
+
+
+def received(result: TrainingResult, dataset: Dataset) -> TrainingResult:
+    """A result from :func:`train_to_send` with its split chosen again from ``dataset``, as the run chose it
+    (:func:`make_split` depends on the dataset and the run's settings alone)."""
+    return replace(result, split=make_split(dataset, result.config))
+
+
 def _fit(split: Split, config: TrainingConfig, on_progress, cancel) -> tuple[object, dict[str, list[float]], float]:
     """A new network fitted to ``split``'s training digits (and the run's generated non-digits), with its
     history per epoch and the seconds the fitting took. Raises :class:`TrainingCancelled` once ``cancel`` is set."""

@@ -297,7 +297,7 @@ def saved_models() -> dict:
     if cards:
         with st.expander("Model card"):
             shown_card = st.selectbox("Model", list(cards), key="card_to_show")
-            st.json(cards[shown_card].to_json())
+            st.json(cards[shown_card].to_json(), expanded=2)  # the refusal rule's weights and curve stay folded
         st.caption("Pick the model that reads drawings in the sidebar.")
     return cards
 
