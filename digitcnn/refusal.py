@@ -42,7 +42,8 @@ LIKENESS_REGULARIZATION = 0.001
 @dataclass(frozen=True)
 class Reading:
     """How a model reads one picture: ``digit`` (None: not a digit), the ten ``probabilities`` (summing
-    to 1, whatever the answer) and the ``score`` the decision was made on (how digit-like it is, 0–1)."""
+    to 1, whatever the answer) and the ``score`` the decision was made on (how sure the model is that the
+    picture is the digit it reads, 0–1: see the module's notes)."""
 
     digit: int | None
     probabilities: np.ndarray
