@@ -216,8 +216,10 @@ def _serve(fd: int) -> None:
                 tasks.put(message[1:])
 
     threading.Thread(target=read, name="caller", daemon=True).start()
-    # TensorFlow and Keras (seconds to import; digitcnn's modules import them only when used) before the first task.
+    # TensorFlow, Keras and scikit-learn's regression (the refusal rule's), seconds to import (digitcnn's modules
+    # import them only when used), before the first task.
     import keras  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
     import tensorflow  # noqa: F401
 
     import digitcnn.training  # noqa: F401
