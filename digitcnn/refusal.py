@@ -48,6 +48,7 @@ class Reading:
     digit: int | None
     probabilities: np.ndarray
     score: float
+    likeness: float | None = None  # the digit-likeness the score includes (None: a rule on the top probability)
 
     @property
     def closest(self) -> int:
@@ -116,10 +117,11 @@ class RefusalRule:
         """The reading of one picture from its ten probabilities (and its features), refused below ``threshold``
         (the rule's own by default)."""
         probabilities = np.asarray(probabilities)
-        score = float(self.scores(probabilities[np.newaxis], None if features is None else
-                                  np.asarray(features)[np.newaxis])[0])
+        features = None if features is None else np.asarray(features)[np.newaxis]
+        score = float(self.scores(probabilities[np.newaxis], features)[0])
+        likeness = None if self.likeness is None else float(self.likeness.of(features)[0])
         limit = self.threshold if threshold is None else threshold
-        return Reading(int(probabilities.argmax()) if score >= limit else None, probabilities, score)
+        return Reading(int(probabilities.argmax()) if score >= limit else None, probabilities, score, likeness)
 
     def coverage(self, probabilities: np.ndarray, labels: np.ndarray, features: np.ndarray | None = None
                  ) -> tuple[float, float]:

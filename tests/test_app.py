@@ -154,7 +154,7 @@ def _train_page_with_sidebar():
 def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, models_folder):
     test = app("pages/train_evaluate.py")
     test.selectbox(key="architecture").set_value("article").run()
-    assert test.number_input(key="epochs_article_quick").value == 5  # a quick run: 5 × 3,350 ≥ 15,000 images
+    assert test.number_input(key="epochs_article_quick").value == 4  # a quick run: 4 × 3,350 ≥ 12,000 images
     test.radio(key="run_length").set_value("recipe").run()
     assert test.number_input(key="epochs_article_recipe").value == 10  # the tutorial's recipe fills the form
     test.radio(key="run_length").set_value("quick").run()
@@ -313,6 +313,7 @@ def _reading_script(image_data):
     predictor, card = state.active_predictor()
     shown = reading.read_drawing(predictor, card, image_data)
     st.session_state["probabilities"] = None if shown is None else [float(p) for p in shown.probabilities]
+    st.session_state["reading"] = shown
 
 
 def _drawn_one():
@@ -328,8 +329,13 @@ def test_a_drawn_stroke_is_read_as_a_digit_with_ten_probabilities(app):
     probabilities = test.session_state["probabilities"]
     assert len(probabilities) == 10 and sum(probabilities) == pytest.approx(1.0, abs=1e-5)
     np.testing.assert_allclose(_values(_figure(test, "probabilities")["data"][0]["y"]), probabilities, rtol=1e-6)
-    assert test.metric[0].label == "Confidence"
-    assert test.metric[0].value == charts.probability_text(max(probabilities))
+    shown = test.session_state["reading"]
+    assert test.metric[0].label == "Confidence"  # how sure it is that this is the digit: what the threshold weighs
+    assert test.metric[0].value == charts.probability_text(shown.score)
+    assert shown.score == pytest.approx(max(probabilities) * shown.likeness)
+    explained = (f"The probability of {shown.digit} ({charts.probability_text(max(probabilities))}) "
+                 f"× how much it looks like a digit at all ({charts.probability_text(shown.likeness)})")
+    assert explained in [caption.value for caption in test.caption]
 
 
 def test_an_empty_canvas_shows_a_prompt_not_a_guess(app):

@@ -131,6 +131,9 @@ def show_reading(predictor, digit: np.ndarray, threshold: float | None, key: str
                         f"line-height:1'>{reading.digit}</div>", unsafe_allow_html=True)
         answer.metric("Confidence", charts.probability_text(reading.score))
         runner_up = int(np.argsort(probabilities)[-2])
+        if reading.likeness is not None:  # the confidence is a product: say of what
+            answer.caption(f"The probability of {reading.digit} ({charts.probability_text(probabilities[reading.digit])}) "
+                           f"× how much it looks like a digit at all ({charts.probability_text(reading.likeness)})")
         answer.caption(f"Next best: {runner_up} ({charts.probability_text(probabilities[runner_up])})")
     st.plotly_chart(charts.probability_bars(probabilities), key=f"{key}_probabilities")
     return reading
