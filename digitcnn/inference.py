@@ -70,7 +70,8 @@ class Predictor:
     TensorFlow Lite runtime), whose interpreter answers in about a tenth of a millisecond, where
     ``model.predict`` takes tens. Converting takes about a second, once. Safe to share between
     threads: calls take turns on the one interpreter. ``refusal`` is the model's rule for saying
-    "not a digit" (from its card); without one it always answers a digit."""
+    "not a digit" (from its card); without one it always answers a digit. A rule with a digit-likeness reads
+    the network's features too, which the interpreter then gives with the probabilities."""
 
     def __init__(self, model, refusal: RefusalRule = NEVER_REFUSE):
         from ai_edge_litert.interpreter import Interpreter
