@@ -38,11 +38,11 @@ import numpy as np
 from digitcnn.data import Dataset
 from digitcnn.drawings import writer_name
 from digitcnn.errors import SettingsError, TrainingCancelled
-from digitcnn.evaluation import Evaluation
-from digitcnn.refusal import RefusalRule
+from digitcnn.evaluation import Evaluation, evaluate
+from digitcnn.refusal import RefusalRule, fit_refusal
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 from digitcnn.training import SETTINGS as TRAINING_SETTINGS
-from digitcnn.training import Progress, _ProgressRelay, evaluate_model, fit_refusal_rule
+from digitcnn.training import Progress, _ProgressRelay, fit_digit_likeness
 
 MIN_DRAWINGS = 10  # fewer drawings in all teach nothing that lasts
 FREEZE_CHOICES = ("nothing", "batchnorm", "features")
@@ -264,8 +264,9 @@ def fine_tune(
     data_test_evaluation = after.data_test_evaluation
     passed = _drop(before, after) <= settings.max_accuracy_drop + 1e-9
     # The writer's drawings count among the digits its "not a digit" rule learns from: their hand is a digit's.
-    refusal, _ = fit_refusal_rule(model, Dataset(learned.images, learned.labels, f"{writer}'s drawings and digits"),
-                                  data_test, settings.seed)
+    likeness = fit_digit_likeness(model, Dataset(learned.images, learned.labels, f"{writer}'s drawings and digits"),
+                                  settings.seed)
+    refusal = fit_refusal(data_test_evaluation.probabilities, data_test.labels, after.data_test_features, likeness)
     return FineTuneResult(
         model=model,
         base_name=base_card.name,
@@ -474,12 +475,14 @@ def _validation(dataset: Dataset):
 class _Scored:
     scores: FineTuneScores
     data_test_evaluation: Evaluation
+    data_test_features: np.ndarray  # what the refusal rule's digit-likeness reads, from the same pass
 
 
 def _scores(model, personal_test: Dataset | None, data_test: Dataset) -> _Scored:
-    from digitcnn.inference import predict_probabilities
+    from digitcnn.inference import predict_probabilities, predict_with_features
 
-    evaluation = evaluate_model(model, data_test)
+    probabilities, features = predict_with_features(model, data_test.images, _EVALUATION_BATCH_SIZE)
+    evaluation = evaluate(data_test.labels, probabilities)
     per_digit = [math.nan] * 10
     personal = math.nan
     if personal_test is not None:
@@ -488,7 +491,7 @@ def _scores(model, personal_test: Dataset | None, data_test: Dataset) -> _Scored
         personal = float(right.mean())
         per_digit = [float(right[personal_test.labels == digit].mean()) if (personal_test.labels == digit).any()
                      else math.nan for digit in range(10)]
-    return _Scored(FineTuneScores(personal, evaluation.accuracy, tuple(per_digit)), evaluation)
+    return _Scored(FineTuneScores(personal, evaluation.accuracy, tuple(per_digit)), evaluation, features)
 
 
 def _drop(before: _Scored, after: _Scored) -> float:

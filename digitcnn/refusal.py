@@ -7,7 +7,7 @@ learned the digit-likeness (below) scores **digit-likeness × top probability**:
   several digits;
 * the *digit-likeness* is the probability that the picture is a digit at all, from a logistic regression on the
   network's features (the input of its last layer), fitted after training to tell the training digits (half of
-  them varied as training varies them) from generated non-digits it never trained on (:mod:`digitcnn.nondigits`,
+  them with another pen and through a coarse scan) from generated non-digits it never trained on (:mod:`digitcnn.nondigits`,
   pieces and overlaps of the training digits included). The top probability alone mixes up "unsure which
   digit" with "not a digit": a blocky 9 that might be a 3 is unsure but digit-like, a letter's top probability
   can be high. Measured on the shipped model (``benchmarks.not_a_digit``), the product refuses far more
@@ -34,8 +34,8 @@ CURVE_THRESHOLDS = tuple(round(step / 100, 2) for step in range(101))  # 0.00, 0
 TOP_PROBABILITY = "top probability"  # the score of rules saved before the digit-likeness, and the baseline
 SURE_OF_A_DIGIT = "digit-likeness × top probability"
 SCORES = (TOP_PROBABILITY, SURE_OF_A_DIGIT)
-# The digit-likeness regression's inverse regularization (scikit-learn's C). Measured on the shipped model's
-# features (3,136 of them, 24,000 pictures): 0.001 refused 94% of unseen non-digits at 1% of test digits, 0.01 92%.
+# The digit-likeness regression's inverse regularization (scikit-learn's C). Measured on the previous shipped
+# model's features (3,136 of them, 24,000 pictures): 0.001 refused 94% of unseen non-digits at 1% of test digits, 0.01 92%.
 LIKENESS_REGULARIZATION = 0.001
 
 
@@ -106,20 +106,25 @@ class RefusalRule:
         """The score of each picture the model gives ``probabilities`` (N, 10) and ``features`` (N, F; needed
         when the rule has a digit-likeness)."""
         top = np.asarray(probabilities).max(axis=1)
+        likeness = self._likeness_of(features)
+        return top if likeness is None else top * likeness
+
+    def _likeness_of(self, features: np.ndarray | None) -> np.ndarray | None:
+        """The digit-likeness of each picture (None for a rule on the top probability alone)."""
         if self.likeness is None:
-            return top
+            return None
         if features is None:
             raise ValueError("this rule scores the network's features too: pass them (inference.predict_with_features)")
-        return top * self.likeness.of(features)
+        return self.likeness.of(features)
 
     def read(self, probabilities: np.ndarray, features: np.ndarray | None = None,
              threshold: float | None = None) -> Reading:
         """The reading of one picture from its ten probabilities (and its features), refused below ``threshold``
         (the rule's own by default)."""
         probabilities = np.asarray(probabilities)
-        features = None if features is None else np.asarray(features)[np.newaxis]
-        score = float(self.scores(probabilities[np.newaxis], features)[0])
-        likeness = None if self.likeness is None else float(self.likeness.of(features)[0])
+        likeness = self._likeness_of(None if features is None else np.asarray(features)[np.newaxis])
+        likeness = None if likeness is None else float(likeness[0])
+        score = float(probabilities.max()) * (1.0 if likeness is None else likeness)
         limit = self.threshold if threshold is None else threshold
         return Reading(int(probabilities.argmax()) if score >= limit else None, probabilities, score, likeness)
 

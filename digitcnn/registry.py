@@ -48,7 +48,7 @@ from digitcnn import config
 from digitcnn.calibration import TEMPERATURE_BOUNDS
 from digitcnn.errors import ModelFileError, SettingsError
 from digitcnn.data import IMAGE_SIDE
-from digitcnn.models import CLASS_COUNT, fused_batch_normalization, portable_copy
+from digitcnn.models import CLASS_COUNT, portable_copy, register_custom_objects
 from digitcnn.refusal import NEVER_REFUSE, RefusalRule
 from digitcnn.training import TrainingConfig
 
@@ -292,7 +292,7 @@ def save_model(model, card: ModelCard, models_dir: str | os.PathLike | None = No
 def load_model(name: str, models_dir: str | os.PathLike | None = None):
     """Load the model called ``name`` in Keras's safe mode; returns ``(model, card)``, the two of one
     save: a model file that a save replaces while Keras reads it is read again."""
-    fused_batch_normalization()  # the project's own layer, registered before Keras reads the file
+    register_custom_objects()  # the project's own classes, which older files name, before Keras reads one
     for _ in range(_LOAD_ATTEMPTS):
         model_path, card, version = _model_file_and_card(name, models_dir)
         model = _read_keras_model(model_path)

@@ -22,7 +22,7 @@ from digitcnn.errors import DataError, TrainingCancelled
 from digitcnn.evaluation import Evaluation, evaluate
 from digitcnn.inference import predict_probabilities
 from digitcnn.models import ARCHITECTURES, DEFAULT_ARCHITECTURE, SCHEDULES, Recipe, get_architecture
-from digitcnn.refusal import RefusalRule, fit_likeness, fit_refusal
+from digitcnn.refusal import DigitLikeness, RefusalRule, fit_likeness, fit_refusal
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 
 TEST_SET_CHOICES = ("auto", "holdout", "own")
@@ -289,13 +289,22 @@ def _calibrate(model, train_set: Dataset, config: TrainingConfig) -> tuple[float
 
 
 def fit_refusal_rule(model, train_set: Dataset, test_set: Dataset, seed: int) -> tuple[RefusalRule, Evaluation]:
-    """``model``'s "not a digit" rule (see :mod:`digitcnn.refusal`) and its scores on ``test_set``.
+    """``model``'s "not a digit" rule (see :mod:`digitcnn.refusal`) and its scores on ``test_set``: its
+    digit-likeness (:func:`fit_digit_likeness`), then its threshold, fitted to the test digits."""
+    from digitcnn.inference import predict_with_features
 
-    Its digit-likeness is fitted to at most :data:`LIKENESS_SAMPLE` training digits (half of a small run's), half
-    of them with another pen and through a coarse scan (bold, blocky digits are digits too: other writers' scans
-    often look so), against as many generated non-digits of every kind, pieces and overlaps of those digits
-    included, drawn with another seed than the training's own non-digits (so that it learns what makes a
-    non-digit, not the ones the network has seen). Its threshold is then fitted to the test digits."""
+    likeness = fit_digit_likeness(model, train_set, seed)
+    probabilities, features = predict_with_features(model, test_set.images, _EVALUATION_BATCH_SIZE)
+    return fit_refusal(probabilities, test_set.labels, features, likeness), evaluate(test_set.labels, probabilities)
+
+
+def fit_digit_likeness(model, train_set: Dataset, seed: int) -> DigitLikeness:
+    """How much a picture looks like a digit to ``model`` (see :mod:`digitcnn.refusal`), fitted to at most
+    :data:`LIKENESS_SAMPLE` of its training digits (half of a small run's), half of them with another pen and
+    through a coarse scan (bold, blocky digits are digits too: other writers' scans often look so), against as
+    many generated non-digits of every kind, pieces and overlaps of those digits included, drawn with another seed
+    than the training's own non-digits (so that it learns what makes a non-digit, not the ones the network has
+    seen)."""
     from digitcnn import nondigits
     from digitcnn.inference import as_network_input, predict_with_features
 
@@ -306,10 +315,8 @@ def fit_refusal_rule(model, train_set: Dataset, test_set: Dataset, seed: int) ->
     digits[half:] = _coarse_scan(_vary_stroke_width(digits[half:]), share=1.0).numpy()
     pieces_from = train_set if len(np.unique(train_set.labels)) >= 2 else None  # overlaps need two digits
     others = nondigits.generate(len(train_set), seed=seed + 1, digits=pieces_from)
-    likeness = fit_likeness(predict_with_features(model, digits, _EVALUATION_BATCH_SIZE)[1],
-                            predict_with_features(model, others.images, _EVALUATION_BATCH_SIZE)[1])
-    probabilities, features = predict_with_features(model, test_set.images, _EVALUATION_BATCH_SIZE)
-    return fit_refusal(probabilities, test_set.labels, features, likeness), evaluate(test_set.labels, probabilities)
+    return fit_likeness(predict_with_features(model, digits, _EVALUATION_BATCH_SIZE)[1],
+                        predict_with_features(model, others.images, _EVALUATION_BATCH_SIZE)[1])
 
 
 def fitted_to_run(config: TrainingConfig, train_size: int) -> TrainingConfig:
