@@ -204,6 +204,28 @@ def test_the_training_form_takes_its_limits_and_defaults_from_the_declared_setti
     assert "training image limit must be" in test.error[0].value
 
 
+def test_a_quick_run_on_big_data_starts_from_one_epoch_of_its_quick_share_of_the_images(app, embedded, tmp_path):
+    """Issue 14: on more than 45,000 training digits, the quick run is one epoch of 45,000 of them, and the form
+    says so in its image limit; the full recipe uses them all."""
+    from digitcnn.training import QUICK_RUN_MAX_IMAGES
+
+    copies = -(-(QUICK_RUN_MAX_IMAGES + 1000) // len(embedded))  # real digits, repeated past the quick run's share
+    big = tmp_path / "big.npz"  # the app's data folder (see the app fixture)
+    np.savez_compressed(big, x_train=np.tile(embedded.images, (copies, 1, 1)), y_train=np.tile(embedded.labels, copies),
+                        x_test=embedded.images[:1000], y_test=embedded.labels[:1000])
+    page = str(config.PROJECT_ROOT / "pages" / "train_evaluate.py")
+    test = AppTest.from_function(_page_with_sidebar, args=(page,), default_timeout=120).run()
+    test.sidebar.selectbox[0].set_value(str(big)).run()
+    assert not test.exception, test.exception
+    assert test.number_input(key="train_limit").value == QUICK_RUN_MAX_IMAGES
+    # (the embedded sample's quick run, shown first, was 4 epochs with augmentation)
+    assert test.number_input(key=f"epochs_{models.DEFAULT_ARCHITECTURE}_quick").value == 1
+    assert test.checkbox(key=f"augment_{models.DEFAULT_ARCHITECTURE}_quick").value is False
+    test.radio(key="run_length").set_value("recipe").run()
+    assert not test.exception, test.exception
+    assert test.number_input(key="train_limit").value == 0  # all
+
+
 def _mistake_filter_script(cell):
     import streamlit as st
 

@@ -178,8 +178,12 @@ def test_two_epochs_of_the_default_on_1500_digits_learn(embedded):
     assert result.test_evaluation.accuracy >= 0.90
 
 
-@pytest.mark.parametrize("train_size, epochs", [(3350, 4), (60000, 1), (500, 13), (12000, 1), (11999, 2), (0, 13)])
-def test_a_quick_run_shows_the_network_about_twelve_thousand_images_within_the_recipe(train_size, epochs):
-    assert training.quick_settings("compact", train_size) == dict(epochs=epochs, augment=epochs > 1,
+@pytest.mark.parametrize("train_size, epochs, limit", [(3350, 4, None), (60000, 1, 45000), (45000, 1, None),
+                                                       (45001, 1, 45000), (500, 13, None), (12000, 1, None),
+                                                       (11999, 2, None), (0, 13, None)])
+def test_a_quick_run_shows_the_network_about_twelve_thousand_images_within_the_recipe(train_size, epochs, limit):
+    """…and on big data one epoch of at most 45,000 of its digits."""
+    assert training.quick_settings("compact", train_size) == dict(epochs=epochs, train_limit=limit,
+                                                                  augment=epochs > 1,
                                                                   validate_each_epoch=False)  # scored at its end
     assert training.quick_settings("article", train_size)["augment"] is False  # its recipe has none
