@@ -9,8 +9,9 @@ so a model and its card change together as readers see them:
   for as long as it runs, then renames the model into place, then the card. Saves of one name take
   turns on the lock file ``.NAME.lock``.
 - A reader that finds a model apart from its card while a save of that name holds the lock has
-  looked between the save's two renames: it reads again a few milliseconds later (for up to 2 s)
-  instead of calling the model broken.
+  looked between the save's two renames, and one that finds either file replaced since it read it
+  has had a whole save land between its two reads: it reads again a few milliseconds later (for up
+  to 2 s) instead of calling the model broken.
 - Temporaries that no running save holds were left by a killed one. Listing, loading and saving
   finish its commit where a leftover completes the pair (a new model renamed in, its card still a
   temporary: "roll forward"), then remove the leftovers.
@@ -224,7 +225,13 @@ class SavedModel:
 
 class _TornPair(ModelFileError):
     """A model without its card, or with a card that does not match it: what a reader finds between a
-    save's two renames, and then no damage."""
+    save's two renames, or when a whole save lands between its reading of the card and of the model, and then
+    no damage. ``seen`` is the versions (:func:`_version`) of the card and the model file that it read, when it
+    read both."""
+
+    def __init__(self, message: str, seen: tuple | None = None):
+        super().__init__(message)
+        self.seen = seen
 
 
 def validate_model_name(name: str) -> str:
@@ -559,28 +566,36 @@ def _model_file_and_card(name: str, models_dir) -> tuple[Path, ModelCard, tuple]
 
 def _while_saving(name: str, folder: Path, read):
     """``read()``, tried again every few milliseconds (for up to 2 s) while it finds the model apart from
-    its card and a save of ``name`` is running: that is the instant between the save's two renames."""
+    its card and either a save of ``name`` is running (the instant between the save's two renames) or the files
+    it read are no longer there (a whole save came between its reading of the card and of the model: seen
+    under load, with saves one after another)."""
     deadline = time.monotonic() + _SAVE_PATIENCE_SECONDS
     while True:
         try:
             return read()
-        except _TornPair:
-            if time.monotonic() > deadline or not _save_running(name, folder):
+        except _TornPair as torn:
+            if time.monotonic() > deadline or not (_save_running(name, folder) or _replaced_since(torn, name, folder)):
                 raise
         time.sleep(_RETRY_SECONDS)
+
+
+def _replaced_since(torn: _TornPair, name: str, folder: Path) -> bool:
+    """Whether the card or the model file of ``name`` is another version than the torn read saw."""
+    return torn.seen is not None and torn.seen != tuple(map(_current_version, model_paths(name, folder)[::-1]))
 
 
 def _checked_pair(name: str, folder: Path) -> tuple[Path, ModelCard, tuple]:
     """The model's file, its card and the version (:func:`_version`) of the file that matched the card's
     checksum. The card's name is checked last: a model that does not match its card says more."""
     model_path, card_path = model_paths(name, folder)
+    card_version = _current_version(card_path)  # before the read: a card replaced after it is another version
     card = _read_card(card_path)
     try:
         with _open_regular(model_path) as model_file:
             version = _version(os.fstat(model_file.fileno()))
             if card.model_sha256 and _sha256(model_file) != card.model_sha256:
                 raise _TornPair(f"{model_path.name}: does not match its model card {card_path.name} "
-                                f"(changed or half-copied file?)")
+                                f"(changed or half-copied file?)", seen=(card_version, version))
     except FileNotFoundError:
         raise ModelFileError(f"{model_path.name}: no model file beside its card {card_path.name}") from None
     _check_card_name(card, card_path)

@@ -194,6 +194,30 @@ def test_listings_during_saves_never_see_a_model_apart_from_its_card(saved, seco
     assert sorted(p.name for p in folder.iterdir()) == [".tiny.lock", "tiny.json", "tiny.keras"]
 
 
+def test_a_whole_save_between_reading_the_card_and_the_model_is_read_again_not_called_broken(
+        saved, second_model, monkeypatch):
+    """The interleaving behind a rare failure of the test above under load (CI, two test workers on two cores):
+    a reader reads the card, a whole save of the name lands (both renames, its lock let go), then the reader
+    reads the new model file against the old card. Listing and loading both read again and give the new pair."""
+    result, folder = saved
+    first_model = result.model, registry.ModelCard.from_training("tiny", result)
+    read_card, saves_to_land = registry._read_card, []
+
+    def read_card_then_let_a_save_land(path):
+        card = read_card(path)
+        if saves_to_land:
+            registry.save_model(*saves_to_land.pop(), folder)  # popped first: the save reads cards too
+        return card
+
+    monkeypatch.setattr(registry, "_read_card", read_card_then_let_a_save_land)
+    saves_to_land.append(second_model)
+    [entry] = registry.list_models(folder)
+    assert entry.problem is None and entry.card.data_source == "second"
+    saves_to_land.append(first_model)
+    _, card = registry.load_model("tiny", folder)
+    assert not saves_to_land and card.data_source == first_model[1].data_source != "second"
+
+
 _SAVE_KILLED_AT_A_RENAME = """
 import os, signal, sys
 from pathlib import Path

@@ -13,6 +13,7 @@ import hashlib
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
@@ -250,13 +251,20 @@ def _digest(digit) -> str:
     return hashlib.blake2b(image_bytes(digit), digest_size=12).hexdigest()
 
 
-def my_drawings_csv() -> bytes:
-    """This user's writer's kept digits as a CSV in the tutorial's format."""
+def my_drawings_csv() -> Callable[[], bytes]:
+    """What makes this user's writer's kept digits into a CSV in the tutorial's format, when called: a download
+    button calls it once clicked, in a thread of its own (so it reads nothing from the session), instead of every
+    run of the page exporting them all for a click that may never come."""
     import tempfile
     from pathlib import Path
 
-    with tempfile.TemporaryDirectory() as folder:
-        return drawing_store().export_csv(Path(folder) / "my-drawings.csv", writer()).read_bytes()
+    store, name = drawing_store(), writer()
+
+    def export() -> bytes:
+        with tempfile.TemporaryDirectory() as folder:
+            return store.export_csv(Path(folder) / "my-drawings.csv", name).read_bytes()
+
+    return export
 
 
 def delete_drawing(drawing_id: int) -> None:
