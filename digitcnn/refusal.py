@@ -105,9 +105,7 @@ class RefusalRule:
     def scores(self, probabilities: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
         """The score of each picture the model gives ``probabilities`` (N, 10) and ``features`` (N, F; needed
         when the rule has a digit-likeness)."""
-        top = np.asarray(probabilities).max(axis=1)
-        likeness = self._likeness_of(features)
-        return top if likeness is None else top * likeness
+        return _score(np.asarray(probabilities).max(axis=1), self._likeness_of(features))
 
     def _likeness_of(self, features: np.ndarray | None) -> np.ndarray | None:
         """The digit-likeness of each picture (None for a rule on the top probability alone)."""
@@ -124,7 +122,7 @@ class RefusalRule:
         probabilities = np.asarray(probabilities)
         likeness = self._likeness_of(None if features is None else np.asarray(features)[np.newaxis])
         likeness = None if likeness is None else float(likeness[0])
-        score = float(probabilities.max()) * (1.0 if likeness is None else likeness)
+        score = _score(float(probabilities.max()), likeness)
         limit = self.threshold if threshold is None else threshold
         return Reading(int(probabilities.argmax()) if score >= limit else None, probabilities, score, likeness)
 
@@ -199,6 +197,12 @@ def fit_likeness(digit_features: np.ndarray, non_digit_features: np.ndarray) -> 
     weights = regression.coef_[0] / spread
     bias = float(regression.intercept_[0] - weights @ center)
     return DigitLikeness(weights=[float(f"{w:.6g}") for w in weights], bias=float(f"{bias:.6g}"))
+
+
+def _score(top, likeness):
+    """A rule's score from the top probability and the digit-likeness (None: a rule on the top probability
+    alone), for one picture or for many: the one place the two are combined."""
+    return top if likeness is None else top * likeness
 
 
 def threshold_refusing(scores: np.ndarray, max_refused: float = MAX_REFUSED_DIGITS) -> float:

@@ -226,7 +226,7 @@ class SavedModel:
 class _TornPair(ModelFileError):
     """A model without its card, or with a card that does not match it: what a reader finds between a
     save's two renames, or when a whole save lands between its reading of the card and of the model, and then
-    no damage. ``seen`` is the versions (:func:`_version`) of the card and the model file that it read, when it
+    no damage. ``seen`` is the versions (:func:`_version`) of the model file and the card that it read, when it
     read both."""
 
     def __init__(self, message: str, seen: tuple | None = None):
@@ -580,8 +580,8 @@ def _while_saving(name: str, folder: Path, read):
 
 
 def _replaced_since(torn: _TornPair, name: str, folder: Path) -> bool:
-    """Whether the card or the model file of ``name`` is another version than the torn read saw."""
-    return torn.seen is not None and torn.seen != tuple(map(_current_version, model_paths(name, folder)[::-1]))
+    """Whether the model file or the card of ``name`` is another version than the torn read saw."""
+    return torn.seen is not None and torn.seen != tuple(map(_current_version, model_paths(name, folder)))
 
 
 def _checked_pair(name: str, folder: Path) -> tuple[Path, ModelCard, tuple]:
@@ -595,7 +595,7 @@ def _checked_pair(name: str, folder: Path) -> tuple[Path, ModelCard, tuple]:
             version = _version(os.fstat(model_file.fileno()))
             if card.model_sha256 and _sha256(model_file) != card.model_sha256:
                 raise _TornPair(f"{model_path.name}: does not match its model card {card_path.name} "
-                                f"(changed or half-copied file?)", seen=(card_version, version))
+                                f"(changed or half-copied file?)", seen=(version, card_version))
     except FileNotFoundError:
         raise ModelFileError(f"{model_path.name}: no model file beside its card {card_path.name}") from None
     _check_card_name(card, card_path)
