@@ -4,4 +4,5 @@ import sys
 
 from digitcnn.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a process it spawns imports it again (see nondigits.generate_elsewhere)
+    sys.exit(main())

@@ -26,8 +26,12 @@ from __future__ import annotations
 
 import functools
 import glob
+import logging
 import math
+import multiprocessing
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +42,7 @@ from digitcnn.data import IMAGE_SIDE
 from digitcnn.errors import EmptyDrawingError
 from digitcnn.preprocess import ink_to_mnist
 
+_log = logging.getLogger(__name__)
 KINDS = ("letter", "shape", "scribble", "blob", "noise", "fragment", "overlap")
 DIGIT_KINDS = ("fragment", "overlap")  # made from real digits: only when digits are given
 
@@ -137,6 +142,38 @@ def generate(count: int, seed: int, kinds: Sequence[str] | None = None, digits=N
     for index in range(count):
         images[index] = _one(_DRAWERS[kinds[index % len(kinds)]], rng, materials)
     return NonDigits(images, np.array([kinds[index % len(kinds)] for index in range(count)], dtype=str))
+
+
+def generate_elsewhere(count: int, seed: int, kinds: Sequence[str] | None = None, digits=None) -> Pending:
+    """:func:`generate` started in a new process, for a caller with other work to do meanwhile: drawing is pure
+    Python on one core, and a training beside it uses the others. :meth:`Pending.result` waits for the images
+    (the same as :func:`generate`'s); where no process can be started, or it is lost on the way, they are drawn
+    there and then."""
+    return Pending(count, seed, kinds, digits)
+
+
+class Pending:
+    """Non-digits being drawn in a process of their own (see :func:`generate_elsewhere`)."""
+
+    def __init__(self, count: int, seed: int, kinds: Sequence[str] | None = None, digits=None):
+        self._arguments = (count, seed, kinds, digits)
+        try:
+            # spawn, never fork: the caller may hold TensorFlow's threads, which do not survive a fork
+            executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self._future = executor.submit(generate, *self._arguments)
+            executor.shutdown(wait=False)  # its process ends once this one task is done
+        except OSError as error:
+            _log.warning("drawing non-digits in this process: no process of their own (%s)", error)
+            self._future = None
+
+    def result(self) -> NonDigits:
+        """The non-digits, once drawn."""
+        if self._future is not None:
+            try:
+                return self._future.result()
+            except BrokenProcessPool:
+                _log.warning("the process drawing non-digits was lost: drawing them here")
+        return generate(*self._arguments)
 
 
 def font_files() -> list[str]:

@@ -29,17 +29,19 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
     expected_train_size = (len(dataset) if dataset.test is not None  # else the default split's share
                            else round(len(dataset) * (1 - TrainingConfig.test_fraction)))
     runs = {"quick": training.quick_settings(architecture, expected_train_size),
-            "recipe": dict(epochs=recipe.epochs, train_limit=None, augment=recipe.augment, validate_each_epoch=True)}
+            "recipe": training.recipe_settings(architecture)}
     run_length = st.radio(
         "Run", options=list(runs), horizontal=True, key="run_length",
         format_func=lambda key: {"quick": "Quick first model", "recipe": "The full recipe"}[key]
         + f": {runs[key]['epochs']} epoch{'s' if runs[key]['epochs'] > 1 else ''}",
         help=f"A quick run shows the network about {training.QUICK_RUN_IMAGES:,} images, without augmentation if "
-             f"that is one epoch, and on bigger data one epoch of {training.QUICK_RUN_MAX_IMAGES:,} of them: a first "
+             f"that is one epoch, and on bigger data one epoch of {training.QUICK_RUN_MAX_IMAGES:,} of them in batches "
+             f"of {training.QUICK_RUN_BATCH_SIZE} at {training.QUICK_RUN_RATE_FACTOR}× the learning rate: a first "
              f"model in about half a minute on the embedded sample (about 98%), in about a minute on full MNIST "
              f"(about 99%). The recipe, made for full MNIST, gets the best accuracy in several minutes.",
     )
-    run_limit = runs[run_length]["train_limit"]  # a quick run's on big data, else None
+    run = runs[run_length]
+    run_limit = run["train_limit"]  # a quick run's on big data, else None
     epochs_rule, rate_rule, fraction_rule = SETTINGS["epochs"], SETTINGS["learning_rate"], SETTINGS["test_fraction"]
     with st.form("training_settings"):
         name_column, epochs_column, batch_column, rate_column = st.columns([2, 1, 1, 1])
@@ -47,16 +49,17 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
                                       value=previous.name if (previous := state.training_job()) else "my-model",
                                       help="Letters, digits, '-' and '_'. Saving replaces a model of that name.")
         epochs = epochs_column.number_input("Epochs", min_value=epochs_rule.low, max_value=epochs_rule.high,
-                                            value=runs[run_length]["epochs"],
-                                            key=_from_default(f"epochs_{architecture}_{run_length}",
-                                                              runs[run_length]["epochs"]))
-        batch_sizes = sorted({16, 32, 64, 128, 256, 512, recipe.batch_size})
+                                            value=run["epochs"],
+                                            key=_from_default(f"epochs_{architecture}_{run_length}", run["epochs"]))
+        batch_sizes = sorted({16, 32, 64, 128, 256, 512, run["batch_size"]})
         batch_size = batch_column.selectbox("Batch size", options=batch_sizes,
-                                            index=batch_sizes.index(recipe.batch_size), key=f"batch_{architecture}")
+                                            index=batch_sizes.index(run["batch_size"]),
+                                            key=_from_default(f"batch_{architecture}_{run_length}", run["batch_size"]))
         learning_rate = rate_column.number_input(
-            "Learning rate", min_value=float(rate_rule.low),
-            max_value=float(rate_rule.high), value=recipe.learning_rate, step=1e-4, format="%.4f",
-            key=f"rate_{architecture}", help=f"Adam's; schedule: {recipe.schedule.replace('_', ' ')}")
+            "Learning rate", min_value=float(rate_rule.low), max_value=float(rate_rule.high),
+            value=run["learning_rate"], step=1e-4, format="%.4f",
+            key=_from_default(f"rate_{architecture}_{run_length}", run["learning_rate"]),
+            help=f"Adam's; schedule: {recipe.schedule.replace('_', ' ')}")
         test_column, fraction_column, seed_column, limit_column = st.columns([2, 1, 1, 1])
         test_choices = {"holdout": "Hold out a share of the data (the tutorial's way)"}
         if dataset.test is not None:
@@ -74,8 +77,8 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
             key=_from_default("train_limit", run_limit or 0),
             help=f"Fewer images train faster: handy for a first try. At least {SETTINGS['train_limit'].low:,}.")
         stratify = st.checkbox("Stratify", help="Keep each digit's share equal in both parts.")
-        augment = st.checkbox("Augment", value=runs[run_length]["augment"],
-                              key=_from_default(f"augment_{architecture}_{run_length}", runs[run_length]["augment"]),
+        augment = st.checkbox("Augment", value=run["augment"],
+                              key=_from_default(f"augment_{architecture}_{run_length}", run["augment"]),
                               help="Shift, turn and zoom training images a little, and vary their pen's width.")
         fit_to_run = st.checkbox("Fit to the run", value=TrainingConfig.fit_to_run,
                                  help="For few images or epochs: smaller batches (at least 40 steps an epoch) and "
@@ -89,7 +92,7 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
             architecture=architecture, epochs=int(epochs), batch_size=int(batch_size),
             learning_rate=float(learning_rate), seed=int(seed), test_set=test_set, test_fraction=float(test_fraction),
             stratify=stratify, augment=augment, train_limit=int(limit) or None, fit_to_run=fit_to_run,
-            validate_each_epoch=runs[run_length]["validate_each_epoch"],
+            validate_each_epoch=run["validate_each_epoch"],
         )
         registry.validate_model_name(name)
     except DigitCNNError as error:

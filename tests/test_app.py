@@ -205,9 +205,9 @@ def test_the_training_form_takes_its_limits_and_defaults_from_the_declared_setti
 
 
 def test_a_quick_run_on_big_data_starts_from_one_epoch_of_its_quick_share_of_the_images(app, embedded, tmp_path):
-    """Issue 14: on more than 45,000 training digits, the quick run is one epoch of 45,000 of them, and the form
-    says so in its image limit; the full recipe uses them all."""
-    from digitcnn.training import QUICK_RUN_MAX_IMAGES
+    """Issue 14: on more than 33,000 training digits, the quick run is one epoch of 33,000 of them in batches of 64
+    at twice the learning rate, and the form says so; the full recipe uses them all, in its own batches."""
+    from digitcnn.training import QUICK_RUN_BATCH_SIZE, QUICK_RUN_MAX_IMAGES, QUICK_RUN_RATE_FACTOR
 
     copies = -(-(QUICK_RUN_MAX_IMAGES + 1000) // len(embedded))  # real digits, repeated past the quick run's share
     big = tmp_path / "big.npz"  # the app's data folder (see the app fixture)
@@ -221,9 +221,15 @@ def test_a_quick_run_on_big_data_starts_from_one_epoch_of_its_quick_share_of_the
     # (the embedded sample's quick run, shown first, was 4 epochs with augmentation)
     assert test.number_input(key=f"epochs_{models.DEFAULT_ARCHITECTURE}_quick").value == 1
     assert test.checkbox(key=f"augment_{models.DEFAULT_ARCHITECTURE}_quick").value is False
+    recipe = models.ARCHITECTURES[models.DEFAULT_ARCHITECTURE].recipe
+    assert test.selectbox(key=f"batch_{models.DEFAULT_ARCHITECTURE}_quick").value == QUICK_RUN_BATCH_SIZE
+    assert test.number_input(key=f"rate_{models.DEFAULT_ARCHITECTURE}_quick").value == pytest.approx(
+        recipe.learning_rate * QUICK_RUN_RATE_FACTOR)
     test.radio(key="run_length").set_value("recipe").run()
     assert not test.exception, test.exception
     assert test.number_input(key="train_limit").value == 0  # all
+    assert test.selectbox(key=f"batch_{models.DEFAULT_ARCHITECTURE}_recipe").value == recipe.batch_size
+    assert test.number_input(key=f"rate_{models.DEFAULT_ARCHITECTURE}_recipe").value == recipe.learning_rate
 
 
 def _mistake_filter_script(cell):

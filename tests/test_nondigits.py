@@ -1,6 +1,7 @@
 """The generated non-digits: their format, their kinds, their layout (MNIST's), their repeatability, and
 letters on a machine without fonts."""
 
+import multiprocessing
 import subprocess
 import sys
 import time
@@ -75,6 +76,25 @@ def test_same_seed_same_images_and_a_longer_run_starts_with_a_shorter_one(small_
     np.testing.assert_array_equal(first.kinds, again.kinds)
     np.testing.assert_array_equal(longer.images[:21], first.images)
     assert (first.images != other.images).any(axis=(1, 2)).all()
+
+
+def test_drawn_in_a_process_of_their_own_they_are_the_same_images(small_dataset):
+    """A training draws its digit-likeness's non-digits so, beside the network's fit."""
+    pending = nondigits.generate_elsewhere(21, seed=5, digits=small_dataset)
+    here = nondigits.generate(21, seed=5, digits=small_dataset)
+    made = pending.result()
+    np.testing.assert_array_equal(made.images, here.images)
+    np.testing.assert_array_equal(made.kinds, here.kinds)
+
+
+def test_when_their_process_is_lost_they_are_drawn_here(small_dataset):
+    before = set(multiprocessing.active_children())
+    pending = nondigits.generate_elsewhere(2000, seed=5, digits=small_dataset)  # seconds of work: still drawing
+    (drawing,) = set(multiprocessing.active_children()) - before
+    drawing.kill()
+    made = pending.result()
+    np.testing.assert_array_equal(made.images[:21], nondigits.generate(21, seed=5, digits=small_dataset).images)
+    assert len(made) == 2000
 
 
 def test_images_differ_from_one_another(made):

@@ -178,12 +178,22 @@ def test_two_epochs_of_the_default_on_1500_digits_learn(embedded):
     assert result.test_evaluation.accuracy >= 0.90
 
 
-@pytest.mark.parametrize("train_size, epochs, limit", [(3350, 4, None), (60000, 1, 45000), (45000, 1, None),
-                                                       (45001, 1, 45000), (500, 13, None), (12000, 1, None),
+@pytest.mark.parametrize("train_size, epochs, limit", [(3350, 4, None), (60000, 1, 33000), (33000, 1, None),
+                                                       (33001, 1, 33000), (500, 13, None), (12000, 1, None),
                                                        (11999, 2, None), (0, 13, None)])
 def test_a_quick_run_shows_the_network_about_twelve_thousand_images_within_the_recipe(train_size, epochs, limit):
-    """…and on big data one epoch of at most 45,000 of its digits."""
-    assert training.quick_settings("compact", train_size) == dict(epochs=epochs, train_limit=limit,
-                                                                  augment=epochs > 1,
-                                                                  validate_each_epoch=False)  # scored at its end
+    """…and on big data one epoch of at most 33,000 of its digits, in batches of 64 at twice the learning rate."""
+    recipe = models.ARCHITECTURES["compact"].recipe
+    big = limit is not None
+    assert training.quick_settings("compact", train_size) == dict(
+        epochs=epochs, train_limit=limit, augment=epochs > 1, validate_each_epoch=False,  # scored at its end
+        batch_size=64 if big else recipe.batch_size, learning_rate=2 * recipe.learning_rate if big else recipe.learning_rate)
     assert training.quick_settings("article", train_size)["augment"] is False  # its recipe has none
+    assert training.quick_settings("article", train_size)["batch_size"] == 32  # never larger than its recipe's
+
+
+def test_the_full_recipes_settings_are_the_recipe_on_all_digits_scored_each_epoch():
+    recipe = models.ARCHITECTURES["article"].recipe
+    assert training.recipe_settings("article") == dict(epochs=recipe.epochs, train_limit=None, augment=recipe.augment,
+                                                       batch_size=recipe.batch_size, learning_rate=recipe.learning_rate,
+                                                       validate_each_epoch=True)
