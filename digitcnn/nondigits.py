@@ -144,11 +144,17 @@ def generate(count: int, seed: int, kinds: Sequence[str] | None = None, digits=N
     return NonDigits(images, np.array([kinds[index % len(kinds)] for index in range(count)], dtype=str))
 
 
+# Fewer non-digits than this are not worth a process of their own: starting one costs about a second of processor
+# time (its imports), taken from the training beside it. Measured on the embedded sample's quick run, whose
+# digit-likeness draws 1,675: 30.2–31.2 s with a process, 29.9–30.6 s without.
+ELSEWHERE_MIN_COUNT = 2_000
+
+
 def generate_elsewhere(count: int, seed: int, kinds: Sequence[str] | None = None, digits=None) -> Pending:
     """:func:`generate` started in a new process, for a caller with other work to do meanwhile: drawing is pure
     Python on one core, and a training beside it uses the others. :meth:`Pending.result` waits for the images
-    (the same as :func:`generate`'s); where no process can be started, or it is lost on the way, they are drawn
-    there and then."""
+    (the same as :func:`generate`'s). Fewer than :data:`ELSEWHERE_MIN_COUNT`, and all of them where no process
+    can be started or it is lost on the way, are drawn when asked for."""
     return Pending(count, seed, kinds, digits)
 
 
@@ -157,6 +163,9 @@ class Pending:
 
     def __init__(self, count: int, seed: int, kinds: Sequence[str] | None = None, digits=None):
         self._arguments = (count, seed, kinds, digits)
+        self._future = None
+        if count < ELSEWHERE_MIN_COUNT:
+            return
         try:
             # spawn, never fork: the caller may hold TensorFlow's threads, which do not survive a fork
             executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
@@ -164,7 +173,6 @@ class Pending:
             executor.shutdown(wait=False)  # its process ends once this one task is done
         except OSError as error:
             _log.warning("drawing non-digits in this process: no process of their own (%s)", error)
-            self._future = None
 
     def result(self) -> NonDigits:
         """The non-digits, once drawn."""

@@ -80,21 +80,31 @@ def test_same_seed_same_images_and_a_longer_run_starts_with_a_shorter_one(small_
 
 def test_drawn_in_a_process_of_their_own_they_are_the_same_images(small_dataset):
     """A training draws its digit-likeness's non-digits so, beside the network's fit."""
-    pending = nondigits.generate_elsewhere(21, seed=5, digits=small_dataset)
-    here = nondigits.generate(21, seed=5, digits=small_dataset)
+    before = set(multiprocessing.active_children())
+    pending = nondigits.generate_elsewhere(nondigits.ELSEWHERE_MIN_COUNT, seed=5, digits=small_dataset)
+    assert len(set(multiprocessing.active_children()) - before) == 1  # drawing now, elsewhere
+    here = nondigits.generate(21, seed=5, digits=small_dataset)  # the same run's first images
     made = pending.result()
-    np.testing.assert_array_equal(made.images, here.images)
-    np.testing.assert_array_equal(made.kinds, here.kinds)
+    assert len(made) == nondigits.ELSEWHERE_MIN_COUNT
+    np.testing.assert_array_equal(made.images[:21], here.images)
+    np.testing.assert_array_equal(made.kinds[:21], here.kinds)
+
+
+def test_a_few_are_drawn_when_asked_for_not_worth_a_process(small_dataset):
+    before = set(multiprocessing.active_children())
+    pending = nondigits.generate_elsewhere(21, seed=5, digits=small_dataset)
+    assert set(multiprocessing.active_children()) <= before
+    np.testing.assert_array_equal(pending.result().images, nondigits.generate(21, seed=5, digits=small_dataset).images)
 
 
 def test_when_their_process_is_lost_they_are_drawn_here(small_dataset):
     before = set(multiprocessing.active_children())
-    pending = nondigits.generate_elsewhere(2000, seed=5, digits=small_dataset)  # seconds of work: still drawing
+    pending = nondigits.generate_elsewhere(nondigits.ELSEWHERE_MIN_COUNT, seed=5, digits=small_dataset)
     (drawing,) = set(multiprocessing.active_children()) - before
-    drawing.kill()
+    drawing.kill()  # seconds before it is done
     made = pending.result()
     np.testing.assert_array_equal(made.images[:21], nondigits.generate(21, seed=5, digits=small_dataset).images)
-    assert len(made) == 2000
+    assert len(made) == nondigits.ELSEWHERE_MIN_COUNT
 
 
 def test_images_differ_from_one_another(made):
