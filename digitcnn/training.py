@@ -33,11 +33,11 @@ AVERAGING_SHARE = 0.1  # weight averaging spans at most this share of a run's st
 MIN_AVERAGING_MOMENTUM = 0.9  # …and is turned off where that would mean averaging over fewer than 10 steps
 QUICK_RUN_IMAGES = 12_000  # a quick run shows the network about this many images: ~25 s for compact on 2 cores…
 # …and on more digits than this, one epoch of this many of them, in batches of at most QUICK_RUN_BATCH_SIZE at
-# QUICK_RUN_RATE_FACTOR times the recipe's learning rate: more, larger steps learn more from fewer digits. Measured on
-# full MNIST (compact, one epoch, 2 cores), three seeds each: batches of 128 at 0.003 scored 99.06–99.09% on 45,000
-# digits and 98.63% on 30,000; batches of 64 at 0.006 scored 99.03–99.13% on 33,000 and 99.01–99.03% on 30,000
-# (0.004: 98.94%, 0.008: 99.00%), for a quarter less computing than 45,000 in batches of 128 (a batch of 64 costs
-# about 15% more per digit).
+# QUICK_RUN_RATE_FACTOR times the recipe's learning rate: more steps at a higher rate learn more from fewer digits.
+# Measured on full MNIST (compact, one epoch, 2 cores; three seeds where a range is given): batches of 128 at 0.003
+# scored 99.06–99.09% on 45,000 digits and 98.63% on 30,000; batches of 64 at 0.006 scored 99.03–99.13% on 33,000
+# and 99.01–99.03% on 30,000 (0.004: 98.94%, 0.008: 99.00%). A batch of 64 costs about as much processor time per
+# digit as one of 128, so this is a quarter less work than 45,000 in batches of 128.
 QUICK_RUN_MAX_IMAGES = 33_000
 QUICK_RUN_BATCH_SIZE = 64
 QUICK_RUN_RATE_FACTOR = 2
@@ -206,15 +206,14 @@ def train(
     ``on_progress`` receives a :class:`Progress` after every batch and epoch. Setting
     ``cancel`` stops training after the current batch and raises :class:`TrainingCancelled`.
     """
-    from digitcnn.runtime import apply_thread_setting
-
     from digitcnn import nondigits
+    from digitcnn.runtime import apply_thread_setting
 
     apply_thread_setting()
     split = make_split(dataset, config)
     config = fitted_to_run(config, len(split.train))
     # The non-digits the refusal rule's digit-likeness learns from are drawn on a core of their own while the
-    # network trains: drawn after it, they took a sixth of a quick run on full MNIST.
+    # network trains: drawn after it, they took about 5 s of a quick run on full MNIST.
     likeness_non_digits = nondigits.generate_elsewhere(**likeness_sample(split.train, config.seed)[1])
     model, history, training_seconds = _fit(split, config, on_progress, cancel)
     temperature, train_evaluation = _calibrate(model, split.train, config)
