@@ -145,8 +145,8 @@ def generate(count: int, seed: int, kinds: Sequence[str] | None = None, digits=N
 
 
 # Fewer non-digits than this are not worth a process of their own: starting one costs about a second of processor
-# time (its imports), taken from the training beside it. Measured on the embedded sample's quick run, whose
-# digit-likeness draws 1,675: 30.2–31.2 s with a process, 29.9–30.6 s without.
+# time (its imports), taken from the training beside it. On the embedded sample's quick run, whose digit-likeness
+# draws 1,675, a process saved nothing measurable (30.2–31.2 s with one, 29.9–32.0 s without, on a noisy machine).
 ELSEWHERE_MIN_COUNT = 2_000
 
 
