@@ -402,7 +402,7 @@ def _trainable_copy(base_model, temperature: float, settings: FineTuneConfig, la
     ``settings.freeze`` names frozen, compiled with Adam and the base model's loss."""
     import keras
 
-    from digitcnn.models import _digit_accuracy, fused_batch_normalization
+    from digitcnn.models import compile_for_training, fused_batch_normalization
 
     fused = fused_batch_normalization()
     config = base_model.get_config()
@@ -422,9 +422,7 @@ def _trainable_copy(base_model, temperature: float, settings: FineTuneConfig, la
                            default=-1)
         for layer in model.layers[: last_flatten + 1]:
             layer.trainable = False
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
-                  metrics=[_digit_accuracy()])
+    compile_for_training(model, keras.optimizers.Adam(settings.learning_rate), label_smoothing)
     return model
 
 
