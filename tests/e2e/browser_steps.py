@@ -6,6 +6,10 @@ import re
 
 from playwright.sync_api import expect
 
+# A training's first batch comes after its worker has imported TensorFlow and traced the network: over a minute in
+# a clean clone's CI run on a busy 2-core machine (two test workers, a server, a training worker and a browser).
+FIRST_BATCH_TIMEOUT = 180_000
+
 
 def open_page(page, link: str, heading: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click()

@@ -4,7 +4,7 @@ import re
 import signal
 import subprocess
 
-from browser_steps import expect_no_exception, start_training, wait_for_results
+from browser_steps import FIRST_BATCH_TIMEOUT, expect_no_exception, start_training, wait_for_results
 from playwright.sync_api import expect
 
 from benchmarks.common import running_app
@@ -65,9 +65,7 @@ def test_a_training_beyond_the_limit_waits_in_line_and_starts_when_the_one_ahead
             bob.get_by_role("button", name="Train", exact=True).click()  # back in line
             expect(bob.get_by_role("heading", name="bobs is number 1 in line")).to_be_visible(timeout=30_000)
             alice.bring_to_front()  # the tab in front is Bob's: Chromium may slow the timers of one behind it
-            # Her first batch comes after the worker's TensorFlow import and the network's tracing, which took
-            # over a minute in a clean clone's CI run on a busy 2-core machine (two tabs, a server, a worker).
-            expect(alice.get_by_text(re.compile(r"^Epoch \d+/200 ·"))).to_be_visible(timeout=180_000)
+            expect(alice.get_by_text(re.compile(r"^Epoch \d+/200 ·"))).to_be_visible(timeout=FIRST_BATCH_TIMEOUT)
             alice.context.close()  # Alice leaves: once her session ends, nobody waits for her training
             wait_for_results(bob, "bobs", timeout=180_000)
         finally:
@@ -83,7 +81,7 @@ def test_stopping_the_server_with_ctrl_c_mid_training_exits_cleanly(browser, e2e
         tab = _new_tab(browser, url)
         try:
             start_training(tab, _settler(tab), "interrupted", epochs=50, images=1500)
-            expect(tab.get_by_text(re.compile(r"^Epoch \d+/50 ·"))).to_be_visible(timeout=60_000)
+            expect(tab.get_by_text(re.compile(r"^Epoch \d+/50 ·"))).to_be_visible(timeout=FIRST_BATCH_TIMEOUT)
         finally:
             tab.context.close()
         server.send_signal(signal.SIGINT)

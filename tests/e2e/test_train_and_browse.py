@@ -2,7 +2,7 @@
 
 import re
 
-from browser_steps import expect_no_exception, open_page, start_training, wait_for_results
+from browser_steps import FIRST_BATCH_TIMEOUT, expect_no_exception, open_page, start_training, wait_for_results
 from playwright.sync_api import expect
 
 
@@ -14,7 +14,7 @@ def test_training_by_clicking_shows_progress_then_a_confusion_matrix(page, settl
 
     progress = page.get_by_test_id("stProgress")
     expect(progress).to_be_visible(timeout=60_000)
-    expect(page.get_by_text(re.compile(r"Epoch \d/3 · batch \d+/47"))).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(re.compile(r"Epoch \d/3 · batch \d+/47"))).to_be_visible(timeout=FIRST_BATCH_TIMEOUT)
     seen = set()
     while page.get_by_role("heading", name="Results of browser-trained").count() == 0 and len(seen) < 3:
         if progress.count():
