@@ -29,12 +29,14 @@ def test_two_users_training_models_of_the_same_name_keep_their_own_jobs(browser,
     """Once, user B's training under A's model name took over A's page, and A's Cancel stopped B's run."""
     alice, bob = _new_tab(browser, app_url), _new_tab(browser, app_url)
     try:
-        start_training(alice, _settler(alice), "my-model", epochs=50, images=1500)
+        # Alice's run (the most epochs the page allows) outlasts Bob's whole run, his worker's start included:
+        # 50 epochs (89 s) once ended first in a CI run with two test processes.
+        start_training(alice, _settler(alice), "my-model", epochs=200, images=1500)
         start_training(bob, _settler(bob), "my-model", epochs=1, images=300)
-        wait_for_results(bob, "my-model")
+        wait_for_results(bob, "my-model", timeout=FIRST_BATCH_TIMEOUT)
 
         expect(alice.get_by_role("heading", name="Training my-model")).to_be_visible()
-        expect(alice.get_by_text(re.compile(r"^Epoch \d+/50 ·"))).to_be_visible(timeout=30_000)  # still Alice's own run
+        expect(alice.get_by_text(re.compile(r"^Epoch \d+/200 ·"))).to_be_visible(timeout=30_000)  # still Alice's own run
         alice.get_by_role("button", name="Cancel").click()
         expect(alice.get_by_text("Training of my-model was cancelled")).to_be_visible(timeout=60_000)
         expect_no_exception(alice)
