@@ -373,7 +373,7 @@ def quick_settings(architecture: str, train_size: int) -> dict:
     less the recipe's: :func:`fitted_to_run` already shrinks the batches of a small run). A single pass learns more
     from the digits as they are, so it goes without augmentation (compact, one epoch of full MNIST: 99.10% without,
     98.86% with). On the embedded sample (3,350 training digits) that is 4 epochs of ``compact`` instead of 13, a
-    first model at about 98% in half a minute (5 epochs, with the refusal rule's digit-likeness, took 38 s for the
+    first model at 97–98% in half a minute (5 epochs, with the refusal rule's digit-likeness, took 38 s for the
     same accuracy). A quick run is scored on its test images once, at its end, not after each epoch too: that took
     about 13% of it."""
     recipe = get_architecture(architecture).recipe
