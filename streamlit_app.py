@@ -21,3 +21,4 @@ page = st.navigation(
 state.job_board()  # made once per server: its worker processes start importing TensorFlow before the first Train
 sidebar.render()
 page.run()
+state.keep_streamlits_cleanup_cheap()  # once Keras is in (a page may have just loaded a model)

@@ -156,6 +156,7 @@ def _queue_line(place: int) -> str:
 @st.fragment(run_every=1.0)
 def live_progress(job) -> None:
     """Redrawn every second while the job waits or runs; the whole page reruns once it ends."""
+    state.keep_streamlits_cleanup_cheap()  # a training's start brings Keras into the server
     snapshot = job.snapshot()
     if snapshot.done:
         st.rerun()

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import os
 import time
 
 import numpy as np
@@ -471,6 +472,50 @@ def _start_a_training_script():
 
     settings = TrainingConfig(architecture="compact", epochs=2, train_limit=600, validate_each_epoch=False)
     state.start_training("guarded", load_embedded(), settings)
+
+
+_CLEANUP_COST_SCRIPT = """
+import json, sys, threading, time
+from streamlit.runtime.scriptrunner import script_runner
+from ui import state
+
+def cost():  # processor seconds of what Streamlit runs after each run of a page, once Keras is in
+    started = time.process_time()
+    for _ in range(3):
+        script_runner._clean_problem_modules()
+    return (time.process_time() - started) / 3
+
+# Keras imported in another thread, as a training's start imports it, while the progress fragment already runs.
+importer = threading.Thread(target=lambda: __import__("keras"))
+importer.start()
+while "keras" not in sys.modules:
+    time.sleep(0.001)
+state.keep_streamlits_cleanup_cheap()  # waits for the whole import, then freezes what is loaded
+frozen_while_importing = not importer.is_alive()
+importer.join()
+after = cost()
+import gc
+gc.unfreeze()
+before = cost()
+print(json.dumps([before, after, frozen_while_importing]))
+"""
+
+
+def test_streamlits_cleanup_after_each_run_stays_cheap_once_keras_is_loaded():
+    """Streamlit's cleanup after every run (keras.backend.clear_session, which collects garbage over the whole
+    server) cost about 0.3 s of a core every second while a training showed its progress. Once Keras is loaded,
+    also by a training's thread while the page already runs, the loaded modules are frozen out of the collector's
+    sight: the cleanup costs a small share of that. Run in a fresh interpreter, as the freeze is for a whole
+    process."""
+    import subprocess
+    import sys
+
+    finished = subprocess.run([sys.executable, "-c", _CLEANUP_COST_SCRIPT], capture_output=True, text=True,
+                              cwd=config.PROJECT_ROOT, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    before, after, frozen_after_the_import = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert frozen_after_the_import
+    assert before > 0.02 and after < before / 5, (before, after)
 
 
 def test_streamlits_rerun_cleanup_leaves_trainings_alone_and_keras_as_it_comes(app):
