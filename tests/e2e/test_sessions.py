@@ -36,7 +36,8 @@ def test_two_users_training_models_of_the_same_name_keep_their_own_jobs(browser,
         wait_for_results(bob, "my-model", timeout=FIRST_BATCH_TIMEOUT)
 
         expect(alice.get_by_role("heading", name="Training my-model")).to_be_visible()
-        expect(alice.get_by_text(re.compile(r"^Epoch \d+/200 ·"))).to_be_visible(timeout=30_000)  # still Alice's own run
+        # still Alice's own run
+        expect(alice.get_by_text(re.compile(r"^Epoch \d+/200 ·"))).to_be_visible(timeout=30_000)
         alice.get_by_role("button", name="Cancel").click()
         expect(alice.get_by_text("Training of my-model was cancelled")).to_be_visible(timeout=60_000)
         expect_no_exception(alice)
