@@ -56,8 +56,7 @@ def main() -> None:
 
     print(f"compact, the train page's defaults; {machine()}")
     print(f"{'run':34} {'images':>7} {'epochs':>6} {'batch':>6} {'augment':>8} {'first s':>7} {'median s':>8} "
-          f"{'range s':>11} "
-          f"{'test acc':>15}")
+          f"{'range s':>11} {'test acc':>15}")
     # As in the app's server, TensorFlow is in use before the first training: the result's model is unpickled
     # here, and a first import of TensorFlow would otherwise be timed with it.
     import keras  # noqa: F401

@@ -198,7 +198,7 @@ def compile_for_training(model, optimizer, label_smoothing: float) -> None:
     """Compile ``model`` to learn from :func:`one_hot` rows with ``optimizer``, categorical cross-entropy with
     ``label_smoothing``, and accuracy over the digits, and create the optimizer's variables now. Created by the
     first training step instead, they make TensorFlow trace that step twice: about a second more per training
-    (on the embedded sample's quick run, its second batch was done after 4.5 s, and after 3.1–3.7 s so)."""
+    (on the embedded sample's quick run, its second batch was done after 3.1–3.7 s instead of 4.5 s)."""
     import keras
 
     model.compile(optimizer=optimizer, loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),

@@ -491,13 +491,13 @@ importer.start()
 while "keras" not in sys.modules:
     time.sleep(0.001)
 state.keep_streamlits_cleanup_cheap()  # waits for the whole import, then freezes what is loaded
-frozen_while_importing = not importer.is_alive()
+import_finished_before_the_freeze = not importer.is_alive()
 importer.join()
 after = cost()
 import gc
 gc.unfreeze()
 before = cost()
-print(json.dumps([before, after, frozen_while_importing]))
+print(json.dumps([before, after, import_finished_before_the_freeze]))
 """
 
 
@@ -513,8 +513,8 @@ def test_streamlits_cleanup_after_each_run_stays_cheap_once_keras_is_loaded():
     finished = subprocess.run([sys.executable, "-c", _CLEANUP_COST_SCRIPT], capture_output=True, text=True,
                               cwd=config.PROJECT_ROOT, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert finished.returncode == 0, finished.stderr[-2000:]
-    before, after, frozen_after_the_import = json.loads(finished.stdout.strip().splitlines()[-1])
-    assert frozen_after_the_import
+    before, after, import_finished_before_the_freeze = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert import_finished_before_the_freeze
     assert before > 0.02 and after < before / 5, (before, after)
 
 
