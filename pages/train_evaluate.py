@@ -156,7 +156,6 @@ def _queue_line(place: int) -> str:
 @st.fragment(run_every=1.0)
 def live_progress(job) -> None:
     """Redrawn every second while the job waits or runs; the whole page reruns once it ends."""
-    state.keep_streamlits_cleanup_cheap()  # a training's start brings Keras into the server
     snapshot = job.snapshot()
     if snapshot.done:
         st.rerun()
@@ -324,6 +323,7 @@ def saved_models() -> dict:
 
 
 # --- The page ----------------------------------------------------------------------------------
+state.load_keras_in_background()  # a trained model comes back to the server as a Keras model
 dataset = state.active_dataset()
 st.title("Train & evaluate")
 st.caption(f"Data: {dataset.source}, {len(dataset):,} images"
