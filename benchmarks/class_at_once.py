@@ -150,7 +150,7 @@ def main() -> None:
 
     dataset = data.load_embedded()
     model, card = registry.load_model("default")
-    predictor = Predictor(model, card.refusal_rule)
+    predictor = Predictor(model, card.refusal_rule, card.reading)
     settings = TrainingConfig(epochs=arguments.epochs, train_limit=arguments.images)
     predictor.read(preprocess.canvas_to_mnist(drawn_canvases(1)[0]))  # warm
     idle = reading_times(predictor, 10)

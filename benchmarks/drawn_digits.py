@@ -73,13 +73,13 @@ def naive_resize(canvas: np.ndarray) -> np.ndarray:
     return np.asarray(gray, dtype=np.float32) / 255.0
 
 
-def accuracy(model, images: list[np.ndarray], labels: np.ndarray) -> float:
-    return float((predict_probabilities(model, np.stack(images)).argmax(axis=1) == labels).mean())
+def accuracy(model, images: list[np.ndarray], labels: np.ndarray, reading: str) -> float:
+    return float((predict_probabilities(model, np.stack(images), reading=reading).argmax(axis=1) == labels).mean())
 
 
-def measure(model, name: str, drawings: list[Drawing]) -> list[str]:
+def measure(model, reading: str, name: str, drawings: list[Drawing]) -> list[str]:
     labels = np.array([drawing.label for drawing in drawings])
-    naive = accuracy(model, [naive_resize(d.canvas) for d in drawings], labels)
+    naive = accuracy(model, [naive_resize(d.canvas) for d in drawings], labels, reading)
     started = time.perf_counter()
     prepared, kept = [], []
     for index, drawing in enumerate(drawings):
@@ -89,17 +89,17 @@ def measure(model, name: str, drawings: list[Drawing]) -> list[str]:
         except EmptyDrawingError:
             pass  # counted as wrong below
     per_drawing_ms = (time.perf_counter() - started) / len(drawings) * 1000
-    right = accuracy(model, prepared, labels[kept]) * len(kept) if kept else 0.0
+    right = accuracy(model, prepared, labels[kept], reading) * len(kept) if kept else 0.0
     faithful = right / len(drawings)
     rows = [f"{name:34} {len(drawings):>7,} {naive:>14.2%} {faithful:>16.2%} {per_drawing_ms:>12.2f}"]
     for low, high in ((SIZE_RANGE[0], 100), (100, 175), (175, SIZE_RANGE[1])):
         band = [i for i, d in enumerate(drawings) if low <= d.size < high]
         if band:
             band_kept = [i for i in band if i in set(kept)]
-            band_right = (accuracy(model, [prepared[kept.index(i)] for i in band_kept], labels[band_kept])
+            band_right = (accuracy(model, [prepared[kept.index(i)] for i in band_kept], labels[band_kept], reading)
                           * len(band_kept)) if band_kept else 0.0
-            rows.append(f"  {f'digits {low}–{high} px tall':32} {len(band):>7,} "
-                        f"{accuracy(model, [naive_resize(drawings[i].canvas) for i in band], labels[band]):>14.2%} "
+            band_naive = accuracy(model, [naive_resize(drawings[i].canvas) for i in band], labels[band], reading)
+            rows.append(f"  {f'digits {low}–{high} px tall':32} {len(band):>7,} {band_naive:>14.2%} "
                         f"{band_right / len(band):>16.2%}")
     return rows
 
@@ -125,11 +125,13 @@ def main() -> None:
     digits = load_digits()
     sources.append(("scikit-learn digits (not MNIST)", digits.images, digits.target))
 
-    print(f"model {card.name} ({card.architecture}, {card.test_accuracy:.2%} on MNIST's test set); drawings on a "
+    print(f"model {card.name} ({card.architecture}, reading {card.reading}, {card.test_accuracy:.2%} on MNIST's test "
+          f"set); drawings on a "
           f"{CANVAS_SIDE}×{CANVAS_SIDE} canvas, digits {SIZE_RANGE[0]}–{SIZE_RANGE[1]} px tall, random place and pen")
     print(f"{'source':34} {'images':>7} {'naive resize':>14} {'canvas_to_mnist':>16} {'ms / drawing':>12}")
     for name, images, labels in sources:
-        for row in measure(model, name, [render(image, label, rng) for image, label in zip(images, labels)]):
+        drawings = [render(image, label, rng) for image, label in zip(images, labels)]
+        for row in measure(model, card.reading, name, drawings):
             print(row)
 
 

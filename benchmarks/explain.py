@@ -44,7 +44,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     model, card = registry.load_model(arguments.model)
-    read = explain.reader(Predictor(model, card.refusal_rule))
+    read = explain.reader(Predictor(model, card.refusal_rule, card.reading))
     keras_read = explain.reader(model)
     digits = [preprocess.canvas_to_mnist(canvas) for canvas in drawn_canvases(arguments.runs + 3)]
     for digit in digits[:3]:  # build and trace the per-model functions once, as the app's first drawing does

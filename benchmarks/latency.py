@@ -55,7 +55,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     model, card = registry.load_model(arguments.model)
-    predictor = Predictor(model, card.refusal_rule)
+    predictor = Predictor(model, card.refusal_rule, card.reading)
     canvases = drawn_canvases(arguments.runs)
     digits = [preprocess.canvas_to_mnist(canvas) for canvas in canvases]
     for digit in digits[:20]:  # warm caches and thread pools

@@ -40,8 +40,8 @@ BATCH = 512
 
 
 def max_softmax(model, card, images: np.ndarray) -> np.ndarray:
-    """The baseline: the probability of the digit read (Hendrycks & Gimpel, 2017)."""
-    return predict_probabilities(model, images, batch_size=BATCH).max(axis=1)
+    """The baseline: the probability of the digit read (Hendrycks & Gimpel, 2017), read as the model's card says."""
+    return predict_probabilities(model, images, BATCH, card.reading).max(axis=1)
 
 
 def energy(model, card, images: np.ndarray) -> np.ndarray:
@@ -61,7 +61,7 @@ def digit_likeness(model, card, images: np.ndarray) -> np.ndarray | None:
 def sure_of_a_digit(model, card, images: np.ndarray) -> np.ndarray | None:
     """What the app refuses on, for a model whose rule has a digit-likeness: digit-likeness × top probability."""
     rule = card.refusal_rule
-    return None if rule.likeness is None else rule.scores(*predict_with_features(model, images, BATCH))
+    return None if rule.likeness is None else rule.scores(*predict_with_features(model, images, BATCH, card.reading))
 
 
 SCORES = {"max softmax": max_softmax, "energy": energy, "likeness": digit_likeness, "likeness × top": sure_of_a_digit}
@@ -143,7 +143,8 @@ def main() -> None:
                    for row, refused in digit_rows])
 
     for model, card in loaded:
-        print(f"model {card.name} of {card.created} ({card.architecture}, {card.test_accuracy:.2%} on its test set, "
+        print(f"model {card.name} of {card.created} ({card.architecture}, reading {card.reading}, "
+              f"{card.test_accuracy:.2%} on its test set, "
               f"{'trained with' if card.settings.get('non_digit_share') else 'without'} generated non-digits)")
         # (a card written before the setting existed lacks it: that model learned from digits alone)
     print(machine())
@@ -163,7 +164,7 @@ def main() -> None:
         print(f"canvas_to_mnist refused {drawn_mnist[1] + drawn_sklearn[1]} re-drawn digits (counted as refused)")
 
     model, card = loaded[0]
-    probabilities = predict_probabilities(model, made.images, batch_size=BATCH)
+    probabilities = predict_probabilities(model, made.images, BATCH, card.reading)
     print(f"\nnon-digits {card.name} is sure of (a digit at ≥ {SURE:.0%}), and the digits it reads them as")
     for kind in nondigits.KINDS:
         sure = probabilities[made.kinds == kind]

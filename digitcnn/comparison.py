@@ -112,6 +112,7 @@ class ModelScores:
     file_bytes: int | None
     milliseconds_per_drawing: float
     architecture: str
+    reading: str  # how the model reads a picture (digitcnn.inference), as its card says
     data_source: str
     train_size: int
     training_seconds: float
@@ -129,7 +130,7 @@ class ModelScores:
 def score_model(model, card: ModelCard, test_set: Dataset, model_file_bytes: int | None = None) -> ModelScores:
     """Score ``model`` (whose card is ``card``) on ``test_set``: one batched pass for the probabilities,
     then :data:`TIMED_DRAWINGS` single reads through the LiteRT predictor the app draws with, timed."""
-    probabilities, features = predict_with_features(model, test_set.images, _EVALUATION_BATCH_SIZE)
+    probabilities, features = predict_with_features(model, test_set.images, _EVALUATION_BATCH_SIZE, card.reading)
     evaluation = evaluate(test_set.labels, probabilities)
     rule = card.refusal_rule
     refused_share = None if not rule.fitted else 1.0 - rule.coverage(probabilities, test_set.labels, features)[0]
@@ -144,20 +145,21 @@ def score_model(model, card: ModelCard, test_set: Dataset, model_file_bytes: int
         refused_share=refused_share,
         parameter_count=int(model.count_params()),
         file_bytes=model_file_bytes,
-        milliseconds_per_drawing=_milliseconds_per_drawing(model, rule, test_set.images[:TIMED_DRAWINGS]),
+        milliseconds_per_drawing=_milliseconds_per_drawing(model, card, test_set.images[:TIMED_DRAWINGS]),
         architecture=card.architecture,
+        reading=card.reading,
         data_source=card.data_source,
         train_size=card.train_size,
         training_seconds=card.training_seconds,
     )
 
 
-def _milliseconds_per_drawing(model, rule, images: np.ndarray) -> float:
+def _milliseconds_per_drawing(model, card: ModelCard, images: np.ndarray) -> float:
     """The median time, in ms, of reading one of ``images`` as the app reads a drawing. The median, as
     the occasional read a busy machine delays says nothing about the model."""
     from digitcnn.inference import Predictor
 
-    predictor = Predictor(model, rule)
+    predictor = Predictor(model, card.refusal_rule, card.reading)
     predictor.read(images[0])  # the first call sets the interpreter up; not part of a drawing's cost
     times = []
     for image in images:

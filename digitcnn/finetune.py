@@ -204,7 +204,7 @@ def fine_tune(
     import keras
 
     from digitcnn.calibration import fit_temperature
-    from digitcnn.inference import predict_probabilities
+    from digitcnn.inference import PLAIN, predict_probabilities
     from digitcnn.runtime import apply_thread_setting
 
     if not isinstance(settings, FineTuneConfig):
@@ -224,7 +224,8 @@ def fine_tune(
     epochs = _training_mix(taught, replayed, base_settings.non_digit_share, settings.seed, rng)
 
     _check_cancel(cancel)
-    before = _scores(base_model, personal_test, data_test)
+    reading = base_settings.reading  # the fine-tuned model reads as its base does (its card keeps the settings)
+    before = _scores(base_model, personal_test, data_test, reading)
     _check_cancel(cancel)
 
     keras.utils.set_random_seed(settings.seed)
@@ -258,9 +259,11 @@ def fine_tune(
     temperature = fit_temperature(train_probabilities, learned.labels) if settings.refit_temperature \
         else base_card.temperature
     _fold_temperature(model, temperature)
+    if reading != PLAIN:  # the temperature was fitted to the plain reading; the scores are the model's reading's
+        train_probabilities = predict_probabilities(model, learned.images, _EVALUATION_BATCH_SIZE, reading)
     train_accuracy = float((train_probabilities.argmax(axis=1) == learned.labels).mean())
     _check_cancel(cancel)
-    after = _scores(model, personal_test, data_test)
+    after = _scores(model, personal_test, data_test, reading)
     data_test_evaluation = after.data_test_evaluation
     passed = _drop(before, after) <= settings.max_accuracy_drop + 1e-9
     # The writer's drawings count among the digits its "not a digit" rule learns from: their hand is a digit's.
@@ -476,15 +479,15 @@ class _Scored:
     data_test_features: np.ndarray  # what the refusal rule's digit-likeness reads, from the same pass
 
 
-def _scores(model, personal_test: Dataset | None, data_test: Dataset) -> _Scored:
+def _scores(model, personal_test: Dataset | None, data_test: Dataset, reading: str) -> _Scored:
     from digitcnn.inference import predict_probabilities, predict_with_features
 
-    probabilities, features = predict_with_features(model, data_test.images, _EVALUATION_BATCH_SIZE)
+    probabilities, features = predict_with_features(model, data_test.images, _EVALUATION_BATCH_SIZE, reading)
     evaluation = evaluate(data_test.labels, probabilities)
     per_digit = [math.nan] * 10
     personal = math.nan
     if personal_test is not None:
-        right = predict_probabilities(model, personal_test.images, _EVALUATION_BATCH_SIZE).argmax(axis=1) \
+        right = predict_probabilities(model, personal_test.images, _EVALUATION_BATCH_SIZE, reading).argmax(axis=1) \
             == personal_test.labels
         personal = float(right.mean())
         per_digit = [float(right[personal_test.labels == digit].mean()) if (personal_test.labels == digit).any()

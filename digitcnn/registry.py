@@ -117,6 +117,11 @@ class ModelCard:
         return TrainingConfig(**self.settings)
 
     @property
+    def reading(self) -> str:
+        """How the model reads a picture (see :mod:`digitcnn.inference`); a card that predates readings: plain."""
+        return self.training_config.reading
+
+    @property
     def refusal_rule(self) -> RefusalRule:
         """The model's rule for saying "not a digit"; a card written before there were rules never refuses."""
         return NEVER_REFUSE if self.refusal is None else RefusalRule.from_dict(self.refusal)
@@ -212,6 +217,17 @@ class ModelCard:
                 "after": result.after.to_dict(),
             },
         )
+
+
+    def read_as(self, reading: str, train_evaluation, test_evaluation, refusal: RefusalRule) -> ModelCard:
+        """This card for the same model read the ``reading`` way, with the scores and the refusal rule measured so
+        (see :func:`digitcnn.training.scores_read_as`); a card saved before refusal rules stays without one (its
+        model never refuses). The model file's checksum is set again when it is saved."""
+        return dataclasses.replace(
+            self, settings={**self.settings, "reading": reading}, train_accuracy=train_evaluation.accuracy,
+            test_accuracy=test_evaluation.accuracy, test_loss=test_evaluation.loss,
+            confusion_matrix=test_evaluation.confusion_matrix.tolist(),
+            refusal=None if self.refusal is None else refusal.to_dict())
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from digitcnn.calibration import apply_temperature, fit_temperature, rescale
 from digitcnn.data import IMAGE_SIDE, Dataset, split_dataset
 from digitcnn.errors import DataError, TrainingCancelled
 from digitcnn.evaluation import Evaluation, evaluate
-from digitcnn.inference import predict_probabilities, predict_with_features
+from digitcnn.inference import PLAIN, READINGS, predict_probabilities, predict_with_features
 from digitcnn.models import ARCHITECTURES, DEFAULT_ARCHITECTURE, SCHEDULES, Recipe, get_architecture
+from digitcnn.pens import bolder, finer
 from digitcnn.refusal import DigitLikeness, RefusalRule, fit_likeness, fit_refusal
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 
@@ -76,6 +77,7 @@ SETTINGS = {
     "validate_each_epoch": Setting("validate each epoch", FLAG),
     "train_limit": Setting("training image limit", WHOLE, 10, optional=True, note="or none: all"),
     "fit_to_run": Setting("fit to the run", FLAG),
+    "reading": Setting("reading", CHOICE, choices=READINGS),
 }
 
 
@@ -88,6 +90,9 @@ class TrainingConfig:
 
     ``test_set``: ``"holdout"`` splits off ``test_fraction`` of the data; ``"own"`` uses the
     source's own test set (MNIST's 10,000); ``"auto"`` takes the own one when there is one.
+
+    ``reading``: how the trained model reads pictures (:data:`~digitcnn.inference.READINGS`): its scores are
+    measured so, and the app and the command line read with it so (it is on its card).
     """
 
     architecture: str = DEFAULT_ARCHITECTURE
@@ -106,6 +111,7 @@ class TrainingConfig:
     validate_each_epoch: bool = True
     train_limit: int | None = None  # learn from at most this many images, for quick trials
     fit_to_run: bool = True  # shrink the batch size and the weight averaging for short runs (see fitted_to_run)
+    reading: str = PLAIN  # how the model reads a picture, here and wherever it is used (see digitcnn.inference)
 
     def __post_init__(self):
         recipe = get_architecture(self.architecture).recipe
@@ -219,7 +225,7 @@ def train(
     model, history, training_seconds = _fit(split, config, on_progress, cancel)
     temperature, train_evaluation = _calibrate(model, split.train, config)
     refusal, test_evaluation = fit_refusal_rule(model, split.train, split.test, config.seed,
-                                                likeness_non_digits.result())
+                                                likeness_non_digits.result(), config.reading)
     return TrainingResult(
         model=model,
         config=config,
@@ -290,10 +296,9 @@ def _fit(split: Split, config: TrainingConfig, on_progress, cancel) -> tuple[obj
 
 def _calibrate(model, train_set: Dataset, config: TrainingConfig) -> tuple[float, Evaluation]:
     """The temperature ``model``'s logits are now divided by (1: none; see :mod:`digitcnn.calibration`) and its
-    scores on the training digits, both measured on at most :data:`TRAIN_SCORE_SAMPLE` of them."""
-    if len(train_set) > TRAIN_SCORE_SAMPLE:
-        chosen = np.random.default_rng(config.seed).choice(len(train_set), TRAIN_SCORE_SAMPLE, replace=False)
-        train_set = train_set.subset(np.sort(chosen))
+    scores on the training digits (read as ``config.reading`` says), both measured on at most
+    :data:`TRAIN_SCORE_SAMPLE` of them."""
+    train_set = _train_score_sample(train_set, config.seed)
     # Through the same two-output twin that the refusal rule's fit then reads: Keras traces each model's
     # prediction once, and one trace fewer is about half a second of every training.
     probabilities = predict_with_features(model, train_set.images, _EVALUATION_BATCH_SIZE)[0]
@@ -302,16 +307,45 @@ def _calibrate(model, train_set: Dataset, config: TrainingConfig) -> tuple[float
         temperature = fit_temperature(probabilities, train_set.labels)
         apply_temperature(model, temperature)
         probabilities = rescale(probabilities, temperature)
+    if config.reading != PLAIN:
+        probabilities = predict_with_features(model, train_set.images, _EVALUATION_BATCH_SIZE, config.reading)[0]
     return temperature, evaluate(train_set.labels, probabilities)
 
 
-def fit_refusal_rule(model, train_set: Dataset, test_set: Dataset, seed: int, non_digits=None
-                     ) -> tuple[RefusalRule, Evaluation]:
-    """``model``'s "not a digit" rule (see :mod:`digitcnn.refusal`) and its scores on ``test_set``: its
-    digit-likeness (:func:`fit_digit_likeness`, given its ``non_digits`` if they are drawn already), then its
-    threshold, fitted to the test digits."""
+def _train_score_sample(train_set: Dataset, seed: int) -> Dataset:
+    """The training digits a model's training scores are measured on: at most :data:`TRAIN_SCORE_SAMPLE`."""
+    if len(train_set) <= TRAIN_SCORE_SAMPLE:
+        return train_set
+    chosen = np.random.default_rng(seed).choice(len(train_set), TRAIN_SCORE_SAMPLE, replace=False)
+    return train_set.subset(np.sort(chosen))
+
+
+def scores_read_as(model, config: TrainingConfig, dataset: Dataset, likeness: DigitLikeness | None
+                   ) -> tuple[Evaluation, Evaluation, RefusalRule]:
+    """A trained model's scores measured again, read as ``config.reading`` says, on the digits its training chose
+    from ``dataset`` with ``config``: on its training digits (the same sample as :func:`train`'s), on its test
+    digits, and its refusal rule with the digit-likeness it has (``likeness``) and a threshold fitted again."""
+    split = make_split(dataset, config)
+    train_sample = _train_score_sample(split.train, config.seed)
+    train_evaluation = evaluate_model(model, train_sample, config.reading)
+    refusal, test_evaluation = refusal_on_test_digits(model, split.test, likeness, config.reading)
+    return train_evaluation, test_evaluation, refusal
+
+
+def fit_refusal_rule(model, train_set: Dataset, test_set: Dataset, seed: int, non_digits=None,
+                     reading: str = PLAIN) -> tuple[RefusalRule, Evaluation]:
+    """``model``'s "not a digit" rule (see :mod:`digitcnn.refusal`) and its scores on ``test_set`` (read the
+    ``reading`` way): its digit-likeness (:func:`fit_digit_likeness`, given its ``non_digits`` if they are drawn
+    already), then its threshold, fitted to the test digits."""
     likeness = fit_digit_likeness(model, train_set, seed, non_digits)
-    probabilities, features = predict_with_features(model, test_set.images, _EVALUATION_BATCH_SIZE)
+    return refusal_on_test_digits(model, test_set, likeness, reading)
+
+
+def refusal_on_test_digits(model, test_set: Dataset, likeness: DigitLikeness | None, reading: str
+                           ) -> tuple[RefusalRule, Evaluation]:
+    """The rule with ``likeness`` whose threshold refuses at most 1% of ``test_set``'s digits, as ``model`` reads
+    them the ``reading`` way, and its scores on them."""
+    probabilities, features = predict_with_features(model, test_set.images, _EVALUATION_BATCH_SIZE, reading)
     return fit_refusal(probabilities, test_set.labels, features, likeness), evaluate(test_set.labels, probabilities)
 
 
@@ -394,9 +428,9 @@ def recipe_settings(architecture: str) -> dict:
                 learning_rate=recipe.learning_rate, validate_each_epoch=True)
 
 
-def evaluate_model(model, dataset: Dataset) -> Evaluation:
-    """Score ``model`` on every image of ``dataset``."""
-    return evaluate(dataset.labels, predict_probabilities(model, dataset.images, _EVALUATION_BATCH_SIZE))
+def evaluate_model(model, dataset: Dataset, reading: str = PLAIN) -> Evaluation:
+    """Score ``model`` on every image of ``dataset``, read the ``reading`` way."""
+    return evaluate(dataset.labels, predict_probabilities(model, dataset.images, _EVALUATION_BATCH_SIZE, reading))
 
 
 def _with_non_digits(train_set: Dataset, config: TrainingConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -481,8 +515,7 @@ def _vary_stroke_width(images):
     are often bolder than MNIST's."""
     import tensorflow as tf
 
-    thicker = tf.nn.max_pool2d(images, 3, 1, "SAME")
-    thinner = -tf.nn.max_pool2d(-images, 3, 1, "SAME")
+    thicker, thinner = bolder(images), finer(images)
     amount = tf.random.uniform([tf.shape(images)[0], 1, 1, 1], *STROKE_CHANGE)
     return tf.where(amount > 0, images + amount * (thicker - images), images - amount * (thinner - images))
 

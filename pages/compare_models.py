@@ -48,7 +48,8 @@ def table(all_scores: list) -> None:
     for scores in all_scores:
         low, high = scores.accuracy_interval
         rows.append({
-            "model": scores.name, "architecture": scores.architecture, "test accuracy": f"{scores.accuracy:.2%}",
+            "model": scores.name, "architecture": scores.architecture, "reading": scores.reading,
+            "test accuracy": f"{scores.accuracy:.2%}",
             "95% interval": f"{low:.2%} – {high:.2%}", "loss": f"{scores.evaluation.loss:.4f}",
             "calibration error": f"{scores.ece:.2%}",
             "refused": "never" if scores.refused_share is None else f"{scores.refused_share:.2%}",

@@ -127,13 +127,14 @@ def test_uploading_a_bad_csv_keeps_the_previous_data(app, small_dataset, tmp_pat
     assert test.metric[0].value == "600"
 
 
-def _train_from_the_page(test, name: str, architecture: str, limit: int) -> None:
-    """Fill the form for one epoch of ``architecture`` on ``limit`` images, press Train, and rerun
-    the page until its results show."""
+def _train_from_the_page(test, name: str, architecture: str, limit: int, three_pens: bool = False) -> None:
+    """Fill the form for one epoch of ``architecture`` on ``limit`` images (read with three pens or not), press
+    Train, and rerun the page until its results show."""
     test.selectbox(key="architecture").set_value(architecture).run()
     test.text_input[0].set_value(name)
     test.number_input(key=f"epochs_{architecture}_quick").set_value(1)
     test.number_input(key="train_limit").set_value(limit)
+    test.checkbox(key="three_pens").set_value(three_pens)
     test.button[0].click().run()  # the form's Train button
     assert not test.exception, test.exception
 
@@ -255,14 +256,17 @@ def test_a_clicked_cell_sets_the_mistakes_filter_once(app):
 def test_saving_makes_the_model_the_one_for_drawings_without_a_crash(app, models_folder):
     """Save once crashed with the sidebar on the page: it changed the sidebar's model picker after it was drawn."""
     test = _train_page_with_sidebar()
-    _train_from_the_page(test, "page-saved", "article", limit=400)
+    _train_from_the_page(test, "page-saved", "article", limit=400, three_pens=True)
     [save] = [button for button in test.button if button.label == "Save as page-saved"]
     save.click().run()
     assert not test.exception, test.exception
     assert any("Saved as **page-saved**" in message.value for message in test.success)
     _, card = registry.load_model("page-saved", models_folder)
-    assert card.test_size == 1650 and card.train_size == 400
+    assert card.test_size == 1650 and card.train_size == 400 and card.reading == "three-pens"
     assert test.sidebar.selectbox[1].value == "page-saved"
+    assert any("read with three pens" in caption.value for caption in test.sidebar.caption)
+    saved = test.dataframe[-1].value.set_index("name")
+    assert saved.loc["page-saved", "reading"] == "three-pens" and saved.loc["default", "reading"] == "plain"
 
     test.run()  # and on every run after
     assert not test.exception and test.sidebar.selectbox[1].value == "page-saved"

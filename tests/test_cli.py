@@ -66,6 +66,40 @@ def test_evaluate_reproduces_the_test_accuracy_of_the_card(trained, capsys):
     assert "all 600 images" in capsys.readouterr().out
 
 
+def test_reread_scores_a_saved_model_again_read_with_three_pens_and_saves_its_card(trained, tmp_path, capsys):
+    import shutil
+
+    from digitcnn import registry, training
+    from digitcnn.inference import THREE_PENS, predict_probabilities
+
+    _, csv, models = trained
+    folder = tmp_path / "models"
+    shutil.copytree(models, folder)
+    assert cli.main(["reread", "--model", "tiny", "--reading", "three-pens", "--data", str(csv),
+                     "--models-dir", str(folder), "--name", "tiny-pens"]) == 0
+    output = capsys.readouterr().out
+    model, card = registry.load_model("tiny-pens", folder)
+    _, plain = registry.load_model("tiny", folder)
+    assert plain.reading == "plain" and card.reading == THREE_PENS  # saved under the new name; the old one stays
+    test = training.make_split(data.load_dataset(str(csv)), card.training_config).test
+    read = predict_probabilities(model, test.images, reading=THREE_PENS)
+    assert card.test_accuracy == (read.argmax(axis=1) == test.labels).mean()
+    assert f"tiny, read three-pens: train accuracy {card.train_accuracy:.2%}, test accuracy " \
+           f"{card.test_accuracy:.2%}, not a digit below {card.refusal_rule.threshold:.3f}" in output
+    assert "saved: " in output and "tiny-pens.keras" in output
+    assert card.refusal_rule.likeness == plain.refusal_rule.likeness  # the same network: the same likeness
+    assert card.refusal_rule.test_refused <= 0.01
+    assert card.temperature == plain.temperature and card.training_seconds == plain.training_seconds
+
+    assert cli.main(["evaluate", "--model", "tiny-pens", "--data", str(csv), "--models-dir", str(folder)]) == 0
+    output = capsys.readouterr().out
+    assert "reading: three-pens" in output and f"accuracy: {card.test_accuracy:.2%}" in output
+
+    assert cli.main(["reread", "--model", "tiny", "--reading", "three-pens", "--models-dir", str(folder)]) == 1
+    error = capsys.readouterr().err
+    assert f"tiny was trained on {plain.data_source}, not embedded sample" in error and "with --data" in error
+
+
 def test_predict_says_not_a_digit_below_the_models_threshold(trained, small_dataset, tmp_path, capsys):
     import shutil
 
@@ -135,7 +169,7 @@ def test_export_csv_writes_the_tutorials_format(tmp_path, capsys):
     assert cli.main(["export-csv", "--out", str(out), "--first", "4999", "--count", "5"]) == cli.EXIT_USER_ERROR
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "models", "export-csv"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "reread", "predict", "models", "export-csv"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([command, "--help"])

@@ -42,7 +42,7 @@ def hand_scores(name, labels, predictions, fingerprint="same images"):
         name=name, probabilities=evaluation.probabilities, labels=evaluation.labels, test_fingerprint=fingerprint,
         evaluation=evaluation, accuracy_interval=accuracy_interval(evaluation.predictions == labels),
         ece=0.0, refused_share=None, parameter_count=1, file_bytes=None, milliseconds_per_drawing=0.1,
-        architecture="article", data_source="hand-made", train_size=1, training_seconds=0.0,
+        architecture="article", reading="plain", data_source="hand-made", train_size=1, training_seconds=0.0,
     )
 
 

@@ -379,6 +379,9 @@ def test_a_card_older_than_a_setting_reads_with_that_settings_default(saved):
     card_file.write_text(_without_setting("train_limit")(json.loads(card_file.read_text())))
     [entry] = registry.list_models(folder)
     assert entry.problem is None and entry.card.training_config.train_limit is None
+    card_file.write_text(_without_setting("reading")(json.loads(card_file.read_text())))
+    [entry] = registry.list_models(folder)
+    assert entry.problem is None and entry.card.reading == "plain"  # cards before readings: as drawn
 
 
 def test_a_card_over_a_megabyte_is_refused_unread(saved):

@@ -17,6 +17,7 @@ from digitcnn.errors import DataError, SettingsError, TrainingCancelled
         (dict(schedule="step"), "schedule"),
         (dict(train_limit=5), "training image limit"),
         (dict(architecture="nope"), "unknown architecture"),
+        (dict(reading="four pens"), "reading must be one of plain, three-pens"),
     ],
 )
 def test_settings_are_checked_before_any_work(settings, message):
@@ -80,6 +81,26 @@ def test_default_architecture_trains_with_augmentation(small_dataset):
     assert result.model.name == settings.architecture
     assert "val_loss" not in result.history
     np.testing.assert_allclose(result.test_evaluation.probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_a_model_trained_to_read_with_three_pens_is_scored_so(small_dataset):
+    from digitcnn.inference import THREE_PENS, predict_probabilities, predict_with_features
+
+    assert training.TrainingConfig().reading == "plain"
+    settings = training.TrainingConfig(architecture="article", epochs=1, batch_size=32, reading=THREE_PENS,
+                                       validate_each_epoch=False)
+    result = training.train(small_dataset, settings)
+    test = result.split.test
+    read = predict_probabilities(result.model, test.images, reading=THREE_PENS)
+    np.testing.assert_allclose(result.test_evaluation.probabilities, read, atol=1e-5)
+    assert result.test_evaluation.accuracy == (read.argmax(axis=1) == test.labels).mean()
+    train_read = predict_probabilities(result.model, result.split.train.images, reading=THREE_PENS)
+    assert result.train_evaluation.accuracy == (train_read.argmax(axis=1) == result.split.train.labels).mean()
+    # Its refusal rule scores the pens' probabilities with the likeness of the pictures as drawn, and refuses
+    # at most 1% of the test digits so read.
+    scores = result.refusal.scores(*predict_with_features(result.model, test.images, reading=THREE_PENS))
+    refused = (scores < result.refusal.threshold).mean()
+    assert refused == pytest.approx(result.refusal.test_refused, abs=1e-6) and refused <= 0.01
 
 
 def test_weight_averaging_follows_the_recipe_and_can_be_set(small_dataset):

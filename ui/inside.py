@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from digitcnn import charts, explain, gallery
+from digitcnn.inference import PLAIN
 from ui import state
 
 CHANNELS_SHOWN = 16  # per layer: the strongest; a compact layer has up to 64
@@ -18,6 +19,10 @@ def inside_section(predictor, digit: np.ndarray, key: str) -> None:
     if not st.toggle("Look inside this reading", key=f"{key}_inside",
                      help="What each layer sees, where the model looked, and what changes its mind."):
         return
+    if predictor.reading != PLAIN:
+        st.caption("This model reads each drawing with three pens (as drawn, bolder and finer) and averages the three "
+                   "answers: the first two views show the network on the drawing as drawn; the third reads as the "
+                   "model does.")
     layers, looked, changes = st.tabs(["Inside the network", "Where it looked", "What changes its mind"])
     logits, probabilities = explain.logits_and_probabilities(predictor.model, digit)
     with layers:

@@ -6,6 +6,7 @@ import streamlit as st
 
 from digitcnn import data
 from digitcnn.errors import DigitCNNError
+from digitcnn.inference import THREE_PENS
 from ui import state
 
 _UPLOAD_LABEL = "Upload a CSV…"
@@ -95,5 +96,6 @@ def _active_model() -> None:
     state.show_model_picked(card.name)  # the picker shows the model in use, whatever changed it
     st.selectbox("Model for drawings", options=list(cards), key=state.MODEL_PICKER,
                  on_change=lambda: state.set_active_model(st.session_state[state.MODEL_PICKER]))
-    st.caption(f"{card.architecture}, test accuracy {card.test_accuracy:.2%} on {card.test_size:,} images "
+    pens = ", read with three pens" if card.reading == THREE_PENS else ""
+    st.caption(f"{card.architecture}{pens}, test accuracy {card.test_accuracy:.2%} on {card.test_size:,} images "
                f"of {card.data_source}")

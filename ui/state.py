@@ -138,7 +138,7 @@ def load_predictor(name: str, model_sha256: str):
     from digitcnn.inference import Predictor
 
     model, card = registry.load_model(name)
-    return Predictor(model, card.refusal_rule), card
+    return Predictor(model, card.refusal_rule, card.reading), card
 
 
 # --- Data ---------------------------------------------------------------------------------------
