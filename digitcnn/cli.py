@@ -184,24 +184,17 @@ def _add_threads_option(command: argparse.ArgumentParser) -> None:
                          f"(default: ${runtime.THREADS_VARIABLE}, else all cores)")
 
 
+# The settings `train` takes from options of the same names (the architecture is --arch).
+_TRAIN_OPTIONS = ("epochs", "batch_size", "learning_rate", "schedule", "test_fraction", "seed", "stratify", "test_set",
+                  "augment", "fit_to_run", "reading")
+
+
 def _train(arguments) -> int:
     from digitcnn import registry, training
 
     runtime.apply_thread_setting(arguments.threads)
-    settings = training.TrainingConfig(
-        architecture=arguments.arch,
-        epochs=arguments.epochs,
-        batch_size=arguments.batch_size,
-        learning_rate=arguments.learning_rate,
-        schedule=arguments.schedule,
-        test_fraction=arguments.test_fraction,
-        seed=arguments.seed,
-        stratify=arguments.stratify,
-        test_set=arguments.test_set,
-        augment=arguments.augment,
-        fit_to_run=arguments.fit_to_run,
-        reading=arguments.reading,
-    )
+    settings = training.TrainingConfig(architecture=arguments.arch,
+                                       **{setting: getattr(arguments, setting) for setting in _TRAIN_OPTIONS})
     name = registry.validate_model_name(arguments.name or arguments.arch)
     if not arguments.no_save:  # find out now, not after minutes of training, that the model cannot be kept
         registry.check_writable(arguments.models_dir)
