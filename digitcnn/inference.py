@@ -136,6 +136,8 @@ class Predictor:
 
         from digitcnn.runtime import apply_thread_setting, thread_cap
 
+        if reading not in READINGS:
+            raise ValueError(f"reading must be one of {', '.join(READINGS)}, got {reading!r}")
         apply_thread_setting()
         # A rule with a digit-likeness reads the network's features too: the interpreter then gives both.
         converted = _with_features(model) if refusal.likeness is not None else model

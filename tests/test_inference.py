@@ -95,3 +95,5 @@ def test_a_predictor_reading_with_three_pens_answers_as_the_keras_model_does(tin
         reading = predictor.read(image)  # the pens in the interpreter; the likeness of the picture as drawn
         np.testing.assert_allclose(reading.probabilities, probabilities, atol=1e-5)
         assert reading.score == pytest.approx(score, abs=1e-5)
+    with pytest.raises(ValueError, match="reading must be one of plain, three-pens"):
+        inference.Predictor(result.model, reading="three pens")
