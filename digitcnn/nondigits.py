@@ -29,6 +29,7 @@ import glob
 import logging
 import math
 import multiprocessing
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -145,9 +146,13 @@ def generate(count: int, seed: int, kinds: Sequence[str] | None = None, digits=N
 
 
 # Fewer non-digits than this are not worth a process of their own: starting one costs about a second of processor
-# time (its imports), taken from the training beside it. On the embedded sample's quick run, whose digit-likeness
-# draws 1,675, a process saved nothing measurable (30.2–31.2 s with one, 29.9–32.0 s without, on a noisy machine).
-ELSEWHERE_MIN_COUNT = 2_000
+# time (its imports). The process runs at a lower priority (NICENESS added to its nice value), so that it takes the
+# cores a training leaves (compact's fit keeps about 1.6 of 2 busy), not the training's own. Measured on the embedded
+# sample's quick run in one process, whose digit-likeness draws 1,675 (two runs each, 2 cores): drawn after the fit,
+# 6.5 and 7.0 s from the fit's end to the result; drawn during it at a lower priority, 4.7 and 4.6 s (at the same
+# priority 4.3 and 5.0 s), the fit as long (19.3–22.3 s in all six runs).
+ELSEWHERE_MIN_COUNT = 1_000
+NICENESS = 10
 
 
 def generate_elsewhere(count: int, seed: int, kinds: Sequence[str] | None = None, digits=None) -> Pending:
@@ -168,7 +173,8 @@ class Pending:
             return
         try:
             # spawn, never fork: the caller may hold TensorFlow's threads, which do not survive a fork
-            executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=os.nice,
+                                           initargs=(NICENESS,))
             self._future = executor.submit(generate, *self._arguments)
             executor.shutdown(wait=False)  # its process ends once this one task is done
         except OSError as error:
