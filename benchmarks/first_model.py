@@ -103,5 +103,38 @@ def _lowest_priority_for_the_browser() -> None:
             continue
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.environ.get(config.MNIST_DIR_VARIABLE),
+                        help="the folder of MNIST's IDX files (default: $DIGITCNN_MNIST_DIR)")
+    parser.add_argument("--recipe", action="store_true", help="also the full recipe on full MNIST")
+    parser.add_argument("--repeat", type=int, default=1, choices=range(1, 21), metavar="N",
+                        help="run each training N times (1 to 20; default 1): the median time, and the ranges")
+    parser.add_argument("--page", type=int, default=0, choices=range(0, 21), metavar="N",
+                        help="also click Train on the page N times (0 to 20; default 0: not)")
+    arguments = parser.parse_args()
+
+    print(f"compact, the train page's defaults; {machine()}")
+    print(f"{'run':34} {'images':>7} {'epochs':>6} {'batch':>6} {'augment':>8} {'first s':>7} {'median s':>8} "
+          f"{'range s':>11} {'test acc':>15}")
+    # As in the app's server, TensorFlow is in use before the first training: the result's model is unpickled
+    # here, and a first import of TensorFlow would otherwise be timed with it.
+    import keras  # noqa: F401
+
+    trainer = ProcessTrainer(1)
+    trainer.prestart(wait=120)  # as the app's, started before its first training
+    embedded = data.load_embedded()
+    timed_runs(trainer, embedded, "embedded sample, quick (default)", True, arguments.repeat)
+    timed_runs(trainer, embedded, "embedded sample, full recipe", False, arguments.repeat)
+    if arguments.data:
+        mnist = data.load_dataset(arguments.data)
+        timed_runs(trainer, mnist, "full MNIST, quick", True, arguments.repeat)
+        if arguments.recipe:
+            timed_runs(trainer, mnist, "full MNIST, full recipe", False, arguments.repeat)
+    trainer.close()
+    if arguments.page:
+        clicked_runs(embedded, arguments.page)
+
+
 if __name__ == "__main__":
     main()

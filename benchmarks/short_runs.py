@@ -7,6 +7,7 @@ fitted to the run (the default), `compact` with its recipe as it is for full MNI
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 
@@ -26,6 +27,7 @@ RUNS = {  # column → the settings of its runs
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # no options; --help says what it does
     dataset = data.load_embedded()
     print(f"embedded sample, 33% held out (seed 42); test accuracy and training seconds; {machine()}")
     print(f"{'epochs':>6} {'images':>7}" + "".join(f"  {name:>26}" for name in RUNS) + "  fitted batch, averaging")
