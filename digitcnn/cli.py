@@ -272,6 +272,7 @@ def _reread(arguments) -> int:
                             f"with --data")
     settings = replace(card.training_config, reading=arguments.reading)
     name = registry.validate_model_name(arguments.name or card.name)
+    registry.check_writable(arguments.models_dir)  # before the scoring, as train does
     print(f"{card.name}, read {card.reading}: train accuracy {card.train_accuracy:.2%}, test accuracy "
           f"{card.test_accuracy:.2%}{_refusal_text(card)}")
     train_evaluation, test_evaluation, refusal = training.scores_read_as(model, settings, dataset,

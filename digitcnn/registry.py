@@ -218,7 +218,6 @@ class ModelCard:
             },
         )
 
-
     def read_as(self, reading: str, train_evaluation, test_evaluation, refusal: RefusalRule) -> ModelCard:
         """This card for the same model read the ``reading`` way, with the scores and the refusal rule measured so
         (see :func:`digitcnn.training.scores_read_as`); a card saved before refusal rules stays without one (its
