@@ -24,8 +24,9 @@ def finer(images):
     return -tf.nn.max_pool2d(-images, 3, 1, "SAME")
 
 
-def redrawn(images, pen, change: float = PEN_CHANGE):
-    """``images`` ``change`` of the way to ``pen`` (:func:`bolder` or :func:`finer`) of them."""
+def redrawn(images, pen, change=PEN_CHANGE):
+    """``images`` ``change`` of the way to ``pen`` (:func:`bolder` or :func:`finer`) of them: one share for all, or
+    one per picture (a tensor of shape (N, 1, 1, 1))."""
     return images + change * (pen(images) - images)
 
 

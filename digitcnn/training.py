@@ -22,7 +22,7 @@ from digitcnn.errors import DataError, TrainingCancelled
 from digitcnn.evaluation import Evaluation, evaluate
 from digitcnn.inference import PLAIN, READINGS, predict_probabilities, predict_with_features
 from digitcnn.models import ARCHITECTURES, DEFAULT_ARCHITECTURE, SCHEDULES, Recipe, get_architecture
-from digitcnn.pens import bolder, finer
+from digitcnn.pens import bolder, finer, redrawn
 from digitcnn.refusal import DigitLikeness, RefusalRule, fit_likeness, fit_refusal
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 
@@ -515,9 +515,8 @@ def _vary_stroke_width(images):
     are often bolder than MNIST's."""
     import tensorflow as tf
 
-    thicker, thinner = bolder(images), finer(images)
     amount = tf.random.uniform([tf.shape(images)[0], 1, 1, 1], *STROKE_CHANGE)
-    return tf.where(amount > 0, images + amount * (thicker - images), images - amount * (thinner - images))
+    return tf.where(amount > 0, redrawn(images, bolder, amount), redrawn(images, finer, -amount))
 
 
 # Coarse scans: this share of the training digits is seen through a grid of COARSE_GRID cells a side (the digit's

@@ -79,14 +79,17 @@ def job_board() -> JobBoard:
     return board
 
 
+@functools.cache  # one loader per server
 def load_keras_in_background() -> threading.Thread:
     """Import Keras (and TensorFlow: about 6 s of a core) in a thread of the server's own, once per server, then
-    keep Streamlit's cleanup cheap (see :func:`keep_streamlits_cleanup_cheap`). The train page calls it when it
-    opens: the server needs Keras to take a trained model back from its worker, and without it imported ahead,
-    the first training's results waited for the import. Measured by clicking Train with the defaults on a fresh
-    server (headless Chromium, 2 cores): the server used 9.3 s of processor time during its first training
-    before, 3.0–4.4 s now (2.7–3.9 s during later ones)."""
-    return _keras_loader()
+    keep Streamlit's cleanup cheap (see :func:`keep_streamlits_cleanup_cheap`); returns that thread. The train page
+    calls it when it opens: the server needs Keras to take a trained model back from its worker, and without it
+    imported ahead, the first training's results waited for the import. Measured by clicking Train with the
+    defaults on a fresh server (headless Chromium, 2 cores): the server used 9.3 s of processor time during its
+    first training before, 3.0–4.4 s now (2.7–3.9 s during later ones)."""
+    loader = threading.Thread(target=_import_keras_then_freeze, name="keras loader", daemon=True)
+    loader.start()
+    return loader
 
 
 def keep_streamlits_cleanup_cheap() -> None:
@@ -99,14 +102,7 @@ def keep_streamlits_cleanup_cheap() -> None:
     (``gc.freeze``), once per server: each clearing then scans only what was made since. Called after each run,
     it returns at once: the freeze waits for the import in a thread of its own (:func:`load_keras_in_background`)."""
     if "keras" in sys.modules:  # from the start of its import, which may be under way in another thread
-        _keras_loader()
-
-
-@functools.cache  # one loader per server
-def _keras_loader() -> threading.Thread:
-    loader = threading.Thread(target=_import_keras_then_freeze, name="keras loader", daemon=True)
-    loader.start()
-    return loader
+        load_keras_in_background()
 
 
 def _import_keras_then_freeze() -> None:
