@@ -330,7 +330,7 @@ def _list_models(arguments) -> int:
             card = entry.card
             print(
                 f"{entry.name}: {card.architecture}, test accuracy {card.test_accuracy:.2%} on {card.test_size:,} "
-                f"images of {card.data_source}, {card.epochs} epochs, {card.created}"
+                f"images of {card.data_source}, {card.epochs} epochs, reading {card.reading}, {card.created}"
             )
     return 0
 

@@ -138,7 +138,8 @@ def test_predict_reads_digits_in_pictures_of_any_size_and_polarity(trained, smal
 def test_models_lists_saved_models(trained, capsys):
     _, _, models = trained
     assert cli.main(["models", "--models-dir", str(models)]) == 0
-    assert re.search(r"^tiny: article, test accuracy \d+\.\d\d% on 198 images of sample\.csv", capsys.readouterr().out)
+    assert re.search(r"^tiny: article, test accuracy \d+\.\d\d% on 198 images of sample\.csv, 2 epochs, reading plain, ",
+                     capsys.readouterr().out)
 
 
 def test_malformed_csv_exits_non_zero_with_one_line_and_no_traceback(tmp_path, small_dataset):
