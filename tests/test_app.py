@@ -579,13 +579,20 @@ def _button(test, label: str):
     return button
 
 
+def _live_curves_shown(test) -> bool:
+    charts = [chart for chart in test.get("plotly_chart") if chart.proto.id and "live_curves" in chart.proto.id]
+    return bool(charts) and any("curves are redrawn every" in caption.value for caption in test.caption)
+
+
 def test_a_training_beyond_the_servers_limit_waits_in_line_and_can_be_left(app, one_training_at_a_time):
     first, second = app("pages/train_evaluate.py"), app("pages/train_evaluate.py")
     _press_train(first, "first", epochs=200, limit=400)
     assert [subheader.value for subheader in first.subheader][:1] == ["Training first"]
+    assert _live_curves_shown(first)  # a running training's curves, redrawn less often than its progress
     _press_train(second, "second", epochs=1, limit=100)
     assert "second is number 1 in line" in [subheader.value for subheader in second.subheader]
     assert "Yours is next" in second.info[0].value
+    assert not _live_curves_shown(second)  # nothing to draw while it waits
 
     _button(second, "Cancel").click().run()  # leaves the line at once
     assert not second.exception, second.exception
