@@ -71,6 +71,23 @@ def test_an_empty_canvas_and_a_dot_are_not_digits():
         preprocess.canvas_to_mnist(np.asarray(dot))
 
 
+# 0.55 × 100 is 55.00000000000001 in floats: a level a rounding error above a whole number.
+@pytest.mark.parametrize("ink_level, strongest", [(preprocess.INK_LEVEL, 255), (0.55, 100)])
+def test_ink_in_bytes_is_laid_out_as_the_same_ink_in_floats(monkeypatch, ink_level, strongest):
+    """A canvas's contrast stays in bytes (floats would copy the whole canvas); ink exactly at the ink level counts
+    in both."""
+    monkeypatch.setattr(preprocess, "INK_LEVEL", ink_level)
+    at_the_level = round(ink_level * strongest)
+    contrast = np.zeros((120, 90), np.uint8)
+    contrast[20:100, 40:50] = strongest
+    contrast[20:30, 50:80] = at_the_level  # a faint flag: it widens the crop
+    contrast[60:62, 10:40] = at_the_level - 1  # fainter still: not ink, and outside the crop
+    from_bytes = preprocess.ink_to_mnist(contrast, full_strength=strongest)
+    from_floats = preprocess.ink_to_mnist(contrast.astype(np.float32) / strongest)
+    np.testing.assert_allclose(from_bytes, from_floats, atol=1e-6)
+    assert _bounding_box(from_bytes) == (20, 10)  # 80 rows by 40 columns of ink, scaled to 20 by 10
+
+
 def test_canvas_must_be_rgba():
     with pytest.raises(ImageError, match="RGBA"):
         preprocess.canvas_to_mnist(np.zeros((10, 10, 3), np.uint8))
