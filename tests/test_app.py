@@ -156,7 +156,7 @@ def _train_page_with_sidebar():
 def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, models_folder):
     test = app("pages/train_evaluate.py")
     test.selectbox(key="architecture").set_value("article").run()
-    assert test.number_input(key="epochs_article_quick").value == 4  # a quick run: 4 × 3,350 ≥ 12,000 images
+    assert test.number_input(key="epochs_article_quick").value == 3  # a quick run: 3 × 3,350 ≥ 10,000 images
     test.radio(key="run_length").set_value("recipe").run()
     assert test.number_input(key="epochs_article_recipe").value == 10  # the tutorial's recipe fills the form
     test.radio(key="run_length").set_value("quick").run()
@@ -220,7 +220,7 @@ def test_a_quick_run_on_big_data_starts_from_one_epoch_of_its_quick_share_of_the
     test.sidebar.selectbox[0].set_value(str(big)).run()
     assert not test.exception, test.exception
     assert test.number_input(key="train_limit").value == QUICK_RUN_MAX_IMAGES
-    # (the embedded sample's quick run, shown first, was 4 epochs with augmentation)
+    # (the embedded sample's quick run, shown first, was 3 epochs)
     assert test.number_input(key=f"epochs_{models.DEFAULT_ARCHITECTURE}_quick").value == 1
     assert test.checkbox(key=f"augment_{models.DEFAULT_ARCHITECTURE}_quick").value is False
     recipe = models.ARCHITECTURES[models.DEFAULT_ARCHITECTURE].recipe
