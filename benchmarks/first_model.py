@@ -14,7 +14,7 @@ cloud machine's speed varies by a fifth from one run to the next.
 --page N adds the page's own path, as a user meets it: a fresh `streamlit run`, the train page opened in headless
 Chromium and read for 20 s, then Train clicked with the defaults N times (each result dismissed before the next
 click), timed from the click until the results' heading shows. A user's browser runs on their own computer, and
-here it shares the server's 2 cores (it took 5–10 s of processor time a training, beside the worker's 37–40 s):
+here it shares the server's 2 cores (it took 5–10 s of processor time a training with 4 augmented epochs):
 so its processes run at the lowest priority (nice 19), taking the cores the server and the worker leave.
 Needs Debian's chromium and Playwright, as the browser tests do.
 """
