@@ -66,9 +66,10 @@ def _contrast_with_border(pixels: np.ndarray) -> np.ndarray:
     largest difference of its four channels, colors premultiplied by alpha (a transparent pixel has no color),
     as uint8 (H, W).
 
-    In Pillow's bytes rather than NumPy's wider integers: the memory a reading touches is a quarter, and the app's
-    path from canvas to answer took 1.7–1.8 ms at p50 instead of 2.0–2.1 (interleaved on 600 drawn canvases, 2
-    cores of an AMD EPYC): the interpreter that reads next leaves the caches cold."""
+    In Pillow's bytes rather than NumPy's wider integers: the memory a reading touches is a quarter, which counts
+    because the interpreter's reading of the drawing before leaves the caches cold. The app's path from canvas to
+    answer took 1.6–1.8 ms at p50 instead of 1.9–2.1 (three runs, interleaved on 600 drawn canvases, 2 cores of an
+    AMD EPYC)."""
     if pixels[..., 3].min() < 255:  # premultiplied (c × a / 255, rounded down)
         pixels = pixels.copy()
         pixels[..., :3] = pixels[..., :3].astype(np.uint16) * pixels[..., 3:] // 255

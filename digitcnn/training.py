@@ -32,15 +32,16 @@ MIN_STEPS_PER_EPOCH = 40  # on small data the batch size is halved until an epoc
 MIN_BATCH_SIZE = 16  # …but not below this
 AVERAGING_SHARE = 0.1  # weight averaging spans at most this share of a run's steps…
 MIN_AVERAGING_MOMENTUM = 0.9  # …and is turned off where that would mean averaging over fewer than 10 steps
-QUICK_RUN_IMAGES = 10_000  # a quick run shows the network about this many images: ~20 s for compact on 2 cores…
+QUICK_RUN_IMAGES = 10_000  # a quick run shows the network about this many images: ~15 s for compact on 2 cores…
 # …without augmentation unless that takes more than this many passes over its digits. Measured with compact on the
 # embedded sample (2026-11-26, 2 cores; seed 42, then seeds 1, 2 and 3): 4 epochs of 3,350 digits scored 98.42%,
 # 97.15%, 97.70% and 97.45% without, 97.33–98.06%, 96.55%, 97.09% and 96.85% with; 3 epochs without, 97.88%, 97.03%,
 # 97.88% and 97.58%, in a fifth less time. 7 epochs of 1,500 digits: 97.15% and 97.39% without (seeds 42 and 1),
 # 97.09% and 96.67% with; 10 epochs of 1,000: 96.55% and 96.61% without, 97.45% and 97.64% with.
 QUICK_RUN_MAX_EPOCHS_UNAUGMENTED = 5
-# …and on more digits than this, one epoch of this many of them, in batches of at most QUICK_RUN_BATCH_SIZE at
-# QUICK_RUN_RATE_FACTOR times the recipe's learning rate: more steps at a higher rate learn more from fewer digits.
+# On more digits than QUICK_RUN_MAX_IMAGES, a quick run is one epoch of that many of them, in batches of at most
+# QUICK_RUN_BATCH_SIZE at QUICK_RUN_RATE_FACTOR times the recipe's learning rate: more steps at a higher rate learn
+# more from fewer digits.
 # Measured on full MNIST (compact, one epoch, 2 cores; three seeds where a range is given): batches of 128 at 0.003
 # scored 99.06–99.09% on 45,000 digits and 98.63% on 30,000; batches of 64 at 0.006 scored 99.03–99.13% on 33,000
 # and 99.01–99.03% on 30,000 (0.004: 98.94%, 0.008: 99.00%). A batch of 64 costs about as much processor time per
@@ -414,7 +415,7 @@ def quick_settings(architecture: str, train_size: int) -> dict:
     from the digits as they are, so a quick run goes without augmentation unless it makes more than
     :data:`QUICK_RUN_MAX_EPOCHS_UNAUGMENTED` (compact, one epoch of full MNIST: 99.10% without, 98.86% with; more
     measurements with the constant). On the embedded sample (3,350 training digits) that is 3 epochs of ``compact``
-    instead of 13, a first model at about 98% in about 20 s. A quick run is scored on its test images once, at its
+    instead of 13, a first model at about 98% in about 15 s. A quick run is scored on its test images once, at its
     end, not after each epoch too: that took about 13% of it."""
     recipe = get_architecture(architecture).recipe
     epochs = max(1, min(recipe.epochs, math.ceil(QUICK_RUN_IMAGES / max(1, train_size))))
