@@ -55,10 +55,7 @@ def canvas_to_mnist(image_data: np.ndarray) -> np.ndarray:
         raise ImageError(f"expected an RGBA image of shape (height, width, 4), got {image_data.shape}")
     pixels = image_data if image_data.dtype == np.uint8 else np.clip(image_data, 0, 255).astype(np.uint8)
     contrast = _contrast_with_border(pixels)
-    strongest = int(contrast.max())
-    if strongest < MIN_CONTRAST * 255:
-        raise EmptyDrawingError("nothing is drawn: draw a digit")
-    return ink_to_mnist(contrast, full_strength=strongest)
+    return ink_to_mnist(contrast, full_strength=int(_strongest_ink(contrast, paper_to_ink=255)))
 
 
 def _contrast_with_border(pixels: np.ndarray) -> np.ndarray:
@@ -237,10 +234,16 @@ def _ink_level(dtype: np.dtype, full_strength: float) -> float:
 
 
 def _normalized_ink(contrast: np.ndarray) -> np.ndarray:
-    strongest = float(contrast.max())
-    if strongest < MIN_CONTRAST:
+    return np.clip(contrast / float(_strongest_ink(contrast, paper_to_ink=1.0)), 0.0, 1.0)
+
+
+def _strongest_ink(contrast: np.ndarray, paper_to_ink: float):
+    """The strongest of ``contrast`` (0: the paper; ``paper_to_ink``: black on white); a picture whose ink differs less
+    than :data:`MIN_CONTRAST` of that from its paper raises :class:`EmptyDrawingError`."""
+    strongest = contrast.max()
+    if strongest < MIN_CONTRAST * paper_to_ink:
         raise EmptyDrawingError("nothing is drawn: draw a digit")
-    return np.clip(contrast / strongest, 0.0, 1.0)
+    return strongest
 
 
 def _background(inkiness: np.ndarray) -> np.ndarray:
