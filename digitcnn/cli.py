@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"seed of the split, the weights and the shuffling (default: {defaults.seed})")
     train.add_argument("--stratify", action="store_true", help="keep each digit's share equal in both parts")
     train.add_argument("--augment", action=argparse.BooleanOptionalAction,
-                       help=f"shift, turn and zoom training images a little ({recipe})")
+                       help=f"shift, turn and zoom training images a little, widen some and vary their pens ({recipe})")
     train.add_argument("--fit-to-run", action=argparse.BooleanOptionalAction, default=defaults.fit_to_run,
                        help="for few images or epochs, shrink the batch size and the weight averaging so that a "
                             "short run learns too (default: on; full-MNIST runs are unchanged)")

@@ -75,7 +75,7 @@ class FineTuneConfig:
     and one to test on (a digit needs two drawings then); 0 keeps none apart (every drawing is taught, one
     of a digit is enough, and there are no personal scores). ``max_accuracy_drop``: the largest fall of the
     accuracy on the data's test set (a share: 0.001 is 0.1 points) that still passes the gate.
-    ``augment``: shift, turn, zoom and re-pen the images as training does. ``freeze``: what keeps its
+    ``augment``: shift, turn, zoom, widen and re-pen the images as training does. ``freeze``: what keeps its
     weights: ``"nothing"``, ``"batchnorm"`` (the batch-normalization layers keep their statistics and
     scales, the rest learns) or ``"features"`` (only the layers after the last Flatten learn).
     ``refit_temperature``: fit the temperature again on the fine-tune's training images (else the base

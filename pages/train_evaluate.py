@@ -81,7 +81,8 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
         stratify = st.checkbox("Stratify", help="Keep each digit's share equal in both parts.")
         augment = st.checkbox("Augment", value=run["augment"],
                               key=_from_default(f"augment_{architecture}_{run_length}", run["augment"]),
-                              help="Shift, turn and zoom training images a little, and vary their pen's width.")
+                              help="Shift, turn and zoom training images a little, widen some, and vary their "
+                                   "pen's width.")
         fit_to_run = st.checkbox("Fit to the run", value=TrainingConfig.fit_to_run,
                                  help="For few images or epochs: smaller batches (at least 40 steps an epoch) and "
                                       "weight averaging over at most a tenth of the run, so short trials learn too. "

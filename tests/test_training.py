@@ -173,6 +173,32 @@ def test_coarse_scans_make_some_digits_blocky_and_bold_and_leave_them_in_place(s
     np.testing.assert_allclose(center(scanned), center(images.numpy()), atol=1.5)  # a grid cell is 2–3.5 px
 
 
+def test_wider_hands_stretch_narrow_digits_sideways_never_beyond_their_height(small_dataset):
+    import tensorflow as tf
+
+    tf.random.set_seed(0)
+    images = np.concatenate([small_dataset.images[:300] / 255.0, np.zeros((1, 28, 28))])[..., None]  # and a blank
+    widened = training._widened(tf.constant(images, tf.float32), share=1.0).numpy()
+    inked = lambda batch, axis: (batch.max(axis=(axis, 3)) > 0.5).sum(axis=1)  # noqa: E731 - columns or rows
+    columns_before, columns_after = inked(images, 1), inked(widened, 1)
+    rows_before, rows_after = inked(images, 2), inked(widened, 2)
+    narrow = columns_before < 0.6 * rows_before  # a 1, a slim 7: room to widen
+    assert narrow.sum() > 20 and np.median(columns_after[narrow] / columns_before[narrow]) > 1.3
+    upright = columns_before <= rows_before
+    assert (columns_after[upright] <= rows_after[upright] + 2).all()  # never wider than tall (give or take a pixel)
+    np.testing.assert_allclose(widened[~upright], images[~upright], atol=1e-6)  # those wider already stay so
+    assert np.abs(rows_after - rows_before).max() <= 1  # the height MNIST's layout fixes stays (stretched, a
+    # slanted stroke's faint end may drop under the cut)
+    assert widened.min() >= 0 and widened.max() <= 1
+    assert not widened[-1].any()  # a blank stays blank
+
+    all_600 = small_dataset.images[..., None] / 255.0
+    some = training._widened(tf.constant(all_600, tf.float32)).numpy()  # the recipe's share of them
+    changed = np.abs(some - all_600).max(axis=(1, 2, 3)) > 1e-3
+    narrow = inked(all_600, 1) < 0.6 * inked(all_600, 2)
+    assert 0.5 * training.WIDE_SHARE < changed[narrow].mean() < 1.5 * training.WIDE_SHARE
+
+
 @pytest.mark.parametrize("images, recipe_batch, batch_size",
                          [(1000, None, 16), (1500, None, 32), (3350, None, 64), (60000, None, 128), (40, None, 16),
                           (134, 50, 16), (134, 8, 8)])
