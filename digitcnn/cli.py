@@ -200,7 +200,8 @@ def _train(arguments) -> int:
         registry.check_writable(arguments.models_dir)
     dataset = data.load_dataset(arguments.data)
     print(f"data: {dataset.source}, {len(dataset):,} images")
-    run = training.fitted_to_run(settings, len(training.make_split(dataset, settings).train))  # what train() uses
+    train_size = len(training.make_split(dataset, settings).train)
+    run = training.fitted_to_run(settings, train_size)  # what train() uses
     print(f"training {run.architecture} for {run.epochs} epochs, batch size {run.batch_size}, "
           f"learning rate {run.learning_rate:g} ({run.schedule}), "
           f"augmentation {'on' if run.augment else 'off'}, "
@@ -210,6 +211,8 @@ def _train(arguments) -> int:
     if settings.label_smoothing:
         print(f"(the losses shown while training are against labels smoothed by {settings.label_smoothing:g}; "
               f"the final test loss is plain cross-entropy)")
+    if (warning := training.short_run_warning(settings, train_size)) is not None:
+        print(f"warning: {warning}")
     result = training.train(dataset, settings, on_progress=TerminalProgress())
     card = registry.ModelCard.from_training(name, result)
     print()

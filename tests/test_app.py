@@ -181,6 +181,19 @@ def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, mo
     assert any(box.label == f"Page (of {-(-right // 30)})" for box in test.number_input)
 
 
+def test_a_run_too_short_to_learn_says_so_when_it_starts_and_with_its_results(app):
+    test = app("pages/train_evaluate.py")
+    _train_from_the_page(test, "too-short", "compact", limit=100)  # 1 epoch of 100 digits: 7 steps of 16
+    warning = "A run of 7 training steps (1 epoch of 100 digits in batches of 16) learns little"
+    assert any(warning in shown.value and "at least 6 epochs" in shown.value for shown in test.warning)
+    assert test.metric[0].label == "Test accuracy"  # the results show, with the warning beside them
+
+    test.number_input(key="epochs_compact_quick").set_value(6)
+    test.button[0].click().run()  # long enough: no warning at its start
+    assert not test.exception, test.exception
+    assert not any("learns little" in shown.value for shown in test.warning)
+
+
 def _mistakes_counted(test) -> int:
     """How many images the mistakes' filter shows, as its caption says."""
     [counted] = [caption.value for caption in test.caption if "shown by this filter" in caption.value]

@@ -47,6 +47,15 @@ def test_train_prints_progress_and_a_summary_and_saves_the_model(trained):
     assert (models / "tiny.keras").is_file()
     assert "weight averaging off, label smoothing off" in output  # the tutorial's recipe
     assert "smoothed" not in output
+    assert "learns little" not in output  # 2 epochs of 26 steps: long enough for article
+
+
+def test_train_warns_of_a_run_too_short_to_learn(small_dataset, tmp_path):
+    csv = data.write_csv(small_dataset.subset(slice(0, 60)), tmp_path / "sixty.csv")
+    completed = run("train", "--data", csv, "--arch", "article", "--epochs", "1", "--no-save")
+    assert completed.returncode == 0, completed.stderr
+    assert ("warning: A run of 3 training steps (1 epoch of 40 digits in batches of 16) learns little: article "
+            "needs about 10 steps to learn much. Give it at least 4 epochs, or more images.") in completed.stdout
 
 
 def test_evaluate_reproduces_the_test_accuracy_of_the_card(trained, capsys):

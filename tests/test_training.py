@@ -199,6 +199,36 @@ def test_wider_hands_stretch_narrow_digits_sideways_never_beyond_their_height(sm
     assert 0.5 * training.WIDE_SHARE < changed[narrow].mean() < 1.5 * training.WIDE_SHARE
 
 
+def test_a_run_too_short_to_learn_is_told_the_epochs_it_needs():
+    warning = training.short_run_warning(training.TrainingConfig(epochs=1), 100)  # compact: 7 steps of 16
+    assert warning.startswith("A run of 7 training steps (1 epoch of 100 digits in batches of 16) learns little: "
+                              f"compact needs about {models.get_architecture('compact').learning_steps} steps")
+    assert "at least 6 epochs, or more images." in warning
+    assert training.short_run_warning(training.TrainingConfig(epochs=6), 100) is None  # 6 × 7 steps is enough
+    assert training.short_run_warning(training.TrainingConfig(architecture="article", epochs=1), 100) is not None
+    assert training.short_run_warning(training.TrainingConfig(architecture="article", epochs=2), 100) is None
+    unfitted = training.TrainingConfig(epochs=1, batch_size=512, fit_to_run=False)  # 3 steps: smaller batches help
+    assert "at least 14 epochs, more images or smaller batches." in training.short_run_warning(unfitted, 1000)
+    assert training.short_run_warning(training.TrainingConfig(**training.quick_settings("compact", 3350)), 3350) is None
+
+
+def test_batch_normalization_ends_with_the_statistics_of_the_final_weights(small_dataset):
+    import keras
+
+    from digitcnn.inference import as_network_input
+
+    settings = training.TrainingConfig(epochs=1, train_limit=100, validate_each_epoch=False)  # 7 steps
+    result = training.train(small_dataset, settings)
+    first_convolution, first_normalization = result.model.layers[0], result.model.layers[1]
+    assert isinstance(first_normalization, keras.layers.BatchNormalization)
+    outputs = np.asarray(first_convolution(as_network_input(result.split.train.images)))
+    # After 7 steps at momentum 0.9, a moving average would still be half its start (0); settled, it is the mean
+    np.testing.assert_allclose(first_normalization.moving_mean.numpy(), outputs.mean(axis=(0, 1, 2)), rtol=0.02,
+                               atol=1e-4)
+    assert first_normalization.momentum == 0.9  # left as it was, for any training after this
+    assert result.test_evaluation.accuracy > 0.2  # far from chance (10%), where such a run stayed before
+
+
 @pytest.mark.parametrize("images, recipe_batch, batch_size",
                          [(1000, None, 16), (1500, None, 32), (3350, None, 64), (60000, None, 128), (40, None, 16),
                           (134, 50, 16), (134, 8, 8)])
