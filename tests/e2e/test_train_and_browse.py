@@ -31,6 +31,15 @@ def test_training_by_clicking_shows_progress_then_a_confusion_matrix(page, settl
     snapshot("train_evaluate.png", height=2400)
 
 
+def test_a_run_too_short_to_learn_is_named_in_the_browser(page, settle):
+    start_training(page, settle, "too-short-in-browser", epochs=1, images=100, architecture="compact")
+    warning = page.get_by_text(re.compile(r"^A run of 7 training steps .* learns little"))
+    expect(warning).to_be_visible(timeout=30_000)  # as it starts
+    wait_for_results(page, "too-short-in-browser")
+    expect(warning).to_be_visible()  # and beside its results
+    expect(page.get_by_test_id("stMetric").filter(has_text="Test accuracy")).to_be_visible()
+
+
 def test_a_saved_model_becomes_the_model_for_drawings(page, settle):
     """Save once crashed in the browser (the page set the sidebar's widget after it was drawn)."""
     start_training(page, settle, "saved-in-browser", epochs=1, images=300)
