@@ -6,9 +6,9 @@ A model reads a picture one of :data:`READINGS` ways, as its card says (its sett
 * ``three-pens``: the average of its answers for the picture as drawn, with a bolder pen and with a finer one
   (each half-way to the picture's 3×3 dilation or erosion: :mod:`digitcnn.pens`). Other writers' pens are rarely
   MNIST's, and three readings of one picture agree where one might slip. Measured on the shipped model (trained
-  with strokes made bolder and finer, see :mod:`digitcnn.training`): MNIST's test 99.53% plain, 99.61% with the
-  three pens; re-drawn scikit-learn digits (``benchmarks.drawn_digits``) 94.55% and 95.72%. It takes three times
-  the network's work.
+  with strokes made bolder and finer, see :mod:`digitcnn.training`): MNIST's test 99.42% plain, 99.60% with the
+  three pens; re-drawn scikit-learn digits (``benchmarks.drawn_digits``) 94.82% and 96.05% (the previous shipped
+  model: 99.53% and 99.61%, 94.55% and 95.72%). It takes three times the network's work.
 
 The features a refusal rule reads are always those of the picture as drawn: the digit-likeness was fitted to them.
 """
