@@ -32,13 +32,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, machine, running_app
 from digitcnn import config, data
 from digitcnn.process_training import ProcessTrainer
-from digitcnn.training import TrainingConfig, fitted_to_run, make_split, quick_settings
+from digitcnn.training import TrainingConfig, fitted_to_run, make_split, quick_settings, train_size
 
 
 def timed_runs(trainer: ProcessTrainer, dataset, label: str, quick: bool, repeat: int) -> None:
     settings = TrainingConfig()  # the page's defaults
     if quick:
-        settings = TrainingConfig(**quick_settings(settings.architecture, len(make_split(dataset, settings).train)))
+        settings = TrainingConfig(**quick_settings(settings.architecture, train_size(dataset, settings)))
     seconds, accuracies = [], []
     for _ in range(repeat):
         started = time.perf_counter()

@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks.common import machine
 from digitcnn import data
-from digitcnn.training import TrainingConfig, fitted_to_run, make_split, run_steps, short_run_warning, train
+from digitcnn.training import TrainingConfig, fitted_to_run, run_steps, short_run_warning, train, train_size
 
 EPOCHS = (1, 2, 5)
 IMAGES = (100, 300, 1000, 1500, 3350)
@@ -42,11 +42,11 @@ def main() -> None:
                 started = time.perf_counter()
                 result = train(dataset, config)
                 cells.append(f"{result.test_evaluation.accuracy:>8.2%} in {time.perf_counter() - started:5.1f} s")
-            train_size = len(make_split(dataset, TrainingConfig(train_limit=images)).train)
-            fitted = fitted_to_run(TrainingConfig(epochs=epochs), train_size)
-            warned = " (warned)" if short_run_warning(TrainingConfig(epochs=epochs), train_size) else ""
+            digits = train_size(dataset, TrainingConfig(train_limit=images))
+            fitted = fitted_to_run(TrainingConfig(epochs=epochs), digits)
+            warned = " (warned)" if short_run_warning(TrainingConfig(epochs=epochs), digits) else ""
             print(f"{epochs:>6} {images:>7,}" + "".join(f"  {cell:>26}" for cell in cells)
-                  + f"  {fitted.batch_size:>5}, {fitted.ema_momentum:g}, {run_steps(fitted, train_size)}{warned}",
+                  + f"  {fitted.batch_size:>5}, {fitted.ema_momentum:g}, {run_steps(fitted, digits)}{warned}",
                   flush=True)
 
 

@@ -200,7 +200,7 @@ def _train(arguments) -> int:
         registry.check_writable(arguments.models_dir)
     dataset = data.load_dataset(arguments.data)
     print(f"data: {dataset.source}, {len(dataset):,} images")
-    train_size = len(training.make_split(dataset, settings).train)
+    train_size = training.train_size(dataset, settings)
     run = training.fitted_to_run(settings, train_size)  # what train() uses
     print(f"training {run.architecture} for {run.epochs} epochs, batch size {run.batch_size}, "
           f"learning rate {run.learning_rate:g} ({run.schedule}), "

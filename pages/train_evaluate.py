@@ -27,9 +27,7 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
     )
     recipe = models.ARCHITECTURES[architecture].recipe
     # How long a run is also sits outside the form: it sets the epochs the form starts from.
-    expected_train_size = (len(dataset) if dataset.test is not None  # else the default split's share
-                           else round(len(dataset) * (1 - TrainingConfig.test_fraction)))
-    runs = {"quick": training.quick_settings(architecture, expected_train_size),
+    runs = {"quick": training.quick_settings(architecture, training.train_size(dataset, TrainingConfig())),
             "recipe": training.recipe_settings(architecture)}
     run_length = st.radio(
         "Run", options=list(runs), horizontal=True, key="run_length",
@@ -129,7 +127,7 @@ def start(name: str, dataset, settings: TrainingConfig) -> None:
     except DigitCNNError as error:
         st.error(str(error), icon=":material/error:")
         return
-    short_run(settings, len(training.make_split(dataset, settings).train))
+    short_run(settings, training.train_size(dataset, settings))
     try:
         registry.check_writable()
     except DigitCNNError as error:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from digitcnn import calibration, models, training
+from digitcnn import calibration, data, models, training
 from digitcnn.errors import DataError, SettingsError, TrainingCancelled
 
 
@@ -227,6 +227,17 @@ def test_batch_normalization_ends_with_the_statistics_of_the_final_weights(small
                                atol=1e-4)
     assert first_normalization.momentum == 0.9  # left as it was, for any training after this
     assert result.test_evaluation.accuracy > 0.2  # far from chance (10%), where such a run stayed before
+
+
+@pytest.mark.parametrize("size", [5000, 600, 101, 37])
+def test_the_training_size_is_counted_as_the_split_chooses_it(embedded, size):
+    dataset = embedded.subset(slice(0, size))
+    with_own = data.Dataset(dataset.images, dataset.labels, "with own", test=embedded.subset(slice(4000, 4100)))
+    for source, settings in [(dataset, {}), (dataset, dict(test_fraction=0.25, stratify=size >= 101)),
+                             (dataset, dict(test_fraction=0.05, train_limit=30)), (with_own, {}),
+                             (with_own, dict(train_limit=size // 3)), (with_own, dict(test_set="holdout"))]:
+        config = training.TrainingConfig(**settings)
+        assert training.train_size(source, config) == len(training.make_split(source, config).train), settings
 
 
 @pytest.mark.parametrize("images, recipe_batch, batch_size",
