@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy.ndimage import maximum_filter, minimum_filter
+from scipy.spatial import ConvexHull
 
 from digitcnn.data import IMAGE_SIDE
 from digitcnn.errors import EmptyDrawingError
@@ -91,10 +92,16 @@ FRAGMENT_SHARE = 1 / 3  # a fragment is a window over this share of the digit's 
 FRAGMENT_INK = (0.15, 0.45)  # …holding this share of its ink (less is a speck, more is most of the digit)
 OVERLAP_SHIFT = (0.2, 0.4)  # the second digit is moved this share of the size, sideways: one moved up or down
 OVERLAP_SLANT = 30  # by more than this many degrees off the horizontal closes loops into a stack that reads as 8
-OVERLAP_DIGITS = (0, 2, 3, 4, 5, 6, 7, 8, 9)  # not 1: a 1 over another digit reads as that digit's extra stroke
+# What fragments and overlaps are made of: not 1s. A piece of a 1 is a shorter 1, and a 1 over another digit reads
+# as that digit's extra stroke.
+PIECE_DIGITS = (0, 2, 3, 4, 5, 6, 7, 8, 9)
 
 ONE_ELONGATION = 3.0  # ink that many times longer than wide (by its second moments)…
-ONE_TILT = 45  # …and within this many degrees of upright is a 1: 97% of MNIST's 1s, 2.4% of other digits
+ONE_TILT = 45  # …and within this many degrees of upright is a 1: 97.6% of MNIST's test 1s, 1.2% of other digits…
+BAR_ELONGATION = 2.0  # …and so is a bar only this much longer than wide, where its ink fills most of its convex hull
+BAR_SOLIDITY = 0.7  # (at least this share): a 1 written with a fat pen. Together, 97.9% of MNIST's test 1s, 1.7% of
+# other digits (filled loops of 8s and 9s among them), and 66% of the re-drawn scikit-learn 1s (the long bar alone: 15%),
+# bold 1s written for an 8×8 scanner
 MAX_ATTEMPTS = 100  # a kind that fails this often in a row for one picture is broken, not unlucky
 _PIXEL_ROWS, _PIXEL_COLUMNS = np.indices((IMAGE_SIDE, IMAGE_SIDE)).reshape(2, -1).astype(np.float64)  # of each pixel, in order
 
@@ -115,29 +122,34 @@ def generate(count: int, seed: int, kinds: Sequence[str] | None = None, digits=N
     """``count`` non-digit images, the kinds taken in turn (so each is present once ``count`` reaches their
     number, in shares equal to one image).
 
-    ``kinds`` defaults to all of :data:`KINDS` when ``digits`` is given and to all but :data:`DIGIT_KINDS`
-    otherwise. ``digits`` (anything with ``images``, uint8 (N, 28, 28), and ``labels``, such as a
-    :class:`digitcnn.data.Dataset`) is what fragments and overlaps are cut from: use digits the model under
-    test has not learned from when measuring it. The same ``seed`` and ``kinds`` give the same images, and a
-    longer run starts with the images of a shorter one.
+    ``digits`` (anything with ``images``, uint8 (N, 28, 28), and ``labels``, such as a
+    :class:`digitcnn.data.Dataset`) is what fragments and overlaps are cut from (those of :data:`PIECE_DIGITS`):
+    use digits the model under test has not learned from when measuring it. ``kinds`` defaults to every kind of
+    :data:`KINDS` that can be made: fragments where ``digits`` hold one of :data:`PIECE_DIGITS`, overlaps where
+    they hold two. The same ``seed`` and ``kinds`` give the same images, and a longer run starts with the images
+    of a shorter one.
     """
     if count < 0:
         raise ValueError(f"count must be 0 or more, got {count}")
+    by_label = {} if digits is None else {label: np.flatnonzero(np.asarray(digits.labels) == label)
+                                          for label in PIECE_DIGITS}
+    by_label = {label: indices for label, indices in by_label.items() if len(indices)}
+    labels_needed = {"fragment": 1, "overlap": 2}  # of PIECE_DIGITS, among the digits
     if kinds is None:
-        kinds = KINDS if digits is not None else tuple(kind for kind in KINDS if kind not in DIGIT_KINDS)
+        kinds = tuple(kind for kind in KINDS if len(by_label) >= labels_needed.get(kind, 0))
     kinds = tuple(kinds)
     unknown = [kind for kind in kinds if kind not in KINDS]
     if unknown or not kinds:
         raise ValueError(f"kinds must be some of {', '.join(KINDS)}; got {', '.join(unknown) or 'none'}")
     if digits is None and any(kind in DIGIT_KINDS for kind in kinds):
         raise ValueError(f"the kinds {' and '.join(DIGIT_KINDS)} are made from real digits: give digits")
-    by_label = {} if digits is None else {label: np.flatnonzero(np.asarray(digits.labels) == label)
-                                          for label in OVERLAP_DIGITS}
-    by_label = {label: indices for label, indices in by_label.items() if len(indices)}
-    if "overlap" in kinds and len(by_label) < 2:
-        raise ValueError(f"overlaps need digits of two of {', '.join(map(str, OVERLAP_DIGITS))} at least")
+    for kind in DIGIT_KINDS:
+        if kind in kinds and len(by_label) < labels_needed[kind]:
+            raise ValueError(f"{kind}s need digits of {labels_needed[kind]} of {', '.join(map(str, PIECE_DIGITS))} "
+                             f"at least")
     materials = _Materials(_letter_fonts() if "letter" in kinds else (),
-                           None if digits is None else np.asarray(digits.images), by_label)
+                           None if digits is None else np.asarray(digits.images), by_label,
+                           np.concatenate([np.zeros(0, int), *by_label.values()]))
     rng = np.random.default_rng(seed)
     images = np.zeros((count, IMAGE_SIDE, IMAGE_SIDE), np.uint8)
     for index in range(count):
@@ -205,7 +217,8 @@ class _Materials:
 
     fonts: tuple  # font files that draw letters, or (None,): Pillow's built-in font
     digit_images: np.ndarray | None  # real digits for fragments and overlaps…
-    digits_by_label: dict  # …and, for each digit overlaps use that is among them, their indices
+    digits_by_label: dict  # …and, for each of PIECE_DIGITS among them, their indices…
+    piece_digits: np.ndarray  # …and all those indices
 
 
 def _one(draw: Callable, rng: np.random.Generator, materials: _Materials) -> np.ndarray:
@@ -221,8 +234,9 @@ def _one(draw: Callable, rng: np.random.Generator, materials: _Materials) -> np.
 
 
 def _looks_like_a_one(image: np.ndarray) -> bool:
-    """Whether the ink is a bar near upright, the way a 1 is written, by the ellipse of its second moments.
-    Catches what any kind may draw by chance: a thin fragment, a scribble that came out straight."""
+    """Whether the ink is a bar near upright, the way a 1 is written, by the ellipse of its second moments: a long
+    one, or a shorter one that is solid (a fat pen's). Catches what any kind may draw by chance: a thin fragment, a
+    scribble that came out straight, a blob standing nearly upright."""
     weights = image.ravel() / image.sum()
     row_mean, column_mean = weights @ _PIXEL_ROWS, weights @ _PIXEL_COLUMNS
     rows, columns = _PIXEL_ROWS - row_mean, _PIXEL_COLUMNS - column_mean
@@ -231,7 +245,19 @@ def _looks_like_a_one(image: np.ndarray) -> bool:
     middle, radius = (row_spread + column_spread) / 2, math.hypot((row_spread - column_spread) / 2, joint)
     elongation = math.sqrt((middle + radius) / max(middle - radius, 1e-9))
     tilt = abs(math.degrees(math.atan2(2 * joint, row_spread - column_spread))) / 2  # the long axis's, from upright
-    return elongation > ONE_ELONGATION and tilt < ONE_TILT
+    if tilt >= ONE_TILT or elongation <= BAR_ELONGATION:
+        return False
+    return elongation > ONE_ELONGATION or _solidity(image) >= BAR_SOLIDITY
+
+
+def _solidity(image: np.ndarray) -> float:
+    """The ink's share of its convex hull (that of the pixels more than half inked): near 1 for a bar or a blob,
+    far less for a letter such as L or T."""
+    rows, columns = np.nonzero(image > 0.5)
+    if not len(rows):
+        return 0.0
+    corners = np.concatenate([np.column_stack([rows + down, columns + right]) for down in (0, 1) for right in (0, 1)])
+    return float(image.sum() / ConvexHull(corners).volume)  # a 2-D hull's volume is its area
 
 
 # ---------------------------------------------------------------------------------------------
@@ -493,9 +519,10 @@ def _noise(rng: np.random.Generator, materials: _Materials) -> np.ndarray:
 
 def _fragment(rng: np.random.Generator, materials: _Materials) -> np.ndarray:
     """A window over a third of a real digit's box (a random height, the width to match) holding part of its
-    ink, as the part a person might draw before stopping; it is then scaled up like any drawing."""
-    images = materials.digit_images
-    strokes = _digit_strokes(images[rng.integers(len(images))], _raster(rng.integers(*SIZE_RANGE)))
+    ink, as the part a person might draw before stopping; it is then scaled up like any drawing. Never of a 1:
+    a piece of a 1 is a shorter 1."""
+    digit = materials.digit_images[rng.choice(materials.piece_digits)]
+    strokes = _digit_strokes(digit, _raster(rng.integers(*SIZE_RANGE)))
     height, width = strokes.shape
     ink = strokes.sum()
     for _ in range(MAX_ATTEMPTS if ink else 0):

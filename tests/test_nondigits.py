@@ -41,6 +41,29 @@ def test_without_digits_the_kinds_made_from_digits_are_left_out():
     assert set(made.kinds.tolist()) == set(nondigits.KINDS) - set(nondigits.DIGIT_KINDS)
 
 
+def test_pieces_are_never_cut_from_ones(small_dataset, monkeypatch):
+    """A piece of a 1 is a shorter 1, and a 1 over another digit that digit's extra stroke: fragments and overlaps
+    are made of the other digits only."""
+    used = []
+    cut_into_strokes = nondigits._digit_strokes
+    monkeypatch.setattr(nondigits, "_digit_strokes", lambda digit, size: used.append(digit) or cut_into_strokes(
+        digit, size))
+    nondigits.generate(40, seed=0, kinds=["fragment", "overlap"], digits=small_dataset)
+    ones = small_dataset.images[small_dataset.labels == 1]
+    assert len(used) >= 40
+    assert not any((digit == ones).all(axis=(1, 2)).any() for digit in used)
+
+
+@pytest.mark.parametrize(("labels", "kinds_from_digits"), [((1,), set()), ((1, 7), {"fragment"}),
+                                                            ((1, 3, 7), {"fragment", "overlap"})])
+def test_by_default_the_kinds_the_digits_allow(small_dataset, labels, kinds_from_digits):
+    """A training on a few of the digits (a CSV of 1s and 7s, say) still gets its non-digits: fragments need one
+    digit other than 1, overlaps two."""
+    digits = small_dataset.subset(np.flatnonzero(np.isin(small_dataset.labels, labels)))
+    made = nondigits.generate(14, seed=0, digits=digits)
+    assert set(made.kinds.tolist()) == set(nondigits.KINDS) - set(nondigits.DIGIT_KINDS) | kinds_from_digits
+
+
 def test_chosen_kinds_only(small_dataset):
     made = nondigits.generate(6, seed=0, kinds=["noise", "overlap"], digits=small_dataset)
     assert made.kinds.tolist() == ["noise", "overlap"] * 3
@@ -146,11 +169,52 @@ def test_letters_without_any_font_file(monkeypatch, tmp_path):
         ({"count": 3, "kinds": ["letter", "digit"]}, "digit"),
         ({"count": 3, "kinds": []}, "none"),
         ({"count": 3, "kinds": ["fragment"]}, "give digits"),
+        ({"count": 3, "kinds": ["fragment"], "digits": (1,)}, "fragments need digits of 1 of 0, 2, 3"),
+        ({"count": 3, "kinds": ["overlap"], "digits": (1, 7)}, "overlaps need digits of 2 of 0, 2, 3"),
     ],
 )
-def test_bad_arguments_are_refused(arguments, message):
+def test_bad_arguments_are_refused(arguments, message, small_dataset):
+    if "digits" in arguments:
+        arguments["digits"] = small_dataset.subset(np.flatnonzero(np.isin(small_dataset.labels, arguments["digits"])))
     with pytest.raises(ValueError, match=message):
         nondigits.generate(seed=0, **arguments)
+
+
+def _canvas_bar(height: int, width: int, turn: float = 0.0) -> np.ndarray:
+    """A filled bar on a 280×280 canvas, ``turn`` degrees off upright, laid out as the app lays out drawings."""
+    from PIL import Image, ImageDraw
+
+    from digitcnn.preprocess import ink_to_mnist
+
+    canvas = Image.new("L", (280, 280))
+    ImageDraw.Draw(canvas).rectangle((140 - width // 2, 140 - height // 2, 140 + width // 2, 140 + height // 2),
+                                     fill=255)
+    return ink_to_mnist(np.asarray(canvas.rotate(turn, Image.Resampling.BILINEAR), np.float32) / 255)
+
+
+@pytest.mark.parametrize(("height", "width", "turn", "a_one"), [
+    (200, 40, 0, True),  # a long bar: a 1
+    (200, 80, 0, True),  # a fat bar, 2.5 times as tall as wide: a 1 written with a fat pen
+    (200, 80, 30, True),  # …leaning, as 1s do
+    (200, 80, 60, False),  # …lying down: a dash
+    (200, 110, 0, False),  # a block, not twice as tall as wide: no 1
+])
+def test_an_upright_bar_long_or_solid_looks_like_a_one(height, width, turn, a_one):
+    assert nondigits._looks_like_a_one(_canvas_bar(height, width, turn)) is a_one
+
+
+def test_a_fat_letter_of_a_bar_s_outline_is_no_one():
+    """An L as long and as upright as a fat 1's bar (its ink 2.9 times as long as wide, by its second moments) is
+    not solid: a letter, kept among the non-digits."""
+    from PIL import Image, ImageDraw
+
+    from digitcnn.preprocess import ink_to_mnist
+
+    canvas = Image.new("L", (280, 280))
+    ImageDraw.Draw(canvas).line([(110, 40), (110, 240), (210, 240)], fill=255, width=24)
+    letter = ink_to_mnist(np.asarray(canvas, np.float32) / 255)
+    assert nondigits._solidity(letter) < nondigits.BAR_SOLIDITY < nondigits._solidity(_canvas_bar(200, 80))
+    assert not nondigits._looks_like_a_one(letter)
 
 
 def test_no_images():
