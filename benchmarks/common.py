@@ -33,6 +33,14 @@ def machine() -> str:
     return f"{name}, {cores} cores"
 
 
+def load_model_named(choice: str):
+    """The saved model and card of ``choice``: a model's name, or NAME@FOLDER for the model NAME saved in another
+    models folder (a model being tried, beside the shipped one)."""
+    from digitcnn import registry
+
+    return registry.load_model(*choice.split("@", 1))
+
+
 @contextlib.contextmanager
 def running_app(environment: dict | None = None, log_path: Path | None = None, start_timeout: float = 90.0):
     """``streamlit run streamlit_app.py`` on a free loopback port: yields ``(url, seconds until

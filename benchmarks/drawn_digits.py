@@ -7,7 +7,7 @@ after a naive resize of the canvas to 28×28, and after `canvas_to_mnist`. Two s
 * the 1,797 handwritten digits that scikit-learn ships (8×8, from a different set of writers
   and a different scanning process: not MNIST at all).
 
-    python -m benchmarks.drawn_digits [--data PATH/TO/mnist] [--count 3000] [--model NAME]
+    python -m benchmarks.drawn_digits [--data PATH/TO/mnist] [--count 3000] [--model NAME[@FOLDER]]
 
 Without --data or $DIGITCNN_MNIST_DIR, the MNIST rows are skipped.
 """
@@ -25,7 +25,8 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import grey_dilation
 
-from digitcnn import config, data, preprocess, registry
+from benchmarks.common import load_model_named
+from digitcnn import config, data, preprocess
 from digitcnn.errors import EmptyDrawingError
 from digitcnn.inference import predict_probabilities
 
@@ -109,12 +110,13 @@ def main() -> None:
     parser.add_argument("--data", default=os.environ.get(config.MNIST_DIR_VARIABLE),
                         help="a folder of the MNIST IDX files (default: $DIGITCNN_MNIST_DIR)")
     parser.add_argument("--count", type=int, default=3000, help="MNIST test digits to draw (default: 3,000)")
-    parser.add_argument("--model", default=config.DEFAULT_MODEL_NAME)
+    parser.add_argument("--model", default=config.DEFAULT_MODEL_NAME, metavar="NAME[@FOLDER]",
+                        help="a saved model, or NAME@FOLDER for one in another models folder")
     parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args()
 
     rng = np.random.default_rng(arguments.seed)
-    model, card = registry.load_model(arguments.model)
+    model, card = load_model_named(arguments.model)
     sources = []
     if arguments.data:
         test = data.load_dataset(arguments.data).test

@@ -2,7 +2,7 @@
 shipped default model. Prints p50/p95/p99 for each step and for the serving path as a whole,
 next to the ways not to serve (`model.predict`, an eager `model(x)` call).
 
-    python -m benchmarks.latency [--model NAME] [--runs 500]
+    python -m benchmarks.latency [--model NAME[@FOLDER]] [--runs 500]
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 from PIL import Image, ImageDraw
 
-from digitcnn import config, preprocess, registry
+from digitcnn import config, preprocess
 from digitcnn.inference import Predictor, as_network_input
 
-from benchmarks.common import machine
+from benchmarks.common import load_model_named, machine
 
 
 def drawn_canvases(count: int, side: int = 280, seed: int = 0) -> list[np.ndarray]:
@@ -50,11 +50,12 @@ def timed(function, inputs) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=config.DEFAULT_MODEL_NAME)
+    parser.add_argument("--model", default=config.DEFAULT_MODEL_NAME, metavar="NAME[@FOLDER]",
+                        help="a saved model, or NAME@FOLDER for one in another models folder")
     parser.add_argument("--runs", type=int, default=500)
     arguments = parser.parse_args()
 
-    model, card = registry.load_model(arguments.model)
+    model, card = load_model_named(arguments.model)
     predictor = Predictor(model, card.refusal_rule, card.reading)
     canvases = drawn_canvases(arguments.runs)
     digits = [preprocess.canvas_to_mnist(canvas) for canvas in canvases]

@@ -27,9 +27,9 @@ import numpy as np
 from scipy.special import logsumexp
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.common import machine
+from benchmarks.common import load_model_named, machine
 from benchmarks.drawn_digits import render
-from digitcnn import config, data, nondigits, preprocess, registry
+from digitcnn import config, data, nondigits, preprocess
 from digitcnn.errors import EmptyDrawingError
 from digitcnn.inference import predict_probabilities, predict_with_features
 from digitcnn.refusal import threshold_refusing
@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args()
 
-    loaded = [registry.load_model(*choice.split("@", 1)) for choice in arguments.model or [config.DEFAULT_MODEL_NAME]]
+    loaded = [load_model_named(choice) for choice in arguments.model or [config.DEFAULT_MODEL_NAME]]
     if arguments.data:
         digits, digits_name = data.load_dataset(arguments.data).test, "MNIST test digits"
     else:
@@ -126,8 +126,10 @@ def main() -> None:
         "all non-digits", digits_name, f"re-drawn {digits_name}", "re-drawn scikit-learn digits"]
     counts = [int((made.kinds == kind).sum()) for kind in nondigits.KINDS] + [
         len(made), len(digits), len(drawn_mnist[0]) + drawn_mnist[1], len(drawn_sklearn[0]) + drawn_sklearn[1]]
-    table = {}  # (model, rule) -> (its threshold, (share refused, AUROC) for each of the rows named above)
-    for model, card in loaded:
+    # (position of the model, its name, rule) -> (its threshold, (share refused, AUROC) for each row named above):
+    # by position, as two models may share a name and a date (one's rule fitted again, say)
+    table = {}
+    for position, (model, card) in enumerate(loaded):
         for rule, score in SCORES.items():
             scores = {name: score(model, card, images) for name, images in pictures.items()}
             if scores["digits"] is None:
@@ -137,13 +139,13 @@ def main() -> None:
                               + [scores["non-digits"]])
             digit_rows = [(scores["digits"], 0), (scores["drawn"], drawn_mnist[1]),
                           (scores["drawn sklearn"], drawn_sklearn[1])]
-            table[card.name, card.created, rule] = cut, (
+            table[position, card.name, rule] = cut, (
                 [(refused_share(row, 0, cut), auroc(scores["digits"], row)) for row in non_digit_rows]
                 + [(refused_share(row, refused, cut), auroc(row, scores["non-digits"]))
                    for row, refused in digit_rows])
 
-    for model, card in loaded:
-        print(f"model {card.name} of {card.created} ({card.architecture}, reading {card.reading}, "
+    for position, (model, card) in enumerate(loaded, start=1):
+        print(f"model {position}: {card.name} of {card.created} ({card.architecture}, reading {card.reading}, "
               f"{card.test_accuracy:.2%} on its test set, "
               f"{'trained with' if card.settings.get('non_digit_share') else 'without'} generated non-digits)")
         # (a card written before the setting existed lacks it: that model learned from digits alone)
@@ -151,7 +153,7 @@ def main() -> None:
     print(f"each rule refuses a picture scoring below its threshold, fitted so that ≤ {REFUSED_DIGITS:.0%} of the "
           f"{len(digits):,} {digits_name} are refused")
     columns = list(table)
-    print(f"{'':38}{'':>7}" + "".join(f"  {name[:17]:>17}" for name, _, _ in columns))
+    print(f"{'':38}{'':>7}" + "".join(f"  {f'{position + 1}. {name}'[:17]:>17}" for position, name, _ in columns))
     print(f"{'':38}{'':>7}" + "".join(f"  {rule:>17}" for _, _, rule in columns))
     print(f"{'pictures':38}{'count':>7}" + f"  {'refused':>8} {'AUROC':>8}" * len(columns))
     for index, (name, count) in enumerate(zip(names, counts)):
