@@ -103,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
         "the data: "))
     reread.add_argument("--name", help="save it as models/NAME.keras (default: its own name, replaced)")
     reread.add_argument("--models-dir", help="where models are saved")
+    reread.add_argument("--fit-refusal", action="store_true",
+                        help="fit its \"not a digit\" rule again, digit-likeness included, the way this version "
+                             "fits it after training (for a model trained before the way changed)")
     _add_threads_option(reread)
     reread.set_defaults(command=_reread)
 
@@ -278,9 +281,11 @@ def _reread(arguments) -> int:
     registry.check_writable(arguments.models_dir)  # before the scoring, as train does
     print(f"{card.name}, read {card.reading}: train accuracy {card.train_accuracy:.2%}, test accuracy "
           f"{card.test_accuracy:.2%}{_refusal_text(card)}")
-    train_evaluation, test_evaluation, refusal = training.scores_read_as(model, settings, dataset,
-                                                                         card.refusal_rule.likeness)
+    train_evaluation, test_evaluation, refusal = training.scores_read_as(
+        model, settings, dataset, card.refusal_rule.likeness, fit_likeness_again=arguments.fit_refusal)
     reread = card.read_as(arguments.reading, train_evaluation, test_evaluation, refusal)
+    if arguments.fit_refusal:
+        reread = replace(reread, refusal=refusal.to_dict())  # also for a model saved before it had a rule
     print(f"{card.name}, read {reread.reading}: train accuracy {reread.train_accuracy:.2%}, test accuracy "
           f"{reread.test_accuracy:.2%}{_refusal_text(reread)}")
     path = registry.save_model(model, replace(reread, name=name), arguments.models_dir)

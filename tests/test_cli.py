@@ -179,6 +179,40 @@ def test_export_csv_writes_the_tutorials_format(tmp_path, capsys):
     assert cli.main(["export-csv", "--out", str(out), "--first", "4999", "--count", "5"]) == cli.EXIT_USER_ERROR
 
 
+def test_reread_fit_refusal_gives_a_model_saved_before_rules_a_rule_fitted_as_training_fits_it(trained, tmp_path,
+                                                                                                 capsys):
+    """A model trained before the way rules are fitted changed (here, before there were rules at all) gets one
+    fitted now, the network unchanged, refusing at most 1% of its test digits."""
+    import shutil
+
+    from digitcnn import registry, training
+    from digitcnn.inference import predict_probabilities, predict_with_features
+
+    _, csv, models = trained
+    folder = tmp_path / "models"
+    shutil.copytree(models, folder)
+    card_file = folder / "tiny.json"
+    card = json.loads(card_file.read_text())
+    del card["refusal"]
+    card_file.write_text(json.dumps(card))
+    before_model, before = registry.load_model("tiny", folder)
+    assert not before.refusal_rule.fitted
+
+    assert cli.main(["reread", "--model", "tiny", "--reading", "plain", "--data", str(csv), "--models-dir",
+                     str(folder), "--fit-refusal"]) == 0
+    output = capsys.readouterr().out
+    model, after = registry.load_model("tiny", folder)
+    rule = after.refusal_rule
+    assert rule.fitted and rule.likeness is not None and rule.test_refused <= 0.01
+    assert f"not a digit below {rule.threshold:.3f}" in output
+    test = training.make_split(data.load_dataset(str(csv)), after.training_config).test
+    np.testing.assert_allclose(predict_probabilities(model, test.images), predict_probabilities(before_model,
+                                                                                                test.images))
+    features = predict_with_features(model, test.images[:1])[1]
+    assert len(rule.likeness.weights) == features.shape[1]  # what it refuses: see test_refusal
+    assert after.test_accuracy == before.test_accuracy and after.training_seconds == before.training_seconds
+
+
 @pytest.mark.parametrize("command", ["train", "evaluate", "reread", "predict", "models", "export-csv"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:

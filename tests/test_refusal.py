@@ -98,8 +98,35 @@ def test_a_tiny_model_refuses_non_digits_far_more_than_its_test_digits(tiny_outl
     np.testing.assert_allclose(scores, rule.scores(probabilities, features), atol=1e-4)
     surest = int(np.argmax(scores))
     assert predictor.read(test.images[surest]).digit == probabilities[surest].argmax()
-    for kind in ("noise", "scribble"):  # static and a scribble, laid out as the app lays out any picture
-        assert predictor.read(nondigits.generate(1, seed=5, kinds=[kind]).images[0]).digit is None, kind
+    static = nondigits.generate(1, seed=5, kinds=["noise"]).images[0]  # laid out as the app lays out any picture
+    assert predictor.read(static).digit is None
+
+
+def test_a_digit_likeness_fitted_again_is_the_one_the_training_fitted(tiny_outlier_result):
+    """What `reread --fit-refusal` fits for a saved model: the pens and scans of its digits are drawn from the
+    training's seed, so the same network gets the same digit-likeness, whatever ran in between."""
+    import tensorflow as tf
+
+    from digitcnn import training
+
+    result = tiny_outlier_result
+    tf.random.uniform([10])  # random numbers drawn in between
+    again = training.fit_digit_likeness(result.model, result.split.train, result.config.seed)
+    assert again == result.refusal.likeness
+    other_seed = training.fit_digit_likeness(result.model, result.split.train, result.config.seed + 1)
+    assert other_seed != result.refusal.likeness
+
+
+def test_a_model_of_a_few_digits_gets_its_rule_too(tiny_result):
+    """A training on 1s and 7s only (a CSV of two digits, say) fits its digit-likeness with the non-digits those
+    digits allow: pieces of 7s, but no overlaps (which need two digits other than 1)."""
+    from digitcnn import training
+
+    result, _ = tiny_result
+    train_set = result.split.train
+    ones_and_sevens = train_set.subset(np.flatnonzero(np.isin(train_set.labels, (1, 7))))
+    likeness = training.fit_digit_likeness(result.model, ones_and_sevens, seed=0)
+    assert len(likeness.weights) == predict_with_features(result.model, ones_and_sevens.images[:1])[1].shape[1]
 
 
 def _read(model, images, labels):
