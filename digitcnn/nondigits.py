@@ -12,8 +12,9 @@ changes nothing, and the rest would only cost time.
 
 A non-digit must be one that a reasonable person would not read as a digit, or a model that refuses it is
 wrongly blamed. Hence: no letter that looks like a digit (:data:`EXCLUDED_LETTERS`), no shape that is a digit
-(a circle or an ellipse is a 0, an upright bar a 1), no blob standing upright, no overlap with a 1 in it, and
-nothing at all, of any kind, that comes out as an upright bar (:func:`_looks_like_a_one`). Drawings that the
+(a circle or an ellipse is a 0, an upright bar a 1), no blob standing upright, no piece of a 1 and no overlap with
+a 1 in it, and nothing at all, of any kind, that comes out as a bar near upright, a long one or a short solid one
+(:func:`_looks_like_a_one`). Drawings that the
 app itself would refuse as empty, a speck or a dot (``EmptyDrawingError``) never reach a model, so they are
 drawn again too.
 

@@ -598,7 +598,8 @@ def _placement(seed: int):
 # refused 9.5% of the time against 12.3–12.4%, MNIST's test unchanged (99.65% against 99.61–99.62% with three
 # pens); half the digits up to 3 times as wide gave 96.55% and 10.0%. Elastic distortions (Keras's, half the
 # digits) did the opposite: 94.2–94.4% and 15.0–15.4%, and cost MNIST 0.2 points. Trained with it from the start,
-# the shipped model reads them 96.05% right with three pens (the previous one 95.72%) and refuses 6.8% (9.7%).
+# the shipped model reads them 96.05% right with three pens (the previous one 95.72%), and its rule of the time
+# refused 6.8% (9.7%).
 WIDE_SHARE = 0.3
 WIDEST = 4.0
 _INK = 0.2  # a column (or row) of a network input holds ink where its brightest pixel is above this
