@@ -101,8 +101,8 @@ ONE_ELONGATION = 3.0  # ink that many times longer than wide (by its second mome
 ONE_TILT = 45  # …and within this many degrees of upright is a 1: 97.6% of MNIST's test 1s, 1.2% of other digits…
 BAR_ELONGATION = 2.0  # …and so is a bar only this much longer than wide, where its ink fills most of its convex hull
 BAR_SOLIDITY = 0.7  # (at least this share): a 1 written with a fat pen. Together, 97.9% of MNIST's test 1s, 1.7% of
-# other digits (filled loops of 8s and 9s among them), and 66% of the re-drawn scikit-learn 1s (the long bar alone: 15%),
-# bold 1s written for an 8×8 scanner
+# other digits (filled loops of 8s and 9s among them), and 66% of the re-drawn scikit-learn 1s, bold 1s written for an
+# 8×8 scanner (the long bar alone: 15%)
 MAX_ATTEMPTS = 100  # a kind that fails this often in a row for one picture is broken, not unlucky
 _PIXEL_ROWS, _PIXEL_COLUMNS = np.indices((IMAGE_SIDE, IMAGE_SIDE)).reshape(2, -1).astype(np.float64)  # of each pixel, in order
 

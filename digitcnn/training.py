@@ -59,9 +59,10 @@ TRAIN_SCORE_SAMPLE = 5_000
 # The digit-likeness of the refusal rule is fitted to at most this many training digits (and half a small run's)
 # and as many generated non-digits. Measured on an earlier shipped model: 1,000 of each refused 85% of unseen
 # non-digits, 2,000 89%, 4,000 92% and 6,000 92.5% (each at 1% of MNIST's test digits refused); on the shipped
-# model of 2026-11-26, 8,000 rather than 4,000 also refused fewer re-drawn scikit-learn digits (LIKENESS_COARSE_SHARE
-# below). Generating the non-digits is most of the cost (about 1.3 ms each, on a core of their own during the fit):
-# half of the embedded sample's digits keep a first model within 30 s.
+# network of 2026-11-26, 8,000 rather than 4,000 refused about 1–2 points more for as many re-drawn scikit-learn
+# digits refused (see LIKENESS_COARSE_SHARE), for about 2 s more after a full-MNIST fit. Generating the non-digits is
+# most of the cost (about a millisecond each, on a core of their own during the fit): half of the embedded sample's
+# digits keep a first model within 30 s.
 LIKENESS_SAMPLE = 8_000
 # This share of the digit-likeness's digits is bold and coarse-scanned, inked solid from a lower cut than training's
 # (bolder, as other writers' scans are): bold, blocky digits are digits too. The share moves along one trade-off
@@ -428,7 +429,7 @@ def fit_digit_likeness(model, train_set: Dataset, seed: int, non_digits=None) ->
     # The pens and scans are drawn at random: from the seed, so that a rule fitted again (`reread --fit-refusal`)
     # is the one the training fitted, whatever ran before.
     tf.random.set_seed(seed)
-    digits[plain:] = _coarse_scan(_vary_stroke_width(digits[plain:]), share=1.0, cut=LIKENESS_INK_CUT).numpy()
+    digits[plain:] = _coarse_scan(_vary_stroke_width(digits[plain:]), share=1.0, ink_cut=LIKENESS_INK_CUT).numpy()
     return fit_likeness(predict_with_features(model, digits, _EVALUATION_BATCH_SIZE)[1],
                         predict_with_features(model, others.images, _EVALUATION_BATCH_SIZE)[1])
 
@@ -437,8 +438,8 @@ def likeness_sample(train_set: Dataset, seed: int) -> tuple[Dataset, dict]:
     """What :func:`fit_digit_likeness` learns from: at most :data:`LIKENESS_SAMPLE` of the training digits (half
     of a small run's), chosen with ``seed``, and the order for its non-digits (the arguments of
     :func:`digitcnn.nondigits.generate`): as many, of every kind, pieces and overlaps of those digits included
-    (where they hold digits to make them of), drawn with another seed than the training's own non-digits (so that it learns what makes a non-digit, not the
-    ones the network has seen)."""
+    (where they hold digits to make them of), drawn with another seed than the training's own non-digits (so that
+    it learns what makes a non-digit, not the ones the network has seen)."""
     count = min(LIKENESS_SAMPLE, len(train_set) // 2 or 1)
     sample = train_set.subset(np.sort(np.random.default_rng(seed).choice(len(train_set), count, replace=False)))
     return sample, dict(count=count, seed=seed + 1, digits=sample)
@@ -663,11 +664,11 @@ COARSE_GRID = (8, 13)
 COARSE_INK_CUT = (0.3, 0.5)  # the scanned brightness, as a share of the brightest, above which the ink is solid
 
 
-def _coarse_scan(images, share: float = COARSE_SHARE, cut: tuple[float, float] = COARSE_INK_CUT):
+def _coarse_scan(images, share: float = COARSE_SHARE, ink_cut: tuple[float, float] = COARSE_INK_CUT):
     """Some images (``share`` of them) as a coarse scanner or a felt pen gives them: averaged over a grid of
-    :data:`COARSE_GRID` cells a side, smoothly enlarged again and inked solid above a cut (drawn from ``cut``, a
-    share of the brightest), which leaves blocky, bold strokes. A digit written for a scanner of 8×8 cells, a thick marker, or a phone photo taken from afar
-    looks so, and MNIST's fine 20×20 pen strokes never do."""
+    :data:`COARSE_GRID` cells a side, smoothly enlarged again and inked solid above a cut (drawn from ``ink_cut``,
+    a share of the brightest), which leaves blocky, bold strokes. A digit written for a scanner of 8×8 cells, a
+    thick marker, or a phone photo taken from afar looks so, and MNIST's fine 20×20 pen strokes never do."""
     import tensorflow as tf
 
     side = tf.random.uniform([], COARSE_GRID[0], COARSE_GRID[1] + 1, dtype=tf.int32)
@@ -675,7 +676,7 @@ def _coarse_scan(images, share: float = COARSE_SHARE, cut: tuple[float, float] =
                              method="bicubic")
     brightest = tf.maximum(tf.reduce_max(coarse, axis=[1, 2, 3], keepdims=True), 1e-3)
     count = tf.shape(images)[0]
-    cut = tf.random.uniform([count, 1, 1, 1], *cut)
+    cut = tf.random.uniform([count, 1, 1, 1], *ink_cut)
     solid = tf.clip_by_value((coarse / brightest - cut) * 4 + 0.5, 0.0, 1.0)  # a ramp a quarter of the range wide
     return tf.where(tf.random.uniform([count, 1, 1, 1]) < share, solid, images)
 
