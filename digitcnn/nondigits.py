@@ -47,7 +47,10 @@ from digitcnn.preprocess import ink_to_mnist
 
 _log = logging.getLogger(__name__)
 KINDS = ("letter", "shape", "scribble", "blob", "noise", "fragment", "overlap")
-DIGIT_KINDS = ("fragment", "overlap")  # made from real digits: only when digits are given
+# The kinds made from real digits, and how many different digits of PIECE_DIGITS (below) the digits given must hold
+# for each: a fragment is cut from one, an overlap draws two.
+LABELS_NEEDED = {"fragment": 1, "overlap": 2}
+DIGIT_KINDS = tuple(LABELS_NEEDED)
 
 # Letters a reasonable person could take for a digit, left out: O o Q (0), I l (1), Z z (2), S s (5),
 # G b (6), B (8), g q (9); and i j J f, mostly one upright stroke: as a 1 they fail the bar check of
@@ -135,9 +138,8 @@ def generate(count: int, seed: int, kinds: Sequence[str] | None = None, digits=N
     by_label = {} if digits is None else {label: np.flatnonzero(np.asarray(digits.labels) == label)
                                           for label in PIECE_DIGITS}
     by_label = {label: indices for label, indices in by_label.items() if len(indices)}
-    labels_needed = {"fragment": 1, "overlap": 2}  # of PIECE_DIGITS, among the digits
     if kinds is None:
-        kinds = tuple(kind for kind in KINDS if len(by_label) >= labels_needed.get(kind, 0))
+        kinds = tuple(kind for kind in KINDS if len(by_label) >= LABELS_NEEDED.get(kind, 0))
     kinds = tuple(kinds)
     unknown = [kind for kind in kinds if kind not in KINDS]
     if unknown or not kinds:
@@ -145,8 +147,8 @@ def generate(count: int, seed: int, kinds: Sequence[str] | None = None, digits=N
     if digits is None and any(kind in DIGIT_KINDS for kind in kinds):
         raise ValueError(f"the kinds {' and '.join(DIGIT_KINDS)} are made from real digits: give digits")
     for kind in DIGIT_KINDS:
-        if kind in kinds and len(by_label) < labels_needed[kind]:
-            raise ValueError(f"{kind}s need digits of {labels_needed[kind]} of {', '.join(map(str, PIECE_DIGITS))} "
+        if kind in kinds and len(by_label) < LABELS_NEEDED[kind]:
+            raise ValueError(f"{kind}s need digits of {LABELS_NEEDED[kind]} of {', '.join(map(str, PIECE_DIGITS))} "
                              f"at least")
     materials = _Materials(_letter_fonts() if "letter" in kinds else (),
                            None if digits is None else np.asarray(digits.images), by_label,
