@@ -5,7 +5,7 @@ The entry point lays out the navigation and the shared sidebar, then runs the ch
 
 import streamlit as st
 
-from ui import sidebar, state
+from ui import navigation, sidebar, state
 
 st.set_page_config(page_title="DigitCNN", page_icon=":material/draw:", layout="wide")
 
@@ -18,6 +18,7 @@ page = st.navigation(
         st.Page("pages/compare_models.py", title="Compare models", icon=":material/compare_arrows:"),
     ]
 )
+navigation.entered()  # a visit that first ran a page on its own (see ui.navigation) goes on to that page
 state.job_board()  # made once per server: its worker processes start importing TensorFlow before the first Train
 sidebar.render()
 page.run()

@@ -9,7 +9,9 @@ import streamlit as st
 
 from digitcnn import charts, comparison, config, gallery, registry
 from digitcnn.errors import DigitCNNError
-from ui import state
+from ui import navigation, state
+
+navigation.through_the_entry_point("pages/compare_models.py")  # before anything: see ui.navigation
 
 DISAGREEMENTS_SHOWN = 40
 

@@ -3,7 +3,9 @@
 import streamlit as st
 
 from digitcnn import charts, gallery, summary
-from ui import paging, state
+from ui import navigation, paging, state
+
+navigation.through_the_entry_point("pages/dataset_browser.py")  # before anything: see ui.navigation
 
 SAMPLES_PER_PAGE = 40
 

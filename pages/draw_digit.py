@@ -6,7 +6,9 @@ from streamlit_drawable_canvas import st_canvas
 
 from digitcnn import preprocess
 from digitcnn.errors import DigitCNNError
-from ui import reading, state
+from ui import navigation, reading, state
+
+navigation.through_the_entry_point("pages/draw_digit.py")  # before anything: see ui.navigation
 
 CANVAS_SIDE = 280
 

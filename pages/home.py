@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from ui import state
+from ui import navigation, state
+
+navigation.through_the_entry_point("pages/home.py")  # before anything: see ui.navigation
 
 
 def in_use() -> None:

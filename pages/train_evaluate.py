@@ -8,7 +8,9 @@ from digitcnn.errors import DigitCNNError
 from digitcnn.inference import PLAIN, THREE_PENS
 from digitcnn.jobs import CANCELLED, FAILED, RUNNING, WAITING
 from digitcnn.training import SETTINGS, TrainingConfig
-from ui import paging, state, teaching
+from ui import navigation, paging, state, teaching
+
+navigation.through_the_entry_point("pages/train_evaluate.py")  # before anything: see ui.navigation
 
 MISTAKES_PER_PAGE = 30
 ANY_DIGIT = "any"  # the mistakes filter's choice of no digit in particular

@@ -45,8 +45,9 @@ def _page_with_sidebar(page):
     across reruns run this instead.)"""
     import runpy
 
-    from ui import sidebar
+    from ui import navigation, sidebar
 
+    navigation.entered()
     sidebar.render()
     runpy.run_path(page, run_name="__main__")
 
