@@ -173,6 +173,22 @@ def test_coarse_scans_make_some_digits_blocky_and_bold_and_leave_them_in_place(s
     np.testing.assert_allclose(center(scanned), center(images.numpy()), atol=1.5)  # a grid cell is 2–3.5 px
 
 
+def test_the_digit_likeness_sees_digits_through_every_grid_not_one(small_dataset):
+    """The digits the digit-likeness learns from are scanned an equal part through each grid of COARSE_GRID (one
+    scan of them all would take one grid, drawn at random). With one ink cut, a scan is deterministic: each part
+    equals its own grid's scan, and another grid's differs."""
+    images = (small_dataset.images[:60, ..., None] / 255.0).astype(np.float32)
+    cut = (0.2, 0.2)
+    scanned = training._scanned_through_every_grid(images, cut)
+    sides = list(range(training.COARSE_GRID[0], training.COARSE_GRID[1] + 1))
+    parts = np.array_split(np.arange(len(images)), len(sides))
+    assert scanned.shape == images.shape and len(sides) > 1
+    for side, part in zip(sides, parts):
+        np.testing.assert_allclose(scanned[part], training._coarse_scan(images[part], 1.0, cut, side).numpy())
+        other = sides[-1] if side != sides[-1] else sides[0]
+        assert np.abs(scanned[part] - training._coarse_scan(images[part], 1.0, cut, other).numpy()).max() > 0.1
+
+
 def test_wider_hands_stretch_narrow_digits_sideways_never_beyond_their_height(small_dataset):
     import tensorflow as tf
 
