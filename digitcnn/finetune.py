@@ -268,7 +268,7 @@ def fine_tune(
     passed = _drop(before, after) <= settings.max_accuracy_drop + 1e-9
     # The writer's drawings count among the digits its "not a digit" rule learns from: their hand is a digit's.
     likeness = fit_digit_likeness(model, Dataset(learned.images, learned.labels, f"{writer}'s drawings and digits"),
-                                  settings.seed)
+                                  settings.seed, learned_scans=base_card.training_config.augment or settings.augment)
     refusal = fit_refusal(data_test_evaluation.probabilities, data_test.labels, after.data_test_features, likeness)
     return FineTuneResult(
         model=model,

@@ -84,6 +84,12 @@ LIKENESS_NON_DIGITS = 8_000
 # 91.9–93.4%. A weaker network pays more non-digits for it: the embedded sample's quick run (97.8%) refused
 # 2.3% / 69.6% with three quarters of 8,000, 6.5% / 77.9% with half of them cut at 0.3–0.5.
 LIKENESS_COARSE_SHARE = 0.85
+# …and this share for a network that never learned from coarse scans (trained without augmentation: a quick run).
+# Its features tell a blocky digit from a non-digit less well, and a large share makes its digit-likeness lax: the
+# embedded sample's quick run (97.8%), two seeds each, refused 4.4–4.8% / 72.8–73.9% with half, 1.2–1.7% /
+# 63.9–65.2% with three quarters, 0.4–0.8% / 57.4–58.3% with 0.85 (with the last release's three quarters through
+# one grid: 2.5% / 66.9%).
+LIKENESS_COARSE_SHARE_UNSCANNED = 0.75
 LIKENESS_INK_CUT = (0.1, 0.3)
 
 
@@ -271,7 +277,8 @@ def train(
     _settle_batch_normalization(model, train_sample)
     temperature, train_evaluation = _calibrate(model, train_sample, config)
     refusal, test_evaluation = fit_refusal_rule(model, split.train, split.test, config.seed,
-                                                likeness_non_digits.result(), config.reading)
+                                                likeness_non_digits.result(), config.reading,
+                                                learned_scans=config.augment)
     return TrainingResult(
         model=model,
         config=config,
@@ -401,17 +408,17 @@ def scores_read_as(model, config: TrainingConfig, dataset: Dataset, likeness: Di
     train_sample = _train_score_sample(split.train, config.seed)
     train_evaluation = evaluate_model(model, train_sample, config.reading)
     if fit_likeness_again:
-        likeness = fit_digit_likeness(model, split.train, config.seed)
+        likeness = fit_digit_likeness(model, split.train, config.seed, learned_scans=config.augment)
     refusal, test_evaluation = refusal_on_test_digits(model, split.test, likeness, config.reading)
     return train_evaluation, test_evaluation, refusal
 
 
 def fit_refusal_rule(model, train_set: Dataset, test_set: Dataset, seed: int, non_digits=None,
-                     reading: str = PLAIN) -> tuple[RefusalRule, Evaluation]:
+                     reading: str = PLAIN, *, learned_scans: bool) -> tuple[RefusalRule, Evaluation]:
     """``model``'s "not a digit" rule (see :mod:`digitcnn.refusal`) and its scores on ``test_set`` (read the
     ``reading`` way): its digit-likeness (:func:`fit_digit_likeness`, given its ``non_digits`` if they are drawn
     already), then its threshold, fitted to the test digits."""
-    likeness = fit_digit_likeness(model, train_set, seed, non_digits)
+    likeness = fit_digit_likeness(model, train_set, seed, non_digits, learned_scans=learned_scans)
     return refusal_on_test_digits(model, test_set, likeness, reading)
 
 
@@ -423,11 +430,13 @@ def refusal_on_test_digits(model, test_set: Dataset, likeness: DigitLikeness | N
     return fit_refusal(probabilities, test_set.labels, features, likeness), evaluate(test_set.labels, probabilities)
 
 
-def fit_digit_likeness(model, train_set: Dataset, seed: int, non_digits=None) -> DigitLikeness:
+def fit_digit_likeness(model, train_set: Dataset, seed: int, non_digits=None, *, learned_scans: bool
+                       ) -> DigitLikeness:
     """How much a picture looks like a digit to ``model`` (see :mod:`digitcnn.refusal`), fitted to the digits and
-    non-digits of :func:`likeness_sample` (``non_digits``: those non-digits, drawn already; else drawn now),
-    :data:`LIKENESS_COARSE_SHARE` of the digits with another pen and through a coarse scan (bold, blocky digits are
-    digits too: other writers' scans often look so)."""
+    non-digits of :func:`likeness_sample` (``non_digits``: those non-digits, drawn already; else drawn now), some
+    of the digits with another pen and through a coarse scan (bold, blocky digits are digits too: other writers'
+    scans often look so): :data:`LIKENESS_COARSE_SHARE` of them for a network that ``learned_scans`` (trained
+    with augmentation, coarse scans included), :data:`LIKENESS_COARSE_SHARE_UNSCANNED` for one that did not."""
     import tensorflow as tf
 
     from digitcnn import nondigits
@@ -436,7 +445,8 @@ def fit_digit_likeness(model, train_set: Dataset, seed: int, non_digits=None) ->
     sample, non_digit_order = likeness_sample(train_set, seed)
     others = non_digits if non_digits is not None else nondigits.generate(**non_digit_order)
     digits = as_network_input(sample.images).copy()
-    plain = len(digits) - round(LIKENESS_COARSE_SHARE * len(digits))
+    share = LIKENESS_COARSE_SHARE if learned_scans else LIKENESS_COARSE_SHARE_UNSCANNED
+    plain = len(digits) - round(share * len(digits))
     # The pens and scans are drawn at random: from the seed, so that a rule fitted again (`reread --fit-refusal`)
     # is the one the training fitted, whatever ran before.
     tf.random.set_seed(seed)

@@ -111,10 +111,17 @@ def test_a_digit_likeness_fitted_again_is_the_one_the_training_fitted(tiny_outli
 
     result = tiny_outlier_result
     tf.random.uniform([10])  # random numbers drawn in between
-    again = training.fit_digit_likeness(result.model, result.split.train, result.config.seed)
+    again = training.fit_digit_likeness(result.model, result.split.train, result.config.seed,
+                                        learned_scans=result.config.augment)
     assert again == result.refusal.likeness
-    other_seed = training.fit_digit_likeness(result.model, result.split.train, result.config.seed + 1)
+    other_seed = training.fit_digit_likeness(result.model, result.split.train, result.config.seed + 1,
+                                             learned_scans=result.config.augment)
     assert other_seed != result.refusal.likeness
+    # This network never learned from coarse scans (trained without augmentation): had it, its digit-likeness
+    # would see more of its digits through them.
+    assert not result.config.augment
+    assert training.fit_digit_likeness(result.model, result.split.train, result.config.seed,
+                                       learned_scans=True) != result.refusal.likeness
 
 
 def test_a_model_of_a_few_digits_gets_its_rule_too(tiny_result):
@@ -125,7 +132,7 @@ def test_a_model_of_a_few_digits_gets_its_rule_too(tiny_result):
     result, _ = tiny_result
     train_set = result.split.train
     ones_and_sevens = train_set.subset(np.flatnonzero(np.isin(train_set.labels, (1, 7))))
-    likeness = training.fit_digit_likeness(result.model, ones_and_sevens, seed=0)
+    likeness = training.fit_digit_likeness(result.model, ones_and_sevens, seed=0, learned_scans=True)
     assert len(likeness.weights) == predict_with_features(result.model, ones_and_sevens.images[:1])[1].shape[1]
 
 
