@@ -56,20 +56,29 @@ _EVALUATION_BATCH_SIZE = 512
 # model's 60,000 training digits (99.43%, temperature 1.033): three samples of 5,000 gave 99.30–99.52% and
 # 1.018–1.047, three of 10,000 99.36–99.50% and 0.996–1.050, for half the predictions (about 1.5 s of a quick run).
 TRAIN_SCORE_SAMPLE = 5_000
-# The digit-likeness of the refusal rule is fitted to at most this many training digits (and half a small run's)
-# and at most this many generated non-digits (as many as its digits, if fewer). Measured on an earlier shipped model:
-# 1,000 of each refused 85% of unseen non-digits, 2,000 89%, 4,000 92% and 6,000 92.5% (each at 1% of MNIST's test
-# digits refused). More digits refuse more non-digits, more non-digits add little: see LIKENESS_COARSE_SHARE.
-# The 28,000 digits cost about 4 s more than 8,000 after a full-MNIST fit (their features and a larger regression); the
-# non-digits are drawn during the fit (about a millisecond each, on a core of their own), and a small run draws as
-# many as its digits, which keeps a first model within 30 s.
-LIKENESS_DIGITS = 28_000
+
+
+@dataclass(frozen=True)
+class LikenessRecipe:
+    """What the digit-likeness of a refusal rule learns from: at most ``digits`` training digits (half a small
+    run's), ``coarse_share`` of them with another pen and through a coarse scan, inked solid from a lower cut than
+    training's (bold, blocky digits are digits too: other writers' scans look so), and as many generated
+    non-digits, at most :data:`LIKENESS_NON_DIGITS`."""
+
+    digits: int
+    coarse_share: float
+
+
+# Measured on an earlier shipped model: 1,000 digits and non-digits refused 85% of unseen non-digits, 2,000 89%,
+# 4,000 92% and 6,000 92.5% (each at 1% of MNIST's test digits refused). The non-digits are drawn during the fit
+# (about a millisecond each, on a core of their own), and a small run draws as many as its digits, which keeps a
+# first model within 30 s.
 LIKENESS_NON_DIGITS = 8_000
-# This share of the digit-likeness's digits is bold and coarse-scanned, inked solid from a lower cut than training's
-# (bolder, as other writers' scans are): bold, blocky digits are digits too. The share moves along one trade-off
-# between other hands refused and non-digits refused. Measured on the shipped network of 2026-11-26, the threshold at
-# 1% of MNIST's test digits, as re-drawn scikit-learn digits refused / 1,400 unseen non-digits refused (targets
-# ≤ 3% / ≥ 90%), over 12 draws (three samples of the digits, four of the non-digits; six of 16,000 non-digits):
+# For a network that learned from coarse scans (trained with augmentation, as the recipes are). The share and the
+# count move along one trade-off between other hands refused and non-digits refused. Measured on the shipped network
+# of 2026-11-26, the threshold at 1% of MNIST's test digits, as re-drawn scikit-learn digits refused / 1,400 unseen
+# non-digits refused (targets ≤ 3% / ≥ 90%), over 12 draws (three samples of the digits, four of the non-digits;
+# six of 16,000 non-digits):
 #   digits, share              non-digits   refused                  both targets met
 #   8,000, three quarters      8,000        2.1–3.5% / 89.7–91.1%     6 of 12
 #   8,000, 0.85                8,000        1.5–2.3% / 87.5–89.4%     0 of 12
@@ -81,15 +90,16 @@ LIKENESS_NON_DIGITS = 8_000
 #   28,000, 0.85               16,000       2.3–3.6% / 90.8–92.0%     4 of 6
 # Earlier, each draw's scans through one grid: 8,000 of each, half 4.8% / 93.7%, five eighths 4.0% / 92.8%. With
 # 4,000 of each and half of them, the cut of 0.1–0.3 refused 4.6–5.2% / 91.6–92.7%, training's 0.3–0.5 5.2–7.1% /
-# 91.9–93.4%. A weaker network pays more non-digits for it: the embedded sample's quick run (97.8%) refused
-# 2.3% / 69.6% with three quarters of 8,000, 6.5% / 77.9% with half of them cut at 0.3–0.5.
-LIKENESS_COARSE_SHARE = 0.85
-# …and this share for a network that never learned from coarse scans (trained without augmentation: a quick run).
-# Its features tell a blocky digit from a non-digit less well, and a large share makes its digit-likeness lax: the
-# embedded sample's quick run (97.8%), two seeds each, refused 4.4–4.8% / 72.8–73.9% with half, 1.2–1.7% /
-# 63.9–65.2% with three quarters, 0.4–0.8% / 57.4–58.3% with 0.85 (with the last release's three quarters through
-# one grid: 2.5% / 66.9%).
-LIKENESS_COARSE_SHARE_UNSCANNED = 0.75
+# 91.9–93.4%. The 28,000 digits cost a full-MNIST training about 4 s more than 8,000 after its fit (their features
+# and a larger regression).
+LIKENESS_AFTER_SCANS = LikenessRecipe(digits=28_000, coarse_share=0.85)
+# For a network that never learned from coarse scans (trained without augmentation: a quick run). Its features tell
+# a blocky digit from a non-digit less well, and a large share makes its digit-likeness lax: the embedded sample's
+# quick run (97.8%), two seeds each, refused 4.4–4.8% / 72.8–73.9% with half, 1.2–1.7% / 63.9–65.2% with three
+# quarters, 0.4–0.8% / 57.4–58.3% with 0.85 (with the last release's three quarters through one grid: 2.5% / 66.9%).
+# 8,000 digits, as before: 28,000 made a full-MNIST quick run about 5 s longer (median 34.7 s against 29.1 s, three
+# runs each), against its target of a minute, with no measurement to show for it.
+LIKENESS_WITHOUT_SCANS = LikenessRecipe(digits=8_000, coarse_share=0.75)
 LIKENESS_INK_CUT = (0.1, 0.3)
 
 
@@ -271,7 +281,8 @@ def train(
     config = fitted_to_run(config, len(split.train))
     # The non-digits the refusal rule's digit-likeness learns from are drawn on a core of their own while the
     # network trains: drawn after it, they took about 5 s of a quick run on full MNIST.
-    likeness_non_digits = nondigits.generate_elsewhere(**likeness_sample(split.train, config.seed)[1])
+    likeness_non_digits = nondigits.generate_elsewhere(**likeness_sample(split.train, config.seed,
+                                                                         learned_scans=config.augment)[1])
     model, history, training_seconds = _fit(split, config, on_progress, cancel)
     train_sample = _train_score_sample(split.train, config.seed)
     _settle_batch_normalization(model, train_sample)
@@ -434,19 +445,18 @@ def fit_digit_likeness(model, train_set: Dataset, seed: int, non_digits=None, *,
                        ) -> DigitLikeness:
     """How much a picture looks like a digit to ``model`` (see :mod:`digitcnn.refusal`), fitted to the digits and
     non-digits of :func:`likeness_sample` (``non_digits``: those non-digits, drawn already; else drawn now), some
-    of the digits with another pen and through a coarse scan (bold, blocky digits are digits too: other writers'
-    scans often look so): :data:`LIKENESS_COARSE_SHARE` of them for a network that ``learned_scans`` (trained
-    with augmentation, coarse scans included), :data:`LIKENESS_COARSE_SHARE_UNSCANNED` for one that did not."""
+    of the digits with another pen and through a coarse scan: as :data:`LIKENESS_AFTER_SCANS` says for a network
+    that ``learned_scans`` (trained with augmentation, coarse scans included), :data:`LIKENESS_WITHOUT_SCANS` for
+    one that did not."""
     import tensorflow as tf
 
     from digitcnn import nondigits
     from digitcnn.inference import as_network_input
 
-    sample, non_digit_order = likeness_sample(train_set, seed)
+    sample, non_digit_order = likeness_sample(train_set, seed, learned_scans=learned_scans)
     others = non_digits if non_digits is not None else nondigits.generate(**non_digit_order)
     digits = as_network_input(sample.images).copy()
-    share = LIKENESS_COARSE_SHARE if learned_scans else LIKENESS_COARSE_SHARE_UNSCANNED
-    plain = len(digits) - round(share * len(digits))
+    plain = len(digits) - round(likeness_recipe(learned_scans).coarse_share * len(digits))
     # The pens and scans are drawn at random: from the seed, so that a rule fitted again (`reread --fit-refusal`)
     # is the one the training fitted, whatever ran before.
     tf.random.set_seed(seed)
@@ -455,13 +465,18 @@ def fit_digit_likeness(model, train_set: Dataset, seed: int, non_digits=None, *,
                         predict_with_features(model, others.images, _EVALUATION_BATCH_SIZE)[1])
 
 
-def likeness_sample(train_set: Dataset, seed: int) -> tuple[Dataset, dict]:
-    """What :func:`fit_digit_likeness` learns from: at most :data:`LIKENESS_DIGITS` of the training digits (half
-    of a small run's), chosen with ``seed``, and the order for its non-digits (the arguments of
+def likeness_recipe(learned_scans: bool) -> LikenessRecipe:
+    """What the digit-likeness of a network that ``learned_scans`` (or did not) learns from."""
+    return LIKENESS_AFTER_SCANS if learned_scans else LIKENESS_WITHOUT_SCANS
+
+
+def likeness_sample(train_set: Dataset, seed: int, *, learned_scans: bool) -> tuple[Dataset, dict]:
+    """What :func:`fit_digit_likeness` learns from: at most :func:`likeness_recipe`'s count of the training digits
+    (half of a small run's), chosen with ``seed``, and the order for its non-digits (the arguments of
     :func:`digitcnn.nondigits.generate`): as many, at most :data:`LIKENESS_NON_DIGITS`, of every kind, pieces and
     overlaps of those digits included (where they hold digits to make them of), drawn with another seed than the
     training's own non-digits (so that it learns what makes a non-digit, not the ones the network has seen)."""
-    count = min(LIKENESS_DIGITS, len(train_set) // 2 or 1)
+    count = min(likeness_recipe(learned_scans).digits, len(train_set) // 2 or 1)
     sample = train_set.subset(np.sort(np.random.default_rng(seed).choice(len(train_set), count, replace=False)))
     return sample, dict(count=min(LIKENESS_NON_DIGITS, count), seed=seed + 1, digits=sample)
 
