@@ -31,6 +31,8 @@ import logging
 import math
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -168,6 +170,10 @@ def generate(count: int, seed: int, kinds: Sequence[str] | None = None, digits=N
 # priority 4.3 and 5.0 s), the fit as long (19.3–22.3 s in all six runs).
 ELSEWHERE_MIN_COUNT = 1_000
 NICENESS = 10
+# How often the drawing process looks whether its caller is still there. A caller killed mid-training (a worker that
+# did not stop within its cancel's grace, say) left it drawing, then waiting forever to hand the pictures over:
+# 180 MB for the life of the machine, one more with each such kill.
+CALLER_CHECK_SECONDS = 1.0
 
 
 def generate_elsewhere(count: int, seed: int, kinds: Sequence[str] | None = None, digits=None) -> Pending:
@@ -188,8 +194,8 @@ class Pending:
             return
         try:
             # spawn, never fork: the caller may hold TensorFlow's threads, which do not survive a fork
-            executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=os.nice,
-                                           initargs=(NICENESS,))
+            executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=_start_drawing_process, initargs=(os.getpid(),))
             self._future = executor.submit(generate, *self._arguments)
             executor.shutdown(wait=False)  # its process ends once this one task is done
         except OSError as error:
@@ -203,6 +209,19 @@ class Pending:
             except BrokenProcessPool:
                 _log.warning("the process drawing non-digits was lost: drawing them here")
         return generate(*self._arguments)
+
+
+def _start_drawing_process(caller: int) -> None:
+    """The drawing process's start: at a lower priority (:data:`NICENESS`), and ended once ``caller`` (the process
+    that started it) is gone, whatever it was doing."""
+    os.nice(NICENESS)
+    threading.Thread(target=_end_without, args=(caller,), daemon=True, name="ends-without-its-caller").start()
+
+
+def _end_without(caller: int) -> None:
+    while os.getppid() == caller:  # a process whose parent dies is handed to another
+        time.sleep(CALLER_CHECK_SECONDS)
+    os._exit(1)
 
 
 def font_files() -> list[str]:

@@ -137,6 +137,51 @@ def test_when_their_process_is_lost_they_are_drawn_here(small_dataset):
     assert len(made) == nondigits.ELSEWHERE_MIN_COUNT
 
 
+CALLER = """
+import multiprocessing, sys, time
+sys.path.insert(0, sys.argv[1])
+from digitcnn import nondigits
+
+if __name__ == "__main__":
+    pending = nondigits.generate_elsewhere(200_000, seed=0)  # minutes of drawing
+    print(*[child.pid for child in multiprocessing.active_children()], flush=True)
+    time.sleep(600)
+"""
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie that nobody reaped has too)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return "\nState:\tZ" in status.read()
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads the processes' states from /proc")
+def test_the_drawing_process_ends_when_its_caller_is_killed(tmp_path):
+    """A training worker killed mid-run (one that did not stop within its cancel's grace) left its drawing process
+    behind, drawing and then waiting for ever: now it ends within seconds of its caller."""
+    script = tmp_path / "caller.py"
+    script.write_text(CALLER)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    caller = subprocess.Popen([sys.executable, str(script), root], stdout=subprocess.PIPE, text=True)
+    (drawing,) = map(int, caller.stdout.readline().split())
+    try:
+        time.sleep(2 * nondigits.CALLER_CHECK_SECONDS)
+        assert not _gone(drawing)  # drawing, while its caller lives
+        caller.kill()
+        caller.wait()
+        deadline = time.monotonic() + 10 * nondigits.CALLER_CHECK_SECONDS + 10
+        while not _gone(drawing) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(drawing)
+    finally:
+        caller.kill()
+        if not _gone(drawing):
+            os.kill(drawing, 9)
+
+
 def test_images_differ_from_one_another(made):
     assert len(np.unique(made.images.reshape(len(made), -1), axis=0)) == len(made)
 
