@@ -724,7 +724,7 @@ def _scanned_through_every_grid(images, ink_cut: tuple[float, float]) -> np.ndar
     """All ``images`` coarse-scanned (see :func:`_coarse_scan`), an equal part through each grid of
     :data:`COARSE_GRID`: one scan of them all would take one grid, drawn at random, and the digit-likeness fitted to
     them would learn one scanner's blocks. On the shipped network, five seeds' digit-likenesses refused 2.5–5.3% of
-    the re-drawn scikit-learn digits with one grid each, 2.6–4.5% with every grid."""
+    the re-drawn scikit-learn digits with one grid each, 2.5–3.7% with every grid."""
     images = np.asarray(images)
     sides = range(COARSE_GRID[0], COARSE_GRID[1] + 1)
     parts = np.array_split(np.arange(len(images)), len(sides))
