@@ -153,8 +153,7 @@ def generate(count: int, seed: int, kinds: Sequence[str] | None = None, digits=N
             raise ValueError(f"{kind}s need digits of {LABELS_NEEDED[kind]} of {', '.join(map(str, PIECE_DIGITS))} "
                              f"at least")
     materials = _Materials(_letter_fonts() if "letter" in kinds else (),
-                           None if digits is None else np.asarray(digits.images), by_label,
-                           np.concatenate([np.zeros(0, int), *by_label.values()]))
+                           None if digits is None else np.asarray(digits.images), by_label)
     rng = np.random.default_rng(seed)
     images = np.zeros((count, IMAGE_SIDE, IMAGE_SIDE), np.uint8)
     for index in range(count):
@@ -239,8 +238,13 @@ class _Materials:
 
     fonts: tuple  # font files that draw letters, or (None,): Pillow's built-in font
     digit_images: np.ndarray | None  # real digits for fragments and overlaps…
-    digits_by_label: dict  # …and, for each of PIECE_DIGITS among them, their indices…
-    piece_digits: np.ndarray  # …and all those indices
+    digits_by_label: dict  # …and, for each of PIECE_DIGITS among them, their indices
+
+    @functools.cached_property
+    def piece_digits(self) -> np.ndarray:
+        """The indices of all the digits pieces are made of (those of :attr:`digits_by_label`), joined once for a
+        run's fragments."""
+        return np.concatenate([np.zeros(0, int), *self.digits_by_label.values()])
 
 
 def _one(draw: Callable, rng: np.random.Generator, materials: _Materials) -> np.ndarray:
