@@ -33,7 +33,6 @@ import os
 import platform
 import re
 import reprlib
-import stat
 import tempfile
 import threading
 import time
@@ -45,7 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from digitcnn import config
+from digitcnn import config, files
 from digitcnn.calibration import TEMPERATURE_BOUNDS
 from digitcnn.errors import ModelFileError, SettingsError
 from digitcnn.data import IMAGE_SIDE
@@ -671,20 +670,15 @@ def _check_unpacked_size(model_path: Path) -> None:
 
 
 def _open_regular(path: Path):
-    """``path`` open for reading, if it is a regular file. It is opened without blocking and then
-    checked: a named pipe dropped into the folder would otherwise stall its reader forever. A missing
-    file raises ``FileNotFoundError``, for the caller to word; any other failure, :class:`ModelFileError`."""
+    """``path`` open for reading, if it is a regular file (:func:`digitcnn.files.open_regular`): a named
+    pipe dropped into the folder would otherwise stall its reader forever. A missing file raises
+    ``FileNotFoundError``, for the caller to word; any other failure, :class:`ModelFileError`."""
     try:
-        opened = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
+        return files.open_regular(path)
     except FileNotFoundError:
         raise
     except OSError as error:
         raise ModelFileError(f"{path.name}: cannot be read ({_reason(error)})") from None
-    if not stat.S_ISREG(os.fstat(opened.fileno()).st_mode):
-        opened.close()
-        raise ModelFileError(f"{path.name}: not a regular file")
-    os.set_blocking(opened.fileno(), True)  # as a regular file reads anyway; hashlib.file_digest asks for it
-    return opened
 
 
 def _sha256(opened) -> str:
