@@ -257,6 +257,17 @@ def validate_model_name(name: str) -> str:
     return name
 
 
+def check_new_name(name: str, *, protect_shipped: bool = True) -> str:
+    """``name`` if a model about to be made may be saved under it: a valid name (:func:`validate_model_name`)
+    and, with ``protect_shipped`` (the app's, and fine-tuning's), none of :data:`SHIPPED_MODEL_NAMES`, which
+    only a training from the command line replaces. Asked before a training or fine-tuning starts, not only
+    at its save: work under a name that cannot be saved would be lost. Raises :class:`SettingsError`."""
+    validate_model_name(name)
+    if protect_shipped and name in SHIPPED_MODEL_NAMES:
+        raise SettingsError(f"{name!r} is the shipped model, which is not replaced from here; save under another name")
+    return name
+
+
 def model_paths(name: str, models_dir: str | os.PathLike | None = None) -> tuple[Path, Path]:
     """The model file and the card file of the model called ``name``."""
     folder = config.models_dir(models_dir)
@@ -293,13 +304,11 @@ def save_model(model, card: ModelCard, models_dir: str | os.PathLike | None = No
     Readers see the previous model and card or the new ones, never one of each, and a save killed at
     any point leaves one of the two whole (see the module's description). Saves of one name take
     turns. ``protect_shipped`` (the app's saves) refuses the names of the shipped models, which the
-    command line makes. Any failure to write raises :class:`ModelFileError` and leaves no temporary
+    command line makes (see :func:`check_new_name`). Any failure to write raises :class:`ModelFileError` and leaves no temporary
     file behind.
     """
+    check_new_name(card.name, protect_shipped=protect_shipped)
     model_path, card_path = model_paths(card.name, models_dir)
-    if protect_shipped and card.name in SHIPPED_MODEL_NAMES:
-        raise SettingsError(f"{card.name!r} is the shipped model, which the app does not replace; "
-                            f"save under another name")
     folder = check_writable(model_path.parent)
     try:
         with _name_lock(card.name, folder, wait=True):
