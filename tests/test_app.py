@@ -764,3 +764,15 @@ def test_comparing_two_saved_models_gives_a_verdict_the_table_and_their_disagree
     started = time.perf_counter()
     test.run()  # cached: the page answers at once
     assert time.perf_counter() - started < 5 and not test.exception
+
+
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/train_evaluate.py"])
+def test_a_bad_variable_is_named_on_the_page_instead_of_a_crash(app, monkeypatch, page):
+    """DIGITCNN_MAX_TRAININGS=0 broke every page with the generic crash box; the reason was only in the log."""
+    monkeypatch.setenv("DIGITCNN_MAX_TRAININGS", "0")
+    test = app(page)
+    assert not test.exception, test.exception
+    [error] = test.error
+    assert error.value.startswith("The server is set up wrongly: DIGITCNN_MAX_TRAININGS='0' is not a whole number "
+                                  "from 1 to 1024")
+    assert not test.header and not test.sidebar.selectbox  # the page stops there
