@@ -461,10 +461,7 @@ def _fine_tune(arguments) -> int:
     from digitcnn.drawings import DrawingStore
 
     runtime.apply_thread_setting(arguments.threads)
-    name = registry.check_new_name(arguments.name)  # not the shipped model's: `train` makes that one
-    if name == arguments.model:
-        raise SettingsError(f"--name {name} is the model it starts from: a fine-tuned model is saved beside it, "
-                            f"under another name")
+    name = registry.check_new_name(arguments.name, starts_from=arguments.model)  # `train` makes the shipped model
     registry.check_writable(arguments.models_dir)  # find out now, not after the fine-tuning, that it cannot be kept
     store = DrawingStore(arguments.db)
     drawings = store.dataset(arguments.writer)

@@ -257,14 +257,18 @@ def validate_model_name(name: str) -> str:
     return name
 
 
-def check_new_name(name: str, *, protect_shipped: bool = True) -> str:
-    """``name`` if a model about to be made may be saved under it: a valid name (:func:`validate_model_name`)
-    and, with ``protect_shipped`` (the app's, and fine-tuning's), none of :data:`SHIPPED_MODEL_NAMES`, which
-    only a training from the command line replaces. Asked before a training or fine-tuning starts, not only
-    at its save: work under a name that cannot be saved would be lost. Raises :class:`SettingsError`."""
+def check_new_name(name: str, *, protect_shipped: bool = True, starts_from: str | None = None) -> str:
+    """``name`` if a model about to be made may be saved under it: a valid name (:func:`validate_model_name`);
+    with ``protect_shipped`` (the app's saves, and fine-tunings), none of :data:`SHIPPED_MODEL_NAMES`, which
+    only a training from the command line replaces; and not ``starts_from``, the model a fine-tuning starts
+    from, which it would replace by a model whose card names itself as its base. Asked before the work
+    starts, not only at its save: work under a name that cannot be saved would be lost. Raises
+    :class:`SettingsError`."""
     validate_model_name(name)
     if protect_shipped and name in SHIPPED_MODEL_NAMES:
         raise SettingsError(f"{name!r} is the shipped model, which is not replaced from here; save under another name")
+    if name == starts_from:
+        raise SettingsError(f"{name!r} is the model it starts from, which it does not replace; save under another name")
     return name
 
 

@@ -390,8 +390,8 @@ def test_fine_tune_refuses_the_shipped_name_and_its_own_base_before_any_work(tra
                                        "save under another name\n")
     assert cli.main(["fine-tune", "--model", "tiny", "--name", "tiny", "--db", str(database), "--models-dir",
                      str(models)]) == cli.EXIT_USER_ERROR
-    assert capsys.readouterr().err == ("error: --name tiny is the model it starts from: a fine-tuned model is saved "
-                                       "beside it, under another name\n")
+    assert capsys.readouterr().err == ("error: 'tiny' is the model it starts from, which it does not replace; save "
+                                       "under another name\n")
     assert {path.name: path.read_bytes() for path in models.iterdir()} == before
     assert not database.exists()  # refused before the store was even opened
 
