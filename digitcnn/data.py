@@ -449,7 +449,8 @@ def load_csv(path: str | os.PathLike, source: str | None = None) -> Dataset:
     The file is read in blocks of about a mebibyte, each checked and turned into uint8 before the
     next is read: peak memory is a small multiple of the data, whatever the file holds (100,000
     blank lines cost nothing). Files over ``$DIGITCNN_MAX_CSV_MB`` are refused before reading, and
-    the bytes read are counted against it too (a pipe or a growing file claims less than it holds).
+    the bytes read are counted against it too (a growing file, or one in /proc, claims less than it holds).
+    Only a regular file is read: a named pipe is refused, not waited on (:func:`digitcnn.files.open_regular`).
     """
     path = Path(path)
     name = source or path.name
