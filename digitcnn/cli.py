@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check_models_folder(models_dir: str | None) -> None:
-    """Raise :class:`SettingsError` unless the models folder a command reads from is one: a missing folder
-    or a file read as one found no model card, or no models at all."""
+    """Raise :class:`SettingsError` unless the models folder a command reads from is a folder: read as one, a
+    missing folder said "default.json: no model card" and a file "no saved models"."""
     folder = config.models_dir(models_dir)
     if not folder.is_dir():
         problem = "is not a folder" if folder.exists() else "does not exist"
