@@ -5,6 +5,8 @@ The entry point lays out the navigation and the shared sidebar, then runs the ch
 
 import streamlit as st
 
+from digitcnn import config
+from digitcnn.errors import DigitCNNError
 from ui import navigation, sidebar, state
 
 st.set_page_config(page_title="DigitCNN", page_icon=":material/draw:", layout="wide")
@@ -19,6 +21,12 @@ page = st.navigation(
     ]
 )
 navigation.entered()  # a visit that first ran a page on its own (see ui.navigation) goes on to that page
+try:
+    config.check_environment()  # before anything reads a variable: one bad value would break every page
+except DigitCNNError as error:
+    st.error(f"The server is set up wrongly: {error}. Whoever runs it needs to correct this and restart it.",
+             icon=":material/error:")
+    st.stop()
 state.job_board()  # made once per server: its worker processes start importing TensorFlow before the first Train
 sidebar.render()
 page.run()

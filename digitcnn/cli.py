@@ -1,7 +1,8 @@
 """``python -m digitcnn``: train, evaluate, predict, list models, export CSVs, keep drawings and
 fine-tune a model on them, from a terminal.
 
-Errors a user can cause print one line, ``error: …``, and exit with status 1.
+Errors a user can cause print one line, ``error: …``, and exit with status 1; a ``DIGITCNN_*`` variable or a
+models folder the command cannot start with, before any work, with status 2 (as argparse's own errors).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from digitcnn import config, data, models, runtime, training
 from digitcnn.errors import DigitCNNError, EmptyDrawingError, ImageError, SettingsError, TrainingCancelled
 
 EXIT_USER_ERROR = 1
+EXIT_CANNOT_START = 2
 EXIT_INTERRUPTED = 130
 DEFAULT_WRITER = "me"
 NOT_A_DIGIT_WORDS = ("none", "not-a-digit")
@@ -29,6 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
     arguments = _parser().parse_args(argv)
     try:
+        config.check_environment()
+        if getattr(arguments, "reads_models", False):
+            _check_models_folder(arguments.models_dir)
+    except DigitCNNError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    try:
         return arguments.command(arguments)
     except DigitCNNError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -36,6 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; nothing was saved", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _check_models_folder(models_dir: str | None) -> None:
+    """Raise :class:`SettingsError` unless the models folder a command reads from is a folder: read as one, a
+    missing folder said "default.json: no model card" and a file "no saved models"."""
+    folder = config.models_dir(models_dir)
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise SettingsError(f"the models folder '{folder.name}' {problem}: give --models-dir a folder of saved "
+                            f"models, or set {config.MODELS_DIR_VARIABLE} to one")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--models-dir", help="where models are saved")
     _add_threads_option(evaluate)
-    evaluate.set_defaults(command=_evaluate)
+    evaluate.set_defaults(command=_evaluate, reads_models=True)
 
     reread = commands.add_parser("reread", help="score a saved model again, read another way, and save its card "
                                                 "with the new scores and refusal threshold (the network is unchanged)")
@@ -107,18 +126,18 @@ def _parser() -> argparse.ArgumentParser:
                         help="fit its \"not a digit\" rule again, digit-likeness included, the way this version "
                              "fits it after training (for a model trained before the way changed)")
     _add_threads_option(reread)
-    reread.set_defaults(command=_reread)
+    reread.set_defaults(command=_reread, reads_models=True)
 
     predict = commands.add_parser("predict", help="read the digit in image files (PNG, JPEG, … of any size)")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="dark-on-light or light-on-dark digit pictures")
     predict.add_argument("--model", default=config.DEFAULT_MODEL_NAME, help="the saved model's name")
     predict.add_argument("--models-dir", help="where models are saved")
     _add_threads_option(predict)
-    predict.set_defaults(command=_predict)
+    predict.set_defaults(command=_predict, reads_models=True)
 
     listing = commands.add_parser("models", help="list saved models with their scores")
     listing.add_argument("--models-dir", help="where models are saved")
-    listing.set_defaults(command=_list_models)
+    listing.set_defaults(command=_list_models, reads_models=True)
 
     export = commands.add_parser("export-csv", help="write a dataset as a CSV in the tutorial's format")
     export.add_argument("--data", default=data.EMBEDDED, help=data_help)
@@ -133,14 +152,15 @@ def _parser() -> argparse.ArgumentParser:
     fine_tune = commands.add_parser("fine-tune", help="fine-tune a saved model on kept drawings; saved only when "
                                                       "the result passes its before/after check")
     fine_tune.add_argument("--model", default=config.DEFAULT_MODEL_NAME, help="the saved model to start from")
-    fine_tune.add_argument("--name", required=True, help="save the fine-tuned model as models/NAME.keras")
+    fine_tune.add_argument("--name", required=True, help="save the fine-tuned model as models/NAME.keras (another "
+                           "name than --model's, and not the shipped default's)")
     fine_tune.add_argument("--writer", help="learn from this writer's drawings only (default: everyone's)")
     fine_tune.add_argument("--data", default=data.EMBEDDED,
                            help="the digits that keep the model general, " + data_help.removeprefix("the data: "))
     _add_db_option(fine_tune)
     fine_tune.add_argument("--models-dir", help="where models are saved")
     _add_threads_option(fine_tune)
-    fine_tune.set_defaults(command=_fine_tune)
+    fine_tune.set_defaults(command=_fine_tune, reads_models=True)
     return parser
 
 
@@ -198,7 +218,7 @@ def _train(arguments) -> int:
     runtime.apply_thread_setting(arguments.threads)
     settings = training.TrainingConfig(architecture=arguments.arch,
                                        **{setting: getattr(arguments, setting) for setting in _TRAIN_OPTIONS})
-    name = registry.validate_model_name(arguments.name or arguments.arch)
+    name = registry.validate_model_name(arguments.arch if arguments.name is None else arguments.name)
     if not arguments.no_save:  # find out now, not after minutes of training, that the model cannot be kept
         registry.check_writable(arguments.models_dir)
     dataset = data.load_dataset(arguments.data)
@@ -277,7 +297,7 @@ def _reread(arguments) -> int:
         raise SettingsError(f"{card.name} was trained on {card.data_source}, not {dataset.source}: give that data "
                             f"with --data")
     settings = replace(card.training_config, reading=arguments.reading)
-    name = registry.validate_model_name(arguments.name or card.name)
+    name = registry.validate_model_name(card.name if arguments.name is None else arguments.name)
     registry.check_writable(arguments.models_dir)  # before the scoring, as train does
     print(f"{card.name}, read {card.reading}: train accuracy {card.train_accuracy:.2%}, test accuracy "
           f"{card.test_accuracy:.2%}{_refusal_text(card)}")
@@ -441,7 +461,7 @@ def _fine_tune(arguments) -> int:
     from digitcnn.drawings import DrawingStore
 
     runtime.apply_thread_setting(arguments.threads)
-    name = registry.validate_model_name(arguments.name)
+    name = registry.check_new_name(arguments.name, starts_from=arguments.model)  # `train` makes the shipped model
     registry.check_writable(arguments.models_dir)  # find out now, not after the fine-tuning, that it cannot be kept
     store = DrawingStore(arguments.db)
     drawings = store.dataset(arguments.writer)

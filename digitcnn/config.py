@@ -1,12 +1,23 @@
-"""Where things live. Arguments win, then ``DIGITCNN_*`` environment variables, then these defaults."""
+"""Where things live, and the ``DIGITCNN_*`` environment variables. Arguments win, then the variables,
+then these defaults.
+
+Every variable is declared here once (:data:`VARIABLES`): its name, what it sets, and what it accepts.
+The app and the command line check them all when they start (:func:`check_environment`), so a bad value
+is one line naming the variable and what it takes, instead of a failure wherever it is first read. The
+numbers are checked again where they are read; the paths are not (see :func:`_resolve`).
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import reprlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from digitcnn.errors import SettingsError
+from digitcnn.settings import NUMBER, WHOLE, Setting
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,8 +26,91 @@ DATA_DIR_VARIABLE = "DIGITCNN_DATA_DIR"
 MNIST_DIR_VARIABLE = "DIGITCNN_MNIST_DIR"
 MAX_CSV_MB_VARIABLE = "DIGITCNN_MAX_CSV_MB"
 DRAWINGS_DB_VARIABLE = "DIGITCNN_DRAWINGS_DB"
+THREADS_VARIABLE = "DIGITCNN_THREADS"
+MAX_TRAININGS_VARIABLE = "DIGITCNN_MAX_TRAININGS"
+RAY_ADDRESS_VARIABLE = "DIGITCNN_RAY_ADDRESS"
 DEFAULT_MAX_CSV_MB = 200  # the full MNIST training set as a CSV is about 110 MB
 DEFAULT_MODEL_NAME = "default"
+MAX_THREADS = 1024  # far above any CPU this runs on, far below what overflows TensorFlow's setting
+_RAY_ADDRESS = re.compile(r"auto|(ray://)?(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>[0-9]{1,5})")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One ``DIGITCNN_*`` variable: its ``name``, what it ``sets`` and what it ``accepts`` (in words), and
+    ``parse``, which turns its text into its value, raising ``ValueError`` for a value it does not accept."""
+
+    name: str
+    sets: str
+    accepts: str
+    parse: Callable[[str], object]
+
+    def value(self):
+        """The variable's value; None when it is unset or empty. A value it does not accept raises
+        :class:`SettingsError` naming the variable, the value and what it accepts, on one line."""
+        text = os.environ.get(self.name)
+        if not text:
+            return None
+        try:
+            return self.parse(text)
+        except (ValueError, OverflowError):
+            raise SettingsError(f"{self.name}={reprlib.repr(text)} is not {self.accepts} ({self.sets})") from None
+
+
+def _number(setting: Setting, parse: Callable[[str], float]) -> Callable[[str], float]:
+    def parse_number(text: str) -> float:
+        number = parse(text)
+        if not setting.allows(number):
+            raise ValueError(text)
+        return number
+    return parse_number
+
+
+def _folder(must_exist: bool) -> Callable[[str], Path]:
+    def parse_folder(text: str) -> Path:
+        path = Path(text)
+        if path.is_dir() or not (must_exist or path.exists()):
+            return path
+        raise ValueError(text)
+    return parse_folder
+
+
+def _file(text: str) -> Path:
+    if Path(text).is_dir():
+        raise ValueError(text)
+    return Path(text)
+
+
+def _ray_address(text: str) -> str:
+    address = _RAY_ADDRESS.fullmatch(text)
+    if address is None or address["port"] is not None and not 1 <= int(address["port"]) <= 65535:
+        raise ValueError(text)
+    return text
+
+
+_COUNT = Setting("a count", WHOLE, low=1, high=MAX_THREADS)
+_MEGABYTES = Setting("megabytes", NUMBER, low=0, above_low=True)
+VARIABLES = {variable.name: variable for variable in (
+    Variable(MODELS_DIR_VARIABLE, "where models are saved", "a folder (made when a model is first saved)",
+             _folder(must_exist=False)),
+    Variable(DATA_DIR_VARIABLE, "where the app looks for datasets", "a folder", _folder(must_exist=False)),
+    Variable(MNIST_DIR_VARIABLE, "the folder of MNIST's IDX files", "an existing folder", _folder(must_exist=True)),
+    Variable(MAX_CSV_MB_VARIABLE, "the largest CSV read", f"a size in megabytes, {_MEGABYTES.rule()}",
+             _number(_MEGABYTES, float)),
+    Variable(DRAWINGS_DB_VARIABLE, "the file of kept drawings", "a file, not a folder", _file),
+    Variable(THREADS_VARIABLE, "the cap on TensorFlow's CPU threads", _COUNT.rule(), _number(_COUNT, int)),
+    Variable(MAX_TRAININGS_VARIABLE, "how many trainings one server runs at once", _COUNT.rule(),
+             _number(_COUNT, int)),
+    Variable(RAY_ADDRESS_VARIABLE, "the Ray cluster trainings run on", "auto, HOST:PORT or ray://HOST:PORT",
+             _ray_address),
+)}
+
+
+def check_environment() -> None:
+    """Read every ``DIGITCNN_*`` variable once, so that a bad value is found at the start: the first one
+    not accepted raises :class:`SettingsError` (see :meth:`Variable.value`)."""
+    for variable in VARIABLES.values():
+        variable.value()
 
 
 def models_dir(path: str | os.PathLike | None = None) -> Path:
@@ -46,25 +140,7 @@ def mnist_dir() -> Path | None:
 def max_csv_bytes() -> int:
     """The largest CSV the loader reads: ``$DIGITCNN_MAX_CSV_MB`` megabytes, else 200 MB; a value that
     is not a positive number raises :class:`SettingsError`."""
-    megabytes = positive_number_setting(MAX_CSV_MB_VARIABLE, float, "a size in megabytes above 0")
-    return int((megabytes or DEFAULT_MAX_CSV_MB) * 1_000_000)
-
-
-def positive_number_setting(variable: str, parse: Callable[[str], float], expected: str,
-                            maximum: float = float("inf")) -> float | None:
-    """``$variable`` read by ``parse`` (``int`` or ``float``), or None when it is unset or empty.
-    A value that does not parse, or is not a finite number above 0 and at most ``maximum``,
-    raises :class:`SettingsError` saying it is not ``expected``."""
-    value = os.environ.get(variable)
-    if not value:
-        return None
-    try:
-        number = parse(value)
-    except ValueError:
-        number = 0
-    if not 0 < number < float("inf") or number > maximum:
-        raise SettingsError(f"{variable}={value!r} is not {expected}")
-    return number
+    return int((VARIABLES[MAX_CSV_MB_VARIABLE].value() or DEFAULT_MAX_CSV_MB) * 1_000_000)
 
 
 def keras_mnist_cache() -> Path:
@@ -74,6 +150,8 @@ def keras_mnist_cache() -> Path:
 
 
 def _resolve(path, variable: str, default: Path) -> Path:
+    """``path``, else ``$variable``, else ``default``. The variable is not checked again here: a folder
+    that is removed or replaced while the app runs is found where it is used (a save names it)."""
     if path is not None:
         return Path(path)
     value = os.environ.get(variable)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from digitcnn import config
+from digitcnn import config, files
 from digitcnn.errors import DataError, SettingsError
 
 IMAGE_SIDE = 28
@@ -216,12 +216,13 @@ def read_idx(path: str | os.PathLike, dimensions: int | None = None) -> np.ndarr
     """
     path = Path(path)
     try:
-        with open(path, "rb") as probe:
-            gzipped = probe.read(2) == b"\x1f\x8b"
-        with (gzip.open if gzipped else open)(path, "rb") as handle:
-            shape, header_size = _idx_header(handle, path.name, dimensions)
-            count = math.prod(shape)
-            content = handle.read(count + 1)
+        with files.open_regular(path) as opened:
+            gzipped = opened.read(2) == b"\x1f\x8b"
+            opened.seek(0)
+            with gzip.GzipFile(fileobj=opened) if gzipped else contextlib.nullcontext(opened) as handle:
+                shape, header_size = _idx_header(handle, path.name, dimensions)
+                count = math.prod(shape)
+                content = handle.read(count + 1)
     except (OSError, EOFError, zlib.error) as error:
         raise DataError(f"{path.name}: cannot be read ({_reason(error)})") from None
     if len(content) < count:
@@ -246,17 +247,20 @@ def load_npz(path: str | os.PathLike, source: str | None = None) -> Dataset:
     path = Path(path)
     source = source or f"MNIST from {path.name}"
     try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        raise DataError(f"{path.name}: {_not_npz_reason(path)}") from None
+        opened = files.open_regular(path)
     except OSError as error:
         raise DataError(f"{path.name}: cannot be read ({_reason(error)})") from None
-    with archive:
-        members = {info.filename: info for info in archive.infolist()}
-        for key in _NPZ_ARRAYS:
-            if f"{key}.npy" not in members:
-                raise DataError(f"{path.name}: missing array {key!r}; expected {', '.join(_NPZ_ARRAYS)}")
-        arrays = {key: _npz_array(archive, members[f"{key}.npy"], path.name, key) for key in _NPZ_ARRAYS}
+    with opened:
+        try:
+            archive = zipfile.ZipFile(opened)
+        except zipfile.BadZipFile:
+            raise DataError(f"{path.name}: {_not_npz_reason(opened)}") from None
+        with archive:
+            members = {info.filename: info for info in archive.infolist()}
+            for key in _NPZ_ARRAYS:
+                if f"{key}.npy" not in members:
+                    raise DataError(f"{path.name}: missing array {key!r}; expected {', '.join(_NPZ_ARRAYS)}")
+            arrays = {key: _npz_array(archive, members[f"{key}.npy"], path.name, key) for key in _NPZ_ARRAYS}
     test = _npz_dataset(arrays, "x_test", "y_test", path.name, f"MNIST test set from {path.name}")
     train = _npz_dataset(arrays, "x_train", "y_train", path.name, source)
     return Dataset(train.images, train.labels, train.source, test)
@@ -324,11 +328,11 @@ def _idx_header(handle, name: str, dimensions: int | None) -> tuple[tuple[int, .
     return shape, 4 + 4 * count
 
 
-def _not_npz_reason(path: Path) -> str:
-    """Why a file that is no zip is not an .npz: a lone .npy array is the usual mix-up."""
+def _not_npz_reason(opened) -> str:
+    """Why the open file ``opened``, which is no zip, is not an .npz: a lone .npy array is the usual mix-up."""
     try:
-        with open(path, "rb") as handle:
-            start = handle.read(6)
+        opened.seek(0)
+        start = opened.read(6)
     except OSError as error:
         return f"cannot be read ({_reason(error)})"
     if start == b"\x93NUMPY":
@@ -445,12 +449,13 @@ def load_csv(path: str | os.PathLike, source: str | None = None) -> Dataset:
     The file is read in blocks of about a mebibyte, each checked and turned into uint8 before the
     next is read: peak memory is a small multiple of the data, whatever the file holds (100,000
     blank lines cost nothing). Files over ``$DIGITCNN_MAX_CSV_MB`` are refused before reading, and
-    the bytes read are counted against it too (a pipe or a growing file claims less than it holds).
+    the bytes read are counted against it too (a growing file, or one in /proc, claims less than it holds).
+    Only a regular file is read: a named pipe is refused, not waited on (:func:`digitcnn.files.open_regular`).
     """
     path = Path(path)
     name = source or path.name
     try:
-        with open(path, "rb") as stream:
+        with files.open_regular(path) as stream:
             _check_csv_size(os.fstat(stream.fileno()).st_size, name)
             return _read_csv(stream, name)
     except OSError as error:
@@ -466,8 +471,10 @@ def load_csv_bytes(content: bytes, name: str) -> Dataset:
 
 def write_csv(dataset: Dataset, path: str | os.PathLike, header: bool = True) -> Path:
     """Write ``dataset`` as a CSV in the tutorial's format (``Result``, then 784 pixels), atomically:
-    a temporary file, then a rename, so a failed write leaves neither a half-written file nor the
-    temporary one. A target that cannot be written raises :class:`DataError` naming it."""
+    a temporary file of its own, then a rename (see :func:`digitcnn.files.replaced_atomically`), so a
+    failed write leaves neither a half-written file nor the temporary one, and writes to one path at
+    once each leave a whole file. A target that cannot be written, or that exists and is not a regular
+    file (a symbolic link, a device), raises :class:`DataError` naming it."""
     path = Path(path)
     if path.is_dir():
         raise DataError(f"cannot write {path.name}: it is a folder")
@@ -475,18 +482,14 @@ def write_csv(dataset: Dataset, path: str | os.PathLike, header: bool = True) ->
         raise DataError(f"cannot write {path.name}: no such folder {path.parent.name}/")
     table = np.column_stack([dataset.labels, dataset.images.reshape(len(dataset), PIXEL_COUNT)])
     columns = [CSV_LABEL_HEADER] + [f"pixel{i}" for i in range(PIXEL_COUNT)]
-    temporary = path.with_name(path.name + ".tmp")
     try:
-        pd.DataFrame(table, columns=columns).to_csv(temporary, index=False, header=header)
-        os.replace(temporary, path)
+        with files.replaced_atomically(path) as temporary:
+            pd.DataFrame(table, columns=columns).to_csv(temporary, index=False, header=header)
     except OSError as error:
         reason = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
                   errno.EROFS: "read-only file system",  # its folder exists: a refused creation is read-only too
                   errno.ENOENT: "its folder takes no new files (read-only)"}.get(error.errno, _reason(error).lower())
         raise DataError(f"cannot write {path.name}: {reason}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
     return path
 
 

@@ -21,6 +21,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 
+from digitcnn import files
 from digitcnn.data import IMAGE_SIDE
 from digitcnn.errors import EmptyDrawingError, ImageError
 
@@ -102,12 +103,27 @@ def read_image(source: str | os.PathLike | BinaryIO) -> Image.Image:
     """Open a picture in one of :data:`PICTURE_FORMATS` (its first page or frame) from a path or a file
     object such as an upload: decoded, upright and in 8 bits a channel, so that it shows as it is read.
 
-    Anything else — another format, a corrupt file, over 40 megapixels — raises :class:`ImageError` naming
-    the file by its name alone: messages reach users, who need not see the server's folders.
+    Anything else — another format, a corrupt file, over 40 megapixels, a path that is not a regular file
+    (a named pipe would stall the reading for ever) — raises :class:`ImageError` naming the file by its
+    name alone: messages reach users, who need not see the server's folders.
     """
     name = _file_name(source)
+    if not isinstance(source, (str, os.PathLike)):
+        return _decoded(source, name)
+    try:
+        opened = files.open_regular(source)
+    except FileNotFoundError:
+        raise ImageError(f"{name}: no such file") from None
+    except OSError as error:
+        raise ImageError(f"{name}: cannot be read ({error.strerror or error})") from None
+    with opened:
+        return _decoded(opened, name)
+
+
+def _decoded(stream: BinaryIO, name: str) -> Image.Image:
+    """The picture in ``stream``, read as :func:`read_image` says."""
     with _decoding(name):
-        image = Image.open(source, formats=tuple(PICTURE_FORMATS))  # reads the header only
+        image = Image.open(stream, formats=tuple(PICTURE_FORMATS))  # reads the header only
     if image.width * image.height > MAX_PICTURE_PIXELS:
         raise ImageError(f"{name}: {image.width}×{image.height} pixels is more than "
                          f"{MAX_PICTURE_PIXELS // 1_000_000} megapixels; send a smaller picture")
@@ -126,8 +142,6 @@ def _decoding(name: str):
     """
     try:
         yield
-    except FileNotFoundError:
-        raise ImageError(f"{name}: no such file") from None
     except UnidentifiedImageError:
         formats = list(PICTURE_FORMATS)
         raise ImageError(f"{name}: not a {', '.join(formats[:-1])} or {formats[-1]} picture") from None

@@ -32,11 +32,11 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Callable
 
+from digitcnn.config import RAY_ADDRESS_VARIABLE
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError, SettingsError, TrainingCancelled, TrainingFailed
 from digitcnn.training import Progress, TrainingConfig, TrainingResult, received
 
-RAY_ADDRESS_VARIABLE = "DIGITCNN_RAY_ADDRESS"
 TASK_NAME = "digitcnn training"  # the Ray task's name: its worker's process title is "ray::digitcnn training"
 CONNECT_TIMEOUT_SECONDS = 60.0  # ray.init retries an unreachable "host:port" for many minutes: give up sooner
 POLL_SECONDS = 0.2  # how often the caller looks for new progress, for the end of the task and for a cancel

@@ -33,7 +33,6 @@ import os
 import platform
 import re
 import reprlib
-import stat
 import tempfile
 import threading
 import time
@@ -45,7 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from digitcnn import config
+from digitcnn import config, files
 from digitcnn.calibration import TEMPERATURE_BOUNDS
 from digitcnn.errors import ModelFileError, SettingsError
 from digitcnn.data import IMAGE_SIDE
@@ -258,6 +257,21 @@ def validate_model_name(name: str) -> str:
     return name
 
 
+def check_new_name(name: str, *, protect_shipped: bool = True, starts_from: str | None = None) -> str:
+    """``name`` if a model about to be made may be saved under it: a valid name (:func:`validate_model_name`);
+    with ``protect_shipped`` (the app's saves, and fine-tunings), none of :data:`SHIPPED_MODEL_NAMES`, which
+    only a training from the command line replaces; and not ``starts_from``, the model a fine-tuning starts
+    from, which it would replace by a model whose card names itself as its base. Asked before the work
+    starts, not only at its save: work under a name that cannot be saved would be lost. Raises
+    :class:`SettingsError`."""
+    validate_model_name(name)
+    if protect_shipped and name in SHIPPED_MODEL_NAMES:
+        raise SettingsError(f"{name!r} is the shipped model, which is not replaced from here; save under another name")
+    if name == starts_from:
+        raise SettingsError(f"{name!r} is the model it starts from, which it does not replace; save under another name")
+    return name
+
+
 def model_paths(name: str, models_dir: str | os.PathLike | None = None) -> tuple[Path, Path]:
     """The model file and the card file of the model called ``name``."""
     folder = config.models_dir(models_dir)
@@ -294,13 +308,11 @@ def save_model(model, card: ModelCard, models_dir: str | os.PathLike | None = No
     Readers see the previous model and card or the new ones, never one of each, and a save killed at
     any point leaves one of the two whole (see the module's description). Saves of one name take
     turns. ``protect_shipped`` (the app's saves) refuses the names of the shipped models, which the
-    command line makes. Any failure to write raises :class:`ModelFileError` and leaves no temporary
+    command line makes (see :func:`check_new_name`). Any failure to write raises :class:`ModelFileError` and leaves no temporary
     file behind.
     """
+    check_new_name(card.name, protect_shipped=protect_shipped)
     model_path, card_path = model_paths(card.name, models_dir)
-    if protect_shipped and card.name in SHIPPED_MODEL_NAMES:
-        raise SettingsError(f"{card.name!r} is the shipped model, which the app does not replace; "
-                            f"save under another name")
     folder = check_writable(model_path.parent)
     try:
         with _name_lock(card.name, folder, wait=True):
@@ -671,20 +683,15 @@ def _check_unpacked_size(model_path: Path) -> None:
 
 
 def _open_regular(path: Path):
-    """``path`` open for reading, if it is a regular file. It is opened without blocking and then
-    checked: a named pipe dropped into the folder would otherwise stall its reader forever. A missing
-    file raises ``FileNotFoundError``, for the caller to word; any other failure, :class:`ModelFileError`."""
+    """``path`` open for reading, if it is a regular file (:func:`digitcnn.files.open_regular`): a named
+    pipe dropped into the folder would otherwise stall its reader forever. A missing file raises
+    ``FileNotFoundError``, for the caller to word; any other failure, :class:`ModelFileError`."""
     try:
-        opened = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
+        return files.open_regular(path)
     except FileNotFoundError:
         raise
     except OSError as error:
         raise ModelFileError(f"{path.name}: cannot be read ({_reason(error)})") from None
-    if not stat.S_ISREG(os.fstat(opened.fileno()).st_mode):
-        opened.close()
-        raise ModelFileError(f"{path.name}: not a regular file")
-    os.set_blocking(opened.fileno(), True)  # as a regular file reads anyway; hashlib.file_digest asks for it
-    return opened
 
 
 def _sha256(opened) -> str:

@@ -12,14 +12,11 @@ from __future__ import annotations
 import logging
 import os
 
-from digitcnn.config import positive_number_setting
-from digitcnn.errors import SettingsError
+from digitcnn.config import MAX_THREADS, MAX_TRAININGS_VARIABLE, THREADS_VARIABLE, VARIABLES
+from digitcnn.settings import WHOLE, Setting
 
 _log = logging.getLogger(__name__)
 
-THREADS_VARIABLE = "DIGITCNN_THREADS"
-MAX_THREADS = 1024  # far above any CPU this runs on, far below what overflows TensorFlow's setting
-MAX_TRAININGS_VARIABLE = "DIGITCNN_MAX_TRAININGS"
 CORES_PER_TRAINING = 2  # one training keeps about two cores busy (TensorFlow's ops, and the input pipeline)
 
 
@@ -61,13 +58,11 @@ def max_trainings(count: int | None = None) -> int:
 
 
 def _count_setting(count: int | None, variable: str, what: str) -> int | None:
-    """``count``, else ``$variable``, else None; either must be a whole number from 1 to :data:`MAX_THREADS`."""
-    expected = f"a whole number from 1 to {MAX_THREADS}"
+    """``count``, else ``$variable`` (see :data:`digitcnn.config.VARIABLES`), else None; either must be a
+    whole number from 1 to :data:`MAX_THREADS`."""
     if count is None:
-        count = positive_number_setting(variable, int, f"{what}: {expected}", maximum=MAX_THREADS)
-        return None if count is None else int(count)
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_THREADS:
-        raise SettingsError(f"{what} must be {expected}, got {count!r}")
+        return VARIABLES[variable].value()
+    Setting(what, WHOLE, low=1, high=MAX_THREADS).check(count)
     return count
 
 

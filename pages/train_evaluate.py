@@ -8,7 +8,7 @@ from digitcnn.errors import DigitCNNError
 from digitcnn.inference import PLAIN, THREE_PENS
 from digitcnn.jobs import CANCELLED, FAILED, RUNNING, WAITING
 from digitcnn.training import SETTINGS, TrainingConfig
-from ui import navigation, paging, state, teaching
+from ui import navigation, paging, saving, state, teaching
 
 navigation.through_the_entry_point("pages/train_evaluate.py")  # before anything: see ui.navigation
 
@@ -49,7 +49,8 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
         name_column, epochs_column, batch_column, rate_column = st.columns([2, 1, 1, 1])
         name = name_column.text_input("Model name",
                                       value=previous.name if (previous := state.training_job()) else "my-model",
-                                      help="Letters, digits, '-' and '_'. Saving replaces a model of that name.")
+                                      help="Letters, digits, '-' and '_'. Saving replaces a model of that name; the "
+                                           "shipped default's name is taken.")
         epochs = epochs_column.number_input("Epochs", min_value=epochs_rule.low, max_value=epochs_rule.high,
                                             value=run["epochs"],
                                             key=_from_default(f"epochs_{architecture}_{run_length}", run["epochs"]))
@@ -103,7 +104,7 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
             stratify=stratify, augment=augment, train_limit=int(limit) or None, fit_to_run=fit_to_run,
             validate_each_epoch=run["validate_each_epoch"], reading=THREE_PENS if three_pens else PLAIN,
         )
-        registry.validate_model_name(name)
+        registry.check_new_name(name)  # now, not when its work is done: a name it cannot be saved under loses it
     except DigitCNNError as error:
         st.error(str(error), icon=":material/error:")
         return None
@@ -306,17 +307,9 @@ def mistakes(test, images) -> None:
 
 
 def save(job) -> None:
-    """Save the trained model (or why it failed), and Dismiss."""
+    """Save the trained model under its name or another (or why it failed), and Dismiss."""
     st.subheader("Save")
-    saved, save_error = state.save_outcome(job)
-    if saved:
-        st.success(f"Saved as **{job.name}** with its model card; drawings are now read by it.",
-                   icon=":material/check:")
-    else:
-        if save_error:
-            st.error(save_error, icon=":material/error:")
-        st.button(f"Save as {job.name}", type="primary", icon=":material/save:", on_click=state.save_trained_model,
-                  args=(job,))
+    saved = saving.save_controls(job, key="save_trained")
     st.button("Dismiss these results", icon=":material/close:", on_click=state.dismiss_training,
               help="Lets go of this run's model and scores" + ("" if saved else ": unsaved, it is lost") + ".")
 

@@ -286,15 +286,50 @@ def test_saving_makes_the_model_the_one_for_drawings_without_a_crash(app, models
     assert not test.exception and test.sidebar.selectbox[1].value == "page-saved"
 
 
-def test_the_shipped_model_cannot_be_overwritten_from_the_page(app, models_folder):
+def test_a_name_that_cannot_be_saved_is_refused_before_training_and_a_result_saved_under_another(app, models_folder):
+    """A training named `default` ran to its end, then Save refused the name and offered no other."""
     before = (models_folder / "default.keras").read_bytes()
     test = _train_page_with_sidebar()
-    _train_from_the_page(test, config.DEFAULT_MODEL_NAME, "article", limit=100)
-    [save] = [button for button in test.button if button.label == f"Save as {config.DEFAULT_MODEL_NAME}"]
-    save.click().run()
+    test.text_input[0].set_value(config.DEFAULT_MODEL_NAME)
+    test.button[0].click().run()  # Train
     assert not test.exception, test.exception
-    assert "shipped model" in test.error[0].value
+    assert [error.value for error in test.error] == [
+        "'default' is the shipped model, which is not replaced from here; save under another name"]
+    assert not any(header.value.startswith("Training") for header in test.subheader)  # nothing started
+
+    _train_from_the_page(test, "page-renamed", "article", limit=100)
+    assert test.text_input(key="save_name").value == "page-renamed"
+    test.text_input(key="save_name").set_value(config.DEFAULT_MODEL_NAME).run()
+    _button(test, f"Save as {config.DEFAULT_MODEL_NAME}").click().run()  # refused at the save too, the work kept
+    assert not test.exception, test.exception
+    assert any("shipped model" in error.value for error in test.error)
     assert (models_folder / "default.keras").read_bytes() == before
+    test.text_input(key="save_name").set_value("page-renamed-2").run()
+    assert not test.exception, test.exception
+    _button(test, "Save as page-renamed-2").click().run()
+    assert not test.exception, test.exception
+    assert any("Saved as **page-renamed-2**" in message.value for message in test.success)
+    assert registry.load_model("page-renamed-2", models_folder)[1].name == "page-renamed-2"
+    assert not (models_folder / "page-renamed.keras").exists()
+    assert test.sidebar.selectbox[1].value == "page-renamed-2"
+    test.run()
+    assert not test.exception, test.exception
+
+
+def test_teaching_under_a_name_that_cannot_be_saved_is_refused_before_it_starts(app, tmp_path, embedded):
+    from digitcnn.finetune import MIN_DRAWINGS
+
+    store = _store(tmp_path)
+    for index in range(MIN_DRAWINGS):
+        store.add("me", int(embedded.labels[index]), embedded.images[index])
+    test = _train_page_with_sidebar()
+    [field] = [field for field in test.text_input if field.label == "Save as"]
+    field.set_value(config.DEFAULT_MODEL_NAME)
+    _button(test, "Teach").click().run()
+    assert not test.exception, test.exception
+    assert [error.value for error in test.error] == [
+        "'default' is the shipped model, which is not replaced from here; save under another name"]
+    assert not any(header.value.startswith("Training") for header in test.subheader)  # nothing started
 
 
 def test_a_failed_save_is_a_message_and_the_result_stays(app, models_folder, monkeypatch, tmp_path):
@@ -764,3 +799,15 @@ def test_comparing_two_saved_models_gives_a_verdict_the_table_and_their_disagree
     started = time.perf_counter()
     test.run()  # cached: the page answers at once
     assert time.perf_counter() - started < 5 and not test.exception
+
+
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/train_evaluate.py"])
+def test_a_bad_variable_is_named_on_the_page_instead_of_a_crash(app, monkeypatch, page):
+    """DIGITCNN_MAX_TRAININGS=0 broke every page with the generic crash box; the reason was only in the log."""
+    monkeypatch.setenv("DIGITCNN_MAX_TRAININGS", "0")
+    test = app(page)
+    assert not test.exception, test.exception
+    [error] = test.error
+    assert error.value.startswith("The server is set up wrongly: DIGITCNN_MAX_TRAININGS='0' is not a whole number "
+                                  "from 1 to 1024")
+    assert not test.header and not test.sidebar.selectbox  # the page stops there

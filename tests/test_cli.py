@@ -230,9 +230,9 @@ def test_bad_settings_and_missing_models_are_one_line_errors(tmp_path, capsys):
     assert "no model card" in capsys.readouterr().err
 
 
-def _one_line_error(completed, *fragments):
-    """The command failed with status 1 and one ``error: …`` line naming every fragment, no traceback."""
-    assert completed.returncode == cli.EXIT_USER_ERROR, completed.stderr[-2000:]
+def _one_line_error(completed, *fragments, status=cli.EXIT_USER_ERROR):
+    """The command failed with ``status`` and one ``error: …`` line naming every fragment, no traceback."""
+    assert completed.returncode == status, completed.stderr[-2000:]
     assert "Traceback" not in completed.stderr, completed.stderr[-2000:]
     last = completed.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and all(fragment in last for fragment in fragments), last
@@ -268,7 +268,7 @@ def test_a_seed_out_of_range_is_a_one_line_error(seed, capsys):
 @pytest.mark.parametrize("command", [["train", "--no-save", "--epochs", "1"], ["evaluate"], ["predict", "x.png"]])
 def test_every_model_command_refuses_a_bad_thread_count(command):
     completed = run(*command, DIGITCNN_THREADS="99999999999999999999")
-    _one_line_error(completed, "DIGITCNN_THREADS='99999999999999999999'")
+    _one_line_error(completed, "DIGITCNN_THREADS='99999999999999999999'", status=cli.EXIT_CANNOT_START)
     completed = run(*command, "--threads", "0")
     _one_line_error(completed, "threads must be a whole number from 1 to 1024")
 
@@ -347,6 +347,7 @@ def test_drawings_mistakes_are_one_line_errors_and_a_foreign_file_is_left_as_it_
 
 def test_fine_tune_needs_drawings_before_it_loads_anything(tmp_path, capsys):
     database = tmp_path / "drawings.sqlite"
+    (tmp_path / "models").mkdir()
     status = cli.main(["fine-tune", "--name", "mine", "--writer", "ana", "--db", str(database),
                        "--models-dir", str(tmp_path / "models")])
     assert status == cli.EXIT_USER_ERROR
@@ -362,3 +363,108 @@ def test_the_drawings_commands_and_fine_tune_have_help(command, capsys):
         cli.main([*command, "--help"])
     assert exit_info.value.code == 0
     assert "usage: python -m digitcnn " + " ".join(command) in capsys.readouterr().out
+
+
+# -- names, variables and files the commands refuse before any work
+
+
+def test_train_refuses_an_empty_name_before_training(small_dataset, tmp_path, capsys):
+    """`train --name ""` trained (13 epochs by default) and saved as `compact`, replacing any model of that name."""
+    csv = data.write_csv(small_dataset.subset(slice(0, 60)), tmp_path / "sixty.csv")
+    models = tmp_path / "models"
+    status = cli.main(["train", "--name", "", "--data", str(csv), "--epochs", "1", "--models-dir", str(models)])
+    assert status == cli.EXIT_USER_ERROR
+    captured = capsys.readouterr()
+    assert captured.err == ("error: model name '' is not allowed: use 1–64 letters, digits, '-' or '_', starting "
+                            "with a letter or digit\n")
+    assert "epoch" not in captured.out and not models.exists()
+
+
+def test_fine_tune_refuses_the_shipped_name_and_its_own_base_before_any_work(trained, tmp_path, capsys):
+    """`fine-tune --name default` replaced the shipped model with a fine-tune whose base was itself."""
+    _, _, models = trained
+    database = tmp_path / "drawings.sqlite"
+    before = {path.name: path.read_bytes() for path in models.iterdir()}
+    assert cli.main(["fine-tune", "--name", "default", "--db", str(database), "--models-dir", str(models)]) == 1
+    assert capsys.readouterr().err == ("error: 'default' is the shipped model, which is not replaced from here; "
+                                       "save under another name\n")
+    assert cli.main(["fine-tune", "--model", "tiny", "--name", "tiny", "--db", str(database), "--models-dir",
+                     str(models)]) == cli.EXIT_USER_ERROR
+    assert capsys.readouterr().err == ("error: 'tiny' is the model it starts from, which it does not replace; save "
+                                       "under another name\n")
+    assert {path.name: path.read_bytes() for path in models.iterdir()} == before
+    assert not database.exists()  # refused before the store was even opened
+
+
+@pytest.mark.parametrize("variable, value, accepts", [
+    ("DIGITCNN_MAX_TRAININGS", "0", "a whole number from 1 to 1024"),
+    ("DIGITCNN_MAX_TRAININGS", "abc", "a whole number from 1 to 1024"),
+    ("DIGITCNN_MAX_CSV_MB", "-5", "a size in megabytes, a number above 0"),
+    ("DIGITCNN_RAY_ADDRESS", "nowhere", "auto, HOST:PORT or ray://HOST:PORT"),
+    ("DIGITCNN_MNIST_DIR", "/nonexistent/mnist", "an existing folder"),
+    ("DIGITCNN_DRAWINGS_DB", "/", "a file, not a folder"),
+])
+def test_a_bad_variable_stops_any_command_at_its_start_with_one_line(variable, value, accepts, monkeypatch, capsys):
+    monkeypatch.setenv(variable, value)
+    assert cli.main(["models"]) == cli.EXIT_CANNOT_START
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert re.fullmatch(rf"error: {variable}='{re.escape(value)}' is not {re.escape(accepts)} \([^)]+\)\n",
+                        captured.err), captured.err
+
+
+def test_every_variable_the_code_reads_is_declared_and_checked():
+    """A DIGITCNN_ variable read anywhere in the app or the library is one of those checked at start."""
+    read = set()
+    for path in [ROOT / "streamlit_app.py", *(ROOT / "digitcnn").glob("*.py"), *(ROOT / "ui").glob("*.py"),
+                 *(ROOT / "pages").glob("*.py")]:
+        read |= set(re.findall(r"DIGITCNN_[A-Z_]+", path.read_text(encoding="utf-8")))
+    assert read == set(config.VARIABLES)
+
+
+def test_a_models_folder_that_is_missing_or_a_file_is_named_as_such(tmp_path, capsys):
+    absent, a_file = tmp_path / "absent", tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    assert cli.main(["evaluate", "--models-dir", str(absent)]) == cli.EXIT_CANNOT_START
+    assert capsys.readouterr().err == ("error: the models folder 'absent' does not exist: give --models-dir a folder "
+                                       "of saved models, or set DIGITCNN_MODELS_DIR to one\n")
+    assert cli.main(["models", "--models-dir", str(a_file)]) == cli.EXIT_CANNOT_START
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: the models folder 'a-file' is not a folder: ")
+
+
+def test_exports_to_one_file_at_once_all_succeed_and_leave_a_whole_csv(tmp_path):
+    """Both wrote the fixed OUT.tmp: of 60 exports at once 14 failed and 13 left a corrupt file."""
+    out = tmp_path / "out.csv"
+    command = [sys.executable, "-m", "digitcnn", "export-csv", "--out", str(out), "--count", "2000"]
+    exports = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)}) for _ in range(4)]
+    outcomes = [(export.wait(120), export.stderr.read()) for export in exports]
+    for export in exports:
+        export.stdout.close()
+        export.stderr.close()
+    assert outcomes == [(0, "")] * 4
+    np.testing.assert_array_equal(data.load_csv(out).images, data.load_embedded().images[:2000])
+    assert [path.name for path in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_a_named_pipe_given_as_a_picture_is_refused_not_waited_on(trained, small_dataset, tmp_path):
+    """Nothing writes to these pipes: `drawings add`, `drawings import` and `predict` used to wait on them for ever."""
+    _, _, models = trained
+    pipe = tmp_path / "digit.png"
+    os.mkfifo(pipe)
+    folder = tmp_path / "pictures"
+    _digit_pictures(small_dataset, folder / "3", [3])
+    os.mkfifo(folder / "3" / "pipe.png")
+    database = tmp_path / "drawings.sqlite"
+    commands = [["drawings", "add", "--label", "3", "--db", database, pipe],
+                ["drawings", "import", "--db", database, folder],
+                ["predict", "--models-dir", models, "--model", "tiny", pipe]]
+    for command in commands:
+        try:
+            completed = subprocess.run([sys.executable, "-m", "digitcnn", *map(str, command)], cwd=ROOT, timeout=60,
+                                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{command[:2]} waited on a named pipe")
+        assert completed.returncode == cli.EXIT_USER_ERROR, completed.stderr
+        assert "it is a named pipe, not a regular file" in completed.stderr.strip().splitlines()[-1]

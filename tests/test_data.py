@@ -3,6 +3,7 @@ import gzip
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -449,21 +450,44 @@ def test_a_flood_of_empty_lines_costs_memory_and_time_for_its_size_only(make_csv
     assert growth_mb < 150 and seconds < 3, f"peak RSS grew {growth_mb:.0f} MB in {seconds:.1f} s"
 
 
-def test_csv_size_limit_counts_the_bytes_read_not_the_size_the_file_claims(tmp_path, csv_lines, monkeypatch):
-    """A pipe (or a file still growing) claims a size of 0: the limit must count what is actually read."""
+def test_csv_size_limit_counts_the_bytes_read_not_the_size_the_file_claims(monkeypatch):
+    """A file still growing, or one of /proc, claims less than it holds: the limit must count what is read.
+    Here a process's environment, a regular file that claims 0 bytes and holds 20 kB."""
+    holder = subprocess.Popen(["sleep", "60"], env={"DIGITS": "0," * 10_000})
+    try:
+        path = Path(f"/proc/{holder.pid}/environ")
+        assert path.stat().st_size == 0
+        monkeypatch.setenv(config.MAX_CSV_MB_VARIABLE, "0.01")
+        with pytest.raises(DataError, match=r"^environ: .* over the 0 MB limit"):
+            data.load_csv(path)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("reader", [data.load_csv, data.load_npz, data.read_idx, data.load_dataset])
+def test_a_named_pipe_is_refused_at_once_not_waited_on(tmp_path, reader):
+    """Nothing writes to this pipe: opened to read, it would block for ever."""
     path = tmp_path / "digits.csv"
     os.mkfifo(path)
+    outcome = []
+    reading = threading.Thread(target=lambda: outcome.append(_raised(reader, path)), daemon=True)
+    reading.start()
+    reading.join(10)
+    if reading.is_alive():  # blocked on the pipe: let it go before failing
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail(f"{reader.__name__} waited on a named pipe")
+    [error] = outcome
+    assert isinstance(error, DataError)
+    assert str(error) == "digits.csv: cannot be read (it is a named pipe, not a regular file)"
 
-    def feed():
-        with contextlib.suppress(BrokenPipeError), open(path, "w") as pipe:
-            pipe.write("\n".join(csv_lines) + "\n")
 
-    writer = threading.Thread(target=feed, daemon=True)
-    writer.start()
-    monkeypatch.setenv(config.MAX_CSV_MB_VARIABLE, "0.01")
-    with pytest.raises(DataError, match=r"^digits\.csv: .* over the 0 MB limit"):
-        data.load_csv(path)
-    writer.join(10)
+def _raised(call, *arguments):
+    try:
+        call(*arguments)
+    except Exception as error:  # noqa: BLE001 - the test looks at it
+        return error
+    return None
 
 
 def test_csv_header_with_quoted_names_loads(make_csv, csv_lines, small_dataset):
@@ -565,6 +589,44 @@ def test_csv_that_cannot_be_written_is_named_and_leaves_nothing_behind(tmp_path,
         data.write_csv(small_dataset.subset(slice(0, 5)), path)
     assert not path.with_name(path.name + ".tmp").exists()
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_writes_to_one_csv_at_once_each_leave_a_whole_file(tmp_path, small_dataset):
+    """They shared one fixed temporary, OUT.tmp: of 60 exports at once 14 failed and 13 left a corrupt file."""
+    path = tmp_path / "out.csv"
+    parts = [small_dataset.subset(slice(start, start + 300)) for start in (0, 300)]
+    start, failures = threading.Barrier(12), []
+
+    def write(part):
+        start.wait()
+        try:
+            data.write_csv(part, path)
+            written = data.load_csv(path)  # whole, and one of the two
+            assert any(np.array_equal(written.images, one.images) for one in parts)
+        except Exception as error:  # noqa: BLE001 - the test looks at it
+            failures.append(error)
+
+    writers = [threading.Thread(target=write, args=(parts[number % 2],)) for number in range(12)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+    assert failures == []
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["out.csv"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("special", ["symbolic link", "named pipe"])
+def test_a_csv_is_not_written_over_a_link_or_a_special_file(tmp_path, small_dataset, special):
+    """Renamed over, a link stopped pointing to its file and a pipe or a device (/dev/null) became a file."""
+    target, path = tmp_path / "kept.csv", tmp_path / "out.csv"
+    target.write_text("kept")
+    path.symlink_to(target) if special == "symbolic link" else os.mkfifo(path)
+    with pytest.raises(DataError, match=rf"^cannot write out\.csv: it is a {special}, which is not replaced by a "
+                                        rf"file$"):
+        data.write_csv(small_dataset.subset(slice(0, 5)), path)
+    assert path.is_symlink() if special == "symbolic link" else stat.S_ISFIFO(path.lstat().st_mode)
+    assert target.read_text() == "kept"
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["kept.csv", "out.csv"]
 
 
 # --- the dataset type, the split and the scaling -------------------------------------------

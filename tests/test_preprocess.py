@@ -1,3 +1,4 @@
+import os
 import io
 import struct
 import zlib
@@ -422,3 +423,26 @@ def test_hostile_files_give_a_digit_or_a_documented_error(content):
         pass
     else:
         assert digit.shape == (28, 28) and digit.dtype == np.float32 and np.isfinite(digit).all()
+
+
+def test_a_named_pipe_given_as_a_picture_is_refused_at_once(tmp_path):
+    """Nothing writes to this pipe: opened to read, it would block for ever."""
+    import threading
+
+    path = tmp_path / "digit.png"
+    os.mkfifo(path)
+    outcome = []
+
+    def read():
+        try:
+            preprocess.read_image(path)
+        except ImageError as error:
+            outcome.append(str(error))
+
+    reading = threading.Thread(target=read, daemon=True)
+    reading.start()
+    reading.join(10)
+    if reading.is_alive():  # blocked on the pipe: let it go before failing
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("read_image waited on a named pipe")
+    assert outcome == ["digit.png: cannot be read (it is a named pipe, not a regular file)"]

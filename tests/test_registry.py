@@ -417,7 +417,7 @@ def test_a_named_pipe_in_the_models_folder_is_listed_as_broken_not_waited_for(sa
         pytest.fail(f"listing waited on the named pipe {pipe}")
     [listing] = listings
     problems = {entry.name: entry.problem for entry in listing}
-    assert f"{pipe}: not a regular file" in problems[pipe.split(".")[0]]
+    assert f"{pipe}: cannot be read (it is a named pipe, not a regular file)" in problems[pipe.split(".")[0]]
 
 
 def test_a_zip_bomb_is_refused_before_keras_unpacks_it(saved):

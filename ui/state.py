@@ -40,6 +40,7 @@ _SOURCE_ERROR = "source_error"  # why the last data switch failed, until one suc
 _ACTIVE_MODEL = "active_model"  # the model the user picked for drawings (kept while it is briefly unusable)
 _TRAINING_JOB = "training_job"  # this user's latest training job
 _SAVED_JOB = "saved_job"  # the training job whose model was saved
+_SAVED_AS = "saved_as"  # the name it was saved under
 _SAVE_ERROR = "save_error"  # why the last save failed
 _WRITER = "writer"  # whose handwriting this user's kept drawings are
 _KEPT = "kept_drawings"  # image digest → id of the drawings this session kept, so one drawing is kept once
@@ -55,6 +56,7 @@ MODEL_PICKER = "model_choice"  # the sidebar's model picker
 WRITER_FIELD = "writer_field"  # the sidebar's field for the writer's name
 MISTAKE_TRUE = "mistake_true"  # Train & evaluate's filter of the mistakes: the true digit…
 MISTAKE_PREDICTED = "mistake_predicted"  # …and the predicted one
+SAVE_NAME_FIELD = "save_name"  # the name a finished training or teaching is saved under (its own until changed)
 
 
 @st.cache_resource(show_spinner="Loading the data…", max_entries=8)
@@ -396,8 +398,8 @@ def dismiss_training() -> None:
     job = st.session_state.pop(_TRAINING_JOB, None)
     if job is not None and job.snapshot().done:
         job.release()
-    st.session_state.pop(_SAVED_JOB, None)
-    st.session_state.pop(_SAVE_ERROR, None)
+    for key in (_SAVED_JOB, _SAVED_AS, _SAVE_ERROR, SAVE_NAME_FIELD):  # the next result starts from its own name
+        st.session_state.pop(key, None)
 
 
 def start_teaching(name: str, base_name: str, data_for_replay: Dataset, settings) -> TrainingJob:
@@ -418,23 +420,26 @@ def training_job() -> TrainingJob | None:
 
 
 def save_trained_model(job: TrainingJob) -> None:
-    """Save the model ``job`` trained under the job's name and read drawings with it; a save that
-    fails is remembered as a message (see :func:`save_outcome`). Run as a button's callback:
-    before the page reruns, while the sidebar's model picker may still change."""
+    """Save the model ``job`` trained under the name in :data:`SAVE_NAME_FIELD` (the job's own unless the user
+    changed it: a name refused at the save, such as one taken meanwhile, need not lose the work) and read
+    drawings with it; a save that fails is remembered as a message (see :func:`save_outcome`). Run as a
+    button's callback: before the page reruns, while the sidebar's model picker may still change."""
     if save_outcome(job)[0]:
         return  # a second click that came before the page showed the first one's outcome
     result = job.snapshot().result
+    name, fine_tuning = st.session_state.get(SAVE_NAME_FIELD, job.name).strip(), is_fine_tuning(result)
     try:
-        card = (registry.ModelCard.from_fine_tune(job.name, result) if is_fine_tuning(result)
-                else registry.ModelCard.from_training(job.name, result))
+        registry.check_new_name(name, starts_from=result.base_name if fine_tuning else None)
+        card = (registry.ModelCard.from_fine_tune(name, result) if fine_tuning
+                else registry.ModelCard.from_training(name, result))
         registry.save_model(result.model, card, protect_shipped=True)
     except DigitCNNError as error:
         st.session_state[_SAVE_ERROR] = str(error)
         return
     st.session_state.pop(_SAVE_ERROR, None)
-    st.session_state[_SAVED_JOB] = job
+    st.session_state[_SAVED_JOB], st.session_state[_SAVED_AS] = job, name
     job.release(keep_scores=True)  # the model is on disk now; its scores stay on the page
-    set_active_model(job.name)
+    set_active_model(name)
 
 
 def is_fine_tuning(result) -> bool:
@@ -444,9 +449,10 @@ def is_fine_tuning(result) -> bool:
     return isinstance(result, FineTuneResult)
 
 
-def save_outcome(job: TrainingJob) -> tuple[bool, str | None]:
-    """Whether ``job``'s model has been saved, and why the last try failed if it did."""
-    return st.session_state.get(_SAVED_JOB) is job, st.session_state.get(_SAVE_ERROR)
+def save_outcome(job: TrainingJob) -> tuple[str | None, str | None]:
+    """The name ``job``'s model was saved under (None: not saved), and why the last try failed if it did."""
+    saved = st.session_state.get(_SAVED_JOB) is job
+    return st.session_state.get(_SAVED_AS) if saved else None, st.session_state.get(_SAVE_ERROR)
 
 
 def pick_confusion_cell(cell: tuple[int, int] | None) -> None:

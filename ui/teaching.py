@@ -7,7 +7,7 @@ import streamlit as st
 
 from digitcnn import charts, registry
 from digitcnn.errors import DigitCNNError
-from ui import state
+from ui import saving, state
 
 
 def teach_form(dataset, cards: dict) -> None:
@@ -48,7 +48,7 @@ def teach_form(dataset, cards: dict) -> None:
         start = st.form_submit_button("Teach", type="primary", icon=":material/school:")
     if start:
         try:
-            registry.validate_model_name(name)
+            registry.check_new_name(name, starts_from=base)  # now, not when its work is done
             state.start_teaching(name, base, dataset, finetune.FineTuneConfig())
         except DigitCNNError as error:
             st.error(str(error), icon=":material/error:")
@@ -72,12 +72,4 @@ def fine_tune_results(job, result) -> None:
                                           "Your test drawings, per digit"), key="per_digit_before_after")
     if not result.passed:
         return
-    saved, save_error = state.save_outcome(job)
-    if saved:
-        st.success(f"Saved as **{job.name}** with its model card; drawings are now read by it.",
-                   icon=":material/check:")
-        return
-    if save_error:
-        st.error(save_error, icon=":material/error:")
-    st.button(f"Save as {job.name}", type="primary", icon=":material/save:", on_click=state.save_trained_model,
-              args=(job,), key="save_fine_tuned")
+    saving.save_controls(job, key="save_fine_tuned")

@@ -62,6 +62,19 @@ def test_a_saved_model_becomes_the_model_for_drawings(page, settle):
     expect_no_exception(page)
 
 
+def test_a_result_is_saved_under_a_name_typed_beside_save(page, settle):
+    """A result could be saved only under the name it was trained under: one refused at the save lost the work.
+    The new name is typed and Save clicked at once, as people do (the click is what commits the field)."""
+    start_training(page, settle, "to-be-renamed", epochs=1, images=100)
+    wait_for_results(page, "to-be-renamed")
+    page.get_by_role("textbox", name="Name to save under").fill("renamed-in-browser")
+    page.get_by_role("button", name=re.compile("^Save as ")).click()
+    expect(page.get_by_text("Saved as renamed-in-browser with its model card")).to_be_visible(timeout=30_000)
+    expect_no_exception(page)
+    expect(page.get_by_test_id("stSidebar").get_by_role("combobox", name="Model for drawings")
+           ).to_have_value("renamed-in-browser")
+
+
 def test_picking_a_digit_shows_its_images(page):
     open_page(page, "Dataset browser", "Dataset browser")
     samples = page.get_by_text(re.compile(r"^500 images of \d"))
