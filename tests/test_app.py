@@ -394,6 +394,17 @@ def test_an_empty_canvas_shows_a_prompt_not_a_guess(app):
     assert not test.metric
 
 
+@pytest.mark.parametrize("radius, said", [(12, "only a dot is drawn"), (20, "a filled blob is drawn, not a digit"),
+                                          (139, "a filled blob is drawn, not a digit")])
+def test_a_dot_and_a_filled_disk_are_told_apart_not_guessed(app, radius, said):
+    app("pages/home.py")
+    canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    ImageDraw.Draw(canvas).ellipse((140 - radius, 140 - radius, 140 + radius, 140 + radius), fill=(255, 255, 255, 255))
+    test = AppTest.from_function(_reading_script, args=(np.asarray(canvas),), default_timeout=60).run()
+    assert test.session_state["probabilities"] is None and not test.metric
+    assert said in test.info[0].value
+
+
 def test_a_drawing_below_the_chosen_sureness_is_not_a_digit(app):
     test = app("pages/draw_digit.py")
     slider = test.slider(key="threshold_default")
