@@ -757,6 +757,23 @@ def test_looking_inside_a_reading_shows_every_stage_the_evidence_and_what_change
     assert any(metric.label == "It reads" for metric in test.metric)
 
 
+def _strict_reading_script(image_data):
+    from ui import reading, state
+
+    predictor, card = state.active_predictor()
+    reading.read_drawing(predictor, card, image_data, threshold=1.0)  # the page's slider at 100%: nothing answered
+
+
+def test_what_changes_its_mind_is_judged_at_the_pages_threshold(app):
+    app("pages/home.py")
+    test = AppTest.from_function(_strict_reading_script, args=(_drawn_one(),), default_timeout=60).run()
+    test.toggle(key="drawing_inside").set_value(True).run()
+    assert not test.exception, test.exception
+    assert [metric.value for metric in test.metric if metric.label == "It reads"] == ["not a digit"]
+    flips = [markdown.value for markdown in test.markdown if markdown.value.startswith("- ")]
+    assert flips == ["- no rotation within 45° either way changes the answer", "- no shift within 6 px changes the answer"]
+
+
 def test_comparing_two_saved_models_gives_a_verdict_the_table_and_their_disagreements(app, models_folder, small_dataset):
     from digitcnn.training import TrainingConfig, train
 

@@ -135,7 +135,7 @@ def test_looking_inside_a_drawn_digit_shows_its_layers_and_where_it_looked(page,
     snapshot("draw_inside.png", height=1800)
 
 
-# A square: refused by the shipped model, and a turn of about 28° anticlockwise makes it read 0 (and a move, a 7).
+# A square: refused by the shipped model, and some turn or move makes it read a digit (28° anticlockwise, drawn by Pillow).
 SQUARE = [[(60, 60), (220, 60), (220, 220), (60, 220), (60, 60)]]
 _TURN = re.compile(r"^turned (\d+)° (clockwise|anticlockwise) it reads (.+)$")
 _MOVE = re.compile(r"^moved (.+) it reads (.+)$")
