@@ -2,9 +2,9 @@
 attribution of the answer, a contrast with the runner-up, the rotation search and the shift search,
 each and all together, with the shipped default model. Prints p50/p95 in milliseconds.
 
-The searches read their candidates with the app's LiteRT :class:`~digitcnn.inference.Predictor`, one
-image at a time on one thread, which beats one batched Keras call on two cores; the Keras batch is
-timed beside it.
+The searches read their candidates as the app reads the drawing, with its LiteRT
+:class:`~digitcnn.inference.Predictor` (the card's pens and "not a digit" rule), one image at a time,
+smallest change first, up to the first size that changes the answer.
 
     python -m benchmarks.explain [--model NAME] [--runs 50]
 """
@@ -26,15 +26,15 @@ from benchmarks.common import machine
 from benchmarks.latency import drawn_canvases
 
 
-def everything(model, read, image) -> None:
+def everything(model, predictor, image) -> None:
     """What the draw page shows for one drawing."""
     explain.activation_maps(model, image)
     logits, _ = explain.logits_and_probabilities(model, image)
     answer, runner_up = np.argsort(-logits)[:2]
     explain.attribution(model, image, int(answer))
     explain.contrast(model, image, int(answer), int(runner_up))
-    explain.smallest_flip(read, image, "rotation")
-    explain.smallest_flip(read, image, "shift")
+    explain.smallest_flip(predictor, image, "rotation")
+    explain.smallest_flip(predictor, image, "shift")
 
 
 def main() -> None:
@@ -44,12 +44,10 @@ def main() -> None:
     arguments = parser.parse_args()
 
     model, card = registry.load_model(arguments.model)
-    read = explain.reader(Predictor(model, card.refusal_rule, card.reading))
-    keras_read = explain.reader(model)
+    predictor = Predictor(model, card.refusal_rule, card.reading)
     digits = [preprocess.canvas_to_mnist(canvas) for canvas in drawn_canvases(arguments.runs + 3)]
     for digit in digits[:3]:  # build and trace the per-model functions once, as the app's first drawing does
-        everything(model, read, digit)
-        everything(model, keras_read, digit)
+        everything(model, predictor, digit)
     digits = digits[3:]
 
     parts = [
@@ -58,13 +56,11 @@ def main() -> None:
         ("contrast (answer vs runner-up)",
          lambda image: explain.contrast(model, image, *map(int, np.argsort(-explain.logits_and_probabilities(
              model, image)[0])[:2]))),
-        (f"rotation search ({2 * explain.MAX_ROTATION} turns), LiteRT",
-         lambda image: explain.smallest_flip(read, image, "rotation")),
-        (f"shift search ({(2 * explain.MAX_SHIFT + 1) ** 2 - 1} moves), LiteRT",
-         lambda image: explain.smallest_flip(read, image, "shift")),
-        ("rotation search, Keras batch", lambda image: explain.smallest_flip(keras_read, image, "rotation")),
-        ("shift search, Keras batch", lambda image: explain.smallest_flip(keras_read, image, "shift")),
-        ("all of it, one drawing", lambda image: everything(model, read, image)),
+        (f"rotation search (up to {2 * explain.MAX_ROTATION} turns)",
+         lambda image: explain.smallest_flip(predictor, image, "rotation")),
+        (f"shift search (up to {(2 * explain.MAX_SHIFT + 1) ** 2 - 1} moves)",
+         lambda image: explain.smallest_flip(predictor, image, "shift")),
+        ("all of it, one drawing", lambda image: everything(model, predictor, image)),
     ]
     print(f"model {card.name} ({card.architecture}, {card.parameter_count:,} parameters); {len(digits)} drawings; "
           f"{machine()}; load average {os.getloadavg()[0]:.2f}")

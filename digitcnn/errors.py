@@ -26,7 +26,7 @@ class ImageError(DigitCNNError, ValueError):
 
 
 class EmptyDrawingError(DigitCNNError, ValueError):
-    """A drawing or image holds too little ink to be a digit."""
+    """A drawing or image holds no digit to read: no ink, a speck, a dot or a filled blob."""
 
 
 class TrainingCancelled(DigitCNNError):

@@ -163,10 +163,6 @@ class _Probe:
         self.forward = tf.function(forward, input_signature=[tf.TensorSpec([1, IMAGE_SIDE, IMAGE_SIDE, 1], tf.float32)])
         self._features = keras.Model(model.inputs, features)
         self._gradients: dict[int, Callable] = {}
-        # Any batch size, so one trace serves every search; built from the parts above rather than
-        # ``model`` itself, which this cache (keyed weakly by the model) must not hold on to.
-        self.read = tf.function(lambda images: tf.nn.softmax(self._head(self._features(images, training=False))),
-                                input_signature=[tf.TensorSpec([None, IMAGE_SIDE, IMAGE_SIDE, 1], tf.float32)])
 
     def gradient_function(self, steps: int) -> Callable:
         """``(image (1, 28, 28, 1), weights (10,)) → 28×28 average gradient`` of ``weights · logits``
@@ -282,19 +278,21 @@ def _centre_of_mass(image: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Flip:
-    """The smallest change found that makes the model read another digit: ``kind`` is "rotation"
+    """The smallest change found that makes the model answer otherwise: ``kind`` is "rotation"
     (``rotation`` degrees, positive clockwise) or "shift" (``shift`` = pixels right, down); the
-    digit it reads then, with its probability, and the digit it read before."""
+    answer then, ``digit`` (None: not a digit), with its reading's ``score`` (see
+    :class:`digitcnn.refusal.Reading`), and the answer before, ``was`` (None: not a digit)."""
 
     kind: str
     rotation: float
     shift: tuple[int, int]
-    digit: int
-    probability: float
-    was: int
+    digit: int | None
+    score: float
+    was: int | None
 
     def describe(self) -> str:
-        """The change in words: "turned 23° clockwise it reads 7", "moved 3 px left and 1 px up it reads 7"."""
+        """The change in words: "turned 23° clockwise it reads 7", "moved 3 px left and 1 px up it reads 7",
+        "turned 5° anticlockwise it reads as not a digit"."""
         if self.kind == "rotation":
             direction = "clockwise" if self.rotation > 0 else "anticlockwise"
             change = f"turned {abs(self.rotation):g}° {direction}"
@@ -303,22 +301,26 @@ class Flip:
             parts = [f"{abs(dx)} px {'right' if dx > 0 else 'left'}"] if dx else []
             parts += [f"{abs(dy)} px {'down' if dy > 0 else 'up'}"] if dy else []
             change = "moved " + " and ".join(parts)
-        return f"{change} it reads {self.digit}"
+        return f"{change} it reads {'as not a digit' if self.digit is None else self.digit}"
 
 
 FLIP_KINDS = ("rotation", "shift")
 
 
-def smallest_flip(read: Callable[[np.ndarray], np.ndarray], image: np.ndarray, kind: str,
-                  reach: int | None = None) -> Flip | None:
-    """The smallest turn or move of ``image`` that makes ``read`` answer another digit, or None
-    when none within ``reach`` does.
+def smallest_flip(predictor, image: np.ndarray, kind: str, reach: int | None = None,
+                  threshold: float | None = None) -> Flip | None:
+    """The smallest turn or move of ``image`` after which ``predictor`` answers otherwise (another digit;
+    "not a digit" where it read one; a digit where it refused), or None when none within ``reach`` does.
 
-    ``read`` maps images (N, 28, 28) to probabilities (N, 10): :func:`reader` makes one from a
-    Keras model or a :class:`digitcnn.inference.Predictor`. ``kind`` "rotation" tries 1°, 2°, …
-    ``reach`` degrees (default 45) both ways; "shift" tries every move of at most ``reach`` pixels
-    (default 6) across and down, nearest first. Every candidate, and the image itself, goes to
-    ``read`` in one batch; of equally small changes that flip it, the one read most confidently wins.
+    Judged exactly as the answer it changes: ``predictor`` is the :class:`digitcnn.inference.Predictor`
+    that read ``image``, and each changed version, made as :func:`transformed` makes it, goes through its
+    ``read`` with ``threshold`` (None: the model's own), so with the same pens and the same rule for "not a
+    digit". Reading ``transformed(image, flip.rotation, flip.shift)`` so gives ``flip.digit`` again; the top
+    probability alone would not (a refused star's closest digit changes with a 9° turn while it is still
+    refused). ``kind`` "rotation" tries 1°, 2°, … ``reach`` degrees (default 45) both ways; "shift" every move
+    of at most ``reach`` pixels (default 6) across and down. Candidates are read smallest first, one at a
+    time as the interpreter takes them, and the search stops after the first size that changes the answer;
+    of equally small changes, the one read with the highest score wins.
     """
     if kind not in FLIP_KINDS:
         raise ValueError(f"kind is one of {', '.join(FLIP_KINDS)}, got {kind!r}")
@@ -335,26 +337,17 @@ def smallest_flip(read: Callable[[np.ndarray], np.ndarray], image: np.ndarray, k
     if not changes:  # a reach below one step leaves nothing to try
         return None
     image = as_network_input(image)[0, :, :, 0]
+    was = predictor.read(image, threshold).digit
     versions = _warped(image, [angle for angle, _ in changes], [move for _, move in changes])
-    probabilities = np.asarray(read(np.concatenate([image[np.newaxis], versions])))
-    was = int(np.argmax(probabilities[0]))
-    answers = np.argmax(probabilities[1:], axis=1)
-    flipped = np.flatnonzero(answers != was)
-    if not len(flipped):
+    best = None  # (index, reading)
+    for index in sorted(range(len(changes)), key=sizes.__getitem__):
+        if best is not None and sizes[index] > sizes[best[0]]:
+            break
+        reading = predictor.read(versions[index], threshold)
+        if reading.digit != was and (best is None or reading.score > best[1].score):
+            best = index, reading
+    if best is None:
         return None
-    smallest = min(sizes[index] for index in flipped)
-    best = max((index for index in flipped if sizes[index] == smallest),
-               key=lambda index: probabilities[index + 1, answers[index]])
-    angle, move = changes[best]
-    digit = int(answers[best])
-    return Flip(kind, float(angle), move, digit, float(probabilities[best + 1, digit]), was)
-
-
-def reader(source) -> Callable[[np.ndarray], np.ndarray]:
-    """A batch ``read`` for :func:`smallest_flip` from a Keras model (one call for the whole batch,
-    compiled once per model) or a :class:`digitcnn.inference.Predictor` (its interpreter takes one
-    image at a time, about a tenth of a millisecond each)."""
-    if hasattr(source, "probabilities"):
-        return lambda images: np.stack([source.probabilities(image) for image in images])
-    probe = _probe(source)
-    return lambda images: np.asarray(probe.read(as_network_input(images)))
+    index, reading = best
+    angle, move = changes[index]
+    return Flip(kind, float(angle), move, reading.digit, float(reading.score), was)

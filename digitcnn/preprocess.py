@@ -30,7 +30,8 @@ MNIST_CENTER = IMAGE_SIDE / 2  # where MNIST digits have their center of mass (r
 INK_LEVEL = 0.2  # ink weaker than this, relative to the strongest, does not count as ink
 MIN_CONTRAST = 0.15  # a picture whose ink differs less than this from its paper holds no digit
 MIN_EXTENT = 0.03  # a digit spans at least this share of the picture's shorter side…
-MIN_ELONGATION = 1.6  # …and is longer than this many stroke widths (a dot is not a digit)
+MIN_ELONGATION = 1.6  # …and is longer than this many stroke widths (a dot or a blob is not a digit)
+MAX_DOT = 1 / 8  # a mark thicker than that is a dot up to this share of the shorter side (35 px of a 280 px canvas)
 STROKE_CHECK_SIDE = 48  # a digit's stroke width is measured at about this size
 PHOTO_WORKING_SIDE = 256  # photos are reduced to this size before their ink is measured
 MAX_PICTURE_PIXELS = 40_000_000  # larger pictures are refused before they are decoded (memory stays bounded)
@@ -221,7 +222,10 @@ def ink_to_mnist(ink: np.ndarray, full_strength: float = 1.0) -> np.ndarray:
 
 
 def _check_is_digit(mask: np.ndarray, picture_side: int) -> None:
-    """Refuse specks and dots: a digit is big enough and longer than it is thick."""
+    """Refuse specks, dots and blobs: a digit is big enough and longer than it is thick. A mark about as thick as
+    it is long is a dot when small (a tap of the pen, :data:`MAX_DOT` of the picture at most), a blob otherwise,
+    and is told as such: a big filled disk is no dot. Neither goes to a model: laid out at 20 px, a filled disk
+    looks to a network like a bold 0 (the shipped model reads one as 0, above its threshold for "not a digit")."""
     from scipy.ndimage import distance_transform_edt
 
     extent = max(mask.shape)
@@ -236,7 +240,9 @@ def _check_is_digit(mask: np.ndarray, picture_side: int) -> None:
     framed[1:-1, 1:-1] = mask
     stroke_width = 2 * distance_transform_edt(framed).max() * factor
     if extent < MIN_ELONGATION * stroke_width:
-        raise EmptyDrawingError("only a dot is drawn: draw a whole digit")
+        if extent <= MAX_DOT * picture_side:
+            raise EmptyDrawingError("only a dot is drawn: draw a whole digit")
+        raise EmptyDrawingError("a filled blob is drawn, not a digit: draw a digit with the pen's strokes")
 
 
 def _ink_level(dtype: np.dtype, full_strength: float) -> float:

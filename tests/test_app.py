@@ -429,6 +429,17 @@ def test_an_empty_canvas_shows_a_prompt_not_a_guess(app):
     assert not test.metric
 
 
+@pytest.mark.parametrize("radius, said", [(12, "only a dot is drawn"), (20, "a filled blob is drawn, not a digit"),
+                                          (139, "a filled blob is drawn, not a digit")])
+def test_a_dot_and_a_filled_disk_are_told_apart_not_guessed(app, radius, said):
+    app("pages/home.py")
+    canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    ImageDraw.Draw(canvas).ellipse((140 - radius, 140 - radius, 140 + radius, 140 + radius), fill=(255, 255, 255, 255))
+    test = AppTest.from_function(_reading_script, args=(np.asarray(canvas),), default_timeout=60).run()
+    assert test.session_state["probabilities"] is None and not test.metric
+    assert said in test.info[0].value
+
+
 def test_a_drawing_below_the_chosen_sureness_is_not_a_digit(app):
     test = app("pages/draw_digit.py")
     slider = test.slider(key="threshold_default")
@@ -779,6 +790,23 @@ def test_looking_inside_a_reading_shows_every_stage_the_evidence_and_what_change
     test.slider(key="drawing_turn").set_value(45).run()  # the page's own control: a turned drawing is read
     assert not test.exception, test.exception
     assert any(metric.label == "It reads" for metric in test.metric)
+
+
+def _strict_reading_script(image_data):
+    from ui import reading, state
+
+    predictor, card = state.active_predictor()
+    reading.read_drawing(predictor, card, image_data, threshold=1.0)  # the page's slider at 100%: nothing answered
+
+
+def test_what_changes_its_mind_is_judged_at_the_pages_threshold(app):
+    app("pages/home.py")
+    test = AppTest.from_function(_strict_reading_script, args=(_drawn_one(),), default_timeout=60).run()
+    test.toggle(key="drawing_inside").set_value(True).run()
+    assert not test.exception, test.exception
+    assert [metric.value for metric in test.metric if metric.label == "It reads"] == ["not a digit"]
+    flips = [markdown.value for markdown in test.markdown if markdown.value.startswith("- ")]
+    assert flips == ["- no rotation within 45° either way changes the answer", "- no shift within 6 px changes the answer"]
 
 
 def test_comparing_two_saved_models_gives_a_verdict_the_table_and_their_disagreements(app, models_folder, small_dataset):

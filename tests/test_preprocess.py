@@ -72,6 +72,34 @@ def test_an_empty_canvas_and_a_dot_are_not_digits():
         preprocess.canvas_to_mnist(np.asarray(dot))
 
 
+APP_CANVAS_SIDE = 280  # the draw page's canvas (pages/draw_digit.py)
+
+
+def _disk(radius, side=APP_CANVAS_SIDE):
+    """A filled disk of ``radius`` pixels in the middle of a canvas."""
+    canvas = Image.new("RGBA", (side, side), (0, 0, 0, 255))
+    middle = side / 2
+    ImageDraw.Draw(canvas).ellipse((middle - radius, middle - radius, middle + radius, middle + radius),
+                                   fill=(255, 255, 255, 255))
+    return np.asarray(canvas)
+
+
+def test_a_small_disk_is_a_dot_and_a_big_one_a_blob():
+    """Issue 32: a filled disk of any size, radius 20–139 px, was "only a dot". A tap of the pen (up to an eighth of
+    the canvas) is a dot; a bigger mark as thick as it is long is a blob, and neither is a digit (laid out at 20 px,
+    a filled disk looks to a network like a bold 0: the shipped model reads it as 0)."""
+    for radius in range(5, 17):
+        with pytest.raises(EmptyDrawingError, match="^only a dot is drawn"):
+            preprocess.canvas_to_mnist(_disk(radius))
+    for radius in range(20, 140):
+        with pytest.raises(EmptyDrawingError, match="^a filled blob is drawn, not a digit"):
+            preprocess.canvas_to_mnist(_disk(radius))
+    with pytest.raises(EmptyDrawingError, match="^a filled blob"):  # the same on a high-DPI screen's doubled array
+        preprocess.canvas_to_mnist(_disk(40, side=2 * APP_CANVAS_SIDE))
+    with pytest.raises(EmptyDrawingError, match="^only a dot"):
+        preprocess.canvas_to_mnist(_disk(20, side=2 * APP_CANVAS_SIDE))
+
+
 # 0.55 × 100 is 55.00000000000001 in floats: a level a rounding error above a whole number.
 @pytest.mark.parametrize("ink_level, strongest", [(preprocess.INK_LEVEL, 255), (0.55, 100)])
 def test_ink_in_bytes_is_laid_out_as_the_same_ink_in_floats(monkeypatch, ink_level, strongest):

@@ -14,8 +14,9 @@ from ui import state
 CHANNELS_SHOWN = 16  # per layer: the strongest; a compact layer has up to 64
 
 
-def inside_section(predictor, digit: np.ndarray, key: str) -> None:
-    """The three views of ``digit`` (the 28×28 the model saw) under one toggle, off until asked for."""
+def inside_section(predictor, digit: np.ndarray, key: str, threshold: float | None = None) -> None:
+    """The three views of ``digit`` (the 28×28 the model saw) under one toggle, off until asked for; what changes
+    its mind is judged as the reading above it is, at ``threshold`` (None: the model's own)."""
     if not st.toggle("Look inside this reading", key=f"{key}_inside",
                      help="What each layer sees, where the model looked, and what changes its mind."):
         return
@@ -30,7 +31,7 @@ def inside_section(predictor, digit: np.ndarray, key: str) -> None:
     with looked:
         where_it_looked(predictor.model, digit, probabilities, key)
     with changes:
-        what_changes_its_mind(predictor, digit, key)
+        what_changes_its_mind(predictor, digit, key, threshold)
 
 
 def inside_the_network(model, digit: np.ndarray, logits: np.ndarray, probabilities: np.ndarray, key: str) -> None:
@@ -99,15 +100,16 @@ def where_it_looked(model, digit: np.ndarray, probabilities: np.ndarray, key: st
                "four times more than removing a random tenth (tests/test_explain.py).")
 
 
-def what_changes_its_mind(predictor, digit: np.ndarray, key: str) -> None:
+def what_changes_its_mind(predictor, digit: np.ndarray, key: str, threshold: float | None) -> None:
     """Sliders that turn, move, scale and thicken the drawing, with the reading updating; and the smallest
-    turn and move that change the answer, in words."""
-    read = explain.reader(predictor)
+    turn and move that change the answer, in words. Both read as the answer above was read (the same pens,
+    the same "not a digit" rule at the same ``threshold``): a change said to make it read 4 reads 4 on the
+    sliders."""
     for kind in explain.FLIP_KINDS:
-        flip = explain.smallest_flip(read, digit, kind)
+        flip = explain.smallest_flip(predictor, digit, kind, threshold=threshold)
         limit = f"{explain.MAX_ROTATION}° either way" if kind == "rotation" else f"{explain.MAX_SHIFT} px"
-        st.markdown(f"- {flip.describe()} ({charts.probability_text(flip.probability)})" if flip
-                    else f"- no {kind} within {limit} changes the answer")
+        sureness = "" if flip is None or flip.digit is None else f" ({charts.probability_text(flip.score)})"
+        st.markdown(f"- {flip.describe()}{sureness}" if flip else f"- no {kind} within {limit} changes the answer")
     sliders, result = st.columns(2)
     with sliders:
         rotation = st.slider("Turn (degrees, clockwise)", -45, 45, 0, key=f"{key}_turn")
@@ -116,7 +118,7 @@ def what_changes_its_mind(predictor, digit: np.ndarray, key: str) -> None:
         scale = st.slider("Scale", 0.6, 1.4, 1.0, 0.05, key=f"{key}_scale")
         stroke = st.slider("Pen: thinner ← → thicker", -1.0, 1.0, 0.0, 0.1, key=f"{key}_stroke")
     changed = explain.transformed(digit, rotation, (across, down), scale, stroke)
-    reading = predictor.read(changed)
+    reading = predictor.read(changed, threshold)
     with result:
         picture, answer = st.columns(2)
         picture.image(gallery.enlarge(changed, 4), caption="Changed", output_format="PNG")

@@ -58,7 +58,7 @@ def read_drawing(predictor, card, image_data: np.ndarray | None, threshold: floa
     reading = show_reading(predictor, digit, threshold, key)
     keep_controls(reading, digit, Image.fromarray(np.asarray(image_data, dtype=np.uint8)), card, key)
     with inside_at or st.container():
-        inside.inside_section(predictor, digit, key)
+        inside.inside_section(predictor, digit, key, threshold)
     return reading
 
 
@@ -76,7 +76,7 @@ def read_picture(predictor, card, upload, threshold: float | None = None, key: s
     reading = show_reading(predictor, digit, threshold, key)
     keep_controls(reading, digit, picture, card, key)
     with inside_at or st.container():
-        inside.inside_section(predictor, digit, key)
+        inside.inside_section(predictor, digit, key, threshold)
     return reading
 
 
