@@ -228,7 +228,7 @@ def _end_without(caller: int) -> None:
 
 def font_files() -> list[str]:
     """The TrueType files of :data:`FONT_PACKAGE`'s :data:`FONT_FOLDER`, in name order (found without importing
-    the package, which would cost a second)."""
+    the package, which takes 0.7 s)."""
     spec = importlib.util.find_spec(FONT_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(f"{FONT_PACKAGE}, whose fonts letters are drawn in, is not installed: "
