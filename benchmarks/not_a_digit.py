@@ -1,9 +1,10 @@
 """Does a model know what is not a digit? Each scoring rule says how digit-like a picture is; a picture scoring
 below the rule's threshold is refused ("not a digit"), the threshold set so that at most 1% of MNIST's test
-digits are refused. Printed, for each rule: the share refused of each kind of generated non-digit
-(digitcnn.nondigits) and of all of them, of MNIST's test digits and of the re-drawn digits of
-benchmarks.drawn_digits (MNIST's and scikit-learn's, drawn on the canvas and laid out by canvas_to_mnist), with
-the AUROC of digits against non-digits; then which digits the model reads the non-digits as, when it is sure.
+digits are refused; the app's own rule is also shown at the threshold on the model's card (fitted a margin below
+1%). Printed, for each rule: the share refused of each kind of generated non-digit (digitcnn.nondigits) and of
+all of them, of MNIST's test digits and of the re-drawn digits of benchmarks.drawn_digits (MNIST's and
+scikit-learn's, drawn on the canvas and laid out by canvas_to_mnist), with the AUROC of digits against
+non-digits; then which digits the model reads the non-digits as, when it is sure.
 
     python -m benchmarks.not_a_digit [--model default] [--model NAME@FOLDER …] [--count-per-kind 200]
                                      [--data PATH/TO/mnist]
@@ -35,6 +36,9 @@ from digitcnn.inference import predict_probabilities, predict_with_features
 from digitcnn.refusal import threshold_refusing
 
 REFUSED_DIGITS = 0.01  # the share of MNIST's test digits a rule may refuse; its threshold is fitted to it
+# The column of the app's own rule, "likeness × top" at its card's threshold: fitted on the model's test digits a margin
+# below 1% (digitcnn.refusal.FITTED_REFUSED_DIGITS), so that it refuses at most 1% of them on any machine.
+APP_RULE = "the app's rule"
 SURE = 0.99  # a reading at least this probable is one the model is sure of
 BATCH = 512
 
@@ -134,15 +138,18 @@ def main() -> None:
             scores = {name: score(model, card, images) for name, images in pictures.items()}
             if scores["digits"] is None:
                 continue  # a rule this model has no part for
-            cut = threshold_refusing(scores["digits"], REFUSED_DIGITS)  # as models' own rules are fitted
             non_digit_rows = ([scores["non-digits"][made.kinds == kind] for kind in nondigits.KINDS]
                               + [scores["non-digits"]])
             digit_rows = [(scores["digits"], 0), (scores["drawn"], drawn_mnist[1]),
                           (scores["drawn sklearn"], drawn_sklearn[1])]
-            table[position, card.name, rule] = cut, (
-                [(refused_share(row, 0, cut), auroc(scores["digits"], row)) for row in non_digit_rows]
-                + [(refused_share(row, refused, cut), auroc(row, scores["non-digits"]))
-                   for row, refused in digit_rows])
+            cuts = {rule: threshold_refusing(scores["digits"], REFUSED_DIGITS)}  # every rule at the same 1%
+            if score is sure_of_a_digit:  # and what the app refuses: its card's threshold, fitted with a margin
+                cuts[APP_RULE] = card.refusal_rule.threshold
+            for name, cut in cuts.items():
+                table[position, card.name, name] = cut, (
+                    [(refused_share(row, 0, cut), auroc(scores["digits"], row)) for row in non_digit_rows]
+                    + [(refused_share(row, refused, cut), auroc(row, scores["non-digits"]))
+                       for row, refused in digit_rows])
 
     for position, (model, card) in enumerate(loaded, start=1):
         print(f"model {position}: {card.name} of {card.created} ({card.architecture}, reading {card.reading}, "
@@ -151,7 +158,7 @@ def main() -> None:
         # (a card written before the setting existed lacks it: that model learned from digits alone)
     print(machine())
     print(f"each rule refuses a picture scoring below its threshold, fitted so that ≤ {REFUSED_DIGITS:.0%} of the "
-          f"{len(digits):,} {digits_name} are refused")
+          f"{len(digits):,} {digits_name} are refused; {APP_RULE}: likeness × top below the threshold on the card")
     columns = list(table)
     print(f"{'':38}{'':>7}" + "".join(f"  {f'{position + 1}. {name}'[:17]:>17}" for position, name, _ in columns))
     print(f"{'':38}{'':>7}" + "".join(f"  {rule:>17}" for _, _, rule in columns))

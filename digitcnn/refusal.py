@@ -14,7 +14,8 @@ learned the digit-likeness (below) scores **digit-likeness × top probability**:
   non-digits for the same 1% of test digits.
 
 A picture scoring below the rule's threshold is refused. The threshold is fitted after training, on the model's
-own test digits, as the highest that refuses at most :data:`MAX_REFUSED_DIGITS` of them; the rule also records how
+own test digits, as the highest that refuses at most :data:`FITTED_REFUSED_DIGITS` of them, below the
+:data:`MAX_REFUSED_DIGITS` promised, so that the promise holds on any machine; the rule also records how
 many test digits each threshold would leave answered, and how many of those are right (a coverage/accuracy curve),
 so that a user can trade answers for accuracy knowingly. A rule saved before the digit-likeness scores the top
 probability alone; a model saved before rules has none and never refuses.
@@ -29,7 +30,14 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 from scipy.special import expit
 
-MAX_REFUSED_DIGITS = 0.01  # the share of its own test digits a fitted rule may refuse
+MAX_REFUSED_DIGITS = 0.01  # the share of its own test digits a fitted rule may refuse: what the product promises
+# The share a rule is fitted to refuse, a margin below the promise. A threshold fitted exactly at the promise is the
+# score of one test digit, and another machine's arithmetic (other CPU kernels and thread counts: scores differ in the
+# sixth or seventh digit) can put that digit on the other side: the shipped rule, fitted to 1.00%, refused 1.01% on
+# another machine of the same kind. Neighbouring scores lie 1e-4 or more apart there, so only the edge digit moves;
+# five of MNIST's 10,000 test digits leave room for five. A wider margin costs non-digits: on the shipped network,
+# fitted to 0.8%, 89.5% of the benchmark's non-digits were refused, below the 90% aimed at; to 0.95%, 90.0%.
+FITTED_REFUSED_DIGITS = 0.0095
 CURVE_THRESHOLDS = tuple(round(step / 100, 2) for step in range(101))  # 0.00, 0.01, …, 1.00
 TOP_PROBABILITY = "top probability"  # the score of rules saved before the digit-likeness, and the baseline
 SURE_OF_A_DIGIT = "digit-likeness × top probability"
@@ -168,7 +176,7 @@ NEVER_REFUSE = RefusalRule(threshold=0.0, test_refused=0.0, test_accuracy_answer
 
 
 def fit_refusal(probabilities: np.ndarray, labels: np.ndarray, features: np.ndarray | None = None,
-                likeness: DigitLikeness | None = None, max_refused: float = MAX_REFUSED_DIGITS) -> RefusalRule:
+                likeness: DigitLikeness | None = None, max_refused: float = FITTED_REFUSED_DIGITS) -> RefusalRule:
     """The rule for a model whose probabilities on its test digits (N, 10) are ``probabilities`` (and whose
     features are ``features``, when it has a digit-likeness): the highest threshold that refuses at most
     ``max_refused`` of them."""

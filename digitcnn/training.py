@@ -435,8 +435,9 @@ def fit_refusal_rule(model, train_set: Dataset, test_set: Dataset, seed: int, no
 
 def refusal_on_test_digits(model, test_set: Dataset, likeness: DigitLikeness | None, reading: str
                            ) -> tuple[RefusalRule, Evaluation]:
-    """The rule with ``likeness`` whose threshold refuses at most 1% of ``test_set``'s digits, as ``model`` reads
-    them the ``reading`` way, and its scores on them."""
+    """The rule with ``likeness`` whose threshold refuses at most 0.95% of ``test_set``'s digits (a margin below the
+    1% promised: see :data:`digitcnn.refusal.FITTED_REFUSED_DIGITS`), as ``model`` reads them the ``reading`` way,
+    and its scores on them."""
     probabilities, features = predict_with_features(model, test_set.images, _EVALUATION_BATCH_SIZE, reading)
     return fit_refusal(probabilities, test_set.labels, features, likeness), evaluate(test_set.labels, probabilities)
 

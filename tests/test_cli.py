@@ -63,13 +63,22 @@ def test_evaluate_reproduces_the_test_accuracy_of_the_card(trained, capsys):
     assert cli.main(["evaluate", "--model", "tiny", "--data", str(csv), "--models-dir", str(models)]) == 0
     output = capsys.readouterr().out
     card = json.loads((models / "tiny.json").read_text())
-    assert f"accuracy: {card['test_accuracy']:.2%}" in output
     assert "198 test images" in output
+    # The card's figures were measured in the training's process, these here: other threads, another order of
+    # sums, scores that differ in the sixth digit, and a picture on the edge of a decision may change sides (the
+    # refusal share did, on another machine). One picture of the 198 either way, beyond the printed rounding.
+    one_picture = 100 / 198 + 0.005
+    accuracy = float(re.search(r"^accuracy: (\d+\.\d\d)%$", output, re.M).group(1))
+    assert accuracy == pytest.approx(100 * card["test_accuracy"], abs=one_picture)
 
-    refused = card["refusal"]["test_refused"]
     assert card["refusal"]["score"] == "digit-likeness × top probability"
-    assert (f"refused as not a digit: {refused:.2%} of the images (below {card['refusal']['threshold']:.3f} "
-            f"digit-likeness × top probability); accuracy on the {1 - refused:.2%} answered: ") in output
+    printed = re.search(r"^refused as not a digit: (\d+\.\d\d)% of the images \(below (\d\.\d{3}) "
+                        r"digit-likeness × top probability\); accuracy on the (\d+\.\d\d)% answered: ", output, re.M)
+    assert printed, output
+    refused, threshold, answered = float(printed[1]), printed[2], float(printed[3])
+    assert threshold == f"{card['refusal']['threshold']:.3f}"  # the card's own threshold, not refitted
+    assert refused == pytest.approx(100 * card["refusal"]["test_refused"], abs=one_picture)
+    assert refused + answered == pytest.approx(100, abs=0.01)
 
     assert cli.main(["evaluate", "--model", "tiny", "--data", str(csv), "--models-dir", str(models), "--all"]) == 0
     assert "all 600 images" in capsys.readouterr().out

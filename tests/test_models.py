@@ -36,7 +36,9 @@ def test_the_unsmoothed_loss_on_one_hot_labels_is_the_tutorials_sparse_cross_ent
     probabilities = np.random.default_rng(1).dirichlet(np.ones(10), size=4).astype("float32")
     ours = models.build("article").loss(models.one_hot(labels), probabilities)
     tutorials = keras.losses.SparseCategoricalCrossentropy()(labels, probabilities)
-    np.testing.assert_allclose(float(ours), float(tutorials), rtol=1e-6)
+    # Two float32 formulas of one loss, summed in their own orders by the CPU's kernels: equal to tens of units of
+    # float32's last digit (1.2e-7 each) on any machine, not to a few.
+    np.testing.assert_allclose(float(ours), float(tutorials), rtol=1e-5)
 
 
 def test_label_smoothing_aims_below_certainty():
