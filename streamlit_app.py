@@ -19,7 +19,7 @@ page = st.navigation(
     ]
 )
 navigation.entered()  # a visit that first ran a page on its own (see ui.navigation) goes on to that page
-state.job_board()  # made once per server: its worker processes start importing TensorFlow before the first Train
+state.join_job_board()  # made once per server (its first worker starts importing TensorFlow); counts this session
 sidebar.render()
 page.run()
 state.keep_streamlits_cleanup_cheap()  # once Keras is in (a page may have just loaded a model)
