@@ -322,6 +322,7 @@ def _ray_missing() -> SettingsError:
 
 def _initialise(ray, attempt: Future, address: str | None, init_options: dict) -> None:
     try:
+        _ask_whether_it_lets_us_in(ray, address)
         ray.init(address=address, runtime_env={"py_modules": [str(_PACKAGE_DIR)]}, **init_options)
     except BaseException as error:  # handed to the waiting callers, which raise TrainingFailed
         attempt.set_exception(error)
@@ -330,6 +331,22 @@ def _initialise(ray, attempt: Future, address: str | None, init_options: dict) -
         # A local Ray instance's processes die with the thread that started them (Linux's parent-death
         # signal is per thread), and a job's thread ends with its training: this one lasts the process.
         threading.Event().wait()
+
+
+def _ask_whether_it_lets_us_in(ray, address: str | None) -> None:
+    """Raise ConnectionError saying why, in the cluster's own words, when the cluster at ``address`` ("host:port")
+    refuses this process (it wants a token, say): ``ray.init`` would try for 20 s, then say only "Failed to
+    connect", the reason left to its log. Anything else (no answer, say) is left to ``ray.init``."""
+    if not address or not re.fullmatch(r"[\w.\-\[\]:]+:\d+", address):  # auto, ray://…: Ray resolves those
+        return
+    try:
+        from ray._raylet import GcsClient  # Ray's own client of the cluster's control store
+
+        GcsClient(address=address).internal_kv_get(b"digitcnn", None, timeout=5)
+    except ray.exceptions.AuthenticationError as error:
+        raise ConnectionError(f"it refused this process: {re.split(r'(?<=[.]) ', _first_line(error))[0]}") from None
+    except Exception:  # noqa: BLE001 - not answering, say (or another Ray): ray.init tries on, and says so
+        pass
 
 
 def _quietly(ray, action, *args, **kwargs) -> None:

@@ -34,8 +34,8 @@ class LocalCluster:
     `ray stop --force` would, its processes told from any other Ray on the machine by a variable of their
     environment."""
 
-    def __init__(self, folder: Path):
-        self.folder = folder
+    def __init__(self, folder: Path, **environment: str):
+        self.folder, self.environment = folder, environment
         self.mark = f"DIGITCNN_TEST_CLUSTER={uuid.uuid4().hex}"
         self.port, self.client_port, self.agent_port = _free_ports(3)
         self.address = f"127.0.0.1:{self.port}"
@@ -46,7 +46,7 @@ class LocalCluster:
         subprocess.run(["ray", "start", "--head", f"--port={self.port}", f"--ray-client-server-port={self.client_port}",
                         f"--dashboard-agent-listen-port={self.agent_port}", "--num-cpus=2", "--include-dashboard=false",
                         "--disable-usage-stats", f"--temp-dir={self.folder}", "--node-ip-address=127.0.0.1"],
-                       check=True, capture_output=True, timeout=120, env={**os.environ, name: value})
+                       check=True, capture_output=True, timeout=120, env={**os.environ, **self.environment, name: value})
 
     def stop(self) -> None:
         """Kill every process of the cluster at once, as `ray stop --force` does (but only this cluster's)."""
@@ -248,6 +248,29 @@ def test_a_ray_client_address_trains_and_brings_the_model_back(cluster, monkeypa
     assert "FusedBatchNormalization" in {type(layer).__name__ for layer in result.model.layers}
     np.testing.assert_allclose(evaluate_model(result.model, result.split.test).probabilities,
                                result.test_evaluation.probabilities, atol=1e-5)
+
+
+@pytest.mark.timeout(180)
+def test_a_cluster_that_refuses_this_process_says_why_in_the_message(tmp_path_factory, monkeypatch, small_dataset):
+    """Once, a cluster wanting a token failed the training with "Failed to connect", the reason only in the log."""
+    from digitcnn.jobs import FAILED, JobBoard
+
+    guarded = LocalCluster(tmp_path_factory.mktemp("ray"), RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=uuid.uuid4().hex)
+    guarded.start()
+    try:
+        for variable in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+            monkeypatch.delenv(variable, raising=False)
+        monkeypatch.setenv(ray_training.RAY_ADDRESS_VARIABLE, guarded.address)
+        board = JobBoard(1)
+        try:
+            job = board.start("alice", "refused", small_dataset, TrainingConfig(architecture="article", epochs=1))
+            assert job.wait(120)
+        finally:
+            board.close(10)
+    finally:
+        guarded.stop()
+    assert job.snapshot().status == FAILED
+    assert "Authentication token is missing or incorrect" in job.snapshot().error, job.snapshot().error
 
 
 _LOSE_THE_CLUSTER = """
