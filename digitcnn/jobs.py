@@ -1,7 +1,7 @@
 """Training in background threads, a few at a time, so an app stays usable while models learn.
 
 A :class:`JobBoard` runs the training jobs of one process. Each job belongs to the owner that
-started it (a user's session in the app): only that owner sees it, cancels it and saves its
+started it (a user's browser in the app): only that owner sees it, cancels it and saves its
 model, and an owner has one job on the board at a time. The model's name matters only when it
 is saved. At most ``max_running`` jobs train at once (TensorFlow spreads one training over all
 cores, so more at once only share them and each crawls); the others wait in a first-come queue,
@@ -9,9 +9,11 @@ each knowing its place, and can be cancelled while they wait.
 
 Each :class:`TrainingJob` records its progress as it goes, and its owner (a page refreshing every
 second, say) can read a consistent :meth:`TrainingJob.snapshot` of it at any moment. The board
-keeps only the jobs waiting or running, so a finished job lives as long as its owner keeps it,
-and :meth:`TrainingJob.release` lets go of its model and scores sooner. When the process exits,
-jobs are cancelled and waited for, so no training thread is cut off inside TensorFlow.
+keeps each owner's latest job, ended or not, until the owner starts another or dismisses it
+(:meth:`JobBoard.dismiss`), or is found gone (:meth:`JobBoard.cancel_absent`): an owner who comes
+back (a reloaded page) finds it with :meth:`JobBoard.latest`. :meth:`TrainingJob.release` lets go
+of an ended job's model and scores. When the process exits, jobs are cancelled and waited for, so
+no training thread is cut off inside TensorFlow.
 
 Where a job trains is the board's ``trainer``: on a Ray cluster when ``$DIGITCNN_RAY_ADDRESS`` is set
 (a :class:`~digitcnn.ray_training.RayTrainer`, which drives it from a process of its own), else the board's
@@ -19,10 +21,6 @@ Where a job trains is the board's ``trainer``: on a Ray cluster when ``$DIGITCNN
 also run the work a job is started with (a fine-tuning's): what an app that calls
 ``keras.backend.clear_session()`` between its runs, as Streamlit does, needs (see that module); else
 :func:`digitcnn.training.train` in this process. :func:`server_board` makes the board a server wants.
-
-An owner's latest job stays on the board, ended or not, until the owner starts another or
-:meth:`JobBoard.dismiss` es it, or is found gone (:meth:`JobBoard.cancel_absent`): an owner who comes back
-(a reloaded page) finds it with :meth:`JobBoard.latest`.
 """
 
 from __future__ import annotations

@@ -167,9 +167,9 @@ class RayTrainer:
         drive = functools.partial(_drive, self.address)
         try:
             sent = self.processes.run(drive, dataset, config, on_progress, cancel)
-        except WorkerLost as error:
-            raise TrainingFailed(f"the connection to the Ray cluster at {self.address!r} was lost ({error}): check "
-                                 f"that the cluster is running, then train again") from None
+        except WorkerLost:  # Ray ends the process that drives a training when it loses the cluster
+            raise TrainingFailed(f"the connection to the Ray cluster at {self.address!r} was lost: check that the "
+                                 f"cluster is running, then train again") from None
         return _read_result(sent, dataset)
 
     def close(self) -> None:

@@ -149,6 +149,24 @@ def test_the_jobs_of_owners_gone_longer_than_the_grace_are_cancelled(small_datas
         assert board.stop_all(60)
 
 
+def test_an_owner_finds_their_latest_job_until_they_dismiss_it_or_are_gone(small_dataset):
+    """What a reloaded page asks the board: the job of this browser, ended or not (once, a reload lost it)."""
+    board = JobBoard()
+    first = board.start("alice", "first", small_dataset, QUICK)
+    assert board.latest("alice") is first and board.latest("bob") is None
+    assert first.wait(120)
+    assert board.latest("alice") is first  # ended, and still hers to see
+    board.dismiss("alice", first)
+    assert board.latest("alice") is None and first.snapshot().result is None
+    second = board.start("alice", "second", small_dataset, QUICK)
+    assert second.wait(120)
+    assert board.cancel_absent(lambda owner: False, grace=0) == []  # nothing left to cancel…
+    assert board.latest("alice") is second
+    time.sleep(0.01)
+    assert board.cancel_absent(lambda owner: False, grace=0) == []
+    assert board.latest("alice") is None  # …but gone for longer than the grace, her result is forgotten
+
+
 def test_a_failure_is_reported_not_raised(small_dataset):
     board = JobBoard()
     no_own_test_set = TrainingConfig(architecture="article", epochs=1, test_set="own")
