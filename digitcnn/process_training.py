@@ -50,7 +50,7 @@ _PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds 
 POLL_SECONDS = 0.1  # how often the caller looks for a cancel and for a worker that died without a word
 BATCH_EVENT_SECONDS = 0.25  # a worker sends at most one batch event per this long (epoch ends: every one)
 CANCEL_GRACE_SECONDS = 10.0  # a cancelled worker gets this long to stop after its batch before it is killed
-HEARTBEAT_SECONDS = 2.0  # a worker says it is alive this often, busy or not
+HEARTBEAT_SECONDS = 2.0  # a worker says it is alive this often while it imports or runs a task
 SILENCE_SECONDS = 60.0  # a worker that sends nothing this long is taken for stopped (and killed)
 TRAINING_IMPORTS = ("keras", "sklearn.linear_model", "tensorflow", "digitcnn.training")  # a training worker's
 
