@@ -27,7 +27,7 @@ except DigitCNNError as error:
     st.error(f"The server is set up wrongly: {error}. Whoever runs it needs to correct this and restart it.",
              icon=":material/error:")
     st.stop()
-state.job_board()  # made once per server: its worker processes start importing TensorFlow before the first Train
+state.join_job_board()  # made once per server (its first worker starts importing TensorFlow); counts this session
 sidebar.render()
 page.run()
 state.keep_streamlits_cleanup_cheap()  # once Keras is in (a page may have just loaded a model)

@@ -1,7 +1,7 @@
 """Training in background threads, a few at a time, so an app stays usable while models learn.
 
 A :class:`JobBoard` runs the training jobs of one process. Each job belongs to the owner that
-started it (a user's session in the app): only that owner sees it, cancels it and saves its
+started it (a user's browser in the app): only that owner sees it, cancels it and saves its
 model, and an owner has one job on the board at a time. The model's name matters only when it
 is saved. At most ``max_running`` jobs train at once (TensorFlow spreads one training over all
 cores, so more at once only share them and each crawls); the others wait in a first-come queue,
@@ -9,15 +9,18 @@ each knowing its place, and can be cancelled while they wait.
 
 Each :class:`TrainingJob` records its progress as it goes, and its owner (a page refreshing every
 second, say) can read a consistent :meth:`TrainingJob.snapshot` of it at any moment. The board
-keeps only the jobs waiting or running, so a finished job lives as long as its owner keeps it,
-and :meth:`TrainingJob.release` lets go of its model and scores sooner. When the process exits,
-jobs are cancelled and waited for, so no training thread is cut off inside TensorFlow.
+keeps each owner's latest job, ended or not, until the owner starts another or dismisses it
+(:meth:`JobBoard.dismiss`), or is found gone (:meth:`JobBoard.cancel_absent`): an owner who comes
+back (a reloaded page) finds it with :meth:`JobBoard.latest`. :meth:`TrainingJob.release` lets go
+of an ended job's model and scores. When the process exits, jobs are cancelled and waited for, so
+no training thread is cut off inside TensorFlow.
 
-Where a job trains is the board's ``trainer``: :func:`digitcnn.training.train` in this process,
-:func:`digitcnn.ray_training.train_on_ray` on a Ray cluster when ``$DIGITCNN_RAY_ADDRESS`` is set, or
-the board's ``processes`` (a :class:`~digitcnn.process_training.ProcessTrainer`), worker processes of
-its own, which also run the work a job is started with (a fine-tuning's): what an app that calls
-``keras.backend.clear_session()`` between its runs, as Streamlit does, needs (see that module).
+Where a job trains is the board's ``trainer``: on a Ray cluster when ``$DIGITCNN_RAY_ADDRESS`` is set
+(a :class:`~digitcnn.ray_training.RayTrainer`, which drives it from a process of its own), else the board's
+``processes`` (a :class:`~digitcnn.process_training.ProcessTrainer`), worker processes of its own, which
+also run the work a job is started with (a fine-tuning's): what an app that calls
+``keras.backend.clear_session()`` between its runs, as Streamlit does, needs (see that module); else
+:func:`digitcnn.training.train` in this process. :func:`server_board` makes the board a server wants.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class TrainingJob:
     result: TrainingResult | None = field(default=None, repr=False)
     error: str | None = None
     started: float = field(default_factory=time.time)
+    saved_as: str | None = None  # the name its model was saved under (see mark_saved)
 
     def __post_init__(self):
         self.source = self.dataset.source
@@ -117,6 +121,13 @@ class TrainingJob:
                 self.result = replace(self.result, model=None)
             elif not keep_scores:
                 self.result, self.batches, self.epochs = None, [], []
+
+    def mark_saved(self, name: str) -> None:
+        """Record that the ended job's model was saved as ``name``, and let go of the model (it is on disk);
+        its scores stay for the page. On the job, not the page's session, so a reload still shows it saved."""
+        self.release(keep_scores=True)
+        with self._lock:
+            self.saved_as = name
 
     def snapshot(self) -> JobSnapshot:
         """A consistent copy of the job's state."""
@@ -176,8 +187,8 @@ class TrainingJob:
 class JobBoard:
     """The training jobs of one process, each owned by whoever started it: at most ``max_running``
     train at once (default :func:`digitcnn.runtime.max_trainings`), the rest wait their turn.
-    ``trainer`` trains one job (default: ``processes`` when given, else on Ray when ``$DIGITCNN_RAY_ADDRESS``
-    is set, else here); ``processes`` also runs the work jobs are started with, which otherwise runs here."""
+    ``trainer`` trains one job (default: on Ray when ``$DIGITCNN_RAY_ADDRESS`` is set, else ``processes``
+    when given, else here); ``processes`` also runs the work jobs are started with, which otherwise runs here."""
 
     def __init__(self, max_running: int | None = None, trainer: Trainer | None = None,
                  processes: ProcessTrainer | None = None):
@@ -185,10 +196,11 @@ class JobBoard:
 
         self.max_running = max_trainings(max_running)
         self._processes = processes
-        self._trainer = trainer or processes or _default_trainer()
+        self._trainer = trainer or _default_trainer(self.max_running, processes)
         self._lock = threading.Lock()
         self._running: set[TrainingJob] = set()
         self._waiting: collections.deque[TrainingJob] = collections.deque()
+        self._latest: dict[Hashable, TrainingJob] = {}  # owner → the job they started last, ended or not
         self._last_present: dict[Hashable, float] = {}  # owner → when cancel_absent last found them present
         _boards.add(self)
 
@@ -208,8 +220,21 @@ class JobBoard:
                 work = functools.partial(self._processes.run, work)
             job._board, job._work = self, work or self._trainer
             self._waiting.append(job)
+            self._latest[owner] = job
             self._admit()
         return job
+
+    def latest(self, owner: Hashable) -> TrainingJob | None:
+        """The job ``owner`` started last, waiting, running or ended, unless they dismissed it."""
+        with self._lock:
+            return self._latest.get(owner)
+
+    def dismiss(self, owner: Hashable, job: TrainingJob) -> None:
+        """Forget ``owner``'s ended ``job`` (if it is still their latest) and let go of its model and scores."""
+        job.release()
+        with self._lock:
+            if self._latest.get(owner) is job:
+                del self._latest[owner]
 
     def running(self) -> list[TrainingJob]:
         """The jobs training now, of every owner."""
@@ -223,19 +248,25 @@ class JobBoard:
 
     def cancel_absent(self, is_present: Callable[[Hashable], bool], grace: float) -> list[TrainingJob]:
         """Cancel the jobs of owners that ``is_present`` has found gone for more than ``grace`` seconds (a
-        closed browser tab, say: nobody is left to see the result); returns the jobs cancelled. Called now
-        and then; an owner back within ``grace`` (a dropped connection, reconnected) keeps its job."""
+        closed browser, say: nobody is left to see the result); returns the jobs cancelled. Their ended jobs
+        are forgotten too. Called now and then; an owner back within ``grace`` (a dropped connection,
+        reconnected) keeps its job."""
         now = time.monotonic()
-        jobs = self.waiting() + self.running()
+        with self._lock:
+            latest = dict(self._latest)
         gone = []
-        for job in jobs:
-            if is_present(job.owner):
-                self._last_present[job.owner] = now
-            elif now - self._last_present.setdefault(job.owner, now) > grace:
-                job.cancel()
-                gone.append(job)
-        owners = {job.owner for job in jobs} - {job.owner for job in gone}
-        self._last_present = {owner: seen for owner, seen in self._last_present.items() if owner in owners}
+        for owner, job in latest.items():
+            if is_present(owner):
+                self._last_present[owner] = now
+            elif now - self._last_present.setdefault(owner, now) > grace:
+                if not job.snapshot().done:
+                    job.cancel()
+                    gone.append(job)
+                with self._lock:
+                    if self._latest.get(owner) is job:
+                        del self._latest[owner]
+        with self._lock:
+            self._last_present = {owner: seen for owner, seen in self._last_present.items() if owner in self._latest}
         return gone
 
     def stop_all(self, timeout: float = EXIT_WAIT_SECONDS) -> bool:
@@ -251,8 +282,9 @@ class JobBoard:
         """Stop every job (see :meth:`stop_all`) and the board's worker processes; True when none is left
         running."""
         stopped = self.stop_all(timeout)
-        if self._processes is not None:
-            self._processes.close()
+        for workers in {self._processes, self._trainer}:
+            if hasattr(workers, "close"):  # worker processes (the Ray trainer's included)
+                workers.close()
         return stopped
 
     def _admit(self) -> None:
@@ -278,12 +310,30 @@ class JobBoard:
             self._admit()
 
 
-def _default_trainer() -> Trainer:
-    """Ray's when ``$DIGITCNN_RAY_ADDRESS`` names a cluster, else this process's."""
+def _default_trainer(count: int, processes: ProcessTrainer | None) -> Trainer:
+    """Ray's when ``$DIGITCNN_RAY_ADDRESS`` names a cluster (driven from up to ``count`` processes of its own),
+    else ``processes``, else this process's."""
     from digitcnn import ray_training
     from digitcnn.training import train
 
-    return ray_training.train_on_ray if ray_training.ray_address() else train
+    if ray_training.ray_address():
+        return ray_training.RayTrainer(count)
+    return processes or train
+
+
+def server_board(max_running: int | None = None) -> JobBoard:
+    """The board of a server's trainings, of every user: trainings (unless on Ray) and fine-tunings run in worker
+    processes (see :mod:`digitcnn.process_training` for why), started when work needs them. Unless trainings go
+    to Ray, one is started now, so that the first training finds TensorFlow imported: without it, the first
+    Train waits the seconds a worker takes to import it."""
+    from digitcnn import ray_training
+    from digitcnn.runtime import max_trainings
+
+    processes = ProcessTrainer(max_trainings(max_running))
+    board = JobBoard(processes.count, processes=processes)
+    if not ray_training.ray_address():
+        processes.prestart(1)
+    return board
 
 
 _boards: weakref.WeakSet[JobBoard] = weakref.WeakSet()

@@ -13,17 +13,22 @@ crashes TensorFlow takes only its worker down.
 The design:
 
 - A worker is a new Python (never a fork: TensorFlow's threads do not survive one) that imports TensorFlow
-  once, then runs the tasks it is sent one after another; up to ``count`` workers are kept, started ahead
-  of the first training by :meth:`ProcessTrainer.prestart` (importing TensorFlow takes seconds).
+  once (or the ``imports`` it is made with), then runs the tasks it is sent one after another. Workers start
+  when work needs them, up to ``count``, and stay for the next task; :meth:`ProcessTrainer.prestart` starts
+  some ahead (importing TensorFlow takes seconds, a worker of about 600 MB once it has).
 - Tasks, results and progress events (batch ends thinned to a few a second, every epoch end) travel
   pickled over a socket between the two; a Keras model pickles as its ``.keras`` archive.
 - A cancel is a message too, which the worker passes to its training, stopped after its batch; a worker
-  that has not stopped within :data:`CANCEL_GRACE_SECONDS` is killed. A worker that dies mid-task fails the
-  training with :class:`~digitcnn.errors.TrainingFailed`, and the next training gets a fresh one.
+  that has not stopped within :data:`CANCEL_GRACE_SECONDS` is killed. A worker that dies mid-task, or sends
+  nothing (not even its heartbeat, every :data:`HEARTBEAT_SECONDS`) for :data:`SILENCE_SECONDS` (stopped by a
+  signal, say), fails the training with :class:`WorkerLost`. After any
+  :class:`~digitcnn.errors.TrainingFailed` the worker is stopped (its state is unknown): the next training
+  gets a fresh one.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import pickle
@@ -45,15 +50,24 @@ _PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds 
 POLL_SECONDS = 0.1  # how often the caller looks for a cancel and for a worker that died without a word
 BATCH_EVENT_SECONDS = 0.25  # a worker sends at most one batch event per this long (epoch ends: every one)
 CANCEL_GRACE_SECONDS = 10.0  # a cancelled worker gets this long to stop after its batch before it is killed
+HEARTBEAT_SECONDS = 2.0  # a worker says it is alive this often while it imports or runs a task
+SILENCE_SECONDS = 60.0  # a worker that sends nothing this long is taken for stopped (and killed)
+TRAINING_IMPORTS = ("keras", "sklearn.linear_model", "tensorflow", "digitcnn.training")  # a training worker's
+
+
+class WorkerLost(TrainingFailed):
+    """The worker process running a task died or stopped answering."""
 
 
 class ProcessTrainer:
     """Runs jobs' work in up to ``count`` worker processes (one job at a time each; the caller, such as a
-    :class:`~digitcnn.jobs.JobBoard`, keeps to ``count`` at once). Calling it trains:
+    :class:`~digitcnn.jobs.JobBoard`, keeps to ``count`` at once), each of which imports the modules
+    ``imports`` before its first task (by default TensorFlow and what a training needs). Calling it trains:
     ``trainer(dataset, config, on_progress=…, cancel=…)`` is :func:`digitcnn.training.train` in a worker."""
 
-    def __init__(self, count: int):
+    def __init__(self, count: int, imports: tuple[str, ...] = TRAINING_IMPORTS):
         self.count = count
+        self.imports = imports
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
 
@@ -62,12 +76,13 @@ class ProcessTrainer:
 
         return received(self.run(train_to_send, dataset, config, on_progress, cancel), dataset)
 
-    def prestart(self, wait: float = 0.0) -> bool:
-        """Start the workers now, so that the first trainings find TensorFlow imported; wait up to ``wait``
-        seconds for them to be ready, and say whether they are."""
+    def prestart(self, workers: int | None = None, wait: float = 0.0) -> bool:
+        """Have ``workers`` (default: ``count``) idle workers now, so that as many trainings find TensorFlow
+        imported; wait up to ``wait`` seconds for them to be ready, and say whether they are."""
         with self._lock:
             self._idle = [worker for worker in self._idle if worker.alive()]
-            self._idle += [_Worker() for _ in range(self.count - len(self._idle))]
+            wanted = self.count if workers is None else min(workers, self.count)
+            self._idle += [_Worker(self.imports) for _ in range(wanted - len(self._idle))]
             workers = list(self._idle)
         deadline = time.monotonic() + wait
         return all(worker.wait_ready(max(0.0, deadline - time.monotonic())) for worker in workers)
@@ -76,8 +91,8 @@ class ProcessTrainer:
         """``work(dataset, config, on_progress=…, cancel=…)`` in a worker: ``work`` must be picklable (a
         module-level function, or a ``functools.partial`` of one). ``on_progress`` is called here, in this
         thread, in order. Raises :class:`TrainingCancelled` once ``cancel`` is set and the worker stopped,
-        a :class:`~digitcnn.errors.DigitCNNError` that ``work`` raised as itself, and
-        :class:`TrainingFailed` for a worker lost on the way."""
+        a :class:`~digitcnn.errors.DigitCNNError` that ``work`` raised as itself, and :class:`WorkerLost` for a
+        worker lost on the way."""
         from digitcnn.models import register_custom_objects
 
         register_custom_objects()  # before a result's model is read
@@ -87,7 +102,10 @@ class ProcessTrainer:
         except BaseException:
             worker.stop()  # lost, or left midway: its state is unknown, a fresh worker takes the next task
             raise
-        self._give_back(worker)  # the work ended, well or not (a cancel included): the worker is ready for more
+        if kind == "error" and isinstance(value, TrainingFailed):
+            worker.stop()  # something broke in there (a Ray driver that lost its cluster, say): start afresh
+        else:
+            self._give_back(worker)  # the work ended, well or not (a cancel included): the worker is ready for more
         if kind == "error":
             raise value
         return value
@@ -105,7 +123,7 @@ class ProcessTrainer:
                 worker = self._idle.pop()
                 if worker.alive():
                     return worker
-        return _Worker()
+        return _Worker(self.imports)
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
@@ -121,10 +139,10 @@ class _Worker:
     Not multiprocessing's spawn: that runs the parent's ``__main__`` again in the child, and in a Streamlit
     server ``__main__`` is the page being run."""
 
-    def __init__(self):
+    def __init__(self, imports: tuple[str, ...]):
         parent_end, child_end = socket.socketpair()
         with child_end:
-            command = [sys.executable, "-m", "digitcnn.process_training", str(child_end.fileno())]
+            command = [sys.executable, "-m", "digitcnn.process_training", str(child_end.fileno()), *imports]
             self.process = subprocess.Popen(command, pass_fds=[child_end.fileno()], env=_worker_environment())
         self.connection = Connection(parent_end.detach())
         self.connection.send(("path", sys.path))  # the child finds what this process finds: work, and digitcnn
@@ -133,8 +151,9 @@ class _Worker:
 
     def wait_ready(self, timeout: float) -> bool:
         """Wait until the worker has imported TensorFlow, at most ``timeout`` seconds; whether it has."""
-        if not self.ready and self.connection.poll(timeout):
-            self.ready = self.connection.recv()[0] == "ready"
+        deadline = time.monotonic() + timeout
+        while not self.ready and self.connection.poll(max(0.0, deadline - time.monotonic())):
+            self.ready = self.connection.recv()[0] == "ready"  # else its heartbeat while it imports
         return self.ready
 
     def alive(self) -> bool:
@@ -146,17 +165,23 @@ class _Worker:
         cancel_sent = None
         try:
             self.connection.send(("task", self.tasks, work, dataset, config))
+            heard = time.monotonic()
             while True:
                 if self.connection.poll(POLL_SECONDS):
                     kind, value = self.connection.recv()
+                    heard = time.monotonic()
                     if kind == "ready":
                         self.ready = True
-                    elif kind != "progress":
+                    elif kind == "progress":
+                        if on_progress is not None:
+                            on_progress(value)
+                    elif kind != "alive":
                         return kind, value
-                    elif on_progress is not None:
-                        on_progress(value)
                 elif not self.alive():
                     raise EOFError
+                elif time.monotonic() - heard > SILENCE_SECONDS:
+                    raise WorkerLost(f"the process training this model has not answered for {SILENCE_SECONDS:.0f} s "
+                                     f"(stopped, or the machine is overloaded); it was ended: try again")
                 if cancel is not None and cancel.is_set():
                     if cancel_sent is None:
                         self.connection.send(("cancel", self.tasks))
@@ -168,8 +193,8 @@ class _Worker:
                 code = self.process.wait(1.0)
             except subprocess.TimeoutExpired:
                 code = None
-            raise TrainingFailed(f"the process training this model stopped unexpectedly (exit code {code}); "
-                                 f"try again") from None
+            raise WorkerLost(f"the process training this model stopped unexpectedly (exit code {code}); "
+                             f"try again") from None
 
     def stop(self) -> None:
         self.connection.close()  # an idle worker waiting for a task ends at once
@@ -190,10 +215,10 @@ def _worker_environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
 
 
-def _serve(fd: int) -> None:
-    """A worker's life: read the caller's messages on one thread, run tasks on this one, until the caller
-    closes the socket."""
-    connection = Connection(fd)
+def _serve(fd: int, imports: list[str]) -> None:
+    """A worker's life: import ``imports``, read the caller's messages on one thread, say it is alive on
+    another, run tasks on this one, until the caller closes the socket."""
+    connection = _Sending(Connection(fd))
     tasks: queue.Queue = queue.Queue()
     current = {"task": None, "cancel": threading.Event()}  # the task running, and its cancel
 
@@ -215,18 +240,30 @@ def _serve(fd: int) -> None:
             else:
                 tasks.put(message[1:])
 
-    threading.Thread(target=read, name="caller", daemon=True).start()
-    # TensorFlow, Keras and scikit-learn's regression (the refusal rule's), seconds to import (digitcnn's modules
-    # import them only when used), before the first task.
-    import keras  # noqa: F401
-    import sklearn.linear_model  # noqa: F401
-    import tensorflow  # noqa: F401
+    busy = threading.Event()  # importing or running a task: what the caller waits on (idle, it is not read)
+    busy.set()
 
-    import digitcnn.training  # noqa: F401
+    def heartbeat() -> None:
+        while True:
+            time.sleep(HEARTBEAT_SECONDS)
+            if busy.is_set():
+                try:
+                    connection.send(("alive", None))
+                except OSError:  # the caller has gone
+                    return
+
+    threading.Thread(target=read, name="caller", daemon=True).start()
+    threading.Thread(target=heartbeat, name="heartbeat", daemon=True).start()
+    # For a training worker, TensorFlow, Keras and scikit-learn's regression (the refusal rule's), seconds to import
+    # (digitcnn's modules import them only when used), before the first task.
+    for module in imports:
+        importlib.import_module(module)
 
     connection.send(("ready", None))
+    busy.clear()
 
     while (task := tasks.get()) is not None:
+        busy.set()
         number, work, dataset, config = task
         current["cancel"] = cancel = threading.Event()
         current["task"] = number
@@ -236,6 +273,22 @@ def _serve(fd: int) -> None:
             connection.send(("error", _sendable(error)))
         else:
             connection.send(("result", result))
+        busy.clear()
+
+
+class _Sending:
+    """A worker's end of the socket, whose ``send`` several threads share (the task's, the heartbeat's)."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self._lock = threading.Lock()
+
+    def recv(self):
+        return self.connection.recv()
+
+    def send(self, message) -> None:
+        with self._lock:
+            self.connection.send(message)
 
 
 class _Relay:
@@ -267,4 +320,4 @@ def _sendable(error: Exception) -> Exception:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]))
+    _serve(int(sys.argv[1]), sys.argv[2:])

@@ -1,19 +1,26 @@
 """Training on a Ray cluster: :func:`train_on_ray` is :func:`digitcnn.training.train` run as a Ray task.
 
-When ``$DIGITCNN_RAY_ADDRESS`` is set (``auto``, ``host:6379``, ``ray://host:10001``), trainings run on
-that cluster instead of in the server's threads. The design:
+When ``$DIGITCNN_RAY_ADDRESS`` is set (``auto``, ``host:6379``, ``ray://host:10001``), a job board's trainings
+run on that cluster (:class:`RayTrainer`). The design:
 
-- This process connects to Ray once, lazily (:func:`connect`), shipping the ``digitcnn`` package to the
-  workers (``py_modules``), so that they run this code whatever their working folder or installed copy.
+- The process that drives the trainings connects to Ray once, lazily (:func:`connect`), shipping the
+  ``digitcnn`` package to the workers (``py_modules``), so that they run this code whatever their working
+  folder or installed copy.
+- A server never drives them itself: Ray's core worker ends the process it lives in when its cluster goes
+  ("The connection to the plasma store is failed. Terminate the process"), which took a Streamlit server
+  and every user's page down with it. :class:`RayTrainer` drives each training from a small worker process
+  of its own (:mod:`digitcnn.process_training`, without TensorFlow): a lost cluster costs that process, and
+  the training fails with a message; the next training gets a fresh process and connects afresh.
 - Each training is one Ray task (``max_retries=0``: a lost worker fails the run instead of retraining in
   silence) that calls ``train`` in the worker, and one small channel actor between the two. The worker
   sends its progress events to the channel (batch ends at most a few a second, every epoch end); the
   caller polls the channel and calls ``on_progress`` in order. Cancelling is the other way round: the
   caller marks the channel, the worker reads the mark in the channel's answers and stops after its current
   batch, and a worker that has not stopped within seconds is killed.
-- The :class:`~digitcnn.training.TrainingResult` comes back through Ray's pickling, Keras model included:
-  Keras 3 pickles a model as its ``.keras`` archive, which loads wherever the project's own layer and
-  metric are registered (this module registers them before it takes the result).
+- The :class:`~digitcnn.training.TrainingResult` comes back pickled into bytes by the worker (Keras 3 pickles
+  a model as its ``.keras`` archive), and is read only where it is wanted, once the project's own layer and
+  metric are registered: nothing in between (a ``ray://`` address's client server, the driving process)
+  needs Keras or the project's classes to pass it on.
 - A worker, node or channel lost on the way raises :class:`TrainingFailed` ("the Ray worker training this
   model was lost: …"); a :class:`~digitcnn.errors.DigitCNNError` raised in the worker comes back as itself.
 
@@ -23,7 +30,9 @@ Ray is an optional extra (``requirements-ray.txt``): this module imports it only
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
+import pickle
 import re
 import threading
 import time
@@ -35,6 +44,7 @@ from typing import Callable
 from digitcnn.config import RAY_ADDRESS_VARIABLE
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError, SettingsError, TrainingCancelled, TrainingFailed
+from digitcnn.process_training import ProcessTrainer, WorkerLost
 from digitcnn.training import Progress, TrainingConfig, TrainingResult, received
 
 TASK_NAME = "digitcnn training"  # the Ray task's name: its worker's process title is "ray::digitcnn training"
@@ -43,6 +53,7 @@ POLL_SECONDS = 0.2  # how often the caller looks for new progress, for the end o
 BATCH_EVENT_SECONDS = 0.25  # the worker sends at most one batch event per this long (epoch ends: every one)
 CHANNEL_TIMEOUT_SECONDS = 60.0  # a channel that does not answer within this long (a few ms when well) is lost
 CANCEL_GRACE_SECONDS = 5.0  # a cancelled worker gets this long to stop after its batch before it is killed
+DRIVER_IMPORTS = ("ray", "digitcnn.ray_training")  # what a process driving trainings on Ray imports ahead
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _connect_lock = threading.Lock()
 _connection: Future | None = None  # this process's latest ray.init: running, failed or done (see connect)
@@ -54,12 +65,13 @@ def ray_address() -> str | None:
     return os.environ.get(RAY_ADDRESS_VARIABLE) or None
 
 
-def connect(address: str | None = None, **init_options):
+def connect(address: str | None = None, cancel: threading.Event | None = None, **init_options):
     """Connect this process to Ray unless it already is (whoever connected it), and return the ``ray``
     module. ``address`` (else :func:`ray_address`) goes to ``ray.init`` with ``init_options``; None
     starts a local Ray instance. Threads that call at once share one attempt; an attempt that fails, or
     gets no answer within :data:`CONNECT_TIMEOUT_SECONDS`, raises :class:`TrainingFailed`, and the next
-    call tries again (or waits on for an attempt still running).
+    call tries again (or waits on for an attempt still running). Setting ``cancel`` meanwhile raises
+    :class:`TrainingCancelled` at once.
 
     ``ray.init`` is given ``runtime_env={"py_modules": [digitcnn]}``: workers import this process's copy
     of the package, on any node. Where something else initialised Ray, it must make ``digitcnn``
@@ -79,13 +91,19 @@ def connect(address: str | None = None, **init_options):
                              name="ray.init", daemon=True).start()
         attempt = _connection
     where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
-    try:
-        attempt.result(timeout=CONNECT_TIMEOUT_SECONDS)
-    except FutureTimeout:
-        raise TrainingFailed(f"cannot connect to {where}: no answer within {CONNECT_TIMEOUT_SECONDS:.0f} s") from None
-    except Exception as error:  # ConnectionError, a malformed address, a version mismatch…
-        raise TrainingFailed(f"cannot connect to {where}: {_first_line(error)}") from error
-    return ray
+    deadline = time.monotonic() + CONNECT_TIMEOUT_SECONDS
+    while True:
+        try:
+            attempt.result(timeout=POLL_SECONDS)
+            return ray
+        except FutureTimeout:
+            if cancel is not None and cancel.is_set():
+                raise TrainingCancelled("training was cancelled; nothing was saved") from None
+            if time.monotonic() > deadline:
+                raise TrainingFailed(f"cannot connect to {where}: no answer within "
+                                     f"{CONNECT_TIMEOUT_SECONDS:.0f} s") from None
+        except Exception as error:  # ConnectionError, a malformed address, a version mismatch…
+            raise TrainingFailed(f"cannot connect to {where}: {_first_line(error)}") from error
 
 
 def train_on_ray(
@@ -97,19 +115,24 @@ def train_on_ray(
     num_cpus: float = 1,
 ) -> TrainingResult:
     """:func:`digitcnn.training.train` run as a Ray task on the cluster at ``address`` (else
-    ``$DIGITCNN_RAY_ADDRESS``; see :func:`connect`), with the same contract: ``on_progress`` receives the
-    :class:`Progress` events in order, in the calling thread (batch ends thinned to a few a second, every
-    epoch end); setting ``cancel`` stops the run and raises :class:`TrainingCancelled`. The task asks Ray
-    for ``num_cpus`` CPUs, and TensorFlow in the worker uses that many threads (``$DIGITCNN_THREADS``
-    where the worker's node sets it).
+    ``$DIGITCNN_RAY_ADDRESS``; see :func:`connect`), driven from this process, with the same contract:
+    ``on_progress`` receives the :class:`Progress` events in order, in the calling thread (batch ends thinned
+    to a few a second, every epoch end); setting ``cancel`` stops the run and raises :class:`TrainingCancelled`.
+    The task asks Ray for ``num_cpus`` CPUs, and TensorFlow in the worker uses that many threads
+    (``$DIGITCNN_THREADS`` where the worker's node sets it).
 
     A worker lost mid-run, or a cluster that stops answering, raises :class:`TrainingFailed`; a
-    :class:`~digitcnn.errors.DigitCNNError` raised in the worker is raised again here.
+    :class:`~digitcnn.errors.DigitCNNError` raised in the worker is raised again here. This process hosts
+    Ray's core worker, which ends it should the cluster go: a server uses :class:`RayTrainer` instead.
     """
-    from digitcnn.models import register_custom_objects
+    return _read_result(train_on_ray_to_send(dataset, config, on_progress, cancel, address, num_cpus), dataset)
 
-    ray = connect(address)
-    register_custom_objects()  # before the model that comes back is read
+
+def train_on_ray_to_send(dataset: Dataset, config: TrainingConfig, on_progress=None, cancel=None,
+                         address: str | None = None, num_cpus: float = 1) -> bytes:
+    """:func:`train_on_ray`, its result left as the worker pickled it (without its split; see
+    :func:`digitcnn.training.train_to_send`): what a driving process sends on unread."""
+    ray = connect(address, cancel)
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training was cancelled; nothing was saved")
 
@@ -118,7 +141,7 @@ def train_on_ray(
         ray.put(dataset), config, channel, max(1, round(num_cpus))
     )
     try:
-        return received(_follow(ray, task, channel, on_progress, cancel), dataset)
+        return _follow(ray, task, channel, on_progress, cancel)
     except BaseException:
         # Cancelled, lost channel, an on_progress that raised, Ctrl-C: no training goes on unwatched.
         _quietly(ray, ray.cancel, task, force=True)
@@ -127,7 +150,47 @@ def train_on_ray(
         _quietly(ray, ray.kill, channel)
 
 
-def _follow(ray, task, channel, on_progress, cancel) -> TrainingResult:
+class RayTrainer:
+    """Trains on the Ray cluster at ``address`` (else ``$DIGITCNN_RAY_ADDRESS``), each training driven from a
+    worker process of its own (up to ``count`` at once, started when a training needs one, light: Ray without
+    TensorFlow), so that a cluster lost on the way costs that process, never the caller's. Calling it trains,
+    with the contract of :func:`train_on_ray`; a lost driving process raises :class:`TrainingFailed` saying
+    that the cluster was lost."""
+
+    def __init__(self, count: int, address: str | None = None):
+        self.address = address or ray_address()
+        self.processes = ProcessTrainer(count, imports=DRIVER_IMPORTS)
+
+    def __call__(self, dataset, config, on_progress=None, cancel: threading.Event | None = None) -> TrainingResult:
+        if importlib.util.find_spec("ray") is None:  # said here: the driving process would only die of it
+            raise _ray_missing()
+        drive = functools.partial(_drive, self.address)
+        try:
+            sent = self.processes.run(drive, dataset, config, on_progress, cancel)
+        except WorkerLost:  # Ray ends the process that drives a training when it loses the cluster
+            raise TrainingFailed(f"the connection to the Ray cluster at {self.address!r} was lost: check that the "
+                                 f"cluster is running, then train again") from None
+        return _read_result(sent, dataset)
+
+    def close(self) -> None:
+        """Stop the idle driving processes."""
+        self.processes.close()
+
+
+def _drive(address, dataset, config, on_progress, cancel) -> bytes:
+    """A driving process's work: one training on the cluster at ``address``."""
+    return train_on_ray_to_send(dataset, config, on_progress, cancel, address)
+
+
+def _read_result(sent: bytes, dataset: Dataset) -> TrainingResult:
+    """The result a worker pickled, read here, its split chosen again from ``dataset``."""
+    from digitcnn.models import register_custom_objects
+
+    register_custom_objects()  # before the model is read
+    return received(pickle.loads(sent), dataset)  # noqa: S301 - bytes from our own cluster's worker
+
+
+def _follow(ray, task, channel, on_progress, cancel) -> bytes:
     """Relay the channel's events to ``on_progress`` until ``task`` ends; return its result."""
     cancel_sent = None
     try:
@@ -167,9 +230,9 @@ def _failure(error: Exception, message: str) -> TrainingFailed:
     return TrainingFailed(message)
 
 
-def _train_in_worker(dataset: Dataset, config: TrainingConfig, channel, threads: int) -> TrainingResult:
+def _train_in_worker(dataset: Dataset, config: TrainingConfig, channel, threads: int) -> bytes:
     """The Ray task: train with ``threads`` TensorFlow threads, sending progress to ``channel`` and
-    reading cancels from it."""
+    reading cancels from it; the result pickled (see the module's notes)."""
     from digitcnn.runtime import apply_thread_setting
     from digitcnn.training import train_to_send
 
@@ -180,7 +243,7 @@ def _train_in_worker(dataset: Dataset, config: TrainingConfig, channel, threads:
     relay = _Relay(channel, cancel)
     result = train_to_send(dataset, config, on_progress=relay, cancel=cancel)
     relay.flush()
-    return result
+    return pickle.dumps(result)
 
 
 class _Relay:
@@ -248,13 +311,18 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        wanted = f"{RAY_ADDRESS_VARIABLE} is set" if ray_address() else "training on Ray was asked for"
-        raise SettingsError(f"{wanted} but Ray is not installed: pip install -r requirements-ray.txt") from None
+        raise _ray_missing() from None
     return ray
+
+
+def _ray_missing() -> SettingsError:
+    wanted = f"{RAY_ADDRESS_VARIABLE} is set" if ray_address() else "training on Ray was asked for"
+    return SettingsError(f"{wanted} but Ray is not installed: pip install -r requirements-ray.txt")
 
 
 def _initialise(ray, attempt: Future, address: str | None, init_options: dict) -> None:
     try:
+        _ask_whether_it_lets_us_in(ray, address)
         ray.init(address=address, runtime_env={"py_modules": [str(_PACKAGE_DIR)]}, **init_options)
     except BaseException as error:  # handed to the waiting callers, which raise TrainingFailed
         attempt.set_exception(error)
@@ -263,6 +331,22 @@ def _initialise(ray, attempt: Future, address: str | None, init_options: dict) -
         # A local Ray instance's processes die with the thread that started them (Linux's parent-death
         # signal is per thread), and a job's thread ends with its training: this one lasts the process.
         threading.Event().wait()
+
+
+def _ask_whether_it_lets_us_in(ray, address: str | None) -> None:
+    """Raise ConnectionError saying why, in the cluster's own words, when the cluster at ``address`` ("host:port")
+    refuses this process (it wants a token, say): ``ray.init`` would try for 20 s, then say only "Failed to
+    connect", the reason left to its log. Anything else (no answer, say) is left to ``ray.init``."""
+    if not address or not re.fullmatch(r"[\w.\-\[\]:]+:\d+", address):  # auto, ray://…: Ray resolves those
+        return
+    try:
+        from ray._raylet import GcsClient  # Ray's own client of the cluster's control store
+
+        GcsClient(address=address).internal_kv_get(b"digitcnn", None, timeout=5)
+    except ray.exceptions.AuthenticationError as error:
+        raise ConnectionError(f"it refused this process: {re.split(r'(?<=[.]) ', _first_line(error))[0]}") from None
+    except Exception:  # noqa: BLE001 - not answering, say (or another Ray): ray.init tries on, and says so
+        pass
 
 
 def _quietly(ray, action, *args, **kwargs) -> None:

@@ -114,3 +114,26 @@ class TrainingInAThread:
     def ended_within(self, seconds: float) -> bool:
         self.thread.join(seconds)
         return not self.thread.is_alive()
+
+
+@pytest.fixture
+def training_workers():
+    """What lists the ids of this process's training workers (digitcnn.process_training's workers, but for those
+    that drive trainings on Ray: they import Ray instead of TensorFlow)."""
+    from pathlib import Path
+
+    def listed() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if not entry.name.isdigit():
+                    continue
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes().split(b"\0")
+                if parent == os.getpid() and b"digitcnn.process_training" in command and b"ray" not in command:
+                    found.append(int(entry.name))
+            except OSError:  # it ended while we looked
+                continue
+        return found
+
+    return listed

@@ -671,7 +671,7 @@ def test_dismissed_or_saved_results_let_go_of_the_model(app, models_folder):
 
     test = _train_page_with_sidebar()
     _train_from_the_page(test, "page-released", "article", limit=100)
-    job = test.session_state["training_job"]
+    job = state.job_board().latest(test.session_state["browser_key_of_this_session"])  # ui.identity's, without a cookie
     model = weakref.ref(job.snapshot().result.model)
     _button(test, "Save as page-released").click().run()
     assert not test.exception, test.exception

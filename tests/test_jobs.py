@@ -7,7 +7,7 @@ import weakref
 
 import pytest
 
-from digitcnn import config
+from digitcnn import config, ray_training
 from digitcnn.errors import SettingsError
 from digitcnn.jobs import CANCELLED, FAILED, FINISHED, RUNNING, WAITING, JobBoard
 from digitcnn.training import TrainingConfig
@@ -149,6 +149,24 @@ def test_the_jobs_of_owners_gone_longer_than_the_grace_are_cancelled(small_datas
         assert board.stop_all(60)
 
 
+def test_an_owner_finds_their_latest_job_until_they_dismiss_it_or_are_gone(small_dataset):
+    """What a reloaded page asks the board: the job of this browser, ended or not (once, a reload lost it)."""
+    board = JobBoard()
+    first = board.start("alice", "first", small_dataset, QUICK)
+    assert board.latest("alice") is first and board.latest("bob") is None
+    assert first.wait(120)
+    assert board.latest("alice") is first  # ended, and still hers to see
+    board.dismiss("alice", first)
+    assert board.latest("alice") is None and first.snapshot().result is None
+    second = board.start("alice", "second", small_dataset, QUICK)
+    assert second.wait(120)
+    assert board.cancel_absent(lambda owner: False, grace=0) == []  # nothing left to cancel…
+    assert board.latest("alice") is second
+    time.sleep(0.01)
+    assert board.cancel_absent(lambda owner: False, grace=0) == []
+    assert board.latest("alice") is None  # …but gone for longer than the grace, her result is forgotten
+
+
 def test_a_failure_is_reported_not_raised(small_dataset):
     board = JobBoard()
     no_own_test_set = TrainingConfig(architecture="article", epochs=1, test_set="own")
@@ -181,3 +199,39 @@ def test_a_process_that_exits_mid_training_stops_the_training_and_exits_cleanly(
     assert "exiting mid-training" in completed.stdout
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "terminate called" not in completed.stderr and "FATAL" not in completed.stderr
+
+
+def test_the_apps_board_starts_one_worker_ahead_and_the_others_when_work_needs_them(monkeypatch, training_workers,
+                                                                                     small_dataset):
+    """Once every place's worker (a TensorFlow process of about 600 MB) started at the app's first visit: 4 GB idle
+    for six places. One is started ahead, so that the first training finds TensorFlow imported."""
+    from ui import state
+
+    monkeypatch.setenv("DIGITCNN_MAX_TRAININGS", "3")
+    monkeypatch.delenv(ray_training.RAY_ADDRESS_VARIABLE, raising=False)
+    state.job_board.clear()
+    board = state.job_board()
+    try:
+        assert len(training_workers()) == 1
+        jobs = [board.start(owner, "quick", small_dataset, QUICK) for owner in ("alice", "bob")]
+        assert all(job.wait(180) for job in jobs)
+        assert [job.snapshot().status for job in jobs] == [FINISHED, FINISHED]
+        assert len(training_workers()) == 2  # two trainings at once needed two; they stay for the next
+    finally:
+        state.job_board.clear()  # closes the board, and its workers
+    assert training_workers() == []
+
+
+def test_with_ray_the_apps_board_starts_no_training_worker(monkeypatch, training_workers):
+    """Once a server set to train on Ray still started DIGITCNN_MAX_TRAININGS TensorFlow processes of its own."""
+    from ui import state
+
+    monkeypatch.setenv("DIGITCNN_MAX_TRAININGS", "3")
+    monkeypatch.setenv(ray_training.RAY_ADDRESS_VARIABLE, "127.0.0.1:6379")
+    state.job_board.clear()
+    state.job_board()
+    try:
+        time.sleep(1)
+        assert training_workers() == []
+    finally:
+        state.job_board.clear()

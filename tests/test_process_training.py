@@ -13,6 +13,7 @@ import types
 import numpy as np
 import pytest
 
+from digitcnn import process_training
 from digitcnn.errors import DataError, TrainingCancelled, TrainingFailed
 from digitcnn.process_training import ProcessTrainer
 from digitcnn.training import TrainingConfig, evaluate_model
@@ -33,6 +34,12 @@ def trainer():
 def worker_process_id(dataset, config, on_progress, cancel):
     """Work that tells which process ran it."""
     return os.getpid()
+
+
+def quiet(dataset, config, on_progress, cancel):
+    """Work that says nothing for five seconds (as a long evaluation does)."""
+    time.sleep(5)
+    return "done"
 
 
 def refuse(dataset, config, on_progress, cancel):
@@ -137,3 +144,23 @@ def test_keras_clear_session_here_leaves_a_training_in_a_worker_alone(trainer, e
     assert result.test_evaluation.accuracy > 0.5
     names = [layer.name for layer in result.model.layers]
     assert len(names) == len(set(names))
+
+
+@pytest.mark.timeout(240)
+def test_a_stopped_worker_is_noticed_and_fails_the_training_and_a_quiet_one_is_not(trainer, embedded, small_dataset,
+                                                                                   in_a_thread, monkeypatch):
+    """Once, a worker stopped by SIGSTOP froze its training's progress bar for ever. A worker says it is alive every
+    few seconds, busy or not: silent for the limit, it is ended and the training fails, saying so."""
+    monkeypatch.setattr(process_training, "SILENCE_SECONDS", 4.0, raising=False)
+    assert trainer.run(quiet, small_dataset, None) == "done"  # five seconds without progress, heartbeats only
+    stopped = trainer.run(worker_process_id, small_dataset, None)  # the worker the next training gets
+    training = in_a_thread(functools.partial(trainer, embedded, LONG_RUN))
+    assert training.started.wait(120), "no progress from the worker"
+    os.kill(stopped, signal.SIGSTOP)
+    ended = training.ended_within(20)
+    if not ended:
+        os.kill(stopped, signal.SIGKILL)  # so that the training ends, and the test run with it
+    assert ended, "the training did not return within 20 s of its worker's stopping"
+    error = training.outcome.get("error")
+    assert isinstance(error, TrainingFailed) and "has not answered for 4 s" in str(error), error
+    assert trainer.run(worker_process_id, small_dataset, None) not in (stopped, os.getpid())

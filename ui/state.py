@@ -14,33 +14,26 @@ import hashlib
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import streamlit as st
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from digitcnn import config, data, ray_training, registry
+from digitcnn import config, data, registry
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError
-from digitcnn.jobs import JobBoard, TrainingJob
-from digitcnn.process_training import ProcessTrainer
-from digitcnn.runtime import max_trainings
+from digitcnn.jobs import JobBoard, TrainingJob, server_board
+from ui import identity
 
 UPLOAD = "upload"  # the data-source choice that means "the CSV this user uploaded"
 MY_DRAWINGS = "my-drawings"  # the data-source choice that means "the drawings this user's writer kept"
 DEFAULT_WRITER = "me"
 
-_OWNER = "owner"  # who this session is to the job board
 _ACTIVE_SOURCE = "active_source"  # the data source in use
 _UPLOADED_DATASET = "uploaded_dataset"  # the dataset of this user's last good upload
 _SOURCE_ERROR = "source_error"  # why the last data switch failed, until one succeeds
 _ACTIVE_MODEL = "active_model"  # the model the user picked for drawings (kept while it is briefly unusable)
-_TRAINING_JOB = "training_job"  # this user's latest training job
-_SAVED_JOB = "saved_job"  # the training job whose model was saved
-_SAVED_AS = "saved_as"  # the name it was saved under
 _SAVE_ERROR = "save_error"  # why the last save failed
 _WRITER = "writer"  # whose handwriting this user's kept drawings are
 _KEPT = "kept_drawings"  # image digest → id of the drawings this session kept, so one drawing is kept once
@@ -68,17 +61,21 @@ def load_source(source: str) -> Dataset:
 
 @st.cache_resource(on_release=lambda board: board.close())
 def job_board() -> JobBoard:
-    """The process's trainings, waiting or running, of every session; a thread cancels those whose
-    session has ended. Trainings (unless on Ray) and fine-tunings run in worker processes, started now so
-    that the first training finds TensorFlow imported: Streamlit clears Keras's state after every run of a
-    page, which would break a model built in one of the server's threads (see digitcnn.process_training)."""
-    processes = ProcessTrainer(max_trainings())
-    board = JobBoard(processes.count, trainer=ray_training.train_on_ray if ray_training.ray_address() else None,
-                     processes=processes)
-    processes.prestart()
+    """The process's trainings of every browser (see digitcnn.jobs.server_board: in worker processes, as
+    Streamlit clears Keras's state after every run of a page, which would break a model built in one of the
+    server's threads); a thread cancels those whose browser has gone."""
+    board = server_board()
     threading.Thread(target=_cancel_trainings_of_ended_sessions, args=(board,), name="session sweeper",
                      daemon=True).start()
     return board
+
+
+def join_job_board() -> None:
+    """Make the job board if this is the server's first visit (its first worker starts importing TensorFlow
+    before the first Train), and count this session as its browser's: called by every run of the app, so
+    that the browser's training goes on while any of its pages is open."""
+    job_board()
+    _owner()
 
 
 @functools.cache  # one loader per server
@@ -115,19 +112,34 @@ def _import_keras_then_freeze() -> None:
 
 
 SWEEP_SECONDS = 5.0  # how often the trainings of ended sessions are looked for
+_browser_sessions: dict[str, set[str]] = {}  # browser key → the ids of its sessions seen lately
+_browser_sessions_lock = threading.Lock()
 
 
 def _cancel_trainings_of_ended_sessions(board: JobBoard) -> None:
-    """Every few seconds, cancel the trainings of sessions that have been disconnected for longer than
-    Streamlit keeps a session for its reconnection (``server.disconnectedSessionTTL``): their tab is
-    closed, nobody will see the result, and a user waiting in line should not wait for it. (Streamlit
-    itself forgets such a session only lazily, so its state cannot be relied on to go.)"""
+    """Every few seconds, cancel the trainings of browsers none of whose sessions has been connected for longer
+    than Streamlit keeps a session for its reconnection (``server.disconnectedSessionTTL``): their tabs are
+    closed, nobody will see the result, and a user waiting in line should not wait for it. A reloaded page is a
+    new session of the same browser, which finds its training again. (Streamlit itself forgets such a session
+    only lazily, so its state cannot be relied on to go.)"""
     while True:
         time.sleep(SWEEP_SECONDS)
         if runtime.exists():  # a `streamlit run` server, not a test harness
             connected = runtime.get_instance().is_active_session
-            board.cancel_absent(lambda owner: connected(owner.session_id),
+            board.cancel_absent(lambda key: _browser_connected(key, connected),
                                 grace=st.get_option("server.disconnectedSessionTTL"))
+
+
+def _browser_connected(key: str, connected: Callable[[str], bool]) -> bool:
+    """Whether any session of the browser ``key`` is connected; forgets those that are not (a session that
+    reconnects is counted again by its next run, see :func:`join_job_board`)."""
+    with _browser_sessions_lock:
+        sessions = {session for session in _browser_sessions.get(key, ()) if connected(session)}
+        if sessions:
+            _browser_sessions[key] = sessions
+        else:
+            _browser_sessions.pop(key, None)
+    return bool(sessions)
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
@@ -367,38 +379,38 @@ def active_predictor():
 
 # --- Training -------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _SessionOwner:
-    """A session's identity on the job board: its jobs are its own. ``session_id`` is Streamlit's id of
-    the session, by which the sweeper asks whether it is still connected (a test harness gives every
-    session the same one, hence the ``key`` of our own)."""
-
-    key: str
-    session_id: str
-
-
-def _owner() -> _SessionOwner:
-    if _OWNER not in st.session_state:
-        st.session_state[_OWNER] = _SessionOwner(uuid.uuid4().hex, get_script_run_ctx().session_id)
-    return st.session_state[_OWNER]
+def _owner() -> str:
+    """Who this session is to the job board: its browser (see ui.identity), so that a reloaded page finds its
+    training again, and another browser never does."""
+    key = identity.browser_key()
+    with _browser_sessions_lock:
+        _browser_sessions.setdefault(key, set()).add(get_script_run_ctx().session_id)
+    return key
 
 
 def start_training(name: str, dataset: Dataset, settings, work=None) -> TrainingJob:
     """Start training a model called ``name`` for this user, or queue it behind other users' trainings
     (see digitcnn.jobs.JobBoard.start, and its ``work``); it replaces the user's previous job, which lets
     go of its model."""
+    previous = training_job()
     job = job_board().start(_owner(), name, dataset, settings, work)
-    dismiss_training()
-    st.session_state[_TRAINING_JOB] = job
+    if previous is not None:
+        previous.release()
+    _forget_save_attempt()
     return job
 
 
 def dismiss_training() -> None:
     """Forget this user's ended training and let go of its model and scores."""
-    job = st.session_state.pop(_TRAINING_JOB, None)
+    job = training_job()
     if job is not None and job.snapshot().done:
-        job.release()
-    for key in (_SAVED_JOB, _SAVED_AS, _SAVE_ERROR, SAVE_NAME_FIELD):  # the next result starts from its own name
+        job_board().dismiss(_owner(), job)
+    _forget_save_attempt()
+
+
+def _forget_save_attempt() -> None:
+    """Drop the last save's error and the typed name: the next result starts from its own name."""
+    for key in (_SAVE_ERROR, SAVE_NAME_FIELD):
         st.session_state.pop(key, None)
 
 
@@ -415,8 +427,9 @@ def start_teaching(name: str, base_name: str, data_for_replay: Dataset, settings
 
 
 def training_job() -> TrainingJob | None:
-    """This user's latest training job, running or ended."""
-    return st.session_state.get(_TRAINING_JOB)
+    """This user's latest training job, waiting, running or ended (started on an earlier load of the page,
+    maybe)."""
+    return job_board().latest(_owner())
 
 
 def save_trained_model(job: TrainingJob) -> None:
@@ -437,8 +450,7 @@ def save_trained_model(job: TrainingJob) -> None:
         st.session_state[_SAVE_ERROR] = str(error)
         return
     st.session_state.pop(_SAVE_ERROR, None)
-    st.session_state[_SAVED_JOB], st.session_state[_SAVED_AS] = job, name
-    job.release(keep_scores=True)  # the model is on disk now; its scores stay on the page
+    job.mark_saved(name)  # the model is on disk now; its scores stay on the page
     set_active_model(name)
 
 
@@ -450,9 +462,9 @@ def is_fine_tuning(result) -> bool:
 
 
 def save_outcome(job: TrainingJob) -> tuple[str | None, str | None]:
-    """The name ``job``'s model was saved under (None: not saved), and why the last try failed if it did."""
-    saved = st.session_state.get(_SAVED_JOB) is job
-    return st.session_state.get(_SAVED_AS) if saved else None, st.session_state.get(_SAVE_ERROR)
+    """The name ``job``'s model was saved under (None: not saved; on any load of the page), and why this page's
+    last try failed if it did."""
+    return job.saved_as, st.session_state.get(_SAVE_ERROR)
 
 
 def pick_confusion_cell(cell: tuple[int, int] | None) -> None:

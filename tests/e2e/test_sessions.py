@@ -4,7 +4,7 @@ import re
 import signal
 import subprocess
 
-from browser_steps import FIRST_BATCH_TIMEOUT, expect_no_exception, start_training, wait_for_results
+from browser_steps import FIRST_BATCH_TIMEOUT, expect_no_exception, open_page, start_training, wait_for_results
 from playwright.sync_api import expect
 
 from benchmarks.common import running_app
@@ -45,6 +45,31 @@ def test_two_users_training_models_of_the_same_name_keep_their_own_jobs(browser,
         bob.get_by_text("Share of each true digit").click()  # any rerun: Bob's results are still his
         wait_for_results(bob, "my-model")
         expect(bob.get_by_role("button", name="Save as my-model")).to_be_visible()
+    finally:
+        alice.context.close()
+        bob.context.close()
+
+
+def test_a_reloaded_page_finds_its_training_again_and_another_browser_does_not(browser, app_url):
+    """Once, reloading the page mid-training lost the training: gone from the page, it ran on unseen, and held its
+    place in line from others. A reload is a new session of the same browser: the training is the browser's."""
+    alice, bob = _new_tab(browser, app_url), _new_tab(browser, app_url)  # two browsers: contexts share no cookie
+    try:
+        start_training(alice, _settler(alice), "reloaded", epochs=200, images=1500)
+        expect(alice.get_by_text(re.compile(r"^Epoch \d+/200 ·"))).to_be_visible(timeout=FIRST_BATCH_TIMEOUT)
+        alice.reload()
+        expect(alice.get_by_role("heading", name="Training reloaded")).to_be_visible(timeout=60_000)
+        expect(alice.get_by_text(re.compile(r"^Epoch \d+/200 ·"))).to_be_visible(timeout=30_000)  # live again
+
+        open_page(bob, "Train & evaluate", "Train & evaluate")
+        expect(bob.get_by_role("button", name="Train", exact=True)).to_be_visible()
+        _settler(bob)()
+        expect(bob.get_by_role("heading", name="Training reloaded")).to_have_count(0)
+        expect(bob.get_by_role("button", name="Cancel")).to_have_count(0)
+
+        alice.get_by_role("button", name="Cancel").click()  # the reloaded page's Cancel still reaches the training
+        expect(alice.get_by_text("Training of reloaded was cancelled")).to_be_visible(timeout=60_000)
+        expect_no_exception(alice)
     finally:
         alice.context.close()
         bob.context.close()
