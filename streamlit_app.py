@@ -7,7 +7,9 @@ import streamlit as st
 
 from ui import navigation, sidebar, state
 
-st.set_page_config(page_title="DigitCNN", page_icon=":material/draw:", layout="wide")
+# An emoji, not a ":material/…:" icon: Streamlit fetches those for the browser tab from a font server on the internet,
+# and the app must need no network. (The icons of the pages below come with Streamlit's own files.)
+st.set_page_config(page_title="DigitCNN", page_icon="✏️", layout="wide")
 
 page = st.navigation(
     [
