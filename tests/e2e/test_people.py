@@ -7,7 +7,7 @@ import threading
 from urllib.parse import urlsplit
 
 import pytest
-from browser_steps import choose, expect_no_exception, open_page
+from browser_steps import choose, expect_no_exception, new_tab, open_page, settler
 from playwright.sync_api import expect
 
 from digitcnn import registry
@@ -76,23 +76,10 @@ def test_a_hostile_card_and_writer_show_as_text_and_no_page_asks_another_host(pa
     assert asked == [] and elsewhere == [], (asked, elsewhere)
 
 
-def _new_context_page(browser, app_url):
-    tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    tab.set_default_timeout(30_000)
-    tab.goto(app_url)
-    tab.get_by_role("heading", name="DigitCNN").wait_for()
-    return tab
-
-
-def _settled(tab):
-    tab.wait_for_timeout(400)
-    tab.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)
-
-
 def _my_drawings_of_one(tab):
     """Pick My drawings as the data, open the dataset browser, show the drawings of 1."""
     choose(tab, "Data", "My drawings")
-    _settled(tab)
+    settler(tab)()
     open_page(tab, "Dataset browser", "Dataset browser")
     expect(tab.get_by_text("Source: My drawings (a private writer)")).to_be_visible(timeout=30_000)
     digits = tab.locator(".st-key-browse_digit")
@@ -105,8 +92,8 @@ def test_a_browsers_drawings_are_its_own_across_reloads_and_a_stale_delete_is_a_
     """Everyone shared the drawings of "me"; a Delete of a drawing deleted in another tab crashed the page."""
     from test_draw import STROKES, _draw, _open_draw_page
 
-    alice = _new_context_page(browser, app_url)
-    bob = _new_context_page(browser, app_url)
+    alice = new_tab(browser, app_url)
+    bob = new_tab(browser, app_url)
     try:
         canvas = _open_draw_page(alice)
         _draw(alice, canvas, STROKES[7])

@@ -5,24 +5,11 @@ import signal
 import subprocess
 
 from browser_steps import FIRST_BATCH_TIMEOUT, expect_no_exception, start_training, wait_for_results
+from browser_steps import new_tab as _new_tab
+from browser_steps import settler as _settler
 from playwright.sync_api import expect
 
 from benchmarks.common import running_app
-
-
-def _new_tab(browser, url):
-    tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    tab.set_default_timeout(30_000)
-    tab.goto(url)
-    tab.get_by_role("heading", name="DigitCNN").wait_for()
-    return tab
-
-
-def _settler(tab):
-    def settle():
-        tab.wait_for_timeout(400)
-        tab.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)
-    return settle
 
 
 def test_two_users_training_models_of_the_same_name_keep_their_own_jobs(browser, app_url):
