@@ -176,9 +176,11 @@ def fine_tune_saved_model(
 ) -> FineTuneResult:
     """:func:`fine_tune` of the model saved as ``base_name`` in ``models_dir``, loaded here: a job's work
     (``functools.partial(fine_tune_saved_model, base_name, models_dir, drawings, writer)``), which loads the
-    model where it runs, in a worker process say, while the page that started it goes on."""
+    model where it runs, in a worker process say, while the page that started it goes on. Too few drawings are
+    refused before the model is loaded."""
     from digitcnn import registry
 
+    check_drawings(drawings, settings.personal_test_share)
     base_model, base_card = registry.load_model(base_name, models_dir)
     return fine_tune(base_model, base_card, drawings, data, settings, on_progress=on_progress, cancel=cancel,
                      writer=writer)
