@@ -28,8 +28,7 @@ def teach_form(dataset, cards: dict) -> None:
     st.caption(f"Starting from a saved model, it learns the drawings you kept on **Draw a digit** as "
                f"**{literal(state.writer_shown())}** ({digits} digits so far), mixed with replayed digits of the "
                f"data in use ({literal(dataset.source)}) so that it does not forget them. A share of your drawings "
-               f"is kept apart "
-               f"to show what it learned; if its accuracy on the data's test set falls by more than "
+               f"is kept apart to show what it learned; if its accuracy on the data's test set falls by more than "
                f"{finetune.FineTuneConfig().max_accuracy_drop:.1%} points it is not saved.")
     if state.active_source() == state.MY_DRAWINGS:
         st.info("Pick the data the model learned from (the embedded sample or full MNIST) in the sidebar: it "
@@ -91,5 +90,5 @@ def fine_tune_results(job, result) -> None:
         return
     if save_error:
         st.error(literal(save_error), icon=":material/error:")
-    st.button(f"Save as {literal(job.name)}", type="primary", icon=":material/save:", on_click=state.save_trained_model,
-              args=(job,), key="save_fine_tuned")
+    st.button(f"Save as {literal(job.name)}", type="primary", icon=":material/save:",
+              on_click=state.save_trained_model, args=(job,), key="save_fine_tuned")
