@@ -220,7 +220,8 @@ class DrawingStore:
         return [_drawing(row) for row in reversed(rows)]
 
     def writers(self) -> list[str]:
-        """The names of everyone who kept drawings, in alphabetical order."""
+        """Everyone who kept drawings, in alphabetical order: names, and private writers as they are kept (show
+        them with :func:`shown_writer`)."""
         with self._reading() as connection:
             return [name for (name,) in connection.execute("SELECT DISTINCT writer FROM drawings ORDER BY writer")]
 
