@@ -8,8 +8,11 @@ import streamlit as st
 from digitcnn import config
 from digitcnn.errors import DigitCNNError
 from ui import navigation, sidebar, state
+from ui.markup import literal
 
-st.set_page_config(page_title="DigitCNN", page_icon=":material/draw:", layout="wide")
+# An emoji, not a ":material/…:" icon: Streamlit fetches those for the browser tab from a font server on the internet,
+# and the app must need no network. (The icons of the pages below come with Streamlit's own files.)
+st.set_page_config(page_title="DigitCNN", page_icon="✏️", layout="wide")
 
 page = st.navigation(
     [
@@ -24,7 +27,7 @@ navigation.entered()  # a visit that first ran a page on its own (see ui.navigat
 try:
     config.check_environment()  # before anything reads a variable: one bad value would break every page
 except DigitCNNError as error:
-    st.error(f"The server is set up wrongly: {error}. Whoever runs it needs to correct this and restart it.",
+    st.error(f"The server is set up wrongly: {literal(error)}. Whoever runs it needs to correct this and restart it.",
              icon=":material/error:")
     st.stop()
 state.join_job_board()  # made once per server (its first worker starts importing TensorFlow); counts this session

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 from digitcnn import config, data, models, runtime, training
@@ -378,9 +379,10 @@ def _export_csv(arguments) -> int:
 
 def _drawings_add(arguments) -> int:
     from digitcnn import preprocess
-    from digitcnn.drawings import DrawingStore
+    from digitcnn.drawings import DrawingStore, writer_name
 
     label = _drawing_label(arguments.label)
+    writer = writer_name(arguments.writer)
     store = DrawingStore(arguments.db)
     images = []
     for path in arguments.images:  # all read before any is kept: a bad picture keeps none
@@ -390,58 +392,79 @@ def _drawings_add(arguments) -> int:
             raise EmptyDrawingError(f"{os.path.basename(path)}: {error}; nothing kept") from None
         except ImageError as error:
             raise ImageError(f"{error}; nothing kept") from None  # it names the file already
-    ids = [store.add(arguments.writer, label, image) for image in images]
+    kept_before = {drawing.id for drawing in store.drawings(writer, label)}
+    ids = list(dict.fromkeys(store.add(writer, label, image) for image in images))  # a picture is kept once
+    new = [drawing_id for drawing_id in ids if drawing_id not in kept_before]
     what = "not a digit" if label == models.NOT_A_DIGIT else f"a {label}"
-    print(f"kept {len(ids)} drawing{'s' if len(ids) != 1 else ''} of {what} by {arguments.writer.strip()} "
-          f"in {store.path.name} (id {', '.join(map(str, ids))})")
+    print(f"kept {len(new)} drawing{'s' if len(new) != 1 else ''} of {what} by {writer} in {store.path.name}"
+          + (f" (id {', '.join(map(str, new))})" if new else ""))
+    if repeated := len(images) - len(new):
+        print(f"{repeated} of the pictures {'was' if repeated == 1 else 'were'} kept already (the same picture of "
+              f"the same label by the same writer): a picture is kept once")
     return 0
 
 
 def _drawings_list(arguments) -> int:
-    from digitcnn.drawings import DrawingStore
+    from digitcnn.drawings import DrawingStore, shown_writer, writer_name
 
+    asked = None if arguments.writer is None else writer_name(arguments.writer)  # "" is refused before any output
     store = DrawingStore(arguments.db)
-    writers = [arguments.writer] if arguments.writer else store.writers()
+    writers = [asked] if asked else store.writers()
     table = {writer: store.counts(writer) for writer in writers}
     total = sum(sum(counts.values()) for counts in table.values())
     if not total:
-        print(f"{store.path.name}: no drawings yet" + (f" by {arguments.writer}" if arguments.writer else ""))
+        print(f"{store.path.name}: no drawings yet" + (f" by {asked}" if asked else ""))
         return 0
     print(f"{store.path.name}: {total:,} drawing{'s' if total != 1 else ''} by {len(writers)} "
           f"writer{'s' if len(writers) != 1 else ''}")
-    width = max(6, *map(len, writers))
-    print("writer".ljust(width) + "".join(str(digit).rjust(6) for digit in range(10)) + "  not a digit   total")
+    names = {writer: shown_writer(writer) for writer in writers}  # a browser's own drawings: "a private writer"
+    width = max(6, *map(_display_width, names.values()))
+    print(_left("writer", width) + "".join(str(digit).rjust(6) for digit in range(10)) + "  not a digit   total")
     for writer, counts in table.items():
-        print(writer.ljust(width) + "".join(str(counts[digit]).rjust(6) for digit in range(10))
+        print(_left(names[writer], width) + "".join(str(counts[digit]).rjust(6) for digit in range(10))
               + str(counts.get(models.NOT_A_DIGIT, 0)).rjust(13) + str(sum(counts.values())).rjust(8))
     print("\nlatest:")
-    for drawing in store.drawings(arguments.writer, latest=LATEST_SHOWN):
+    for drawing in store.drawings(asked, latest=LATEST_SHOWN):
         label = "not a digit" if drawing.label == models.NOT_A_DIGIT else drawing.label
         reading = ""
         if drawing.model is not None:
             answer = "not a digit" if drawing.answer is None else drawing.answer
             confidence = "" if drawing.confidence is None else f", {drawing.confidence:.1%}"
             reading = f"; {drawing.model} read {answer}{confidence}"
-        print(f"  #{drawing.id} {drawing.created} {drawing.writer}: {label}{reading}")
+        print(f"  #{drawing.id} {drawing.created} {shown_writer(drawing.writer)}: {label}{reading}")
     return 0
 
 
-def _drawings_export(arguments) -> int:
-    from digitcnn.drawings import DrawingStore
+def _display_width(text: str) -> int:
+    """How many columns ``text`` takes on a terminal: East Asian wide and full-width characters two, combining
+    marks none, others one."""
+    return sum(0 if unicodedata.combining(character) else
+               2 if unicodedata.east_asian_width(character) in "WF" else 1 for character in text)
 
+
+def _left(text: str, width: int) -> str:
+    """``text`` padded with blanks to ``width`` terminal columns."""
+    return text + " " * max(0, width - _display_width(text))
+
+
+def _drawings_export(arguments) -> int:
+    from digitcnn.drawings import DrawingStore, writer_name
+
+    writer = None if arguments.writer is None else writer_name(arguments.writer)
     store = DrawingStore(arguments.db)
-    dataset = store.dataset(arguments.writer)
+    dataset = store.dataset(writer)
     path = data.write_csv(dataset, arguments.out)
     print(f"wrote {len(dataset):,} drawings of digits ({dataset.source}) to {path}")
     return 0
 
 
 def _drawings_import(arguments) -> int:
-    from digitcnn.drawings import DrawingStore
+    from digitcnn.drawings import DrawingStore, writer_name
 
+    writer = writer_name(arguments.writer)
     store = DrawingStore(arguments.db)
-    count = store.import_folder(arguments.folder, arguments.writer)
-    print(f"imported {count:,} drawing{'s' if count != 1 else ''} by {arguments.writer.strip()} "
+    count = store.import_folder(arguments.folder, writer)
+    print(f"imported {count:,} drawing{'s' if count != 1 else ''} by {writer} "
           f"from {Path(arguments.folder).resolve().name}/ into {store.path.name}")
     return 0
 
@@ -458,16 +481,18 @@ def _drawing_label(text: str) -> int:
 
 def _fine_tune(arguments) -> int:
     from digitcnn import registry
-    from digitcnn.drawings import DrawingStore
+    from digitcnn.drawings import DrawingStore, writer_name
 
     runtime.apply_thread_setting(arguments.threads)
     name = registry.check_new_name(arguments.name, starts_from=arguments.model)  # `train` makes the shipped model
     registry.check_writable(arguments.models_dir)  # find out now, not after the fine-tuning, that it cannot be kept
+    writer = None if arguments.writer is None else writer_name(arguments.writer)
     store = DrawingStore(arguments.db)
-    drawings = store.dataset(arguments.writer)
-    writers = [arguments.writer.strip()] if arguments.writer else store.writers()
-    from digitcnn import finetune  # after the quick checks: it brings TensorFlow
+    drawings = store.dataset(writer)
+    writers = [writer] if writer else store.writers()
+    from digitcnn import finetune  # TensorFlow comes with the fine-tuning itself, after these quick checks
 
+    finetune.check_drawings(drawings, finetune.FineTuneConfig().personal_test_share)  # before the model and data load
     model, card = registry.load_model(arguments.model, arguments.models_dir)
     dataset = data.load_dataset(arguments.data)
     print(f"model: {card.name} ({card.architecture}, trained on {card.data_source})")

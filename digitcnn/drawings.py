@@ -14,9 +14,14 @@ leaves the file whole:
 * the file is in WAL mode: readers never wait for a writer, and a transaction cut short by a kill
   is not in the database when it is next opened (SQLite's write-ahead log does that).
 
-The file is checked before anything is written to it: one that is not an SQLite database, one of a
-newer schema version (``PRAGMA user_version``) or one with other tables raises
-:class:`~digitcnn.errors.DrawingStoreError` naming it, and is left exactly as it was.
+The file is checked before anything is written to it: one that is not a regular file (``/dev/null``), not an
+SQLite database, one of a newer schema version (``PRAGMA user_version``) or one with other tables raises
+:class:`~digitcnn.errors.DrawingStoreError` naming it, and is left exactly as it was. Reads open the file
+read-only, so a store on a read-only file system can still be read (keeping drawings there says why it cannot).
+
+Whose drawings: a *writer* is either a name people type (anyone who types it shares its drawings: the command
+line's ``--writer``, a name typed in the app) or a private writer, one browser's own (see
+:func:`private_writer`), never shown by its key: :func:`shown_writer` names it :data:`PRIVATE_WRITER`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import contextlib
 import io
 import numbers
 import os
+import re
 import sqlite3
 import time
 from dataclasses import dataclass, field, fields
@@ -45,6 +51,12 @@ LABELS = (*range(10), NOT_A_DIGIT)
 NOT_A_DIGIT_FOLDER = "not-a-digit"
 LABEL_FOLDERS = {**{str(digit): digit for digit in range(10)}, NOT_A_DIGIT_FOLDER: NOT_A_DIGIT}
 SOURCE_NAME = "My drawings"
+PRIVATE_WRITER = "a private writer"  # how one browser's own writer is named wherever people may read it
+# A private writer is this mark and a browser's key. The mark is a control character that is not a blank (so no
+# strip() takes it off), which no typed name can hold (names are printable): nobody can type their way into it.
+_PRIVATE_MARK = "\x01"
+_PRIVATE_KEY = re.compile(r"[0-9a-f]{16,64}")
+_SHOWN_NAME_LENGTH = 40  # a name in an error is cut to this many characters: the error is one line
 
 _SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -104,7 +116,14 @@ class DrawingStore:
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = config.drawings_db(path)
         self._check_file()
-        with self._errors("open"), contextlib.closing(self._connect(create=True)) as connection:
+        if self._read_only_file_system():  # nothing can be made or changed there: only read what is there
+            if not self.path.exists():
+                raise DrawingStoreError(f"{self.path.name}: no such database of drawings, and its folder is on a "
+                                        f"read-only file system, where none can be made")
+            with self._errors("open"), contextlib.closing(self._connect("ro")) as connection:
+                self._check_layout(connection)
+            return
+        with self._errors("open"), contextlib.closing(self._connect("rwc")) as connection:
             if _layout(connection) == ([], 0):
                 # Made here, under the write lock, unless another process made it since the look above.
                 with connection:
@@ -123,16 +142,25 @@ class DrawingStore:
         """Keep a drawing; returns its id. ``image`` is the 28×28 image the model saw: uint8 (or whole numbers)
         0–255, or floats in [0, 1] as :func:`~digitcnn.preprocess.canvas_to_mnist` gives them. ``canvas_png``
         larger than :data:`MAX_CANVAS_PNG_BYTES` is kept at a smaller size. A bad value raises
-        :class:`~digitcnn.errors.SettingsError` naming it."""
+        :class:`~digitcnn.errors.SettingsError` naming it. The same picture kept again by the same writer with
+        the same label is kept once: the id of the one kept before is returned (the same picture added again
+        teaches nothing more, and would be counted as more drawings than there are)."""
         row = _row(None, _now(), writer, label, image, canvas_png, model, answer, confidence)
         with self._writing() as connection:
-            return connection.execute(_INSERT, row).lastrowid
+            kept = connection.execute("SELECT id FROM drawings WHERE writer = ? AND label = ? AND image = ? LIMIT 1",
+                                      (row[2], row[3], row[4])).fetchone()
+            return kept[0] if kept else connection.execute(_INSERT, row).lastrowid
 
-    def delete(self, drawing_id: int) -> Drawing:
-        """Remove a drawing; returns it, for :meth:`restore` to put back (an undo)."""
+    def delete(self, drawing_id: int, writer: str | None = None) -> Drawing:
+        """Remove a drawing (``writer``'s only, when given); returns it, for :meth:`restore` to put back (an
+        undo). One that is not there (deleted meanwhile, or another writer's) raises
+        :class:`~digitcnn.errors.DrawingStoreError`."""
         drawing_id = _drawing_id(drawing_id)
+        writer = None if writer is None else writer_name(writer)
         with self._writing() as connection:
             drawing = self._get(connection, drawing_id)
+            if writer is not None and drawing.writer != writer:
+                raise DrawingStoreError(f"{self.path.name}: no drawing {drawing_id} of this writer")
             connection.execute("DELETE FROM drawings WHERE id = ?", (drawing_id,))
         return drawing
 
@@ -192,7 +220,8 @@ class DrawingStore:
         return [_drawing(row) for row in reversed(rows)]
 
     def writers(self) -> list[str]:
-        """The names of everyone who kept drawings, in alphabetical order."""
+        """Everyone who kept drawings, in alphabetical order: names, and private writers as they are kept (show
+        them with :func:`shown_writer`)."""
         with self._reading() as connection:
             return [name for (name,) in connection.execute("SELECT DISTINCT writer FROM drawings ORDER BY writer")]
 
@@ -209,9 +238,10 @@ class DrawingStore:
 
     def dataset(self, writer: str | None = None) -> data.Dataset:
         """The drawings of digits (not those marked "not a digit") as a :class:`~digitcnn.data.Dataset`, oldest
-        first, named ``My drawings`` (``My drawings (W)`` for writer W's alone). A Dataset cannot be empty: with
-        no such drawings yet, raises :class:`~digitcnn.errors.DataError` saying so."""
-        source = SOURCE_NAME if writer is None else f"{SOURCE_NAME} ({writer_name(writer)})"
+        first, named ``My drawings`` (``My drawings (W)`` for writer W's alone, a private writer named as
+        :func:`shown_writer` names it). A Dataset cannot be empty: with no such drawings yet, raises
+        :class:`~digitcnn.errors.DataError` saying so."""
+        source = SOURCE_NAME if writer is None else f"{SOURCE_NAME} ({shown_writer(writer)})"
         where, parameters = _filter(writer, None)
         where += (" AND" if where else "WHERE") + " label >= 0"
         with self._reading() as connection:
@@ -234,6 +264,9 @@ class DrawingStore:
         path = self.path
         if path.is_dir():
             raise DrawingStoreError(f"{path.name}: is a folder, not a database of drawings")
+        if path.exists() and not path.is_file():  # /dev/null, a pipe: SQLite would put its journal beside it
+            raise DrawingStoreError(f"{path.name}: not a regular file, so not a database of drawings; it was left "
+                                    f"as it is (name a file for drawings)")
         if not path.exists():
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -274,15 +307,26 @@ class DrawingStore:
 
     # -- connections
 
-    def _connect(self, create: bool = False) -> sqlite3.Connection:
-        # A URI, for its mode: after the store is made, a file removed meanwhile is an error, not a new empty file.
+    def _read_only_file_system(self) -> bool:
+        try:
+            return bool(os.statvfs(self.path if self.path.exists() else self.path.parent).f_flag & os.ST_RDONLY)
+        except (OSError, AttributeError):  # no statvfs (Windows): as if writable, and SQLite says what fails
+            return False
+
+    def _connect(self, mode: str) -> sqlite3.Connection:
+        # A URI, for its mode: "ro" for reads; "rw" for writes, so that a file removed after the store was made is
+        # an error, not a new empty file; "rwc" only when the store is made. On a read-only file system the file
+        # is also "immutable": SQLite cannot make the shared-memory file a WAL database's readers otherwise need,
+        # and nobody can change the file there anyway.
         # isolation_level None: transactions are begun here, explicitly, never implicitly by the sqlite3 module.
-        uri = f"{self.path.absolute().as_uri()}?mode={'rwc' if create else 'rw'}"
+        uri = f"{self.path.absolute().as_uri()}?mode={mode}"
+        if mode == "ro" and self._read_only_file_system():
+            uri += "&immutable=1"
         return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
 
     @contextlib.contextmanager
     def _reading(self):
-        with self._errors("read"), contextlib.closing(self._connect()) as connection:
+        with self._errors("read"), contextlib.closing(self._connect("ro")) as connection:
             yield connection
 
     @contextlib.contextmanager
@@ -290,7 +334,10 @@ class DrawingStore:
         """A connection in a transaction that holds the write lock from its start: committed when the block
         ends, rolled back when it raises. Begun IMMEDIATE, as a transaction that first reads and then writes
         could otherwise find the file changed by another writer, and fail at once instead of waiting."""
-        with self._errors("write"), contextlib.closing(self._connect()) as connection, connection:
+        if self._read_only_file_system():
+            raise DrawingStoreError(f"{self.path.name}: is on a read-only file system: its drawings can be read, "
+                                    f"but none kept or deleted")
+        with self._errors("write"), contextlib.closing(self._connect("rw")) as connection, connection:
             connection.execute("BEGIN IMMEDIATE")
             yield connection
 
@@ -371,13 +418,38 @@ def _row(drawing_id, created, writer, label, image, canvas_png, model, answer, c
 
 
 def writer_name(writer) -> str:
-    """``writer`` trimmed, if it is a name of 1 to :data:`MAX_WRITER_LENGTH` printable characters: the one rule
-    for writers' names, of kept drawings and of fine-tunings."""
+    """``writer`` trimmed, if it is a name of 1 to :data:`MAX_WRITER_LENGTH` printable characters (or a
+    :func:`private_writer`, as it is): the one rule for writers' names, of kept drawings and of fine-tunings."""
+    if is_private(writer):
+        return writer
     name = writer.strip() if isinstance(writer, str) else None
     if not name or len(name) > MAX_WRITER_LENGTH or not name.isprintable():
-        raise SettingsError(f"writer {writer!r} is not a name: the writer's name must be 1–{MAX_WRITER_LENGTH} "
+        shown = repr(writer)
+        if len(shown) > _SHOWN_NAME_LENGTH:  # the message stays one readable line, whatever was typed
+            shown = f"{shown[:_SHOWN_NAME_LENGTH]}… ({len(writer):,} characters)"
+        raise SettingsError(f"writer {shown} is not a name: the writer's name must be 1–{MAX_WRITER_LENGTH} "
                             f"printable characters")
     return name
+
+
+def private_writer(key: str) -> str:
+    """The writer one browser keeps its drawings as when they are shared under no name: ``key`` (the browser's
+    own, 16–64 hex digits, see ``ui.identity``) marked so that no typed name can be it."""
+    if not isinstance(key, str) or not _PRIVATE_KEY.fullmatch(key):
+        raise SettingsError("a private writer's key must be 16–64 hex digits")
+    return _PRIVATE_MARK + key
+
+
+def is_private(writer) -> bool:
+    """Whether ``writer`` is a :func:`private_writer`."""
+    return (isinstance(writer, str) and writer.startswith(_PRIVATE_MARK)
+            and bool(_PRIVATE_KEY.fullmatch(writer[len(_PRIVATE_MARK):])))
+
+
+def shown_writer(writer) -> str:
+    """``writer`` as people may read it (on a model card, in a list): its name, or :data:`PRIVATE_WRITER` for
+    a private writer, whose key is never shown."""
+    return PRIVATE_WRITER if is_private(writer) else writer_name(writer)
 
 
 def _label(label) -> int:

@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 from digitcnn.data import Dataset
-from digitcnn.drawings import writer_name
+from digitcnn.drawings import shown_writer
 from digitcnn.errors import SettingsError, TrainingCancelled
 from digitcnn.evaluation import Evaluation, evaluate
 from digitcnn.refusal import RefusalRule, fit_refusal
@@ -176,9 +176,11 @@ def fine_tune_saved_model(
 ) -> FineTuneResult:
     """:func:`fine_tune` of the model saved as ``base_name`` in ``models_dir``, loaded here: a job's work
     (``functools.partial(fine_tune_saved_model, base_name, models_dir, drawings, writer)``), which loads the
-    model where it runs, in a worker process say, while the page that started it goes on."""
+    model where it runs, in a worker process say, while the page that started it goes on. Too few drawings are
+    refused before the model is loaded."""
     from digitcnn import registry
 
+    check_drawings(drawings, settings.personal_test_share)
     base_model, base_card = registry.load_model(base_name, models_dir)
     return fine_tune(base_model, base_card, drawings, data, settings, on_progress=on_progress, cancel=cancel,
                      writer=writer)
@@ -209,7 +211,7 @@ def fine_tune(
 
     if not isinstance(settings, FineTuneConfig):
         raise SettingsError(f"settings must be a FineTuneConfig, got {type(settings).__name__}")
-    writer = writer_name(writer)
+    writer = shown_writer(writer)  # as the model card and the message name it: a private writer's key never shows
     if not isinstance(drawings, Dataset):
         raise SettingsError(f"the drawings must be a Dataset, got {type(drawings).__name__}")
     check_drawings(drawings, settings.personal_test_share)
@@ -301,12 +303,15 @@ def fine_tune(
 def check_drawings(drawings: Dataset, personal_test_share: float) -> None:
     """Raise :class:`SettingsError`, saying how many are needed, unless there are :data:`MIN_DRAWINGS`
     drawings and, of each digit drawn, two (one to learn from, one to test on) when some are kept
-    apart to test, else one."""
-    counts = drawings.class_counts()
+    apart to test, else one. Copies of one picture count once: ten copies of two pictures taught a model
+    two images, and left the "not a digit" rule's scikit-learn fit too few different ones to fit."""
+    pictures = {(int(label), image.tobytes()) for image, label in zip(drawings.images, drawings.labels)}
+    counts = {digit: sum(label == digit for label, _ in pictures) for digit in range(10)}
     per_digit = 2 if personal_test_share > 0 else 1
     short = [digit for digit in range(10) if 0 < counts[digit] < per_digit]
-    if len(drawings) < MIN_DRAWINGS:
-        why = f"there {'is' if len(drawings) == 1 else 'are'} only {len(drawings)}"
+    if len(pictures) < MIN_DRAWINGS:
+        different = "" if len(pictures) == len(drawings) else " different ones"
+        why = f"there {'is' if len(pictures) == 1 else 'are'} only {len(pictures)}{different}"
     elif short:
         why = f"digit {short[0]} has only one" if len(short) == 1 else f"digits {_listed(short)} have only one each"
     else:

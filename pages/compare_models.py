@@ -10,6 +10,7 @@ import streamlit as st
 from digitcnn import charts, comparison, config, gallery, registry
 from digitcnn.errors import DigitCNNError
 from ui import navigation, state
+from ui.markup import literal
 
 navigation.through_the_entry_point("pages/compare_models.py")  # before anything: see ui.navigation
 
@@ -34,12 +35,12 @@ def choose_models(cards: dict) -> list:
 def scored(chosen: list, dataset) -> tuple[list, object]:
     """Each chosen model's scores on the test images of ``dataset``, with progress the first time."""
     test_set, described = comparison.comparison_test_set(dataset, chosen[0])
-    st.caption(f"Every model is scored on the same images: {described}. A model that learned from some of them "
-               f"(trained on another split of these data) has an unfair edge: compare models of the same split.")
+    st.caption(f"Every model is scored on the same images: {literal(described)}. A model that learned from some of "
+               f"them (trained on another split of these data) has an unfair edge: compare models of the same split.")
     progress = st.progress(0.0, text="Scoring the models…")
     all_scores = []
     for index, card in enumerate(chosen):
-        progress.progress(index / len(chosen), text=f"Scoring {card.name} on {len(test_set):,} images…")
+        progress.progress(index / len(chosen), text=f"Scoring {literal(card.name)} on {len(test_set):,} images…")
         all_scores.append(scores_of(card.name, card.model_sha256, test_set.fingerprint, test_set))
     progress.empty()
     return all_scores, test_set
@@ -66,7 +67,7 @@ def verdicts(all_scores: list) -> None:
     st.subheader("Is it real?")
     for a, b in itertools.combinations(all_scores, 2):
         verdict = comparison.compare_pair(a, b)
-        (st.success if verdict.significant else st.info)(verdict.describe(), icon=":material/balance:")
+        (st.success if verdict.significant else st.info)(literal(verdict.describe()), icon=":material/balance:")
     st.caption("McNemar's exact test on the images one model reads right and the other wrong: the counts are the "
                "images only the better model gets wrong against those only the other gets wrong.")
 
@@ -89,8 +90,8 @@ def where_they_differ(all_scores: list, test_set) -> None:
     kind_column, digit_column = st.columns(2)
     true_digit = digit_column.selectbox("True digit", ["any", *range(10)])
     sets = comparison.disagreements(a, b, None if true_digit == "any" else true_digit)
-    labels = {"a right, b wrong": f"{a.name} right, {b.name} wrong", "b right, a wrong": f"{b.name} right, {a.name} "
-              f"wrong", "both wrong": "both wrong"}
+    labels = {"a right, b wrong": f"{literal(a.name)} right, {literal(b.name)} wrong",
+              "b right, a wrong": f"{literal(b.name)} right, {literal(a.name)} wrong", "both wrong": "both wrong"}
     kind = kind_column.radio("Images", list(sets), horizontal=True,
                              format_func=lambda key: f"{labels[key]} ({len(sets[key])})")
     shown = sets[kind][:DISAGREEMENTS_SHOWN]
@@ -100,7 +101,8 @@ def where_they_differ(all_scores: list, test_set) -> None:
     answers = {scores.name: scores.probabilities[shown] for scores in (a, b)}
     st.image([gallery.enlarge(test_set.images[index], 3) for index in shown],
              caption=[f"{test_set.labels[index]}: " + ", ".join(
-                 f"{name} {int(np.argmax(row[position]))} ({charts.probability_text(row[position].max())})"
+                 f"{literal(name)} {int(np.argmax(row[position]))} "
+                 f"({charts.probability_text(row[position].max())})"
                  for name, row in answers.items()) for position, index in enumerate(shown)], output_format="PNG")
 
 
@@ -116,7 +118,7 @@ if len(chosen) < 2:
 try:
     all_scores, test_set = scored(chosen, state.active_dataset())
 except DigitCNNError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(literal(error), icon=":material/error:")
     st.stop()
 table(all_scores)
 verdicts(all_scores)

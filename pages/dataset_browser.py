@@ -4,6 +4,7 @@ import streamlit as st
 
 from digitcnn import charts, gallery, summary
 from ui import navigation, paging, state
+from ui.markup import literal
 
 navigation.through_the_entry_point("pages/dataset_browser.py")  # before anything: see ui.navigation
 
@@ -33,14 +34,14 @@ def my_drawings(digit: int) -> None:
 
     st.subheader(f"Your drawings of {digit}, to delete one kept by mistake")
     st.download_button("Download all as a CSV (the tutorial's format)", state.my_drawings_csv(),
-                       file_name=f"{state.writer()}-drawings.csv", mime="text/csv", icon=":material/download:",
+                       file_name="my-drawings.csv", mime="text/csv", icon=":material/download:",
                        help="To import a folder of pictures sorted into 0/ … 9/: python -m digitcnn drawings import")
     if (deleted := state.last_deleted()) is not None:
         st.button(f"Undo: put back the drawing of {label_text(deleted.label)} deleted last", icon=":material/undo:",
                   on_click=state.undo_delete)
     kept = state.drawing_store().drawings(state.writer(), digit)
     refused = state.drawing_store().counts(state.writer()).get(NOT_A_DIGIT, 0)
-    st.caption(f"{len(kept)} kept as {digit} by {state.writer()}; {refused} kept as not a digit "
+    st.caption(f"{len(kept)} kept as {digit} by {literal(state.writer_shown())}; {refused} kept as not a digit "
                "(not part of the data).")
     for start in range(0, len(kept), DRAWINGS_PER_ROW):
         for column, drawing in zip(st.columns(DRAWINGS_PER_ROW), kept[start : start + DRAWINGS_PER_ROW]):
@@ -108,7 +109,9 @@ def mean_images(facts) -> None:
 dataset = state.active_dataset()
 facts = describe(dataset.fingerprint, dataset)
 st.title("Dataset browser")
-st.caption(f"Source: {dataset.source}")
+if error := state.delete_error():  # here, not beside the drawings: the last of them may have gone with it
+    st.warning(literal(error), icon=":material/warning:")
+st.caption(f"Source: {literal(dataset.source)}")
 overview(dataset, facts)
 digit = samples(dataset)
 if state.active_source() == state.MY_DRAWINGS:

@@ -7,6 +7,7 @@ from streamlit_drawable_canvas import st_canvas
 from digitcnn import preprocess
 from digitcnn.errors import DigitCNNError
 from ui import navigation, reading, state
+from ui.markup import literal
 
 navigation.through_the_entry_point("pages/draw_digit.py")  # before anything: see ui.navigation
 
@@ -18,13 +19,14 @@ def active_model():
     try:
         predictor, card = state.active_predictor()
     except DigitCNNError as error:  # a model file broken since the sidebar listed it
-        st.error(f"{error}. Pick another model in the sidebar.", icon=":material/error:")
+        st.error(f"{literal(error)}. Pick another model in the sidebar.", icon=":material/error:")
         st.stop()
     if predictor is None:
         st.warning("There is no saved model yet: train and save one on **Train & evaluate**.",
                    icon=":material/warning:")
         st.stop()
-    st.caption(f"Read by **{card.name}** ({card.architecture}, {card.test_accuracy:.2%} on its test images). "
+    st.caption(f"Read by **{literal(card.name)}** ({literal(card.architecture)}, {card.test_accuracy:.2%} on its test "
+               f"images). "
                "Pick another model in the sidebar.")
     return predictor, card
 

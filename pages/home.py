@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import navigation, state
+from ui.markup import literal
 
 navigation.through_the_entry_point("pages/home.py")  # before anything: see ui.navigation
 
@@ -12,11 +13,11 @@ def in_use() -> None:
     dataset = state.active_dataset()
     card = state.active_model_card()
     data_column, model_column = st.columns(2)
-    data_column.metric("Images in the active data", f"{len(dataset):,}", help=dataset.source)
+    data_column.metric("Images in the active data", f"{len(dataset):,}", help=literal(dataset.source))
     if card is None:
         model_column.metric("Active model", "none yet")
     else:
-        model_column.metric(f"Active model: {card.name}", f"{card.test_accuracy:.2%}", help="test accuracy")
+        model_column.metric(f"Active model: {literal(card.name)}", f"{card.test_accuracy:.2%}", help="test accuracy")
 
 
 def pages() -> None:

@@ -9,6 +9,7 @@ from digitcnn.inference import PLAIN, THREE_PENS
 from digitcnn.jobs import CANCELLED, FAILED, RUNNING, WAITING
 from digitcnn.training import SETTINGS, TrainingConfig
 from ui import navigation, paging, saving, state, teaching
+from ui.markup import literal
 
 navigation.through_the_entry_point("pages/train_evaluate.py")  # before anything: see ui.navigation
 
@@ -106,7 +107,7 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
         )
         registry.check_new_name(name)  # now, not when its work is done: a name it cannot be saved under loses it
     except DigitCNNError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(literal(error), icon=":material/error:")
         return None
     return name, settings
 
@@ -128,13 +129,13 @@ def start(name: str, dataset, settings: TrainingConfig) -> None:
     try:
         state.start_training(name, dataset, settings)
     except DigitCNNError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(literal(error), icon=":material/error:")
         return
     short_run(settings, training.train_size(dataset, settings))
     try:
         registry.check_writable()
     except DigitCNNError as error:
-        st.warning(f"{error}: this model will train, but it cannot be saved.", icon=":material/warning:")
+        st.warning(f"{literal(error)}: this model will train, but it cannot be saved.", icon=":material/warning:")
 
 
 def short_run(settings: TrainingConfig, train_size: int) -> None:
@@ -185,10 +186,10 @@ def live_progress(job) -> None:
     if snapshot.done:
         st.rerun()
     if snapshot.status == WAITING:
-        st.subheader(f"{snapshot.name} is number {snapshot.place} in line")
+        st.subheader(f"{literal(snapshot.name)} is number {snapshot.place} in line")
         st.info(_queue_line(snapshot.place), icon=":material/hourglass_top:")
     else:
-        st.subheader(f"Training {snapshot.name}")
+        st.subheader(f"Training {literal(snapshot.name)}")
         fraction = snapshot.progress.fraction_done if snapshot.progress else 0.0
         st.progress(fraction, text=_progress_line(snapshot))
     if st.button("Cancel", icon=":material/stop:"):
@@ -212,9 +213,10 @@ def outcome(job):
         st.info("Choose the settings and press **Train**. Training runs in the background: other pages stay usable.")
     elif finished.status in (CANCELLED, FAILED):
         if finished.status == CANCELLED:
-            st.warning(f"Training of {finished.name} was cancelled; nothing was saved.", icon=":material/cancel:")
+            st.warning(f"Training of {literal(finished.name)} was cancelled; nothing was saved.",
+                       icon=":material/cancel:")
         else:
-            st.error(finished.error, icon=":material/error:")
+            st.error(literal(finished.error), icon=":material/error:")
         st.button("Dismiss", on_click=state.dismiss_training, key="dismiss_ended")
     return finished
 
@@ -239,8 +241,9 @@ def scores(name: str, finished) -> None:
     and its curves."""
     result = finished.result
     test, train = result.test_evaluation, result.train_evaluation
-    st.header(f"Results of {name}")
-    st.caption(f"{result.config.architecture} on {result.split.source}: {result.split.describe()}; batches of "
+    st.header(f"Results of {literal(name)}")
+    st.caption(f"{result.config.architecture} on {literal(result.split.source)}: {literal(result.split.describe())}; "
+               f"batches of "
                f"{result.config.batch_size}, weight averaging "
                f"{f'momentum {result.config.ema_momentum:g}' if result.config.ema_momentum else 'off'}"
                + (" (fitted to the run)" if result.config.fit_to_run else ""))
@@ -352,7 +355,7 @@ def saved_models() -> dict:
 state.load_keras_in_background()  # a trained model comes back to the server as a Keras model
 dataset = state.active_dataset()
 st.title("Train & evaluate")
-st.caption(f"Data: {dataset.source}, {len(dataset):,} images"
+st.caption(f"Data: {literal(dataset.source)}, {len(dataset):,} images"
            + (f" and its own {len(dataset.test):,} test images" if dataset.test is not None else ""))
 if (run := settings_form(dataset)) is not None:
     name, settings = run

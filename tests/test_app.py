@@ -1,6 +1,7 @@
 """The Streamlit app under streamlit.testing's AppTest: every page, with real data and real models."""
 
 import base64
+import dataclasses
 import json
 import os
 import time
@@ -11,6 +12,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from digitcnn import charts, config, data, models, registry
+from ui.markup import literal
 
 APP = str(config.PROJECT_ROOT / "streamlit_app.py")
 PAGES = ["pages/home.py", "pages/dataset_browser.py", "pages/train_evaluate.py", "pages/draw_digit.py",
@@ -119,7 +121,7 @@ def test_uploading_a_bad_csv_keeps_the_previous_data(app, small_dataset, tmp_pat
     test.sidebar.selectbox[0].set_value("upload").run()
     broken = "Result," + ",".join(f"p{i}" for i in range(784)) + "\n" + "3," + ",".join(["0"] * 783) + ",999\n"
     test.sidebar.get("file_uploader")[0].set_value(("broken.csv", broken.encode(), "text/csv")).run()
-    assert "broken.csv, line 2, column 785 ('p783'): pixel value 999" in test.sidebar.error[0].value
+    assert literal("broken.csv, line 2, column 785 ('p783'): pixel value 999") in test.sidebar.error[0].value
     assert test.metric[0].value == "5,000"  # still the embedded sample
 
     good = data.write_csv(small_dataset, tmp_path / "good.csv").read_bytes()
@@ -492,7 +494,7 @@ def test_an_uploaded_picture_is_read_and_a_broken_one_explained(app):
 
     test.get("file_uploader")[0].set_value(("notes.png", b"not a picture at all", "image/png")).run()
     assert not test.exception
-    assert "notes.png" in test.warning[0].value
+    assert literal("notes.png: not a PNG") in test.warning[0].value
 
 
 def test_the_first_pages_open_without_importing_tensorflow():
@@ -725,6 +727,7 @@ def test_my_drawings_are_a_data_source_whose_drawings_can_be_deleted_and_put_bac
         store.add("me", int(embedded.labels[index]), embedded.images[index])
     page = str(config.PROJECT_ROOT / "pages" / "dataset_browser.py")
     test = AppTest.from_function(_page_with_sidebar, args=(page,), default_timeout=60).run()
+    test.sidebar.text_input[0].set_value("me").run()  # shared under the name they were kept under
     test.sidebar.selectbox[0].set_value("my-drawings").run()
     assert not test.exception, test.exception
     assert test.metric[0].value == "12" and test.caption[0].value.startswith("Source: My drawings")
@@ -742,29 +745,134 @@ def test_my_drawings_are_a_data_source_whose_drawings_can_be_deleted_and_put_bac
 
 
 def test_teaching_a_model_my_drawings_shows_before_and_after_and_keeps_the_gate(app, tmp_path, embedded):
+    from digitcnn.drawings import private_writer
+
+    test = _train_page_with_sidebar()
+    mine = private_writer(test.session_state["browser_key_of_this_session"])  # this session's, under AppTest
     store = _store(tmp_path)
     thick = np.maximum.reduce([np.roll(embedded.images[-60:], shift, axis=2) for shift in (-1, 0, 1)])
     for image, label in zip(thick, embedded.labels[-60:]):  # a bolder hand than the sample's
-        store.add("me", int(label), image)
-    test = _train_page_with_sidebar()
+        store.add(mine, int(label), image)
+    test.run()
     assert any(header.value == "Teach a model your handwriting" for header in test.header)
     [teach] = [button for button in test.button if button.label == "Teach"]
     teach.click().run()
     assert not test.exception, test.exception
     deadline = time.monotonic() + 120
-    while not any(header.value.startswith("Results of default-me") for header in test.header):
+    while not any(header.value.startswith("Results of default-mine") for header in test.header):
         assert time.monotonic() < deadline, [element.value for element in (*test.error, *test.subheader)]
         assert not test.exception, test.exception
         time.sleep(0.5)
         test.run()
     assert any(metric.label == "Your test drawings" for metric in test.metric)
     verdict = (*test.success, *test.warning)[0].value
-    saves = [button for button in test.button if button.label == "Save as default-me"]
+    saves = [button for button in test.button if button.label == "Save as default-mine"]
     assert ("not saved" in verdict) == (not saves)  # the gate decides whether it can be saved
+    assert "a private writer" in verdict and mine not in verdict
     if saves:
         saves[0].click().run()
         assert not test.exception, test.exception
-        assert registry.load_model("default-me")[1].fine_tuned["writer"] == "me"
+        card = registry.load_model("default-mine")[1]
+        assert card.fine_tuned["writer"] == "a private writer"  # never the browser's key
+
+
+def test_teaching_offers_a_savable_name_whatever_the_writers_name(app, tmp_path, embedded):
+    store = _store(tmp_path)
+    for index in range(12):
+        store.add("Zoë Ann ", int(embedded.labels[index]), embedded.images[index])
+    test = _train_page_with_sidebar()
+    test.sidebar.text_input[0].set_value("Zoë Ann").run()
+    [save_as] = [field for field in test.text_input if field.label == "Save as"]
+    assert save_as.value == "default-Zo-Ann" and registry.validate_model_name(save_as.value)
+
+
+HOSTILE = "![i](http://1.2.3.4/x.png) **b** :red[r] :material/draw: $x$ <b>"  # a name: 64 at most
+
+
+def test_what_people_typed_or_brought_is_shown_as_text_in_every_users_page(app, models_folder, tiny_result,
+                                                                           small_dataset, tmp_path, monkeypatch):
+    """A writer's name in one user's model card became markup (an image fetched) in every other user's sidebar;
+    an uploaded file's name and the writer's own name did the same on one's own pages."""
+    result, _ = tiny_result
+    folder = tmp_path / "models"
+    registry.save_model(result.model, registry.ModelCard.from_training("default", result), folder)
+    hostile_card = dataclasses.replace(registry.ModelCard.from_training("taught", result), data_source=HOSTILE)
+    registry.save_model(result.model, hostile_card, folder)
+    monkeypatch.setenv(config.MODELS_DIR_VARIABLE, str(folder))
+    page = str(config.PROJECT_ROOT / "pages" / "dataset_browser.py")
+    test = AppTest.from_function(_page_with_sidebar, args=(page,), default_timeout=60).run()
+    test.sidebar.selectbox[1].set_value("taught").run()
+    test.sidebar.text_input[0].set_value(HOSTILE).run()
+    test.sidebar.selectbox[0].set_value("upload").run()
+    upload = f"{HOSTILE.replace('/', '')}.csv"  # a file's name holds no slash
+    test.sidebar.get("file_uploader")[0].set_value((upload, data.write_csv(
+        small_dataset, tmp_path / "good.csv").read_bytes(), "text/csv")).run()
+    assert not test.exception, test.exception
+
+    shown = [caption.value for caption in test.sidebar.caption] + [caption.value for caption in test.caption]
+    assert any(literal(HOSTILE) in text and text.endswith(f"of {literal(HOSTILE)}") for text in shown)  # the card
+    assert any(f"shared as **{literal(HOSTILE)}**" in text for text in shown)  # the writer's name
+    assert any(f"Using **{literal(upload)}**" in text for text in shown)  # the file's name
+    assert f"Source: {literal(upload)}" in shown
+    for text in shown:  # nothing of it unescaped, anywhere
+        assert "](" not in text and ":red[" not in text and ":material/" not in text and "<b>" not in text
+
+    test.sidebar.text_input[0].set_value("x" * 64).run()
+    broken = f"{HOSTILE.replace('/', '')}-broken.csv"
+    test.sidebar.get("file_uploader")[0].set_value((broken, b"not,a,csv\n", "text/csv")).run()
+    assert test.sidebar.error[0].value.startswith(literal(broken))  # an error naming the file
+
+
+def test_drawings_are_a_browsers_own_unless_shared_under_a_name(app, tmp_path, embedded):
+    """Every session started as "me": a second user saw, deleted and taught on the first user's drawings."""
+    from digitcnn.drawings import PRIVATE_WRITER, is_private
+
+    app("pages/home.py")
+    first = AppTest.from_function(_drawings_script, args=(_drawn_one(),), default_timeout=60).run()
+    _button(first, "Right").click().run()
+    assert not first.exception, first.exception
+    [kept] = _store(tmp_path).drawings()
+    assert is_private(kept.writer)
+    assert any("Kept as" in caption.value and "(yours alone, this browser)" in caption.value
+               for caption in first.caption)
+
+    page = str(config.PROJECT_ROOT / "pages" / "dataset_browser.py")
+    second = AppTest.from_function(_page_with_sidebar, args=(page,), default_timeout=60).run()
+    second.sidebar.selectbox[0].set_value("my-drawings").run()  # another browser: none of its own yet
+    assert second.sidebar.selectbox[0].value != "my-drawings" and "no drawings yet" in second.sidebar.error[0].value
+    assert literal(f"({PRIVATE_WRITER})") in second.sidebar.error[0].value
+    assert kept.writer not in second.sidebar.error[0].value
+
+    store = _store(tmp_path)
+    for index in range(3):
+        store.add("pat", int(embedded.labels[index]), embedded.images[index])
+    second.sidebar.text_input[0].set_value("pat").run()  # shared under a name: anyone who types it sees them
+    second.sidebar.selectbox[0].set_value("my-drawings").run()
+    assert not second.exception, second.exception
+    assert second.metric[0].value == "3"
+    assert any("anyone who types the same name" in field.help for field in second.sidebar.text_input)
+
+
+def test_deleting_a_drawing_another_session_deleted_says_so_and_the_page_stays(app, tmp_path, embedded):
+    store = _store(tmp_path)
+    digit = int(embedded.labels[0])
+    drawing = store.add("pat", digit, embedded.images[0])
+    store.add("pat", digit, embedded.images[1])  # My drawings stay a data source once the first is deleted
+    page = str(config.PROJECT_ROOT / "pages" / "dataset_browser.py")
+    sessions = [AppTest.from_function(_page_with_sidebar, args=(page,), default_timeout=60).run() for _ in range(2)]
+    for session in sessions:
+        session.sidebar.text_input[0].set_value("pat").run()
+        session.sidebar.selectbox[0].set_value("my-drawings").run()
+        if digit:
+            session.get("button_group")[0].set_value(digit).run()
+    for session in sessions:  # the first deletes it; the second's Delete comes after
+        session.button(key=f"delete_{drawing}").click().run()
+        assert not session.exception, session.exception
+    assert [each.id for each in store.drawings()] == [drawing + 1]
+    late = sessions[1]
+    assert late.warning[0].value.startswith(f"Drawing \\#{drawing} had been deleted already")
+    assert late.title[0].value == "Dataset browser"
+    assert [button.key for button in late.button if button.label == "Delete"] == [f"delete_{drawing + 1}"]
 
 
 def test_looking_inside_a_reading_shows_every_stage_the_evidence_and_what_changes_its_mind(app):

@@ -365,6 +365,57 @@ def test_fine_tune_needs_drawings_before_it_loads_anything(tmp_path, capsys):
     assert "model name '../x' is not allowed" in capsys.readouterr().err
 
 
+def test_fine_tune_counts_the_drawings_before_it_loads_the_model_or_the_data(small_dataset, tmp_path, capsys):
+    database = tmp_path / "drawings.sqlite"
+    assert cli.main(["drawings", "add", "--label", "3", "--writer", "ana", "--db", str(database),
+                     *map(str, _digit_pictures(small_dataset, tmp_path / "threes", [3, 3, 3]))]) == 0
+    capsys.readouterr()
+    status = cli.main(["fine-tune", "--name", "mine", "--writer", "ana", "--db", str(database), "--model", "nowhere",
+                       "--data", str(tmp_path / "no-such-data"), "--models-dir", str(tmp_path / "models")])
+    assert status == cli.EXIT_USER_ERROR
+    assert capsys.readouterr().err.startswith("error: teaching needs at least 10 drawings")
+
+
+def test_the_same_picture_added_again_is_kept_once_and_said_so(small_dataset, tmp_path, capsys):
+    database = tmp_path / "drawings.sqlite"
+    [picture] = _digit_pictures(small_dataset, tmp_path, [4])
+    assert cli.main(["drawings", "add", "--label", "4", "--db", str(database), *[str(picture)] * 3]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "kept 1 drawing of a 4 by me in drawings.sqlite (id 1)",
+        "2 of the pictures were kept already (the same picture of the same label by the same writer): a picture "
+        "is kept once"]
+    assert cli.main(["drawings", "add", "--label", "4", "--db", str(database), str(picture)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "kept 0 drawings of a 4 by me in drawings.sqlite"
+    assert cli.main(["drawings", "list", "--db", str(database)]) == 0
+    assert capsys.readouterr().out.startswith("drawings.sqlite: 1 drawing by 1 writer\n")
+
+
+def test_drawings_list_refuses_an_empty_writer_before_printing_and_aligns_wide_names(small_dataset, tmp_path,
+                                                                                        capsys):
+    database = tmp_path / "drawings.sqlite"
+    pictures = _digit_pictures(small_dataset, tmp_path, [1, 2])
+    for writer, picture in zip(["数字を書く人", "ana"], pictures):
+        assert cli.main(["drawings", "add", "--label", "1", "--writer", writer, "--db", str(database),
+                         str(picture)]) == 0
+    capsys.readouterr()
+    assert cli.main(["drawings", "list", "--writer", "", "--db", str(database)]) == cli.EXIT_USER_ERROR
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err.startswith("error: writer '' is not a name")
+
+    assert cli.main(["drawings", "list", "--db", str(database)]) == 0
+    header, ana, wide = capsys.readouterr().out.splitlines()[1:4]
+    assert wide.startswith("数字を書く人 ")
+    # Each row's counts end in the same terminal column as the header's: a wide character takes two
+    width = cli._display_width
+    assert width(header) == width(ana) == width(wide) and len(wide) == len(ana) - 6
+
+
+def test_a_writers_name_of_ten_thousand_characters_is_not_echoed_whole(tmp_path):
+    completed = run("drawings", "list", "--writer", "\t" + "x" * 10_000, "--db", tmp_path / "drawings.sqlite")
+    assert completed.returncode == cli.EXIT_USER_ERROR
+    assert len(completed.stderr) < 200 and "(10,001 characters)" in completed.stderr, completed.stderr
+
+
 @pytest.mark.parametrize("command", [["fine-tune"], ["drawings"], ["drawings", "add"], ["drawings", "list"],
                                      ["drawings", "export"], ["drawings", "import"]])
 def test_the_drawings_commands_and_fine_tune_have_help(command, capsys):

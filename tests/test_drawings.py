@@ -4,6 +4,7 @@ processes writing at once, a writer killed mid-write, and files that are not a d
 import contextlib
 import io
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -16,7 +17,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from digitcnn import config, data, preprocess
-from digitcnn.drawings import MAX_CANVAS_PNG_BYTES, SCHEMA_VERSION, Drawing, DrawingStore
+from digitcnn.drawings import (MAX_CANVAS_PNG_BYTES, PRIVATE_WRITER, SCHEMA_VERSION, Drawing, DrawingStore,
+                               is_private, private_writer, shown_writer, writer_name)
 from digitcnn.errors import DataError, DrawingStoreError, EmptyDrawingError, ImageError, SettingsError
 from digitcnn.models import NOT_A_DIGIT
 
@@ -83,6 +85,48 @@ def test_a_drawing_reads_back_as_it_was_kept_and_a_deletion_can_be_undone(store,
     assert store.restore(Drawing(second, drawing.created, "ana", NOT_A_DIGIT, one_of_each[0])) == second
 
 
+def test_the_same_picture_kept_again_by_the_same_writer_with_the_same_label_is_kept_once(store, one_of_each):
+    first = store.add("ana", 3, one_of_each[3])
+    assert store.add("ana", 3, one_of_each[3]) == store.add(" ana", 3, one_of_each[3]) == first
+    relabelled = store.add("ana", 8, one_of_each[3])  # another label: another drawing (the app then deletes the first)
+    by_another = store.add("ben", 3, one_of_each[3])
+    assert len({first, relabelled, by_another}) == 3
+    assert [(each.writer, each.label) for each in store.drawings()] == [("ana", 3), ("ana", 8), ("ben", 3)]
+
+
+def test_a_private_writers_drawings_are_its_own_and_its_key_is_never_shown(store, one_of_each):
+    mine, theirs = private_writer("0123456789abcdef" * 2), private_writer("fedcba9876543210" * 2)
+    assert writer_name(mine) == mine and mine != theirs
+    with pytest.raises(SettingsError, match="16–64 hex digits"):
+        private_writer("Ana")
+    assert not any(map(is_private, map(writer_name, (mine[1:], PRIVATE_WRITER))))  # no typed name is a private writer
+    for almost in (f" {mine}", f"{mine} ", mine[:-1] + "G"):
+        with pytest.raises(SettingsError, match="printable"):
+            writer_name(almost)
+    drawing = store.add(mine, 3, one_of_each[3])
+    store.add(theirs, 4, one_of_each[4])
+    assert [each.label for each in store.drawings(mine)] == [3]
+    assert store.dataset(mine).source == "My drawings (a private writer)"  # what a model card records
+    assert shown_writer(mine) == PRIVATE_WRITER and shown_writer(" ana ") == "ana"
+    with pytest.raises(DrawingStoreError, match=rf"no drawing {drawing} of this writer"):
+        store.delete(drawing, theirs)
+    assert store.delete(drawing, mine).id == drawing
+
+
+def test_a_writers_name_too_long_is_shown_cut_short_in_its_error(store, one_of_each):
+    with pytest.raises(SettingsError) as refused:
+        store.add("x" * 10_000, 3, one_of_each[3])
+    message = str(refused.value)
+    assert len(message) < 200 and "(10,000 characters)" in message and "\n" not in message
+
+
+def test_a_drawing_deleted_meanwhile_cannot_be_deleted_again_and_says_so(store, one_of_each):
+    drawing = store.add("ana", 3, one_of_each[3])
+    store.delete(drawing, "ana")
+    with pytest.raises(DrawingStoreError, match=rf"^drawings\.sqlite: no drawing {drawing}"):
+        store.delete(drawing, "ana")
+
+
 def test_float_images_are_kept_as_the_bytes_the_model_saw(store, one_of_each):
     as_model_input = one_of_each[7].astype(np.float32) / 255
     assert store.get(store.add("me", 7, as_model_input)).image.tobytes() == one_of_each[7].tobytes()
@@ -90,8 +134,8 @@ def test_float_images_are_kept_as_the_bytes_the_model_saw(store, one_of_each):
 
 
 def test_drawings_are_filtered_and_counted_by_writer_and_label(store, one_of_each):
-    for writer, label in [("ben", 1), ("ana", 1), ("ana", 2), ("ben", NOT_A_DIGIT), (" ana ", 1)]:
-        store.add(writer, label, one_of_each[max(label, 0)])
+    for shift, (writer, label) in enumerate([("ben", 1), ("ana", 1), ("ana", 2), ("ben", NOT_A_DIGIT), (" ana ", 1)]):
+        store.add(writer, label, np.roll(one_of_each[max(label, 0)], shift, axis=1))  # five different pictures
 
     assert store.writers() == ["ana", "ben"]  # names are kept without their surrounding blanks
     assert [(each.writer, each.label) for each in store.drawings()] == [
@@ -132,7 +176,7 @@ def test_a_large_canvas_picture_is_kept_smaller_and_a_small_one_as_it_is(store, 
     assert len(kept) <= MAX_CANVAS_PNG_BYTES
     assert Image.open(io.BytesIO(kept)).size in [(100, 100), (50, 50)]  # halved until it fits
     small = noise_png(60)
-    assert store.get(store.add("me", 1, one_of_each[1], canvas_png=small)).canvas_png == small
+    assert store.get(store.add("me", 7, one_of_each[7], canvas_png=small)).canvas_png == small
 
 
 @pytest.mark.parametrize("change, shown", [
@@ -326,13 +370,13 @@ def test_stores_made_at_once_on_a_new_file_all_work(tmp_path):
     path = tmp_path / "new" / "drawings.sqlite"
     errors = []
 
-    def open_and_add():
+    def open_and_add(number):
         try:
-            DrawingStore(path).add("me", 1, np.zeros((28, 28), np.uint8))
+            DrawingStore(path).add("me", 1, np.full((28, 28), number, np.uint8))
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=open_and_add) for _ in range(6)]
+    threads = [threading.Thread(target=open_and_add, args=(number,)) for number in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -415,6 +459,50 @@ def test_a_folder_or_a_path_under_a_file_is_refused_by_name(tmp_path):
     (tmp_path / "a-file").write_text("")
     with pytest.raises(DrawingStoreError, match=r"^drawings\.sqlite: its folder a-file/ cannot be made"):
         DrawingStore(tmp_path / "a-file" / "drawings.sqlite")
+
+
+def test_a_path_that_is_not_a_regular_file_is_refused_and_nothing_is_made_beside_it():
+    """``--db /dev/null`` left a journal file in /dev."""
+    if not os.path.exists(os.devnull) or os.path.isfile(os.devnull):
+        pytest.skip(f"{os.devnull} is not a device here")
+    folder = os.path.dirname(os.devnull)
+    before = set(os.listdir(folder))
+    try:
+        with pytest.raises(DrawingStoreError, match=r"^null: not a regular file"):
+            DrawingStore(os.devnull)
+        assert set(os.listdir(folder)) == before
+    finally:
+        for name in set(os.listdir(folder)) - before:  # what the unfixed code left
+            os.remove(os.path.join(folder, name))
+
+
+READ_ONLY_LISTING = """
+import sys
+from digitcnn.drawings import DrawingStore
+store = DrawingStore(sys.argv[1])
+print([(each.writer, each.label) for each in store.drawings()], store.counts("ana")[3])
+try:
+    store.add("ana", 4, store.drawings()[0].image)
+except Exception as error:
+    print(type(error).__name__, error)
+"""
+
+
+def test_a_store_on_a_read_only_file_system_can_be_read_and_says_why_nothing_can_be_kept(tmp_path, one_of_each):
+    folder = tmp_path / "read-only"
+    DrawingStore(folder / "drawings.sqlite").add("ana", 3, one_of_each[3])
+    mounted = ["unshare", "--mount", "sh", "-c", 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && '
+               'shift && exec "$@"', "sh", str(folder)]
+    if not shutil.which("unshare") or subprocess.run([*mounted, "true"], capture_output=True).returncode:
+        pytest.skip("cannot mount a read-only folder here (needs unshare and the right to mount)")
+    completed = subprocess.run([*mounted, sys.executable, "-c", READ_ONLY_LISTING, str(folder / "drawings.sqlite")],
+                               capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert completed.returncode == 0, completed.stderr
+    listed, refused = completed.stdout.splitlines()
+    assert listed == "[('ana', 3)] 1"
+    assert refused == ("DrawingStoreError drawings.sqlite: is on a read-only file system: its drawings can be read, "
+                       "but none kept or deleted")
+    assert sorted(entry.name for entry in folder.iterdir()) == ["drawings.sqlite"]
 
 
 def test_a_store_whose_file_was_removed_says_so_rather_than_start_afresh(tmp_path, one_of_each):

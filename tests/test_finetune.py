@@ -12,7 +12,7 @@ from scipy.ndimage import grey_dilation
 from digitcnn import inference, registry
 from digitcnn.data import Dataset
 from digitcnn.errors import ModelFileError, SettingsError, TrainingCancelled
-from digitcnn.finetune import FineTuneConfig, check_drawings, fine_tune, split_drawings
+from digitcnn.finetune import FineTuneConfig, check_drawings, fine_tune, fine_tune_saved_model, split_drawings
 
 QUICK = FineTuneConfig(epochs=4, replay=5, batch_size=32, learning_rate=1e-3, augment=False, seed=3)
 
@@ -142,6 +142,22 @@ def test_too_few_drawings_say_how_many_are_needed(base, writer, small_dataset):
     taught, kept = split_drawings(drawings.subset(one_three[-20:]), 0.3, seed=0)
     assert len(taught) + len(kept) == 20 and set(np.unique(kept.labels)) <= set(np.unique(taught.labels))
     assert split_drawings(drawings, 0.0, seed=0)[1] is None
+
+
+def test_copies_of_a_few_pictures_count_as_those_few(base, writer, small_dataset):
+    """Ten copies of two pictures passed the check: a model learned from two images, or scikit-learn's own words
+    reached the page."""
+    model, card, _ = base
+    two = writer[0].subset(np.flatnonzero(writer[0].labels == 3)[:2])
+    copies = Dataset(np.repeat(two.images, 5, axis=0), np.repeat(two.labels, 5), "my drawings")
+    with pytest.raises(SettingsError, match="at least 10 drawings.*there are only 2 different ones$"):
+        fine_tune(model, card, copies, small_dataset, QUICK)
+    with pytest.raises(SettingsError, match="there are only 2 different ones$"):  # before it looks for the model
+        fine_tune_saved_model("no-such-model", "no-such-folder", copies, "ana", small_dataset, QUICK)
+    one_each = np.concatenate([np.flatnonzero(writer[0].labels == digit)[:1] for digit in range(10)])
+    with pytest.raises(SettingsError, match="digits 0, 1, 2, 3, 4, 5, 6, 7, 8 and 9 have only one each"):
+        check_drawings(Dataset(np.repeat(writer[0].images[one_each], 2, axis=0),
+                               np.repeat(writer[0].labels[one_each], 2), "my drawings"), personal_test_share=0.3)
 
 
 @pytest.mark.parametrize("setting, value, message", [

@@ -10,6 +10,7 @@ import streamlit as st
 from digitcnn import charts, explain, gallery
 from digitcnn.inference import PLAIN
 from ui import state
+from ui.markup import literal
 
 CHANNELS_SHOWN = 16  # per layer: the strongest; a compact layer has up to 64
 
@@ -55,7 +56,7 @@ def inside_the_network(model, digit: np.ndarray, logits: np.ndarray, probabiliti
     st.caption("Hover over a map for its values; click one to see it large beside the input.")
     for name, maps in stages:
         height, width, depth = maps.shape
-        st.markdown(f"**{name}** · {height}×{width}×{depth}"
+        st.markdown(f"**{literal(name)}** · {height}×{width}×{depth}"
                     + (f" · the {CHANNELS_SHOWN} strongest of {depth} channels" if depth > CHANNELS_SHOWN else ""))
         st.plotly_chart(charts.activation_grid(maps, explain.channel_order(maps), CHANNELS_SHOWN),
                         key=_grid_key(key, name, generation), on_select="rerun", selection_mode="points")

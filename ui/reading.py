@@ -14,6 +14,7 @@ from digitcnn.errors import EmptyDrawingError, ImageError
 from digitcnn.models import NOT_A_DIGIT
 from digitcnn.refusal import Reading
 from ui import inside, state
+from ui.markup import literal
 
 DRAW_PROMPT = "Draw a digit (0–9) on the canvas: the model reads it as you draw."
 REFUSED = "That doesn't look like a digit"
@@ -25,14 +26,15 @@ def answer_threshold(predictor, card) -> float:
     returns the threshold chosen (the model's fitted one until the user moves it)."""
     rule = predictor.refusal
     if not rule.fitted:
-        st.caption(f"**{card.name}** was saved before models learned to say \"not a digit\": it always answers.")
+        st.caption(f"**{literal(card.name)}** was saved before models learned to say \"not a digit\": it always "
+                   f"answers.")
         return 0.0
     control, chart = st.columns([2, 3], gap="large")
     with control:
         percent = st.slider("Only answer when at least … sure", min_value=0, max_value=100, step=1,
                             value=int(round(rule.threshold * 100)), format="%d%%", key=f"threshold_{card.name}",
-                            help=f"{card.name} was fitted to answer at {rule.threshold:.1%}: below that it says "
-                                 f"\"not a digit\", which it does for {rule.test_refused:.1%} of its test digits.")
+                            help=f"{literal(card.name)} was fitted to answer at {rule.threshold:.1%}: below that it "
+                                 f"says \"not a digit\", which it does for {rule.test_refused:.1%} of its test digits.")
         threshold = percent / 100
         answered, accuracy = rule.at(threshold)
         st.metric("Test digits it still answers", f"{answered:.1%}")
@@ -70,9 +72,9 @@ def read_picture(predictor, card, upload, threshold: float | None = None, key: s
         picture = preprocess.read_image(upload)
         digit = preprocess.photo_to_mnist(picture)
     except (ImageError, EmptyDrawingError) as error:
-        st.warning(str(error), icon=":material/image_not_supported:")
+        st.warning(literal(error), icon=":material/image_not_supported:")
         return None
-    st.image(picture.convert("RGB"), caption=upload.name, width=160)
+    st.image(picture.convert("RGB"), caption=literal(upload.name), width=160)
     reading = show_reading(predictor, digit, threshold, key)
     keep_controls(reading, digit, picture, card, key)
     with inside_at or st.container():
@@ -99,9 +101,11 @@ def keep_controls(reading: Reading, digit: np.ndarray, picture: Image.Image, car
                         st.session_state[correction_key], digit, small, card, reading),
                     help="Keep it with the right label.")
     if error := state.keep_error():
-        st.error(error, icon=":material/error:")
+        st.error(literal(error), icon=":material/error:")
     elif (kept := state.kept_label(digit)) is not None:
-        st.caption(f"Kept as {label_text(kept)} in **My drawings** ({state.writer()}'s handwriting).")
+        shared = state.shared_name()
+        st.caption(f"Kept as {label_text(kept)} in **My drawings** "
+                   + (f"(shared as **{literal(shared)}**)." if shared else "(yours alone, this browser)."))
 
 
 def _small_png(picture: Image.Image) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import state
+from ui.markup import literal
 
 
 def save_controls(job, key: str) -> bool:
@@ -14,15 +15,15 @@ def save_controls(job, key: str) -> bool:
     under another name. ``key`` tells apart the buttons of a training's and a teaching's results."""
     saved_as, save_error = state.save_outcome(job)
     if saved_as:
-        st.success(f"Saved as **{saved_as}** with its model card; drawings are now read by it.",
+        st.success(f"Saved as **{literal(saved_as)}** with its model card; drawings are now read by it.",
                    icon=":material/check:")
         return True
     if save_error:
-        st.error(save_error, icon=":material/error:")
+        st.error(literal(save_error), icon=":material/error:")
     name_column, button_column = st.columns([2, 3], vertical_alignment="bottom")
     name = name_column.text_input("Name to save under", value=job.name, key=state.SAVE_NAME_FIELD, max_chars=64,
                                   help="Letters, digits, '-' and '_'. Saving replaces a model of that name; the "
                                        "shipped default cannot be replaced.")
-    button_column.button(f"Save as {name.strip()}", type="primary", icon=":material/save:",
+    button_column.button(f"Save as {literal(name.strip())}", type="primary", icon=":material/save:",
                          on_click=state.save_trained_model, args=(job,), key=key)
     return False

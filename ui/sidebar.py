@@ -8,6 +8,7 @@ from digitcnn import data
 from digitcnn.errors import DigitCNNError
 from digitcnn.inference import THREE_PENS
 from ui import state
+from ui.markup import literal
 
 _UPLOAD_LABEL = "Upload a CSV…"
 
@@ -49,13 +50,17 @@ def _data_source() -> None:
             help="A 'Result' or 'label' column and 784 pixel columns, or no header with the label first.",
         )
     state.fill_writer_field()
-    st.text_input("Your name, for My drawings", key=state.WRITER_FIELD, max_chars=64,
+    st.text_input("Share my drawings under a name", key=state.WRITER_FIELD, max_chars=64,
+                  placeholder="empty: mine alone",
                   on_change=lambda: state.set_writer(st.session_state[state.WRITER_FIELD]),
-                  help="The drawings you keep on Draw a digit are kept under this name: a model can then be "
-                       "taught your handwriting.")
+                  help="Left empty, the drawings you keep on Draw a digit are yours alone, kept for this browser. "
+                       "Type a name to share them: anyone who types the same name sees them, adds to them, can "
+                       "delete them and teach a model on them. A model taught on them records the name.")
+    shared = state.shared_name()
+    st.caption(f"My drawings: shared as **{literal(shared)}**" if shared else "My drawings: yours alone (this browser)")
     if error := state.source_error():
-        st.error(error, icon=":material/error:")
-    st.caption(f"Using **{dataset.source}**: {len(dataset):,} image{'s' if len(dataset) != 1 else ''}"
+        st.error(literal(error), icon=":material/error:")
+    st.caption(f"Using **{literal(dataset.source)}**: {len(dataset):,} image{'s' if len(dataset) != 1 else ''}"
                + (f" + {len(dataset.test):,} test images" if dataset.test is not None else ""))
 
 
@@ -91,11 +96,11 @@ def _active_model() -> None:
         return
     chosen = state.chosen_model()
     if chosen is not None and chosen != card.name:
-        st.warning(f"Your model **{chosen}** cannot be used right now; drawings are read by **{card.name}** "
-                   "until it can.", icon=":material/warning:")
+        st.warning(f"Your model **{literal(chosen)}** cannot be used right now; drawings are read by "
+                   f"**{literal(card.name)}** until it can.", icon=":material/warning:")
     state.show_model_picked(card.name)  # the picker shows the model in use, whatever changed it
     st.selectbox("Model for drawings", options=list(cards), key=state.MODEL_PICKER,
                  on_change=lambda: state.set_active_model(st.session_state[state.MODEL_PICKER]))
     pens = ", read with three pens" if card.reading == THREE_PENS else ""
-    st.caption(f"{card.architecture}{pens}, test accuracy {card.test_accuracy:.2%} on {card.test_size:,} images "
-               f"of {card.data_source}")
+    st.caption(f"{literal(card.architecture)}{pens}, test accuracy {card.test_accuracy:.2%} on {card.test_size:,} "
+               f"images of {literal(card.data_source)}")

@@ -28,17 +28,18 @@ from ui import identity
 
 UPLOAD = "upload"  # the data-source choice that means "the CSV this user uploaded"
 MY_DRAWINGS = "my-drawings"  # the data-source choice that means "the drawings this user's writer kept"
-DEFAULT_WRITER = "me"
+YOU = "you (this browser)"  # how the page names a user's private writer (see writer())
 
 _ACTIVE_SOURCE = "active_source"  # the data source in use
 _UPLOADED_DATASET = "uploaded_dataset"  # the dataset of this user's last good upload
 _SOURCE_ERROR = "source_error"  # why the last data switch failed, until one succeeds
 _ACTIVE_MODEL = "active_model"  # the model the user picked for drawings (kept while it is briefly unusable)
 _SAVE_ERROR = "save_error"  # why the last save failed
-_WRITER = "writer"  # whose handwriting this user's kept drawings are
+_WRITER = "writer"  # the name this user shares their drawings under, if they typed one
 _KEPT = "kept_drawings"  # image digest → id of the drawings this session kept, so one drawing is kept once
 _KEEP_ERROR = "keep_error"  # why the last drawing could not be kept
 _DELETED = "deleted_drawings"  # the drawings this session deleted, last first: what Undo puts back
+_DELETE_ERROR = "delete_error"  # why the last Delete or Undo of a drawing did nothing
 _UPLOADS = "csv_uploads"  # how many CSVs this session has loaded: part of the uploader's key
 _PICKED_CELL = "picked_cell"  # the confusion-matrix cell last clicked on Train & evaluate
 _BROWSE_SEED = "browse_seed"  # the dataset browser's shuffle of the samples
@@ -242,17 +243,33 @@ def drawing_store():
 
 
 def writer() -> str:
-    """Whose handwriting this user's drawings are kept as (a name in the sidebar)."""
-    return st.session_state.get(_WRITER) or DEFAULT_WRITER
+    """Whose drawings this user keeps, sees, deletes and teaches: the name they chose to share them under (typed in
+    the sidebar: anyone who types it shares them), else this browser's own private writer, whose drawings nobody
+    else sees (see :func:`ui.identity.browser_key`)."""
+    from digitcnn.drawings import private_writer
+    from ui.identity import browser_key
+
+    return st.session_state.get(_WRITER) or private_writer(browser_key())
+
+
+def shared_name() -> str | None:
+    """The name this user shares their drawings under, if they typed one."""
+    return st.session_state.get(_WRITER)
+
+
+def writer_shown() -> str:
+    """The writer as the page names it to this user: the shared name, or :data:`YOU`."""
+    return shared_name() or YOU
 
 
 def set_writer(name: str) -> None:
-    st.session_state[_WRITER] = name.strip() or DEFAULT_WRITER
+    """Share this user's drawings under ``name`` from now on; an empty one keeps them private again."""
+    st.session_state[_WRITER] = name.strip()
 
 
 def fill_writer_field() -> None:
-    """Show the writer's name in the sidebar's field for it, unless the user is already editing it there."""
-    st.session_state.setdefault(WRITER_FIELD, writer())
+    """Show the shared name in the sidebar's field for it, unless the user is already editing it there."""
+    st.session_state.setdefault(WRITER_FIELD, shared_name() or "")
 
 
 def keep_drawing(label: int, digit, canvas_png: bytes | None, card, reading) -> None:
@@ -270,7 +287,7 @@ def keep_drawing(label: int, digit, canvas_png: bytes | None, card, reading) -> 
         st.session_state[_KEEP_ERROR] = f"Not kept: {error}"
         return
     previous, kept[digest] = kept.get(digest), drawing_id
-    if previous is not None:  # the same drawing kept before, under another label
+    if previous not in (None, drawing_id):  # the same drawing kept before, under another label
         try:
             store.delete(previous)
         except DigitCNNError:
@@ -317,9 +334,32 @@ def my_drawings_csv() -> Callable[[], bytes]:
 
 
 def delete_drawing(drawing_id: int) -> None:
-    """Delete a kept drawing; :func:`undo_delete` puts it back (this session only)."""
-    deleted = drawing_store().delete(drawing_id)
+    """Delete one of this user's writer's drawings; :func:`undo_delete` puts it back (this session only). Run as
+    a button's callback: one already gone (deleted in another tab, or by someone sharing the name) or that
+    cannot be deleted is remembered as a message (see :func:`delete_error`)."""
+    store = drawing_store()
+    st.session_state.pop(_DELETE_ERROR, None)
+    try:
+        deleted = store.delete(drawing_id, writer())
+    except DigitCNNError as error:
+        st.session_state[_DELETE_ERROR] = (f"Drawing #{drawing_id} was not deleted: {error}"
+                                           if _still_kept(drawing_id) else
+                                           f"Drawing #{drawing_id} had been deleted already (in another tab, or by "
+                                           f"someone who shares your name).")
+        return
     st.session_state.setdefault(_DELETED, []).append(deleted)
+
+
+def _still_kept(drawing_id: int) -> bool:
+    try:
+        return drawing_store().get(drawing_id).writer == writer()
+    except DigitCNNError:
+        return False
+
+
+def delete_error() -> str | None:
+    """Why this user's last Delete or Undo of a drawing did nothing, if it did: said once, then forgotten."""
+    return st.session_state.pop(_DELETE_ERROR, None)
 
 
 def last_deleted():
@@ -329,10 +369,17 @@ def last_deleted():
 
 
 def undo_delete() -> None:
-    """Put back the drawing this session deleted last."""
+    """Put back the drawing this session deleted last (run as a button's callback: a failure is a message, see
+    :func:`delete_error`)."""
     deleted = st.session_state.get(_DELETED)
+    st.session_state.pop(_DELETE_ERROR, None)
     if deleted:
-        drawing_store().restore(deleted.pop())
+        try:
+            drawing_store().restore(deleted[-1])
+        except DigitCNNError as error:
+            st.session_state[_DELETE_ERROR] = f"Not put back: {error}"
+            return
+        deleted.pop()
 
 
 # --- Models ---------------------------------------------------------------------------------------
@@ -419,10 +466,13 @@ def start_teaching(name: str, base_name: str, data_for_replay: Dataset, settings
     ``name`` if it passes (see digitcnn.finetune), as a job on the board like a training. The model is
     loaded by the job, in its worker, so the page does not wait for it."""
     from digitcnn import finetune
+    from digitcnn.drawings import shown_writer
 
     drawings = drawing_store().dataset(writer())
     finetune.check_drawings(drawings, settings.personal_test_share)  # too few: say so now, not from the job
-    teach = functools.partial(finetune.fine_tune_saved_model, base_name, config.models_dir(), drawings, writer())
+    # The writer as a model card may name it: a private writer's key stays here (see digitcnn.drawings.shown_writer).
+    teach = functools.partial(finetune.fine_tune_saved_model, base_name, config.models_dir(), drawings,
+                              shown_writer(writer()))
     return start_training(name, data_for_replay, settings, work=teach)
 
 

@@ -3,11 +3,15 @@ results (before and after, on the user's own test drawings and on the data's tes
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from digitcnn import charts, registry
+from digitcnn.drawings import PRIVATE_WRITER
 from digitcnn.errors import DigitCNNError
 from ui import saving, state
+from ui.markup import literal
 
 
 def teach_form(dataset, cards: dict) -> None:
@@ -15,17 +19,16 @@ def teach_form(dataset, cards: dict) -> None:
     from digitcnn import finetune
 
     st.header("Teach a model your handwriting")
-    writer = state.writer()
     try:
-        counts = state.drawing_store().counts(writer)
+        counts = state.drawing_store().counts(state.writer())
     except DigitCNNError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(literal(error), icon=":material/error:")
         return
     digits = sum(count for label, count in counts.items() if label >= 0)
     st.caption(f"Starting from a saved model, it learns the drawings you kept on **Draw a digit** as "
-               f"**{writer}** ({digits} digits so far), mixed with replayed digits of the data in use "
-               f"({dataset.source}) so that it does not forget them. A share of your drawings is kept apart "
-               f"to show what it learned; if its accuracy on the data's test set falls by more than "
+               f"**{literal(state.writer_shown())}** ({digits} digits so far), mixed with replayed digits of the "
+               f"data in use ({literal(dataset.source)}) so that it does not forget them. A share of your drawings "
+               f"is kept apart to show what it learned; if its accuracy on the data's test set falls by more than "
                f"{finetune.FineTuneConfig().max_accuracy_drop:.1%} points it is not saved.")
     if state.active_source() == state.MY_DRAWINGS:
         st.info("Pick the data the model learned from (the embedded sample or full MNIST) in the sidebar: it "
@@ -43,7 +46,7 @@ def teach_form(dataset, cards: dict) -> None:
         names = list(cards)
         active = state.active_model_card(cards)
         base = base_column.selectbox("Start from", names, index=names.index(active.name) if active else 0)
-        name = name_column.text_input("Save as", value=f"{base}-{writer}"[:64],
+        name = name_column.text_input("Save as", value=_taught_name(base, state.shared_name()),
                                       help="Letters, digits, '-' and '_'. The shipped default cannot be replaced.")
         start = st.form_submit_button("Teach", type="primary", icon=":material/school:")
     if start:
@@ -51,16 +54,24 @@ def teach_form(dataset, cards: dict) -> None:
             registry.check_new_name(name, starts_from=base)  # now, not when its work is done
             state.start_teaching(name, base, dataset, finetune.FineTuneConfig())
         except DigitCNNError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(literal(error), icon=":material/error:")
         else:
             st.rerun()  # the page shows the job's progress at the top
+
+
+def _taught_name(base: str, shared_name: str | None) -> str:
+    """A valid model name for ``base`` taught a writer's handwriting: ``base-NAME`` with the shared name's letters
+    and digits (others, spaces say, become '-'), or ``base-mine`` for a private writer or a name with none."""
+    letters = re.sub(r"[^A-Za-z0-9_]+", "-", shared_name or "").strip("-_") or "mine"
+    return registry.validate_model_name(f"{base}-{letters}"[:64].rstrip("-_"))
 
 
 def fine_tune_results(job, result) -> None:
     """What the fine-tuning ``result`` of ``job`` changed, and Save when it passed the gate."""
     before, after = result.before, result.after
-    st.header(f"Results of {job.name}: {result.base_name} taught {result.writer}'s handwriting")
-    (st.success if result.passed else st.warning)(result.message, icon=":material/school:")
+    whose = "your" if result.writer == PRIVATE_WRITER else f"{literal(result.writer)}'s"  # a private writer: this user
+    st.header(f"Results of {literal(job.name)}: {literal(result.base_name)} taught {whose} handwriting")
+    (st.success if result.passed else st.warning)(literal(result.message), icon=":material/school:")
     scores = st.columns(4)
     scores[0].metric("Your test drawings", charts.probability_text(after.personal_test_accuracy),
                      delta=f"{(after.personal_test_accuracy - before.personal_test_accuracy) * 100:+.1f} points")

@@ -46,3 +46,20 @@ def start_training(page, settle, name: str, epochs: int, images: int, architectu
 def wait_for_results(page, name: str, timeout: float = 120_000) -> None:
     expect(page.get_by_role("heading", name=f"Results of {name}")).to_be_visible(timeout=timeout)
     expect_no_exception(page)
+
+
+def new_tab(browser, url):
+    """A tab in a browser of its own (a new context: its own cookies, so another person) on the app's home page."""
+    tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    tab.set_default_timeout(30_000)
+    tab.goto(url)
+    tab.get_by_role("heading", name="DigitCNN").wait_for()
+    return tab
+
+
+def settler(tab):
+    """What waits until ``tab``'s app has finished its current run (its "running" indicator is gone)."""
+    def settle():
+        tab.wait_for_timeout(400)
+        tab.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)
+    return settle

@@ -4,35 +4,21 @@ import re
 import signal
 import subprocess
 
-from browser_steps import FIRST_BATCH_TIMEOUT, expect_no_exception, open_page, start_training, wait_for_results
+from browser_steps import (FIRST_BATCH_TIMEOUT, expect_no_exception, new_tab, open_page, settler, start_training,
+                           wait_for_results)
 from playwright.sync_api import expect
 
 from benchmarks.common import running_app
 
 
-def _new_tab(browser, url):
-    tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    tab.set_default_timeout(30_000)
-    tab.goto(url)
-    tab.get_by_role("heading", name="DigitCNN").wait_for()
-    return tab
-
-
-def _settler(tab):
-    def settle():
-        tab.wait_for_timeout(400)
-        tab.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)
-    return settle
-
-
 def test_two_users_training_models_of_the_same_name_keep_their_own_jobs(browser, app_url):
     """Once, user B's training under A's model name took over A's page, and A's Cancel stopped B's run."""
-    alice, bob = _new_tab(browser, app_url), _new_tab(browser, app_url)
+    alice, bob = new_tab(browser, app_url), new_tab(browser, app_url)
     try:
         # Alice's run (the most epochs the page allows) outlasts Bob's whole run, his worker's start included:
         # 50 epochs (89 s) once ended first in a CI run with two test processes.
-        start_training(alice, _settler(alice), "my-model", epochs=200, images=1500)
-        start_training(bob, _settler(bob), "my-model", epochs=1, images=300)
+        start_training(alice, settler(alice), "my-model", epochs=200, images=1500)
+        start_training(bob, settler(bob), "my-model", epochs=1, images=300)
         wait_for_results(bob, "my-model", timeout=FIRST_BATCH_TIMEOUT)
 
         expect(alice.get_by_role("heading", name="Training my-model")).to_be_visible()
@@ -53,9 +39,9 @@ def test_two_users_training_models_of_the_same_name_keep_their_own_jobs(browser,
 def test_a_reloaded_page_finds_its_training_again_and_another_browser_does_not(browser, app_url):
     """Once, reloading the page mid-training lost the training: gone from the page, it ran on unseen, and held its
     place in line from others. A reload is a new session of the same browser: the training is the browser's."""
-    alice, bob = _new_tab(browser, app_url), _new_tab(browser, app_url)  # two browsers: contexts share no cookie
+    alice, bob = new_tab(browser, app_url), new_tab(browser, app_url)  # two browsers: contexts share no cookie
     try:
-        start_training(alice, _settler(alice), "reloaded", epochs=200, images=1500)
+        start_training(alice, settler(alice), "reloaded", epochs=200, images=1500)
         expect(alice.get_by_text(re.compile(r"^Epoch \d+/200 ·"))).to_be_visible(timeout=FIRST_BATCH_TIMEOUT)
         alice.reload()
         expect(alice.get_by_role("heading", name="Training reloaded")).to_be_visible(timeout=60_000)
@@ -63,7 +49,7 @@ def test_a_reloaded_page_finds_its_training_again_and_another_browser_does_not(b
 
         open_page(bob, "Train & evaluate", "Train & evaluate")
         expect(bob.get_by_role("button", name="Train", exact=True)).to_be_visible()
-        _settler(bob)()
+        settler(bob)()
         expect(bob.get_by_role("heading", name="Training reloaded")).to_have_count(0)
         expect(bob.get_by_role("button", name="Cancel")).to_have_count(0)
 
@@ -81,10 +67,10 @@ def test_a_training_beyond_the_limit_waits_in_line_and_starts_when_the_one_ahead
     environment = {"DIGITCNN_MODELS_DIR": str(e2e_models_dir), "TF_CPP_MIN_LOG_LEVEL": "2",
                    "DIGITCNN_MAX_TRAININGS": "1", "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "1"}
     with running_app(environment) as (url, _, _server):
-        alice, bob = _new_tab(browser, url), _new_tab(browser, url)
+        alice, bob = new_tab(browser, url), new_tab(browser, url)
         try:
-            start_training(alice, _settler(alice), "alices", epochs=200, images=1500)
-            start_training(bob, _settler(bob), "bobs", epochs=1, images=300, queued=True)
+            start_training(alice, settler(alice), "alices", epochs=200, images=1500)
+            start_training(bob, settler(bob), "bobs", epochs=1, images=300, queued=True)
             expect(bob.get_by_text("Yours is next")).to_be_visible()
             bob.get_by_role("button", name="Cancel").click()
             expect(bob.get_by_text("Training of bobs was cancelled")).to_be_visible(timeout=30_000)
@@ -106,9 +92,9 @@ def test_stopping_the_server_with_ctrl_c_mid_training_exits_cleanly(browser, e2e
     """Ctrl-C used to end in "terminate called after throwing an instance of … FATAL: exception not rethrown"."""
     log = tmp_path / "streamlit.log"
     with running_app({"DIGITCNN_MODELS_DIR": str(e2e_models_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}, log) as (url, _, server):
-        tab = _new_tab(browser, url)
+        tab = new_tab(browser, url)
         try:
-            start_training(tab, _settler(tab), "interrupted", epochs=50, images=1500)
+            start_training(tab, settler(tab), "interrupted", epochs=50, images=1500)
             expect(tab.get_by_text(re.compile(r"^Epoch \d+/50 ·"))).to_be_visible(timeout=FIRST_BATCH_TIMEOUT)
         finally:
             tab.context.close()
