@@ -325,6 +325,7 @@ def test_teaching_under_a_name_that_cannot_be_saved_is_refused_before_it_starts(
     for index in range(MIN_DRAWINGS):
         store.add("me", int(embedded.labels[index]), embedded.images[index])
     test = _train_page_with_sidebar()
+    test.sidebar.text_input[0].set_value("me").run()  # shared under the name they were kept under
     [field] = [field for field in test.text_input if field.label == "Save as"]
     field.set_value(config.DEFAULT_MODEL_NAME)
     _button(test, "Teach").click().run()
@@ -946,6 +947,6 @@ def test_a_bad_variable_is_named_on_the_page_instead_of_a_crash(app, monkeypatch
     test = app(page)
     assert not test.exception, test.exception
     [error] = test.error
-    assert error.value.startswith("The server is set up wrongly: DIGITCNN_MAX_TRAININGS='0' is not a whole number "
-                                  "from 1 to 1024")
+    assert error.value.startswith("The server is set up wrongly: " +  # the variable's value shown as text, whatever it is
+                                  literal("DIGITCNN_MAX_TRAININGS='0' is not a whole number from 1 to 1024"))
     assert not test.header and not test.sidebar.selectbox  # the page stops there

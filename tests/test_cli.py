@@ -370,6 +370,7 @@ def test_fine_tune_counts_the_drawings_before_it_loads_the_model_or_the_data(sma
     assert cli.main(["drawings", "add", "--label", "3", "--writer", "ana", "--db", str(database),
                      *map(str, _digit_pictures(small_dataset, tmp_path / "threes", [3, 3, 3]))]) == 0
     capsys.readouterr()
+    (tmp_path / "models").mkdir()  # an empty folder: the model named is in none, and the data path is no file
     status = cli.main(["fine-tune", "--name", "mine", "--writer", "ana", "--db", str(database), "--model", "nowhere",
                        "--data", str(tmp_path / "no-such-data"), "--models-dir", str(tmp_path / "models")])
     assert status == cli.EXIT_USER_ERROR

@@ -263,7 +263,9 @@ def test_batch_normalization_ends_with_the_statistics_of_the_final_weights(small
     np.testing.assert_allclose(first_normalization.moving_mean.numpy(), outputs.mean(axis=(0, 1, 2)), rtol=0.02,
                                atol=1e-4)
     assert first_normalization.momentum == 0.9  # left as it was, for any training after this
-    assert result.test_evaluation.accuracy > 0.2  # far from chance (10%), where such a run stayed before
+    # Above chance (10%), where such a run stayed before. Seven steps on threads learn a little differently each
+    # run: 17-28% measured in five runs, so the bound sits between chance and the least of them.
+    assert result.test_evaluation.accuracy > 0.13
 
 
 @pytest.mark.parametrize("size", [5000, 600, 101, 37])
