@@ -7,13 +7,11 @@ Skipped where Ray is not installed."""
 import functools
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,55 +21,11 @@ ray = pytest.importorskip("ray")
 from digitcnn import config, ray_training, registry  # noqa: E402
 from digitcnn.errors import DataError, DigitCNNError, SettingsError, TrainingCancelled, TrainingFailed  # noqa: E402
 from digitcnn.training import TrainingConfig, evaluate_model  # noqa: E402
+from ray_cluster import LocalCluster, free_ports, wait_until  # noqa: E402
 
 LONG_RUN = TrainingConfig(architecture="article", epochs=50, train_limit=2000, validate_each_epoch=False)
 SHORT_RUN = TrainingConfig(architecture="compact", epochs=2, train_limit=400, augment=False, non_digit_share=0.0,
                            test_fraction=0.1)
-
-
-class LocalCluster:
-    """A two-CPU Ray cluster of this test module's own, started and stopped as `ray start --head` and
-    `ray stop --force` would, its processes told from any other Ray on the machine by a variable of their
-    environment."""
-
-    def __init__(self, folder: Path, **environment: str):
-        self.folder, self.environment = folder, environment
-        self.mark = f"DIGITCNN_TEST_CLUSTER={uuid.uuid4().hex}"
-        self.port, self.client_port, self.agent_port = _free_ports(3)
-        self.address = f"127.0.0.1:{self.port}"
-        self.client_address = f"ray://127.0.0.1:{self.client_port}"
-
-    def start(self) -> None:
-        name, value = self.mark.split("=")
-        subprocess.run(["ray", "start", "--head", f"--port={self.port}", f"--ray-client-server-port={self.client_port}",
-                        f"--dashboard-agent-listen-port={self.agent_port}", "--num-cpus=2", "--include-dashboard=false",
-                        "--disable-usage-stats", f"--temp-dir={self.folder}", "--node-ip-address=127.0.0.1"],
-                       check=True, capture_output=True, timeout=120, env={**os.environ, **self.environment, name: value})
-
-    def stop(self) -> None:
-        """Kill every process of the cluster at once, as `ray stop --force` does (but only this cluster's)."""
-        for pid in self.processes():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        assert _wait_until(lambda: not self.processes(), 10)
-
-    def processes(self, title: str = "") -> list[int]:
-        """The ids of the cluster's processes whose command line starts with ``title``."""
-        found = []
-        for entry in Path("/proc").iterdir():
-            try:
-                if (entry.name.isdigit() and self.mark.encode() in (entry / "environ").read_bytes().split(b"\0")
-                        and (entry / "cmdline").read_bytes().startswith(title.encode())):
-                    found.append(int(entry.name))
-            except OSError:  # the process ended while we looked, or is not ours to read
-                continue
-        return found
-
-    def training_workers(self) -> list[int]:
-        """The cluster's workers that are training (Ray titles them after the task)."""
-        return self.processes(f"ray::{ray_training.TASK_NAME}")
 
 
 @pytest.fixture(scope="module")
@@ -88,25 +42,6 @@ def trainer(cluster):
     trainer = ray_training.RayTrainer(1, cluster.address)
     yield trainer
     trainer.close()
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for each in sockets:
-        each.bind(("127.0.0.1", 0))
-    ports = [each.getsockname()[1] for each in sockets]
-    for each in sockets:
-        each.close()
-    return ports
-
-
-def _wait_until(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def test_without_ray_installed_the_setting_is_refused_plainly(monkeypatch, small_dataset):
@@ -173,7 +108,7 @@ def test_cancelling_stops_the_ray_task_promptly(cluster, trainer, embedded, in_a
     training.cancel.set()
     assert training.ended_within(20), "the training did not return within 20 s of the cancel"
     assert isinstance(training.outcome.get("error"), TrainingCancelled)
-    assert _wait_until(lambda: not cluster.training_workers(), 10), "the Ray worker went on training"
+    assert wait_until(lambda: not cluster.training_workers(), 10), "the Ray worker went on training"
 
 
 @pytest.mark.timeout(120)
@@ -181,7 +116,7 @@ def test_cancelling_while_connecting_ends_the_training_as_cancelled_at_once(monk
     """Once, a cancel while Ray connected was ignored for the connection's whole minute, then reported as a failure."""
     from digitcnn.jobs import CANCELLED, JobBoard
 
-    (nobody,) = _free_ports(1)  # no cluster answers there: connecting goes on and on
+    (nobody,) = free_ports(1)  # no cluster answers there: connecting goes on and on
     monkeypatch.setenv(ray_training.RAY_ADDRESS_VARIABLE, f"127.0.0.1:{nobody}")
     board = JobBoard(1)
     try:
