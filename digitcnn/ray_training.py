@@ -141,7 +141,7 @@ def train_on_ray_to_send(dataset: Dataset, config: TrainingConfig, on_progress=N
         ray.put(dataset), config, channel, max(1, round(num_cpus))
     )
     try:
-        return _follow(ray, task, channel, on_progress, cancel)
+        return _follow(ray, task, channel, on_progress, cancel, address or ray_address())
     except BaseException:
         # Cancelled, lost channel, an on_progress that raised, Ctrl-C: no training goes on unwatched.
         _quietly(ray, ray.cancel, task, force=True)
@@ -168,8 +168,7 @@ class RayTrainer:
         try:
             sent = self.processes.run(drive, dataset, config, on_progress, cancel)
         except WorkerLost:  # Ray ends the process that drives a training when it loses the cluster
-            raise TrainingFailed(f"the connection to the Ray cluster at {self.address!r} was lost: check that the "
-                                 f"cluster is running, then train again") from None
+            raise TrainingFailed(_cluster_lost(self.address)) from None
         return _read_result(sent, dataset)
 
     def close(self) -> None:
@@ -190,8 +189,9 @@ def _read_result(sent: bytes, dataset: Dataset) -> TrainingResult:
     return received(pickle.loads(sent), dataset)  # noqa: S301 - bytes from our own cluster's worker
 
 
-def _follow(ray, task, channel, on_progress, cancel) -> bytes:
-    """Relay the channel's events to ``on_progress`` until ``task`` ends; return its result."""
+def _follow(ray, task, channel, on_progress, cancel, address: str | None) -> bytes:
+    """Relay the channel's events to ``on_progress`` until ``task`` ends; return its result. ``address`` names
+    the cluster in the message should it be lost."""
     cancel_sent = None
     try:
         while True:
@@ -218,7 +218,22 @@ def _follow(ray, task, channel, on_progress, cancel) -> bytes:
         raise TrainingFailed(f"the Ray worker training this model was lost: the Ray cluster did not answer "
                              f"within {CHANNEL_TIMEOUT_SECONDS:.0f} s") from None
     except (ray.exceptions.RayError, ConnectionError) as error:  # worker or node died, actor or object lost…
+        if _is_cluster_gone(ray, error):  # Ray's words for it are a paragraph of RPC codes: say it plainly
+            raise TrainingFailed(_cluster_lost(address)) from error
         raise _failure(error, f"the Ray worker training this model was lost: {_first_line(error)}") from error
+
+
+def _is_cluster_gone(ray, error: Exception) -> bool:
+    """Whether ``error`` says that the cluster itself stopped answering (its actors unreachable, the local raylet
+    or the node gone), not only the worker that trained."""
+    gone = (ray.exceptions.ActorUnavailableError, ray.exceptions.RpcError, ray.exceptions.LocalRayletDiedError,
+            ray.exceptions.NodeDiedError)
+    return isinstance(error, gone) or "failed to connect to all addresses" in str(error)
+
+
+def _cluster_lost(address: str | None) -> str:
+    where = f"the Ray cluster at {address!r}" if address else "the Ray cluster"
+    return f"the connection to {where} was lost: check that the cluster is running, then train again"
 
 
 def _failure(error: Exception, message: str) -> TrainingFailed:
