@@ -204,7 +204,7 @@ def _add_db_option(command: argparse.ArgumentParser, default=None) -> None:
 
 
 def _add_threads_option(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--threads", type=int, help=f"CPU threads TensorFlow may use, 1 to {runtime.MAX_THREADS} "
+    command.add_argument("--threads", type=int, help=f"CPU threads TensorFlow may use, 1 to {config.MAX_THREADS} "
                          f"(default: ${runtime.THREADS_VARIABLE}, else all cores)")
 
 

@@ -88,7 +88,7 @@ def _ray_address(text: str) -> str:
     return text
 
 
-_COUNT = Setting("a count", WHOLE, low=1, high=MAX_THREADS)
+COUNT = Setting("a count", WHOLE, low=1, high=MAX_THREADS)  # threads, trainings: the variables and arguments
 _MEGABYTES = Setting("megabytes", NUMBER, low=0, above_low=True)
 VARIABLES = {variable.name: variable for variable in (
     Variable(MODELS_DIR_VARIABLE, "where models are saved", "a folder (made when a model is first saved)",
@@ -98,9 +98,9 @@ VARIABLES = {variable.name: variable for variable in (
     Variable(MAX_CSV_MB_VARIABLE, "the largest CSV read", f"a size in megabytes, {_MEGABYTES.rule()}",
              _number(_MEGABYTES, float)),
     Variable(DRAWINGS_DB_VARIABLE, "the file of kept drawings", "a file, not a folder", _file),
-    Variable(THREADS_VARIABLE, "the cap on TensorFlow's CPU threads", _COUNT.rule(), _number(_COUNT, int)),
-    Variable(MAX_TRAININGS_VARIABLE, "how many trainings one server runs at once", _COUNT.rule(),
-             _number(_COUNT, int)),
+    Variable(THREADS_VARIABLE, "the cap on TensorFlow's CPU threads", COUNT.rule(), _number(COUNT, int)),
+    Variable(MAX_TRAININGS_VARIABLE, "how many trainings one server runs at once", COUNT.rule(),
+             _number(COUNT, int)),
     Variable(RAY_ADDRESS_VARIABLE, "the Ray cluster trainings run on", "auto, HOST:PORT or ray://HOST:PORT",
              _ray_address),
 )}

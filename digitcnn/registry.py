@@ -308,8 +308,8 @@ def save_model(model, card: ModelCard, models_dir: str | os.PathLike | None = No
     Readers see the previous model and card or the new ones, never one of each, and a save killed at
     any point leaves one of the two whole (see the module's description). Saves of one name take
     turns. ``protect_shipped`` (the app's saves) refuses the names of the shipped models, which the
-    command line makes (see :func:`check_new_name`). Any failure to write raises :class:`ModelFileError` and leaves no temporary
-    file behind.
+    command line makes (see :func:`check_new_name`). Any failure to write raises :class:`ModelFileError`
+    and leaves no temporary file behind.
     """
     check_new_name(card.name, protect_shipped=protect_shipped)
     model_path, card_path = model_paths(card.name, models_dir)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 
-from digitcnn.config import MAX_THREADS, MAX_TRAININGS_VARIABLE, THREADS_VARIABLE, VARIABLES
-from digitcnn.settings import WHOLE, Setting
+from digitcnn.config import COUNT, MAX_TRAININGS_VARIABLE, THREADS_VARIABLE, VARIABLES
 
 _log = logging.getLogger(__name__)
 
@@ -22,7 +22,8 @@ CORES_PER_TRAINING = 2  # one training keeps about two cores busy (TensorFlow's 
 
 def thread_cap(threads: int | None = None) -> int | None:
     """The cap on TensorFlow's CPU threads: ``threads``, else ``$DIGITCNN_THREADS``, else None (no
-    cap). A count that is not a whole number from 1 to :data:`MAX_THREADS` raises :class:`SettingsError`."""
+    cap). A count that is not a whole number from 1 to :data:`digitcnn.config.MAX_THREADS` raises
+    :class:`SettingsError`."""
     return _count_setting(threads, THREADS_VARIABLE, "threads")
 
 
@@ -52,17 +53,17 @@ def max_trainings(count: int | None = None) -> int:
     """How many trainings one server runs at once: ``count``, else ``$DIGITCNN_MAX_TRAININGS``, else one per
     :data:`CORES_PER_TRAINING` cores (at least one). More at once would only share the same cores, each run
     slower and all of them holding their data and model meanwhile. A count that is not a whole number from
-    1 to :data:`MAX_THREADS` raises :class:`SettingsError`."""
+    1 to :data:`digitcnn.config.MAX_THREADS` raises :class:`SettingsError`."""
     count = _count_setting(count, MAX_TRAININGS_VARIABLE, "trainings at once")
     return count or max(1, (os.cpu_count() or 1) // CORES_PER_TRAINING)
 
 
 def _count_setting(count: int | None, variable: str, what: str) -> int | None:
     """``count``, else ``$variable`` (see :data:`digitcnn.config.VARIABLES`), else None; either must be a
-    whole number from 1 to :data:`MAX_THREADS`."""
+    whole number from 1 to :data:`digitcnn.config.MAX_THREADS`."""
     if count is None:
         return VARIABLES[variable].value()
-    Setting(what, WHOLE, low=1, high=MAX_THREADS).check(count)
+    replace(COUNT, words=what).check(count)
     return count
 
 

@@ -247,9 +247,8 @@ def writer() -> str:
     the sidebar: anyone who types it shares them), else this browser's own private writer, whose drawings nobody
     else sees (see :func:`ui.identity.browser_key`)."""
     from digitcnn.drawings import private_writer
-    from ui.identity import browser_key
 
-    return st.session_state.get(_WRITER) or private_writer(browser_key())
+    return st.session_state.get(_WRITER) or private_writer(identity.browser_key())
 
 
 def shared_name() -> str | None:
