@@ -85,8 +85,8 @@ def is_downloaded(data_folder: str | os.PathLike | None = None) -> bool:
 
 
 def full_mnist_at_hand(data_folder: str | os.PathLike | None = None) -> bool:
-    """Whether the app has the full MNIST without downloading it: downloaded, named by ``$DIGITCNN_MNIST_DIR``,
-    or in Keras's cache."""
+    """Whether the full MNIST is at hand, so that the app offers no download: downloaded already, named by
+    ``$DIGITCNN_MNIST_DIR``, or in Keras's cache."""
     return is_downloaded(data_folder) or config.mnist_dir() is not None or config.keras_mnist_cache().is_file()
 
 
@@ -94,7 +94,7 @@ def download_mnist(address: str | None = None, data_folder: str | os.PathLike | 
                    on_progress: Callable[[Progress], None] | None = None,
                    on_wait: Callable[[], None] | None = None) -> Path:
     """Download MNIST's four files from the folder at ``address`` (see ``config.mnist_url``) into ``mnist/`` in the
-    data folder, and return that folder; files already there are kept and nothing is downloaded.
+    data folder, and return that folder; when the four are there already, nothing is downloaded.
 
     ``on_progress`` gets a :class:`Progress` after every chunk; ``on_wait`` is called if another process is
     downloading into the same folder, which is then waited for. Raises :class:`DownloadError` saying what went
