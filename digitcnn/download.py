@@ -110,6 +110,9 @@ def download_mnist(address: str | None = None, data_folder: str | os.PathLike | 
     with _only_download(folder, on_wait):
         if is_downloaded(data_folder):
             return folder
+        for mnist_file in FILES:  # left by a download killed mid-way: none is written now, as the lock is held
+            for stale in folder.glob(f".{mnist_file.name}.*.tmp"):
+                stale.unlink(missing_ok=True)
         expected = {mnist_file.name: mnist_file.size for mnist_file in FILES}
         received = 0
         try:

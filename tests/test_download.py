@@ -18,17 +18,19 @@ from ui.markup import literal
 
 class Server:
     """An HTTP server on 127.0.0.1 serving ``folder`` in a thread: ``url`` is its address, ``requests`` the paths
-    asked for; ``cut_short`` names a file sent with its full Content-Length but only half its bytes, and ``gate``
-    holds every answer until it is set."""
+    asked for (``asked`` is set by the first); ``cut_short`` names a file sent with its full Content-Length but only
+    half its bytes, and ``gate`` holds every answer until it is set."""
 
     def __init__(self, folder, cut_short=None):
-        self.requests, self.cut_short, self.gate = [], cut_short, threading.Event()
+        self.requests, self.cut_short = [], cut_short
+        self.asked, self.gate = threading.Event(), threading.Event()
         self.gate.set()
         server = self
 
         class Handler(http.server.SimpleHTTPRequestHandler):
             def do_GET(self):
                 server.requests.append(self.path)
+                server.asked.set()
                 server.gate.wait(30)
                 if server.cut_short and self.path.endswith(server.cut_short):
                     content = (folder / server.cut_short).read_bytes()
@@ -49,7 +51,7 @@ class Server:
         self.thread = threading.Thread(target=self.http.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
-    def asked(self) -> list[str]:
+    def asked_for(self) -> list[str]:
         return sorted(path.lstrip("/") for path in self.requests)
 
     def close(self):
@@ -106,8 +108,11 @@ NAMES = sorted(mnist_file.name for mnist_file in download.FILES)
 
 def test_the_four_files_are_downloaded_checked_and_listed_as_a_source(serve, mnist_dir, tmp_path):
     server, seen = serve(mnist_dir), []
+    stale = tmp_path / "mnist" / ".train-images-idx3-ubyte.gz.k1ll3d.tmp"  # a download killed mid-way left it
+    stale.parent.mkdir()
+    stale.write_bytes(b"half")
     folder = download.download_mnist(server.url, tmp_path, on_progress=seen.append)
-    assert folder == tmp_path / "mnist" and _left_in(tmp_path) == NAMES and server.asked() == NAMES
+    assert folder == tmp_path / "mnist" and _left_in(tmp_path) == NAMES and server.asked_for() == NAMES
     mnist = data.load_dataset(folder)
     assert mnist.images.shape == (60_000, 28, 28) and mnist.test.images.shape == (10_000, 28, 28)
     assert data.SourceChoice(str(folder), "Full MNIST (downloaded)") in data.available_sources(tmp_path)
@@ -123,7 +128,7 @@ def test_the_command_line_downloads_into_the_data_folder_and_says_where(serve, m
     assert cli.main(["download-mnist", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert f"from {server.url} into {tmp_path / 'mnist'}/" in out and f"--data {tmp_path / 'mnist'}" in out
-    assert _left_in(tmp_path) == NAMES and server.asked() == NAMES
+    assert _left_in(tmp_path) == NAMES and server.asked_for() == NAMES
 
 
 def test_downloads_asked_for_at_once_fetch_each_file_once(serve, mnist_dir, tmp_path):
@@ -134,6 +139,7 @@ def test_downloads_asked_for_at_once_fetch_each_file_once(serve, mnist_dir, tmp_
     shared.start(server.url)
     shared.start(server.url)
     assert download.shared(tmp_path) is shared and shared.status().running
+    assert server.asked.wait(30)  # the shared download holds the folder's lock, and waits for its first file
     waited = threading.Event()
     other = threading.Thread(target=download.download_mnist, args=(server.url, tmp_path),
                              kwargs={"on_wait": lambda: (waited.set(), server.gate.set())})
@@ -143,7 +149,7 @@ def test_downloads_asked_for_at_once_fetch_each_file_once(serve, mnist_dir, tmp_
     other.join(60)
     status = shared.status()
     assert not status.running and status.error is None and status.progress.fraction == 1.0
-    assert server.asked() == NAMES and _left_in(tmp_path) == NAMES
+    assert server.asked_for() == NAMES and _left_in(tmp_path) == NAMES
 
 
 def test_an_address_without_the_files_is_said_plainly_and_leaves_nothing(serve, tmp_path):
@@ -240,7 +246,7 @@ def test_the_sidebar_downloads_the_full_mnist_which_then_is_a_source(sidebar_wit
     test.sidebar.selectbox[0].select(str(tmp_path / "data" / "mnist")).run()
     assert not test.exception and "60,000 images + 10,000 test images" in " ".join(
         caption.value for caption in test.sidebar.caption)
-    assert server.asked() == NAMES
+    assert server.asked_for() == NAMES
 
 
 def test_the_sidebar_says_why_a_download_failed_and_offers_it_again(sidebar_without_mnist, monkeypatch, tmp_path):
