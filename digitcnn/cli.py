@@ -1,5 +1,5 @@
-"""``python -m digitcnn``: train, evaluate, predict, list models, export CSVs, keep drawings and
-fine-tune a model on them, from a terminal.
+"""``python -m digitcnn``: train, evaluate, predict, list models, export CSVs, download the full MNIST, keep
+drawings and fine-tune a model on them, from a terminal.
 
 Errors a user can cause print one line, ``error: …``, and exit with status 1; a ``DIGITCNN_*`` variable or a
 models folder the command cannot start with, before any work, with status 2 (as argparse's own errors).
@@ -147,6 +147,14 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--count", type=int, help="how many images to write (default: all from --first on)")
     export.add_argument("--no-header", action="store_true", help="write no header row (label in column 1)")
     export.set_defaults(command=_export_csv)
+
+    fetch = commands.add_parser("download-mnist", help="download the full MNIST (60,000 training and 10,000 test "
+                                                       "digits, 12 MB) into the data folder, for the app and --data")
+    fetch.add_argument("--url", help="the address of a folder that holds MNIST's four files (default: "
+                                     f"${config.MNIST_URL_VARIABLE}, else {config.DEFAULT_MNIST_URL})")
+    fetch.add_argument("--data-dir", help="the data folder: the files go into its mnist/ (default: data/ or "
+                                          f"${config.DATA_DIR_VARIABLE})")
+    fetch.set_defaults(command=_download_mnist)
 
     _add_drawings_commands(commands)
 
@@ -377,6 +385,20 @@ def _export_csv(arguments) -> int:
     return 0
 
 
+def _download_mnist(arguments) -> int:
+    from digitcnn import download
+
+    folder = config.mnist_download_dir(arguments.data_dir)
+    if not download.is_downloaded(arguments.data_dir):
+        address = config.mnist_url(arguments.url)
+        print(f"downloading the full MNIST ({download.DOWNLOAD_BYTES / 1e6:.0f} MB) from {address} into {folder}/")
+        with DownloadProgress() as progress:
+            download.download_mnist(address, arguments.data_dir, on_progress=progress,
+                                    on_wait=lambda: print("another download into it is under way: waiting for it"))
+    print(f"the full MNIST is in {folder}/: use it with --data {folder}; the app lists it as Full MNIST (downloaded)")
+    return 0
+
+
 def _drawings_add(arguments) -> int:
     from digitcnn import preprocess
     from digitcnn.drawings import DrawingStore, writer_name
@@ -544,6 +566,34 @@ class TerminalProgress:
             f"{progress.batch}/{progress.batches}: loss {progress.loss:.4f}, accuracy {progress.accuracy:.2%}, "
             f"{_clock(progress.elapsed)} elapsed{eta}"
         )
+
+
+class DownloadProgress:
+    """Shows a download's progress: a live line on a terminal, a line as each file starts in a log."""
+
+    def __init__(self, stream=sys.stdout):
+        self.stream = stream
+        self.live = stream.isatty()
+        self.file = None
+        self.last_drawn = 0.0
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, progress) -> None:
+        if self.live and (progress.file != self.file or time.monotonic() - self.last_drawn > 0.1):
+            self.last_drawn = time.monotonic()
+            self.stream.write(f"\r\033[K{progress.file}: {progress.received / 1e6:.1f} of "
+                              f"{progress.expected / 1e6:.1f} MB ({progress.fraction:.0%})")
+        elif not self.live and progress.file != self.file:
+            self.stream.write(f"{progress.file}\n")
+        self.file = progress.file
+        self.stream.flush()
+
+    def __exit__(self, *error) -> None:
+        if self.live and self.file is not None:  # the live line ends, so that what follows starts a line
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def _print_report(evaluation) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import reprlib
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -29,8 +30,14 @@ DRAWINGS_DB_VARIABLE = "DIGITCNN_DRAWINGS_DB"
 THREADS_VARIABLE = "DIGITCNN_THREADS"
 MAX_TRAININGS_VARIABLE = "DIGITCNN_MAX_TRAININGS"
 RAY_ADDRESS_VARIABLE = "DIGITCNN_RAY_ADDRESS"
+MNIST_URL_VARIABLE = "DIGITCNN_MNIST_URL"
 DEFAULT_MAX_CSV_MB = 200  # the full MNIST training set as a CSV is about 110 MB
 DEFAULT_MODEL_NAME = "default"
+# The CVDF's mirror of Yann LeCun's MNIST files, the one TensorFlow Datasets downloads from (LeCun's own
+# site, http://yann.lecun.com/exdb/mnist/, often refuses downloads now).
+DEFAULT_MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
+MNIST_DOWNLOAD_FOLDER = "mnist"  # the folder of the data folder that the full MNIST is downloaded into
+_URL_SCHEMES = ("http", "https", "file")
 MAX_THREADS = 1024  # far above any CPU this runs on, far below what overflows TensorFlow's setting
 _RAY_ADDRESS = re.compile(r"auto|(ray://)?(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>[0-9]{1,5})")
 
@@ -81,6 +88,13 @@ def _file(text: str) -> Path:
     return Path(text)
 
 
+def _url(text: str) -> str:
+    address = urllib.parse.urlsplit(text)
+    if address.scheme not in _URL_SCHEMES or address.scheme != "file" and not address.hostname:
+        raise ValueError(text)
+    return text
+
+
 def _ray_address(text: str) -> str:
     address = _RAY_ADDRESS.fullmatch(text)
     if address is None or address["port"] is not None and not 1 <= int(address["port"]) <= 65535:
@@ -103,6 +117,8 @@ VARIABLES = {variable.name: variable for variable in (
              _number(COUNT, int)),
     Variable(RAY_ADDRESS_VARIABLE, "the Ray cluster trainings run on", "auto, HOST:PORT or ray://HOST:PORT",
              _ray_address),
+    Variable(MNIST_URL_VARIABLE, "where the full MNIST is downloaded from",
+             "an http://, https:// or file:// address of a folder", _url),
 )}
 
 
@@ -135,6 +151,24 @@ def mnist_dir() -> Path | None:
     if value and Path(value).is_dir():
         return Path(value)
     return None
+
+
+def mnist_download_dir(data_folder: str | os.PathLike | None = None) -> Path:
+    """The folder the full MNIST is downloaded into: ``mnist/`` in the data folder (see :func:`data_dir`),
+    where the app lists it among the sources."""
+    return data_dir(data_folder) / MNIST_DOWNLOAD_FOLDER
+
+
+def mnist_url(address: str | None = None) -> str:
+    """The address of the folder the full MNIST is downloaded from: ``address``, else ``$DIGITCNN_MNIST_URL``,
+    else :data:`DEFAULT_MNIST_URL`; a variable that is not such an address raises :class:`SettingsError`."""
+    if address:
+        variable = VARIABLES[MNIST_URL_VARIABLE]
+        try:
+            return variable.parse(address)
+        except ValueError:
+            raise SettingsError(f"{reprlib.repr(address)} is not {variable.accepts}") from None
+    return VARIABLES[MNIST_URL_VARIABLE].value() or DEFAULT_MNIST_URL
 
 
 def max_csv_bytes() -> int:

@@ -166,10 +166,12 @@ def available_sources(data_folder: str | os.PathLike | None = None) -> list[Sour
     if config.keras_mnist_cache().is_file():
         choices.append(SourceChoice(KERAS_CACHE, "Full MNIST (Keras cache)"))
     folder = config.data_dir(data_folder)
+    downloaded = config.mnist_download_dir(data_folder)
     if folder.is_dir():
         for path in sorted(folder.iterdir()):
             if path.is_dir() and _find_idx_file(path, _IDX_FILES["train_images"]):
-                choices.append(SourceChoice(str(path), f"MNIST IDX files in {path.name}/"))
+                label = "Full MNIST (downloaded)" if path == downloaded else f"MNIST IDX files in {path.name}/"
+                choices.append(SourceChoice(str(path), label))
             elif path.is_file() and path.suffix.lower() in (".csv", ".npz"):
                 choices.append(SourceChoice(str(path), path.name))
     return choices

@@ -41,3 +41,8 @@ class TrainingFailed(DigitCNNError):
 class DrawingStoreError(DigitCNNError):
     """The database of kept drawings cannot be used: not a database, made by a newer DigitCNN, foreign, busy, or
     asked for a drawing it does not hold. A file that is not a drawings database is left as it is."""
+
+
+class DownloadError(DigitCNNError):
+    """The full MNIST could not be downloaded: no network, an address that does not serve its files, a download cut
+    short, or files that are not MNIST's. Nothing of a failed download is left behind."""

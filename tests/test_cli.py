@@ -222,7 +222,7 @@ def test_reread_fit_refusal_gives_a_model_saved_before_rules_a_rule_fitted_as_tr
     assert after.test_accuracy == before.test_accuracy and after.training_seconds == before.training_seconds
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "reread", "predict", "models", "export-csv"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "reread", "predict", "models", "export-csv", "download-mnist"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([command, "--help"])

@@ -6,18 +6,9 @@ import hashlib
 import numpy as np
 import pytest
 
-from digitcnn import config, data, registry, training
+from digitcnn import config, data, download, registry, training
 
 pytestmark = pytest.mark.full_data
-
-# MD5 of the uncompressed content, from the data's own README.
-MD5 = {
-    "train-images-idx3-ubyte.gz": "6bbc9ace898e44ae57da46a324031adb",
-    "train-labels-idx1-ubyte.gz": "a25bea736e30d166cdddb491f175f624",
-    "t10k-images-idx3-ubyte.gz": "2646ac647ad5339dbf082846283269ea",
-    "t10k-labels-idx1-ubyte.gz": "27ae3e4e09519cfbb04c329615203637",
-}
-
 
 @pytest.fixture(scope="module")
 def mnist(mnist_dir):
@@ -32,8 +23,8 @@ def tutorial_csv(mnist, tmp_path_factory):
 
 
 def test_files_are_the_canonical_ones(mnist_dir):
-    for name, digest in MD5.items():
-        assert hashlib.md5(gzip.decompress((mnist_dir / name).read_bytes())).hexdigest() == digest
+    for mnist_file in download.FILES:  # the MD5s of the content, from the data's own README
+        assert hashlib.md5(gzip.decompress((mnist_dir / mnist_file.name).read_bytes())).hexdigest() == mnist_file.md5
 
 
 def test_idx_folder_loads_60000_training_and_10000_test_digits(mnist):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from digitcnn import data
+from digitcnn import config, data, download
 from digitcnn.errors import DigitCNNError
 from digitcnn.inference import THREE_PENS
 from ui import state
@@ -40,6 +40,7 @@ def _data_source() -> None:
         help="The embedded sample works offline; full MNIST appears when its files are in data/ "
         "or named by DIGITCNN_MNIST_DIR.",
     )
+    _full_mnist_offer()
     if st.session_state[state.SOURCE_PICKER] == state.UPLOAD:
         # A new key after each good upload empties the uploader: the server forgets the file's bytes.
         st.file_uploader(
@@ -62,6 +63,39 @@ def _data_source() -> None:
         st.error(literal(error), icon=":material/error:")
     st.caption(f"Using **{literal(dataset.source)}**: {len(dataset):,} image{'s' if len(dataset) != 1 else ''}"
                + (f" + {len(dataset.test):,} test images" if dataset.test is not None else ""))
+
+
+def _full_mnist_offer() -> None:
+    """Until the full MNIST is at hand, a button that downloads it. The download is the server's, one for everyone:
+    whoever opens a page while it runs sees its progress, and the source appears for all once it is done."""
+    if download.full_mnist_at_hand():
+        return
+    fetch = download.shared()
+    status = fetch.status()
+    if status.running:
+        _download_progress()
+        return
+    if status.error:
+        st.error(f"The last try to get the full MNIST failed: {literal(status.error)}", icon=":material/error:")
+    st.button(f"Get the full MNIST ({download.DOWNLOAD_BYTES / 1e6:.0f} MB)", icon=":material/download:",
+              on_click=fetch.start,
+              help="60,000 training and 10,000 test digits, from MNIST's usual address on the web or the one "
+                   f"{config.MNIST_URL_VARIABLE} names; kept in the data folder for everyone using this app.")
+
+
+@st.fragment(run_every=0.5)
+def _download_progress() -> None:
+    """The shared download's progress, redrawn twice a second; the whole page reruns once it ends (its source then
+    appears under Data, or its error shows)."""
+    status = download.shared().status()
+    if not status.running:
+        st.rerun()
+    progress = status.progress
+    if progress is None:
+        st.progress(0.0, text="Getting the full MNIST: connecting…")
+    else:
+        st.progress(progress.fraction, text=f"Getting the full MNIST: {progress.received / 1e6:.1f} of "
+                                            f"{progress.expected / 1e6:.1f} MB")
 
 
 def _switch_source() -> None:
