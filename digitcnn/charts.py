@@ -50,30 +50,50 @@ def training_curves(epochs: list, batches: list) -> go.Figure:
     return _compact(figure)
 
 
+_ERROR_COLOURS = [[0.0, "#FDD0A2"], [1.0, "#A50F15"]]  # the fewest errors already plainly coloured, the most dark red
+_RIGHT_COLOUR = "#DDEFD9"  # every right reading alike: their counts are written, not coloured
+
+
 def confusion_matrix_heatmap(matrix: np.ndarray, normalize: bool = False) -> go.Figure:
     """The confusion matrix, true digit down, predicted digit across; counts, or the share of
-    each true digit (rows sum to 1) when ``normalize``. Each cell is also a clickable point
-    (trace 1), so an app can react to the cell a user picks."""
+    each true digit (rows sum to 1) when ``normalize``.
+
+    The mistakes are coloured on a scale of their own (trace 0), from the fewest in light orange to
+    the most in dark red, and a cell without any is left blank: the diagonal's hundreds of right
+    readings would otherwise set the scale and a cell of one or two mistakes would look like an empty
+    one. The diagonal (trace 1) is one pale green, its counts written in it. Each cell is also a
+    clickable point (trace 2, its count in ``customdata``), so an app can react to the cell a user picks."""
     matrix = np.asarray(matrix)
     shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalize else matrix
-    text = [[f"{v:.1%}" if normalize else f"{int(v)}" for v in row] for row in shown]
-    figure = go.Figure(
-        go.Heatmap(z=shown, x=DIGITS, y=DIGITS, text=text, texttemplate="%{text}", colorscale="Blues",
-                   hoverinfo="skip", showscale=False)
-    )
+    text = np.array([[probability_text(v) if normalize else f"{int(v)}" for v in row] for row in shown])
+    diagonal = np.eye(10, dtype=bool)
+    errors = np.where(~diagonal & (matrix > 0), shown, np.nan)
+    largest = float(np.nanmax(errors)) if np.any(~np.isnan(errors)) else 1.0
+    figure = go.Figure([
+        go.Heatmap(z=errors, x=DIGITS, y=DIGITS, zmin=0, zmax=largest, colorscale=_ERROR_COLOURS,
+                   text=np.where(np.isnan(errors), "", text), texttemplate="%{text}", hoverinfo="skip",
+                   showscale=False, xgap=1, ygap=1),
+        go.Heatmap(z=np.where(diagonal, 1.0, np.nan), x=DIGITS, y=DIGITS, zmin=0, zmax=1,
+                   colorscale=[[0, _RIGHT_COLOUR], [1, _RIGHT_COLOUR]], text=np.where(diagonal, text, ""),
+                   texttemplate="%{text}", hoverinfo="skip", showscale=False, xgap=1, ygap=1),
+    ])
     true, predicted = np.divmod(np.arange(100), 10)
     figure.add_trace(
         go.Scatter(
             x=predicted, y=true, mode="markers",
             marker=dict(symbol="square", size=30, color="rgba(0,0,0,0)"),
             customdata=matrix.ravel(),
-            hovertemplate="true %{y}, predicted %{x}: %{customdata} images<extra></extra>",
+            text=[f"{t} read right" if t == p else f"true {t} read as {p}" for t, p in zip(true, predicted)],
+            hovertemplate="%{text}: %{customdata} images<extra></extra>",
             showlegend=False,
         )
     )
     figure.update_layout(
-        xaxis=dict(title="predicted digit", tickmode="linear", side="top", constrain="domain", range=[-0.5, 9.5]),
-        yaxis=dict(title="true digit", tickmode="linear", range=[9.5, -0.5], scaleanchor="x"),
+        xaxis=dict(title="predicted digit", tickmode="linear", side="top", constrain="domain", range=[-0.5, 9.5],
+                   showgrid=False, zeroline=False, showline=True, mirror=True, linecolor="#BBBBBB"),
+        yaxis=dict(title="true digit", tickmode="linear", range=[9.5, -0.5], scaleanchor="x", showgrid=False,
+                   zeroline=False, showline=True, mirror=True, linecolor="#BBBBBB"),
+        plot_bgcolor="white",  # what a cell without mistakes shows
         clickmode="event+select",
         height=520,
     )

@@ -165,8 +165,7 @@ def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, mo
     test.radio(key="run_length").set_value("quick").run()
     _train_from_the_page(test, "page-trained", "article", limit=400)
 
-    matrix = _values(_figure(test, "confusion_matrix")["data"][0]["z"])
-    assert matrix.shape == (10, 10)
+    matrix = _values(_figure(test, "confusion_matrix")["data"][2]["customdata"]).reshape(10, 10)  # each cell's count
     assert matrix.sum() == 1650  # 33% of the 5,000 embedded digits, as in the tutorial's split
     assert [metric.label for metric in test.metric[:2]] == ["Test accuracy", "Train accuracy"]
     assert not any("smoothed" in caption.value or "Calibrated" in caption.value for caption in test.caption)
@@ -174,11 +173,13 @@ def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, mo
     digit = int(np.argmax(matrix.diagonal()))  # a digit with right answers to show
     test.selectbox(key="mistake_true").set_value(digit).run()
     assert not test.exception, test.exception
-    assert _mistakes_counted(test) == int(matrix[digit].sum() - matrix[digit, digit])  # its mistakes only
+    wrong = int(matrix[digit].sum() - matrix[digit, digit])  # its mistakes only
+    assert _images_heading(test) == f"True {digit} read as another digit ({wrong} mistake{'' if wrong == 1 else 's'})"
     test.selectbox(key="mistake_predicted").set_value(digit).run()  # a cell of the diagonal: its right answers
     assert not test.exception, test.exception
     right = int(matrix[digit, digit])
-    assert _mistakes_counted(test) == right
+    assert _images_heading(test) == f"Read right as {digit} ({right:,} images)"  # not called mistakes
+    assert not any("mistake" in header.value.lower() for header in test.subheader)
     [shown] = [image for image in test.get("image") if image.proto.imgs[0].caption.startswith(f"{digit} → {digit} ")]
     assert len(shown.proto.imgs) == min(right, 30)  # the first page
     assert any(box.label == f"Page (of {-(-right // 30)})" for box in test.number_input)
@@ -197,10 +198,11 @@ def test_a_run_too_short_to_learn_says_so_when_it_starts_and_with_its_results(ap
     assert not any("learns little" in shown.value for shown in test.warning)
 
 
-def _mistakes_counted(test) -> int:
-    """How many images the mistakes' filter shows, as its caption says."""
-    [counted] = [caption.value for caption in test.caption if "shown by this filter" in caption.value]
-    return int(counted.split()[0].replace(",", ""))
+def _images_heading(test) -> str:
+    """The heading of the images a cell of the confusion matrix (or the filters beside them) shows: what comes
+    after the classification report's."""
+    headings = [header.value for header in test.subheader]
+    return headings[headings.index("Classification report") + 1]
 
 
 def test_the_training_form_takes_its_limits_and_defaults_from_the_declared_settings(app):
