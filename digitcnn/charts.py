@@ -167,17 +167,21 @@ def _compact(figure: go.Figure) -> go.Figure:
     return figure
 
 
-def per_digit_bars(series: dict, title: str = "", axis_title: str = "accuracy") -> go.Figure:
-    """A group of bars per digit 0–9, one bar for each of ``series`` (name → ten values in [0, 1]; NaN:
-    no such digit, no bar): before and after a fine-tuning, or several models side by side."""
+def per_digit_bars(series: dict, title: str = "", axis_title: str = "accuracy", shares: bool = True) -> go.Figure:
+    """A group of bars per digit 0–9, one bar for each of ``series`` (name → ten values; NaN: no such digit,
+    no bar): before and after a fine-tuning, or several models side by side. The values are shares in [0, 1]
+    on a 0–100% axis, or when not ``shares`` counts on an axis from 0 to the largest, where a difference of a
+    few images shows."""
     figure = go.Figure()
     colors = [_SECOND, _ACCENT, "#54A24B", "#B279A2"]
     for (name, values), color in zip(series.items(), colors * len(series)):
         values = [None if np.isnan(value) else float(value) for value in values]
         figure.add_trace(go.Bar(x=DIGITS, y=values, name=name, marker_color=color,
-                                text=["" if value is None else f"{value:.0%}" for value in values]))
+                                text=["" if value is None else f"{value:.0%}" if shares else f"{value:,.0f}"
+                                      for value in values]))
+    axis = dict(tickformat=".0%", range=[0, 1.05]) if shares else dict(rangemode="tozero")
     figure.update_layout(title=title, barmode="group", xaxis=dict(title="digit", tickmode="linear"),
-                         yaxis=dict(title=axis_title, tickformat=".0%", range=[0, 1.05]))
+                         yaxis=dict(title=axis_title, **axis))
     return _compact(figure)
 
 

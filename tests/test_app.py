@@ -928,8 +928,11 @@ def test_comparing_two_saved_models_gives_a_verdict_the_table_and_their_disagree
     test = app("pages/compare_models.py")
     test.multiselect[0].set_value(["default", "other"]).run()  # other tests save models in the same folder
     assert not test.exception, test.exception
-    table = test.dataframe[0].value
-    assert list(table["model"])[:2] == ["default", "other"] and "95% interval" in table.columns
+    table = test.dataframe[0].value  # a model a column, so that the table is whole at the page's width
+    assert list(table.columns) == ["default", "other"] and "95% interval" in table.index
+    bars = _figure(test, "errors_per_digit")["data"]  # the mistakes per digit of each, counted
+    assert [trace["name"] for trace in bars] == ["default", "other"]
+    assert all(np.equal(np.mod(_values(trace["y"]), 1), 0).all() for trace in bars)
     verdict = (*test.success, *test.info)[0].value
     assert "default" in verdict and "other" in verdict and "p " in verdict
     assert "same images" in test.caption[0].value

@@ -130,6 +130,14 @@ def test_per_digit_bars_draw_a_bar_per_present_digit_and_none_for_absent_ones():
     assert list(figure.data[1].y[:3]) == [1.0, 1.0, None] and figure.data[0].text[0] == "50%"
 
 
+def test_per_digit_counts_are_drawn_on_an_axis_from_zero_to_the_largest_not_as_shares():
+    figure = charts.per_digit_bars({"a": np.array([0, 3, 1, *[2] * 7]), "b": np.array([1, 5, 0, *[2] * 7])},
+                                   axis_title="images read wrong", shares=False)
+    assert list(figure.data[1].y[:3]) == [1, 5, 0] and figure.data[1].text[1] == "5"
+    assert figure.layout.yaxis.range is None and figure.layout.yaxis.tickformat is None  # Plotly fits it: 0 to 5
+    assert figure.layout.yaxis.rangemode == "tozero"
+
+
 def test_a_confusion_difference_marks_what_is_worse_for_the_first_model_in_red():
     difference = np.zeros((10, 10), int)
     difference[3, 3], difference[3, 8] = -2, 2  # the first model reads two more 3s as 8
