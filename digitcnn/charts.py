@@ -6,6 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from digitcnn import gallery
+
 DIGITS = list(range(10))
 _ACCENT = "#4C78A8"
 _SECOND = "#F58518"
@@ -160,6 +162,37 @@ def pixel_heatmap(image: np.ndarray, title: str = "") -> go.Figure:
     figure.update_layout(title=title, yaxis=dict(autorange="reversed", scaleanchor="x", showticklabels=False),
                          xaxis=dict(showticklabels=False), height=360, width=360)
     return _compact(figure)
+
+
+SAMPLE_TILE_PIXELS = 72  # how large a sample is drawn: ten to a row fit a wide page, a row of them is above its fold
+
+
+def sample_grid(images: np.ndarray, rows: np.ndarray, labels: np.ndarray, columns: int = 10) -> go.Figure:
+    """Digit images side by side, ``columns`` to a row, each a tile a click picks: a transparent point on it
+    whose ``customdata`` is its row in the data (``rows``) and whose hover tells that row and its label.
+
+    One heat map of the :func:`digitcnn.gallery.montage` of the images (a Plotly image cannot be selected,
+    streamlit#8760), covered by a large point per tile: forty tiles stay forty points, not 31,360 pixels."""
+    gap = 2
+    sheet = gallery.montage(images, columns=columns, scale=1, gap=gap).astype(np.float32)
+    step = images.shape[1] + gap
+    centre = (images.shape[1] - 1) / 2
+    places = np.arange(len(images))
+    figure = go.Figure([
+        go.Heatmap(z=sheet, zmin=0, zmax=255, colorscale="gray", showscale=False, hoverinfo="skip"),
+        go.Scatter(x=(places % columns) * step + centre, y=(places // columns) * step + centre, mode="markers",
+                   marker=dict(symbol="square", size=SAMPLE_TILE_PIXELS - 8, color="rgba(0,0,0,0)"),
+                   customdata=np.asarray(rows), text=[f"row {row}: label {label}" for row, label in zip(rows, labels)],
+                   hovertemplate="%{text}<br>click to open it<extra></extra>", showlegend=False),
+    ])
+    tile_rows = -(-len(images) // columns)
+    figure.update_layout(
+        height=SAMPLE_TILE_PIXELS * tile_rows + 10, clickmode="event+select", plot_bgcolor="rgba(0,0,0,0)",
+        xaxis=dict(visible=False, range=[-0.5, sheet.shape[1] - 0.5], constrain="domain", fixedrange=True),
+        yaxis=dict(visible=False, range=[sheet.shape[0] - 0.5, -0.5], scaleanchor="x", constrain="domain",
+                   fixedrange=True),
+        margin=dict(l=0, r=0, t=0, b=10), dragmode=False)
+    return figure
 
 
 def _compact(figure: go.Figure) -> go.Figure:

@@ -77,6 +77,19 @@ def test_activation_grid_shows_the_strongest_maps_each_covered_by_clickable_poin
     assert tiles[points.y[pixel], points.x[pixel]] == maps[2, 1, second]  # the point lies on its pixel
 
 
+def test_a_sample_grid_covers_each_tile_with_a_point_carrying_its_row():
+    images = np.zeros((12, 28, 28), dtype=np.uint8)
+    images[np.arange(12), 14, 14] = 200 + np.arange(12)  # each tile's centre pixel tells which image it is
+    rows = np.arange(100, 112)
+    sheet, points = charts.sample_grid(images, rows, np.full(12, 4), columns=5).data
+    z = np.asarray(sheet.z)
+    assert z.shape == (3 * 28 + 2 * 2, 5 * 28 + 4 * 2)  # three rows of five, thin gaps between
+    for place in range(12):
+        x, y = points.x[place], points.y[place]
+        assert z[round(y + 0.5), round(x + 0.5)] == 200 + place  # the point lies on its tile
+    assert points.customdata[7] == 107 and points.text[7] == "row 107: label 4"
+
+
 def test_the_channel_picked_in_an_activation_grid_is_read_from_the_charts_selection():
     clicked = {"selection": {"points": [{"curve_number": 3, "x": 1, "y": 2, "customdata": 7}]}}
     assert charts.picked_channel(clicked) == 7
