@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 from browser_steps import FIRST_BATCH_TIMEOUT, expect_no_exception, open_page, start_training, wait_for_results
 from playwright.sync_api import expect
 
@@ -75,9 +76,30 @@ def test_a_result_is_saved_under_a_name_typed_beside_save(page, settle):
            ).to_have_value("renamed-in-browser")
 
 
-def test_picking_a_digit_shows_its_images(page):
+def test_picking_a_digit_shows_its_images_above_the_fold_and_a_click_opens_one_as_its_row(page, embedded):
+    page.set_viewport_size({"width": 1400, "height": 900})
     open_page(page, "Dataset browser", "Dataset browser")
     samples = page.get_by_text(re.compile(r"^500 images of \d"))
     expect(samples.first).to_have_text(re.compile("^500 images of 0"), timeout=30_000)
     page.get_by_role("radiogroup", name="Digit").get_by_role("radio", name="7", exact=True).click()
     expect(samples.first).to_have_text(re.compile("^500 images of 7"), timeout=30_000)
+
+    # Above the fold: the title, the digit picker and the first row of samples, without scrolling.
+    grid = page.locator(".st-key-samples .js-plotly-plot")
+    expect(grid).to_be_visible(timeout=30_000)
+    tiles = page.locator(".st-key-samples .heatmaplayer image")  # the picture of the 4 rows of 10 samples
+    box = tiles.bounding_box()
+    for shown in (page.get_by_role("heading", name="Dataset browser", exact=True),
+                  page.get_by_role("radiogroup", name="Digit")):
+        place = shown.bounding_box()
+        assert 0 <= place["y"] and place["y"] + place["height"] <= box["y"]
+    first_row_bottom = box["y"] + box["height"] / 4
+    assert box["y"] >= 0 and first_row_bottom <= 900, f"the first row of samples ends {first_row_bottom:.0f} px down"
+
+    # The third sample of 7 opens as its row: large, and as pixel values.
+    tile = box["width"] / 10
+    page.mouse.click(box["x"] + 2.5 * tile, box["y"] + tile / 2)
+    row = int(np.flatnonzero(embedded.labels == 7)[2])
+    expect(page.get_by_label("Row index")).to_have_value(str(row), timeout=30_000)
+    expect(page.get_by_role("paragraph").filter(has_text=re.compile(f"^row {row}: label 7$"))).to_be_visible()
+    expect_no_exception(page)
