@@ -212,7 +212,10 @@ def per_digit_bars(series: dict, title: str = "", axis_title: str = "accuracy", 
         figure.add_trace(go.Bar(x=DIGITS, y=values, name=name, marker_color=color,
                                 text=["" if value is None else f"{value:.0%}" if shares else f"{value:,.0f}"
                                       for value in values]))
-    axis = dict(tickformat=".0%", range=[0, 1.05]) if shares else dict(rangemode="tozero")
+    # Counts are ticked at whole numbers, about five of them: Plotly would tick a largest count of 3 at 0.5, 1, 1.5…
+    largest = max((np.nanmax(values) for values in series.values() if not np.isnan(values).all()), default=0)
+    axis = (dict(tickformat=".0%", range=[0, 1.05]) if shares
+            else dict(rangemode="tozero", tick0=0, dtick=max(1, int(np.ceil(largest / 5)))))
     figure.update_layout(title=title, barmode="group", xaxis=dict(title="digit", tickmode="linear"),
                          yaxis=dict(title=axis_title, **axis))
     return _compact(figure)

@@ -148,7 +148,7 @@ def test_per_digit_counts_are_drawn_on_an_axis_from_zero_to_the_largest_not_as_s
                                    axis_title="images read wrong", shares=False)
     assert list(figure.data[1].y[:3]) == [1, 5, 0] and figure.data[1].text[1] == "5"
     assert figure.layout.yaxis.range is None and figure.layout.yaxis.tickformat is None  # Plotly fits it: 0 to 5
-    assert figure.layout.yaxis.rangemode == "tozero"
+    assert figure.layout.yaxis.rangemode == "tozero" and figure.layout.yaxis.dtick == 1  # whole numbers of images
 
 
 def test_a_confusion_difference_marks_what_is_worse_for_the_first_model_in_red():
