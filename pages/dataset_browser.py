@@ -53,6 +53,7 @@ def my_drawings(digit: int) -> None:
 
 def overview(dataset, facts) -> None:
     """What the data holds: its size, its images, how many of each digit, and the tutorial's tables."""
+    st.subheader("The whole data")
     columns = st.columns(4)
     columns[0].metric("Images", f"{len(dataset):,}")
     columns[1].metric("Own test images", f"{facts['overview']['test images']:,}")
