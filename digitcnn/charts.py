@@ -6,6 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from digitcnn import gallery
+
 DIGITS = list(range(10))
 _ACCENT = "#4C78A8"
 _SECOND = "#F58518"
@@ -50,30 +52,50 @@ def training_curves(epochs: list, batches: list) -> go.Figure:
     return _compact(figure)
 
 
+_ERROR_COLOURS = [[0.0, "#FDD0A2"], [1.0, "#A50F15"]]  # the fewest errors already plainly coloured, the most dark red
+_RIGHT_COLOUR = "#DDEFD9"  # every right reading alike: their counts are written, not coloured
+
+
 def confusion_matrix_heatmap(matrix: np.ndarray, normalize: bool = False) -> go.Figure:
     """The confusion matrix, true digit down, predicted digit across; counts, or the share of
-    each true digit (rows sum to 1) when ``normalize``. Each cell is also a clickable point
-    (trace 1), so an app can react to the cell a user picks."""
+    each true digit (rows sum to 1) when ``normalize``.
+
+    The mistakes are coloured on a scale of their own (trace 0), from the fewest in light orange to
+    the most in dark red, and a cell without any is left blank: the diagonal's hundreds of right
+    readings would otherwise set the scale and a cell of one or two mistakes would look like an empty
+    one. The diagonal (trace 1) is one pale green, its counts written in it. Each cell is also a
+    clickable point (trace 2, its count in ``customdata``), so an app can react to the cell a user picks."""
     matrix = np.asarray(matrix)
     shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalize else matrix
-    text = [[f"{v:.1%}" if normalize else f"{int(v)}" for v in row] for row in shown]
-    figure = go.Figure(
-        go.Heatmap(z=shown, x=DIGITS, y=DIGITS, text=text, texttemplate="%{text}", colorscale="Blues",
-                   hoverinfo="skip", showscale=False)
-    )
+    text = np.array([[probability_text(v) if normalize else f"{int(v)}" for v in row] for row in shown])
+    diagonal = np.eye(10, dtype=bool)
+    errors = np.where(~diagonal & (matrix > 0), shown, np.nan)
+    largest = float(np.nanmax(errors)) if np.any(~np.isnan(errors)) else 1.0
+    figure = go.Figure([
+        go.Heatmap(z=errors, x=DIGITS, y=DIGITS, zmin=0, zmax=largest, colorscale=_ERROR_COLOURS,
+                   text=np.where(np.isnan(errors), "", text), texttemplate="%{text}", hoverinfo="skip",
+                   showscale=False, xgap=1, ygap=1),
+        go.Heatmap(z=np.where(diagonal, 1.0, np.nan), x=DIGITS, y=DIGITS, zmin=0, zmax=1,
+                   colorscale=[[0, _RIGHT_COLOUR], [1, _RIGHT_COLOUR]], text=np.where(diagonal, text, ""),
+                   texttemplate="%{text}", hoverinfo="skip", showscale=False, xgap=1, ygap=1),
+    ])
     true, predicted = np.divmod(np.arange(100), 10)
     figure.add_trace(
         go.Scatter(
             x=predicted, y=true, mode="markers",
             marker=dict(symbol="square", size=30, color="rgba(0,0,0,0)"),
             customdata=matrix.ravel(),
-            hovertemplate="true %{y}, predicted %{x}: %{customdata} images<extra></extra>",
+            text=[f"{t} read right" if t == p else f"true {t} read as {p}" for t, p in zip(true, predicted)],
+            hovertemplate="%{text}: %{customdata} images<extra></extra>",
             showlegend=False,
         )
     )
     figure.update_layout(
-        xaxis=dict(title="predicted digit", tickmode="linear", side="top", constrain="domain", range=[-0.5, 9.5]),
-        yaxis=dict(title="true digit", tickmode="linear", range=[9.5, -0.5], scaleanchor="x"),
+        xaxis=dict(title="predicted digit", tickmode="linear", side="top", constrain="domain", range=[-0.5, 9.5],
+                   showgrid=False, zeroline=False, showline=True, mirror=True, linecolor="#BBBBBB"),
+        yaxis=dict(title="true digit", tickmode="linear", range=[9.5, -0.5], scaleanchor="x", showgrid=False,
+                   zeroline=False, showline=True, mirror=True, linecolor="#BBBBBB"),
+        plot_bgcolor="white",  # what a cell without mistakes shows
         clickmode="event+select",
         height=520,
     )
@@ -142,22 +164,60 @@ def pixel_heatmap(image: np.ndarray, title: str = "") -> go.Figure:
     return _compact(figure)
 
 
+SAMPLE_TILE_PIXELS = 72  # how large a sample is drawn: ten to a row fit a wide page, a row of them is above its fold
+
+
+def sample_grid(images: np.ndarray, rows: np.ndarray, labels: np.ndarray, columns: int = 10) -> go.Figure:
+    """Digit images side by side, ``columns`` to a row, each a tile a click picks: a transparent point on it
+    whose ``customdata`` is its row in the data (``rows``) and whose hover tells that row and its label.
+
+    One heat map of the :func:`digitcnn.gallery.montage` of the images (a Plotly image cannot be selected,
+    streamlit#8760), covered by a large point per tile: forty tiles stay forty points, not 31,360 pixels."""
+    gap = 2
+    sheet = gallery.montage(images, columns=columns, scale=1, gap=gap).astype(np.float32)
+    step = images.shape[1] + gap
+    centre = (images.shape[1] - 1) / 2
+    places = np.arange(len(images))
+    figure = go.Figure([
+        go.Heatmap(z=sheet, zmin=0, zmax=255, colorscale="gray", showscale=False, hoverinfo="skip"),
+        go.Scatter(x=(places % columns) * step + centre, y=(places // columns) * step + centre, mode="markers",
+                   marker=dict(symbol="square", size=SAMPLE_TILE_PIXELS - 8, color="rgba(0,0,0,0)"),
+                   customdata=np.asarray(rows), text=[f"row {row}: label {label}" for row, label in zip(rows, labels)],
+                   hovertemplate="%{text}<br>click to open it<extra></extra>", showlegend=False),
+    ])
+    tile_rows = -(-len(images) // columns)
+    figure.update_layout(
+        height=SAMPLE_TILE_PIXELS * tile_rows + 10, clickmode="event+select", plot_bgcolor="rgba(0,0,0,0)",
+        xaxis=dict(visible=False, range=[-0.5, sheet.shape[1] - 0.5], constrain="domain", fixedrange=True),
+        yaxis=dict(visible=False, range=[sheet.shape[0] - 0.5, -0.5], scaleanchor="x", constrain="domain",
+                   fixedrange=True),
+        margin=dict(l=0, r=0, t=0, b=10), dragmode=False)
+    return figure
+
+
 def _compact(figure: go.Figure) -> go.Figure:
     figure.update_layout(margin=dict(l=10, r=10, t=50, b=10))
     return figure
 
 
-def per_digit_bars(series: dict, title: str = "", axis_title: str = "accuracy") -> go.Figure:
-    """A group of bars per digit 0–9, one bar for each of ``series`` (name → ten values in [0, 1]; NaN:
-    no such digit, no bar): before and after a fine-tuning, or several models side by side."""
+def per_digit_bars(series: dict, title: str = "", axis_title: str = "accuracy", shares: bool = True) -> go.Figure:
+    """A group of bars per digit 0–9, one bar for each of ``series`` (name → ten values; NaN: no such digit,
+    no bar): before and after a fine-tuning, or several models side by side. The values are shares in [0, 1]
+    on a 0–100% axis, or when not ``shares`` counts on an axis from 0 to the largest, where a difference of a
+    few images shows."""
     figure = go.Figure()
     colors = [_SECOND, _ACCENT, "#54A24B", "#B279A2"]
     for (name, values), color in zip(series.items(), colors * len(series)):
         values = [None if np.isnan(value) else float(value) for value in values]
         figure.add_trace(go.Bar(x=DIGITS, y=values, name=name, marker_color=color,
-                                text=["" if value is None else f"{value:.0%}" for value in values]))
+                                text=["" if value is None else f"{value:.0%}" if shares else f"{value:,.0f}"
+                                      for value in values]))
+    # Counts are ticked at whole numbers, about five of them: Plotly would tick a largest count of 3 at 0.5, 1, 1.5…
+    largest = max((np.nanmax(values) for values in series.values() if not np.isnan(values).all()), default=0)
+    axis = (dict(tickformat=".0%", range=[0, 1.05]) if shares
+            else dict(rangemode="tozero", tick0=0, dtick=max(1, int(np.ceil(largest / 5)))))
     figure.update_layout(title=title, barmode="group", xaxis=dict(title="digit", tickmode="linear"),
-                         yaxis=dict(title=axis_title, tickformat=".0%", range=[0, 1.05]))
+                         yaxis=dict(title=axis_title, **axis))
     return _compact(figure)
 
 

@@ -4,7 +4,7 @@ Two models scored on one test set differ only on the images one of them gets rig
 wrong; :func:`mcnemar` asks whether that split is more lopsided than chance (the exact McNemar
 test), which is the question "is model A better than model B" really asks. Around it: the
 accuracy's confidence interval (:func:`accuracy_interval`, Wilson's), the expected calibration
-error (:func:`expected_calibration_error`), per-digit F1, the difference of two confusion
+error (:func:`expected_calibration_error`), the mistakes per digit, the difference of two confusion
 matrices, and the images the models disagree on.
 
     test_set, described = comparison_test_set(dataset, card_a)
@@ -244,9 +244,9 @@ def disagreements(a: ModelScores, b: ModelScores, true_digit: int | None = None)
     }
 
 
-def per_digit_f1(scores: ModelScores) -> np.ndarray:
-    """The F1 score of each digit 0–9 (0 for a digit the test set lacks and the model never predicts)."""
-    return np.array([scores.evaluation.report[str(digit)]["f1-score"] for digit in DIGITS])
+def errors_per_digit(scores: ModelScores) -> np.ndarray:
+    """How many images of each true digit 0–9 the model read wrong."""
+    return np.bincount(scores.labels[~scores.correct], minlength=len(DIGITS))
 
 
 def comparison_test_set(dataset: Dataset, card: ModelCard) -> tuple[Dataset, str]:

@@ -48,6 +48,22 @@ class Evaluation:
         indices = np.flatnonzero(chosen)
         return indices[np.argsort(-self.confidences[indices], kind="stable")]
 
+    def mistakes_title(self, true: int | None = None, predicted: int | None = None) -> str:
+        """What :meth:`mistakes` gives for ``true`` and ``predicted``, in words with its count: right readings
+        for a cell of the diagonal ("Read right as 3 (161 images)"), mistakes for any other filter ("True 3
+        read as 5 (2 mistakes)")."""
+        count = len(self.mistakes(true, predicted))
+        if true is not None and true == predicted:
+            return f"Read right as {true} ({count:,} image{'' if count == 1 else 's'})"
+        mistakes = f"{count:,} mistake{'' if count == 1 else 's'}"
+        if true is not None and predicted is not None:
+            return f"True {true} read as {predicted} ({mistakes})"
+        if true is not None:
+            return f"True {true} read as another digit ({mistakes})"
+        if predicted is not None:
+            return f"Other digits read as {predicted} ({mistakes})"
+        return f"All mistakes ({count:,})"
+
     def report_table(self) -> pd.DataFrame:
         """The classification report as a table: one row per digit, then the averages."""
         rows = {name: scores for name, scores in self.report.items() if isinstance(scores, dict)}

@@ -60,7 +60,8 @@ def table(all_scores: list) -> None:
             "ms per drawing": f"{scores.milliseconds_per_drawing:.2f}", "training": f"{scores.training_seconds:.0f} s",
             "trained on": f"{scores.data_source} ({scores.train_size:,})",
         })
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    # A model a column, a measure a row: four models' thirteen measures fit the page's width, and all of them show.
+    st.dataframe(pd.DataFrame(rows).set_index("model").transpose(), height="content")
 
 
 def verdicts(all_scores: list) -> None:
@@ -84,9 +85,10 @@ def where_they_differ(all_scores: list, test_set) -> None:
     matrix_column, bars_column = st.columns(2)
     matrix_column.plotly_chart(charts.confusion_difference_heatmap(comparison.confusion_difference(a, b), a.name,
                                                                    b.name), key="confusion_difference")
-    bars_column.plotly_chart(charts.per_digit_bars({scores.name: comparison.per_digit_f1(scores)
-                                                    for scores in all_scores}, "F1 per digit", "F1"),
-                             key="per_digit_f1")
+    bars_column.plotly_chart(charts.per_digit_bars({scores.name: comparison.errors_per_digit(scores)
+                                                    for scores in all_scores}, "Mistakes per digit",
+                                                   "images of the digit read wrong", shares=False),
+                             key="errors_per_digit")
     kind_column, digit_column = st.columns(2)
     true_digit = digit_column.selectbox("True digit", ["any", *range(10)])
     sets = comparison.disagreements(a, b, None if true_digit == "any" else true_digit)

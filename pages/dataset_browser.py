@@ -53,6 +53,7 @@ def my_drawings(digit: int) -> None:
 
 def overview(dataset, facts) -> None:
     """What the data holds: its size, its images, how many of each digit, and the tutorial's tables."""
+    st.subheader("The whole data")
     columns = st.columns(4)
     columns[0].metric("Images", f"{len(dataset):,}")
     columns[1].metric("Own test images", f"{facts['overview']['test images']:,}")
@@ -72,27 +73,30 @@ def overview(dataset, facts) -> None:
 
 
 def samples(dataset) -> int:
-    """The images of a picked digit, a page at a time, in order or shuffled; returns the digit."""
-    st.subheader("Samples of a digit")
+    """The images of a picked digit, a page at a time, in order or shuffled, each opening its row below when
+    clicked; returns the digit."""
     picker, pager, shuffler = st.columns([3, 2, 1], vertical_alignment="bottom")
     digit = picker.segmented_control("Digit", options=list(range(10)), default=0, key="browse_digit") or 0
     shuffler.button("Shuffle", icon=":material/shuffle:", on_click=state.next_browse_seed)
     indices = summary.indices_of_digit(dataset, digit, state.browse_seed())
     shown = paging.page_picker(indices, SAMPLES_PER_PAGE, pager, key=f"browse_page_{digit}")
     if len(shown):
-        st.image(gallery.montage(dataset.images[shown], columns=10, scale=3),
-                 caption=f"{len(indices):,} images of {digit}; rows {', '.join(map(str, shown[:5]))}, …",
-                 output_format="PNG")
+        st.plotly_chart(charts.sample_grid(dataset.images[shown], shown, dataset.labels[shown]), key="samples",
+                        on_select=lambda: state.open_sample("samples"), selection_mode="points",
+                        config={"displayModeBar": False})
+        st.caption(f"{len(indices):,} images of {digit}; rows {', '.join(map(str, shown[:5]))}, … "
+                   "Click one to open its row below.")
     else:
         st.info(f"No images of {digit} in this data.")
     return digit
 
 
 def any_row(dataset) -> None:
-    """One image, picked by its row, large and as pixel values."""
+    """One image, picked by its row or by a click on a sample above, large and as pixel values."""
     st.subheader("Any row by its index")
     st.caption("The tutorial looks at rows 6 and 10.")
-    row = st.number_input("Row index", min_value=0, max_value=len(dataset) - 1, value=min(6, len(dataset) - 1))
+    row = st.number_input("Row index", min_value=0, max_value=len(dataset) - 1, value=min(6, len(dataset) - 1),
+                          key=state.BROWSE_ROW)
     image_column, heat_column = st.columns([1, 2])
     image_column.image(gallery.enlarge(dataset.images[row], 8), caption=f"row {row}: label {dataset.labels[row]}",
                        output_format="PNG")
@@ -112,9 +116,9 @@ st.title("Dataset browser")
 if error := state.delete_error():  # here, not beside the drawings: the last of them may have gone with it
     st.warning(literal(error), icon=":material/warning:")
 st.caption(f"Source: {literal(dataset.source)}")
-overview(dataset, facts)
 digit = samples(dataset)
+any_row(dataset)
 if state.active_source() == state.MY_DRAWINGS:
     my_drawings(digit)
-any_row(dataset)
+overview(dataset, facts)
 mean_images(facts)

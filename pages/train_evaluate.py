@@ -289,15 +289,20 @@ def _digit_filter(column, label: str, key: str) -> int | None:
 
 
 def mistakes(test, images) -> None:
-    """The test ``images`` the model got wrong, filtered by their true and predicted digits, surest first,
-    a page at a time."""
-    st.subheader("Misclassified test images")
+    """The test ``images`` of a cell of the confusion matrix, or of a row or column of it, a page at a time,
+    surest first, under a heading that says what they are: the model's mistakes, or for a cell of the
+    diagonal its right readings."""
+    heading = st.empty()  # filled once the filters below are read
     true_column, predicted_column, page_column = st.columns(3)
-    indices = test.mistakes(_digit_filter(true_column, "True digit", state.MISTAKE_TRUE),
-                            _digit_filter(predicted_column, "Predicted digit", state.MISTAKE_PREDICTED))
+    true = _digit_filter(true_column, "True digit", state.MISTAKE_TRUE)
+    predicted = _digit_filter(predicted_column, "Predicted digit", state.MISTAKE_PREDICTED)
+    heading.subheader(test.mistakes_title(true, predicted))
+    indices = test.mistakes(true, predicted)
     shown = paging.page_picker(indices, MISTAKES_PER_PAGE, page_column)
-    st.caption(f"{len(indices):,} images shown by this filter; {len(test.mistakes()):,} of {len(test.labels):,} "
-               "test images are misclassified. Surest mistakes first.")
+    right = true is not None and true == predicted
+    st.caption(f"{len(test.mistakes()):,} of {len(test.labels):,} test images are read wrong. "
+               f"{'Surest first' if right else 'Surest mistakes first'}; pick a digit above, or click a cell of the "
+               f"confusion matrix.")
     if len(shown):
         st.image(
             [gallery.enlarge(images[i], 3) for i in shown],

@@ -93,23 +93,27 @@ def test_dataset_browser_bar_chart_counts_are_the_datas(app, embedded):
 
 def test_dataset_browser_shows_a_chosen_digit_and_any_row(app, embedded):
     test = app("pages/dataset_browser.py")
-    test.number_input[1].set_value(10).run()  # the row index, as the tutorial looks at row 10
+    test.number_input(key="browse_row").set_value(10).run()  # as the tutorial looks at row 10
+    assert not test.exception, test.exception
     captions = [picture.caption for image in test.get("image") for picture in image.proto.imgs]
     assert f"row 10: label {embedded.labels[10]}" in captions
-    assert any(caption.startswith("500 images of 0") for caption in captions)
+    assert any(caption.value.startswith("500 images of 0") for caption in test.caption)
+    tiles = _figure(test, "samples")["data"][1]  # each sample a point carrying its row
+    first = np.flatnonzero(embedded.labels == 0)[:40]
+    assert _values(tiles["customdata"]).tolist() == first.tolist()
+    assert tiles["text"][3] == f"row {first[3]}: label 0"
 
 
 def test_shuffling_the_samples_of_a_digit_shows_others(app, embedded):
     test = app("pages/dataset_browser.py")
 
     def samples_caption():
-        [caption] = [picture.caption for image in test.get("image") for picture in image.proto.imgs
-                     if picture.caption.startswith("500 images of 0")]
+        [caption] = [caption.value for caption in test.caption if caption.value.startswith("500 images of 0")]
         return caption
 
     in_order = samples_caption()
     first = np.flatnonzero(embedded.labels == 0)[:5]
-    assert in_order == f"500 images of 0; rows {', '.join(map(str, first))}, …"
+    assert in_order.startswith(f"500 images of 0; rows {', '.join(map(str, first))}, …")
     _button(test, "Shuffle").click().run()
     assert not test.exception, test.exception
     assert samples_caption() != in_order
@@ -165,8 +169,7 @@ def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, mo
     test.radio(key="run_length").set_value("quick").run()
     _train_from_the_page(test, "page-trained", "article", limit=400)
 
-    matrix = _values(_figure(test, "confusion_matrix")["data"][0]["z"])
-    assert matrix.shape == (10, 10)
+    matrix = _values(_figure(test, "confusion_matrix")["data"][2]["customdata"]).reshape(10, 10)  # each cell's count
     assert matrix.sum() == 1650  # 33% of the 5,000 embedded digits, as in the tutorial's split
     assert [metric.label for metric in test.metric[:2]] == ["Test accuracy", "Train accuracy"]
     assert not any("smoothed" in caption.value or "Calibrated" in caption.value for caption in test.caption)
@@ -174,11 +177,13 @@ def test_training_from_the_page_gives_a_confusion_matrix_of_the_test_set(app, mo
     digit = int(np.argmax(matrix.diagonal()))  # a digit with right answers to show
     test.selectbox(key="mistake_true").set_value(digit).run()
     assert not test.exception, test.exception
-    assert _mistakes_counted(test) == int(matrix[digit].sum() - matrix[digit, digit])  # its mistakes only
+    wrong = int(matrix[digit].sum() - matrix[digit, digit])  # its mistakes only
+    assert _images_heading(test) == f"True {digit} read as another digit ({wrong} mistake{'' if wrong == 1 else 's'})"
     test.selectbox(key="mistake_predicted").set_value(digit).run()  # a cell of the diagonal: its right answers
     assert not test.exception, test.exception
     right = int(matrix[digit, digit])
-    assert _mistakes_counted(test) == right
+    assert _images_heading(test) == f"Read right as {digit} ({right:,} images)"  # not called mistakes
+    assert not any("mistake" in header.value.lower() for header in test.subheader)
     [shown] = [image for image in test.get("image") if image.proto.imgs[0].caption.startswith(f"{digit} → {digit} ")]
     assert len(shown.proto.imgs) == min(right, 30)  # the first page
     assert any(box.label == f"Page (of {-(-right // 30)})" for box in test.number_input)
@@ -197,10 +202,11 @@ def test_a_run_too_short_to_learn_says_so_when_it_starts_and_with_its_results(ap
     assert not any("learns little" in shown.value for shown in test.warning)
 
 
-def _mistakes_counted(test) -> int:
-    """How many images the mistakes' filter shows, as its caption says."""
-    [counted] = [caption.value for caption in test.caption if "shown by this filter" in caption.value]
-    return int(counted.split()[0].replace(",", ""))
+def _images_heading(test) -> str:
+    """The heading of the images a cell of the confusion matrix (or the filters beside them) shows: what comes
+    after the classification report's."""
+    headings = [header.value for header in test.subheader]
+    return headings[headings.index("Classification report") + 1]
 
 
 def test_the_training_form_takes_its_limits_and_defaults_from_the_declared_settings(app):
@@ -926,8 +932,11 @@ def test_comparing_two_saved_models_gives_a_verdict_the_table_and_their_disagree
     test = app("pages/compare_models.py")
     test.multiselect[0].set_value(["default", "other"]).run()  # other tests save models in the same folder
     assert not test.exception, test.exception
-    table = test.dataframe[0].value
-    assert list(table["model"])[:2] == ["default", "other"] and "95% interval" in table.columns
+    table = test.dataframe[0].value  # a model a column, so that the table is whole at the page's width
+    assert list(table.columns) == ["default", "other"] and "95% interval" in table.index
+    bars = _figure(test, "errors_per_digit")["data"]  # the mistakes per digit of each, counted
+    assert [trace["name"] for trace in bars] == ["default", "other"]
+    assert all(np.equal(np.mod(_values(trace["y"]), 1), 0).all() for trace in bars)
     verdict = (*test.success, *test.info)[0].value
     assert "default" in verdict and "other" in verdict and "p " in verdict
     assert "same images" in test.caption[0].value

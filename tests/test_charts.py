@@ -14,13 +14,51 @@ def test_class_counts_bar_has_a_bar_per_digit_with_its_count():
 
 def test_confusion_matrix_counts_or_shares_with_a_clickable_point_per_cell():
     matrix = np.diag(np.arange(1, 11)) + np.eye(10, k=1, dtype=int)
-    heatmap, cells = charts.confusion_matrix_heatmap(matrix).data
-    np.testing.assert_array_equal(heatmap.z, matrix)
+    errors, right, cells = charts.confusion_matrix_heatmap(matrix).data
+    np.testing.assert_array_equal(np.asarray(cells.customdata).reshape(10, 10), matrix)
     assert len(cells.x) == 100 and (cells.y[12], cells.x[12], cells.customdata[12]) == (1, 2, 1)
+    assert cells.text[12] == "true 1 read as 2" and cells.text[11] == "1 read right"
+    assert right.text[4][4] == "5" and errors.text[1][2] == "1" and errors.text[1][3] == ""  # a zero is blank
 
-    shares = np.asarray(charts.confusion_matrix_heatmap(matrix, normalize=True).data[0].z)
-    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
-    assert shares[0, 1] == 0.5
+    shares = charts.confusion_matrix_heatmap(matrix, normalize=True).data
+    assert shares[1].text[0][0] == "50.0%" and shares[0].z[0][1] == 0.5
+    assert shares[1].text[9][9] == "100.0%"
+
+
+def _cell_colour(figure, true: int, predicted: int) -> str:
+    """The colour a Plotly heat map figure paints the cell (true, predicted): its topmost heat map with a
+    value there, mapped through that trace's scale; the plot's background where none has one."""
+    from plotly.colors import sample_colorscale
+
+    for trace in reversed([trace for trace in figure.data if trace.type == "heatmap"]):
+        value = np.asarray(trace.z, dtype=float)[true, predicted]
+        if not np.isnan(value):
+            z = np.asarray(trace.z, dtype=float)
+            low = np.nanmin(z) if trace.zmin is None else trace.zmin  # Plotly's own bounds when none are set
+            high = np.nanmax(z) if trace.zmax is None else trace.zmax
+            place = (value - low) / ((high - low) or 1)
+            return sample_colorscale([list(stop) for stop in trace.colorscale], [place])[0]
+    return figure.layout.plot_bgcolor
+
+
+def test_a_confusion_matrix_cell_of_one_mistake_is_coloured_apart_from_an_empty_one_whatever_the_diagonal():
+    matrix = np.diag(np.full(10, 180))
+    matrix[3, 5], matrix[8, 3] = 1, 30  # one image of 3 read as 5; thirty 8s read as 3
+    figure = charts.confusion_matrix_heatmap(matrix)
+    one, empty, many = (_cell_colour(figure, *cell) for cell in ((3, 5), (3, 6), (8, 3)))
+    assert empty == "white" and len({one, empty, many}) == 3
+    assert _cell_colour(figure, 3, 3) not in (one, empty, many)  # the diagonal has a colour of its own
+
+    bigger = matrix + np.diag(np.full(10, 5000))  # the same mistakes among many more right readings
+    assert _cell_colour(charts.confusion_matrix_heatmap(bigger), 3, 5) == one  # the diagonal sets no scale
+    for normalize in (False, True):
+        shares = charts.confusion_matrix_heatmap(matrix, normalize)
+        assert _cell_colour(shares, 3, 5) != _cell_colour(shares, 3, 6)
+
+
+def test_a_confusion_matrix_without_mistakes_is_blank_off_the_diagonal():
+    figure = charts.confusion_matrix_heatmap(np.diag(np.full(10, 7)))
+    assert {_cell_colour(figure, t, p) for t in range(10) for p in range(10) if t != p} == {"white"}
 
 
 def test_activation_grid_shows_the_strongest_maps_each_covered_by_clickable_points_with_its_values():
@@ -39,6 +77,19 @@ def test_activation_grid_shows_the_strongest_maps_each_covered_by_clickable_poin
     assert tiles[points.y[pixel], points.x[pixel]] == maps[2, 1, second]  # the point lies on its pixel
 
 
+def test_a_sample_grid_covers_each_tile_with_a_point_carrying_its_row():
+    images = np.zeros((12, 28, 28), dtype=np.uint8)
+    images[np.arange(12), 14, 14] = 200 + np.arange(12)  # each tile's centre pixel tells which image it is
+    rows = np.arange(100, 112)
+    sheet, points = charts.sample_grid(images, rows, np.full(12, 4), columns=5).data
+    z = np.asarray(sheet.z)
+    assert z.shape == (3 * 28 + 2 * 2, 5 * 28 + 4 * 2)  # three rows of five, thin gaps between
+    for place in range(12):
+        x, y = points.x[place], points.y[place]
+        assert z[round(y + 0.5), round(x + 0.5)] == 200 + place  # the point lies on its tile
+    assert points.customdata[7] == 107 and points.text[7] == "row 107: label 4"
+
+
 def test_the_channel_picked_in_an_activation_grid_is_read_from_the_charts_selection():
     clicked = {"selection": {"points": [{"curve_number": 3, "x": 1, "y": 2, "customdata": 7}]}}
     assert charts.picked_channel(clicked) == 7
@@ -51,8 +102,9 @@ def test_the_channel_picked_in_an_activation_grid_is_read_from_the_charts_select
 def test_confusion_matrix_share_of_an_absent_digit_is_zero_not_nan():
     matrix = np.zeros((10, 10), dtype=int)
     matrix[3, 3] = 4
-    shares = np.asarray(charts.confusion_matrix_heatmap(matrix, normalize=True).data[0].z)
-    assert not np.isnan(shares).any() and shares[3, 3] == 1.0 and shares.sum() == 1.0
+    errors, right, _ = charts.confusion_matrix_heatmap(matrix, normalize=True).data
+    assert right.text[3][3] == "100.0%" and right.text[0][0] == "0.0%"
+    assert np.isnan(np.asarray(errors.z, dtype=float)).all()
 
 
 def test_probability_bars_highlight_the_most_likely_digit():
@@ -89,6 +141,14 @@ def test_per_digit_bars_draw_a_bar_per_present_digit_and_none_for_absent_ones():
     figure = charts.per_digit_bars({"before": before, "after": after})
     assert [trace.name for trace in figure.data] == ["before", "after"]
     assert list(figure.data[1].y[:3]) == [1.0, 1.0, None] and figure.data[0].text[0] == "50%"
+
+
+def test_per_digit_counts_are_drawn_on_an_axis_from_zero_to_the_largest_not_as_shares():
+    figure = charts.per_digit_bars({"a": np.array([0, 3, 1, *[2] * 7]), "b": np.array([1, 5, 0, *[2] * 7])},
+                                   axis_title="images read wrong", shares=False)
+    assert list(figure.data[1].y[:3]) == [1, 5, 0] and figure.data[1].text[1] == "5"
+    assert figure.layout.yaxis.range is None and figure.layout.yaxis.tickformat is None  # Plotly fits it: 0 to 5
+    assert figure.layout.yaxis.rangemode == "tozero" and figure.layout.yaxis.dtick == 1  # whole numbers of images
 
 
 def test_a_confusion_difference_marks_what_is_worse_for_the_first_model_in_red():

@@ -12,9 +12,9 @@ from digitcnn.comparison import (
     compare_pair,
     confusion_difference,
     disagreements,
+    errors_per_digit,
     expected_calibration_error,
     mcnemar,
-    per_digit_f1,
 )
 from digitcnn.errors import SettingsError
 from digitcnn.evaluation import evaluate
@@ -146,11 +146,10 @@ def test_confusion_difference_and_disagreements():
     assert verdict.p_value == 1.0 and verdict.better is None
 
 
-def test_per_digit_f1():
-    f1 = per_digit_f1(hand_scores("a", LABELS, A_PREDICTS))
-    assert f1.shape == (10,)
-    assert f1[0] == 1.0 and f1[9] == 0.0  # its only 9 read as a 4
-    assert f1[4] == pytest.approx(2 / 3)  # one 4, read right, and a 9 read as a 4: precision ½, recall 1
+def test_errors_per_digit_count_the_images_of_each_true_digit_read_wrong():
+    errors = errors_per_digit(hand_scores("a", LABELS, A_PREDICTS))
+    assert errors.tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 1]  # a 9 read as a 4, a 3 read as an 8
+    assert errors_per_digit(hand_scores("a", LABELS, LABELS)).tolist() == [0] * 10
 
 
 def test_scores_of_different_images_are_not_compared():
@@ -215,7 +214,7 @@ def test_real_models_scored_and_compared_on_the_same_test_set(small_dataset, two
     assert verdict.a_only_right + verdict.b_only_right + verdict.both_wrong == int((~a.correct | ~b.correct).sum())
     assert verdict.p_value == pytest.approx(mcnemar(a.correct, b.correct))
     assert verdict.describe().startswith(("tiny is better", "quick is better", "no significant difference"))
-    assert per_digit_f1(a).shape == (10,)
+    assert errors_per_digit(a).sum() == len(a.labels) - a.correct.sum()
 
 
 def test_models_scored_on_different_test_sets_are_not_compared(small_dataset, two_models):

@@ -43,6 +43,18 @@ def test_mistakes_are_filtered_by_true_and_predicted_digit_surest_first():
     assert evaluation.mistakes(true=2, predicted=1).tolist() == []
 
 
+def test_the_images_of_a_filter_are_titled_for_what_they_hold():
+    labels = np.array([1, 1, 1, 2, 2, 7, 7])
+    evaluation = evaluate(labels, _one_hot_ish(np.array([7, 7, 1, 7, 2, 1, 7]), 0.5))
+    assert evaluation.mistakes_title(7, 7) == "Read right as 7 (1 image)"  # a cell of the diagonal
+    assert evaluation.mistakes_title(1, 1) == "Read right as 1 (1 image)"
+    assert evaluation.mistakes_title(1, 7) == "True 1 read as 7 (2 mistakes)"
+    assert evaluation.mistakes_title(2, 1) == "True 2 read as 1 (0 mistakes)"
+    assert evaluation.mistakes_title(true=1) == "True 1 read as another digit (2 mistakes)"
+    assert evaluation.mistakes_title(predicted=7) == "Other digits read as 7 (3 mistakes)"
+    assert evaluation.mistakes_title() == "All mistakes (4)"
+
+
 def test_predictions_and_confidences_are_computed_once():
     evaluation = evaluate(np.array([0, 1]), _one_hot_ish(np.array([0, 2]), 0.9))
     assert evaluation.predictions is evaluation.predictions

@@ -50,6 +50,7 @@ MODEL_PICKER = "model_choice"  # the sidebar's model picker
 WRITER_FIELD = "writer_field"  # the sidebar's field for the writer's name
 MISTAKE_TRUE = "mistake_true"  # Train & evaluate's filter of the mistakes: the true digit…
 MISTAKE_PREDICTED = "mistake_predicted"  # …and the predicted one
+BROWSE_ROW = "browse_row"  # the dataset browser's row index, set by a click on a sample
 SAVE_NAME_FIELD = "save_name"  # the name a finished training or teaching is saved under (its own until changed)
 
 
@@ -225,6 +226,15 @@ def browse_seed() -> int | None:
 def next_browse_seed() -> None:
     """Shuffle the dataset browser's samples anew."""
     st.session_state[_BROWSE_SEED] = (browse_seed() or 0) + 1
+
+
+def open_sample(chart_key: str) -> None:
+    """Show the sample clicked in the dataset browser's grid (the chart under ``chart_key``, whose points carry
+    their rows) as its row: a callback, run when the click changes the chart's selection, before the row's
+    box is drawn."""
+    points = st.session_state[chart_key].selection.points
+    if points:
+        st.session_state[BROWSE_ROW] = int(points[0]["customdata"])
 
 
 # --- My drawings ----------------------------------------------------------------------------------

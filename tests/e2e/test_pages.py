@@ -8,7 +8,7 @@ from digitcnn import config
 
 PAGES = [
     # (navigation link, the page's title, something only that page shows, screenshot file)
-    ("Dataset browser", "Dataset browser", "Images per digit", "dataset_browser.png"),
+    ("Dataset browser", "Dataset browser", "Click one to open its row below", "dataset_browser.png"),
     ("Train & evaluate", "Train & evaluate", "Saved models", "train_evaluate_settings.png"),
     ("Draw a digit", "Draw a digit", "Draw a digit (0–9) on the canvas", "draw_digit_empty.png"),
 ]

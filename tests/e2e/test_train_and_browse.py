@@ -1,8 +1,11 @@
 """Training a tiny model by clicking, saving it and reading a drawing with it, and browsing the digits."""
 
+import io
 import re
 
+import numpy as np
 from browser_steps import FIRST_BATCH_TIMEOUT, expect_no_exception, open_page, start_training, wait_for_results
+from PIL import Image
 from playwright.sync_api import expect
 
 
@@ -29,6 +32,48 @@ def test_training_by_clicking_shows_progress_then_a_confusion_matrix(page, settl
     expect(page.locator(".js-plotly-plot .heatmaplayer").first).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stMetric").filter(has_text="Test accuracy")).to_be_visible()
     snapshot("train_evaluate.png", height=2400)
+
+    # The fewest mistakes of a kind, one image as a rule, are painted apart from a cell of none; a clicked cell of the
+    # diagonal holds right readings, and is titled so.
+    matrix = page.locator(".st-key-confusion_matrix .js-plotly-plot")
+    counts, cells = _confusion_cells(matrix)
+    wrong = np.where(np.eye(10, dtype=bool), 0, counts)
+    fewest = min(zip(*np.nonzero(wrong)), key=lambda cell: wrong[cell])
+    empty = next(zip(*np.nonzero((wrong == 0) & ~np.eye(10, dtype=bool))))
+    picture = np.asarray(Image.open(io.BytesIO(matrix.screenshot())).convert("RGB"), dtype=int)
+    fewest_colour, empty_colour = (picture[round(y), round(x)] for x, y in (cells(*cell, corner=True)
+                                                                             for cell in (fewest, empty)))
+    assert np.abs(fewest_colour - empty_colour).sum() > 60, (
+        f"a cell of {wrong[fewest]} mistake(s) is painted {fewest_colour}, hardly apart from an empty one's {empty_colour}")
+
+    digit = int(np.argmax(counts.diagonal()))
+    x, y = cells(digit, digit)
+    matrix.hover(position={"x": x, "y": y})  # Plotly picks the point a click selects as it hovers
+    page.wait_for_timeout(300)
+    matrix.click(position={"x": x, "y": y})
+    expect(page.get_by_role("heading", name=f"Read right as {digit} ({counts[digit, digit]:,} images)")).to_be_visible(
+        timeout=30_000)
+    expect(page.get_by_role("heading", name=re.compile("mistake|misclassified", re.IGNORECASE))).to_have_count(0)
+    expect_no_exception(page)
+
+
+def _confusion_cells(chart):
+    """The counts of a confusion matrix drawn in the browser (10×10), and where its cell (true, predicted) lies in
+    the chart, in pixels from its top left: at its centre, or at a corner of it, away from the written count."""
+    drawn = chart.evaluate("""plot => {
+        const layout = plot._fullLayout;
+        return {counts: Array.from(plot._fullData[2].customdata),
+                x: [0, 1].map(d => layout.xaxis._offset + layout.xaxis.l2p(d)),
+                y: [0, 1].map(d => layout.yaxis._offset + layout.yaxis.l2p(d))};
+    }""")
+    counts = np.asarray(drawn["counts"], dtype=int).reshape(10, 10)
+
+    def cell(true: int, predicted: int, corner: bool = False) -> tuple[float, float]:
+        width, height = drawn["x"][1] - drawn["x"][0], drawn["y"][1] - drawn["y"][0]
+        off = 0.3 if corner else 0.0
+        return drawn["x"][0] + (predicted - off) * width, drawn["y"][0] + (true - off) * height
+
+    return counts, cell
 
 
 def test_a_run_too_short_to_learn_is_named_in_the_browser(page, settle):
@@ -75,9 +120,30 @@ def test_a_result_is_saved_under_a_name_typed_beside_save(page, settle):
            ).to_have_value("renamed-in-browser")
 
 
-def test_picking_a_digit_shows_its_images(page):
+def test_picking_a_digit_shows_its_images_above_the_fold_and_a_click_opens_one_as_its_row(page, embedded):
+    page.set_viewport_size({"width": 1400, "height": 900})
     open_page(page, "Dataset browser", "Dataset browser")
     samples = page.get_by_text(re.compile(r"^500 images of \d"))
     expect(samples.first).to_have_text(re.compile("^500 images of 0"), timeout=30_000)
     page.get_by_role("radiogroup", name="Digit").get_by_role("radio", name="7", exact=True).click()
     expect(samples.first).to_have_text(re.compile("^500 images of 7"), timeout=30_000)
+
+    # Above the fold: the title, the digit picker and the first row of samples, without scrolling.
+    grid = page.locator(".st-key-samples .js-plotly-plot")
+    expect(grid).to_be_visible(timeout=30_000)
+    tiles = page.locator(".st-key-samples .heatmaplayer image")  # the picture of the 4 rows of 10 samples
+    box = tiles.bounding_box()
+    for shown in (page.get_by_role("heading", name="Dataset browser", exact=True),
+                  page.get_by_role("radiogroup", name="Digit")):
+        place = shown.bounding_box()
+        assert 0 <= place["y"] and place["y"] + place["height"] <= box["y"]
+    first_row_bottom = box["y"] + box["height"] / 4
+    assert box["y"] >= 0 and first_row_bottom <= 900, f"the first row of samples ends {first_row_bottom:.0f} px down"
+
+    # The third sample of 7 opens as its row: large, and as pixel values.
+    tile = box["width"] / 10
+    page.mouse.click(box["x"] + 2.5 * tile, box["y"] + tile / 2)
+    row = int(np.flatnonzero(embedded.labels == 7)[2])
+    expect(page.get_by_label("Row index")).to_have_value(str(row), timeout=30_000)
+    expect(page.get_by_role("paragraph").filter(has_text=re.compile(f"^row {row}: label 7$"))).to_be_visible()
+    expect_no_exception(page)
