@@ -129,7 +129,7 @@ def test_predict_says_not_a_digit_below_the_models_threshold(trained, small_data
     (strict / "tiny.json").write_text(json.dumps(card))
     Image.fromarray(small_dataset.images[0]).resize((140, 140)).save(tmp_path / "digit.png")
     assert cli.main(["predict", "--models-dir", str(strict), "--model", "tiny", str(tmp_path / "digit.png")]) == 0
-    assert re.search(r"digit\.png: not a digit \(closest: \d, (?:\d+\.\d|< 0\.1|> 99\.9)%\)",
+    assert re.search(r"digit\.png: not a digit \(closest: \d, (?:\d+\.\d|< 0\.1|> 99\.9)% sure\)",
                      capsys.readouterr().out)
 
 
@@ -147,7 +147,7 @@ def test_predict_reads_digits_in_pictures_of_any_size_and_polarity(trained, smal
 
     captured = capsys.readouterr()
     assert status == cli.EXIT_USER_ERROR  # one picture held no digit
-    shown = r"\((?:> 99\.9|\d+\.\d|< 0\.1)%\)"  # never a rounded "100.0%" (see charts.probability_text)
+    shown = r"\((?:> 99\.9|\d+\.\d|< 0\.1)% sure\)"  # never a rounded "100.0%" (see digitcnn.percentages)
     assert re.search(rf"light_on_dark\.png: 1 {shown}; next: ", captured.out)
     assert re.search(rf"dark_on_light\.jpg: 1 {shown}", captured.out)
     assert "blank.png: nothing is drawn" in captured.err
