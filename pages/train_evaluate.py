@@ -29,7 +29,7 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
         "Network", options=list(models.ARCHITECTURES),
         index=list(models.ARCHITECTURES).index(models.DEFAULT_ARCHITECTURE),
         format_func=models.title_of, key="architecture",
-        help="The layers the network is made of, and the recipe it is trained with: the line below says which.",
+        help="The layers the network is made of, and how it is trained: the line below says which.",
     )
     st.caption(models.ARCHITECTURES[architecture].description)
     recipe = models.ARCHITECTURES[architecture].recipe
@@ -38,14 +38,14 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
             "recipe": training.recipe_settings(architecture)}
     run_length = st.radio(
         "How long to train", options=list(runs), horizontal=True, key="run_length",
-        format_func=lambda key: {"quick": "Quick first model", "recipe": "The full recipe"}[key]
+        format_func=lambda key: {"quick": "Quick first model", "recipe": "Full training"}[key]
         + f": {runs[key]['epochs']} epoch{'s' if runs[key]['epochs'] > 1 else ''}",
         help=f"A quick run shows the network about {training.QUICK_RUN_IMAGES:,} images, without varying them "
              f"unless that takes more than {training.QUICK_RUN_MAX_EPOCHS_UNAUGMENTED} epochs, and on bigger data one "
              f"epoch of {training.QUICK_RUN_MAX_IMAGES:,} of them in batches of {training.QUICK_RUN_BATCH_SIZE} at "
              f"{training.QUICK_RUN_RATE_FACTOR}× the learning rate: a first model in under half a minute on the "
-             f"embedded sample (about 98%), in under a minute on full MNIST (about 99%). The recipe, made for full "
-             f"MNIST, gets the best accuracy in several minutes.",
+             f"embedded sample (about 98%), in under a minute on full MNIST (about 99%). Full training, made for "
+             f"full MNIST, gets the best accuracy in several minutes.",
     )
     run = runs[run_length]
     run_limit = run["train_limit"]  # a quick run's on big data, else None

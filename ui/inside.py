@@ -62,7 +62,7 @@ def inside_the_network(model, digit: np.ndarray, logits: np.ndarray, probabiliti
         st.plotly_chart(charts.activation_grid(maps, explain.channel_order(maps), CHANNELS_SHOWN),
                         key=_grid_key(key, name, generation), on_select="rerun", selection_mode="points")
     logit_column, softmax_column = st.columns(2)
-    logit_column.markdown("**Logits**: the last layer before its softmax")
+    logit_column.markdown("**Logits**: the last layer's raw score for each digit, before the softmax")
     logit_column.plotly_chart(charts.logit_bars(logits), key=f"{key}_logits")
     softmax_column.markdown("**Softmax**: the logits as the probability of each digit, if it is one; how sure the "
                             "reading is also weighs how much the drawing looks like a digit at all")
