@@ -93,10 +93,14 @@ def probability_bars(sureness: np.ndarray) -> go.Figure:
         go.Bar(
             x=answers, y=sureness, text=[probability_text(p) if p >= 0.01 else "" for p in sureness],
             marker_color=[_SECOND if index == best else _ACCENT for index in range(len(answers))],
+            # Level, above the bar, at full size: a bar is too narrow to hold "> 99.9%" upright.
+            textposition="outside", textangle=0, constraintext="none", cliponaxis=False,
         )
     )
-    figure.update_layout(xaxis=dict(title="digit", type="category"),
-                         yaxis=dict(title="how sure", tickformat=".0%", range=[0, 1]), height=300)
+    figure.update_layout(xaxis=dict(title="answer" if len(answers) > len(DIGITS) else "digit", type="category",
+                                    tickvals=answers, ticktext=[answer.replace(" a ", " a<br>") for answer in answers]),
+                         yaxis=dict(title="how sure", tickformat=".0%", range=[0, 1.08],  # room for a label on top
+                                    tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1]), height=300)
     return _compact(figure)
 
 

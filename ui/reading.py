@@ -37,7 +37,7 @@ def answer_threshold(predictor, card) -> float:
     with control:
         percent = st.slider("Only answer when at least … sure", min_value=0, max_value=100, step=1,
                             value=int(round(rule.threshold * 100)), format="%d%%", key=f"threshold_{card.name}",
-                            help=f"{literal(card.name)} was set to answer when at least {rule.threshold:.1%} sure: "
+                            help=f"{literal(card.name)} was set to answer when at least {probability_text(rule.threshold)} sure: "
                                  f"less sure, it says \"not a digit\", which it does for "
                                  f"{share_text(rule.test_refused, 1)} of its test digits.")
         threshold = percent / 100
