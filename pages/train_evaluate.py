@@ -290,6 +290,9 @@ def confusion_and_report(test) -> None:
         st.subheader("Classification report")
         st.dataframe(test.report_table().style.format(
             {"precision": "{:.4f}", "recall": "{:.4f}", "f1-score": "{:.4f}"}, na_rep=""))
+        st.caption("Per digit: **precision**, of the images read as it, the share that are it; **recall**, of its "
+                   "images, the share read as it; **f1-score**, the two in one number; **support**, how many "
+                   "there are.")
 
 
 def _digit_filter(column, label: str, key: str) -> int | None:
