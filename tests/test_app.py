@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from digitcnn import config, data, models, registry
 from digitcnn.inference import READING_WORDS, THREE_PENS
-from digitcnn.percentages import probability_text
+from digitcnn.percentages import probability_text, share_text
 from ui.markup import literal
 
 APP = str(config.PROJECT_ROOT / "streamlit_app.py")
@@ -532,7 +532,7 @@ def test_broken_model_files_are_shown_as_broken_and_the_app_carries_on(tiny_resu
     assert "does not match its model card" in problems["broken"] and "orphan.json" in problems["orphan"]
     assert problems["default"] == ""
     accuracies = dict(zip(table["name"], table["test accuracy"]))
-    assert accuracies["orphan"] == "—" and accuracies["default"] == f"{result.test_evaluation.accuracy:.2%}"
+    assert accuracies["orphan"] == "—" and accuracies["default"] == share_text(result.test_evaluation.accuracy)
 
     test = AppTest.from_file(APP, default_timeout=120).run()  # the sidebar offers only the usable model
     assert test.sidebar.selectbox[1].options == ["default"]

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from digitcnn import cli, config, data
+from digitcnn.percentages import share_text
 
 ROOT = config.PROJECT_ROOT
 
@@ -102,8 +103,8 @@ def test_reread_scores_a_saved_model_again_read_with_three_pens_and_saves_its_ca
     test = training.make_split(data.load_dataset(str(csv)), card.training_config).test
     read = predict_probabilities(model, test.images, reading=THREE_PENS)
     assert card.test_accuracy == (read.argmax(axis=1) == test.labels).mean()
-    assert f"tiny, read three-pens: train accuracy {card.train_accuracy:.2%}, test accuracy " \
-           f"{card.test_accuracy:.2%}, not a digit below {card.refusal_rule.threshold:.3f}" in output
+    assert f"tiny, read three-pens: train accuracy {share_text(card.train_accuracy)}, test accuracy " \
+           f"{share_text(card.test_accuracy)}, not a digit below {card.refusal_rule.threshold:.3f}" in output
     assert "saved: " in output and "tiny-pens.keras" in output
     assert card.refusal_rule.likeness == plain.refusal_rule.likeness  # the same network: the same likeness
     assert card.refusal_rule.test_refused <= 0.01
@@ -111,7 +112,7 @@ def test_reread_scores_a_saved_model_again_read_with_three_pens_and_saves_its_ca
 
     assert cli.main(["evaluate", "--model", "tiny-pens", "--data", str(csv), "--models-dir", str(folder)]) == 0
     output = capsys.readouterr().out
-    assert "reading: three-pens" in output and f"accuracy: {card.test_accuracy:.2%}" in output
+    assert "reading: three-pens" in output and f"accuracy: {share_text(card.test_accuracy)}" in output
 
     assert cli.main(["reread", "--model", "tiny", "--reading", "three-pens", "--models-dir", str(folder)]) == 1
     error = capsys.readouterr().err

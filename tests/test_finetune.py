@@ -13,6 +13,7 @@ from digitcnn import inference, registry
 from digitcnn.data import Dataset
 from digitcnn.errors import ModelFileError, SettingsError, TrainingCancelled
 from digitcnn.models import NOT_A_DIGIT
+from digitcnn.percentages import share_text
 from digitcnn.finetune import (MIN_DRAWINGS, FineTuneConfig, check_drawings, drawings_missing, fine_tune,
                                fine_tune_saved_model, split_drawings, teaching_rule)
 
@@ -117,7 +118,8 @@ def test_the_gate_refuses_a_fine_tune_that_forgets_the_data(base, writer, small_
     assert not result.passed
     drop = result.before.data_test_accuracy - result.after.data_test_accuracy
     assert drop > 0.001
-    assert (f"fell from {result.before.data_test_accuracy:.2%} to {result.after.data_test_accuracy:.2%} "
+    assert (f"fell from {share_text(result.before.data_test_accuracy)} to "
+            f"{share_text(result.after.data_test_accuracy)} "
             f"({-drop * 100:+.2f} points, more than the 0.10 allowed): not saved") in result.message
     with pytest.raises(SettingsError, match="not saved"):
         registry.ModelCard.from_fine_tune("tiny-wrong", result)
