@@ -265,8 +265,8 @@ def scores(name: str, finished) -> None:
     short_run(result.config, len(result.split.train))
     if result.temperature != 1.0:
         st.caption(f"Calibrated after training (a temperature of {result.temperature:.2f}, fitted to the training "
-                   f"images) so that how sure it says it is matches how often it is right: trained on softened "
-                   f"labels, it was less sure than it should be. No answer changes.")
+                   f"images) so that how sure it says it is matches how often it is right: it was "
+                   f"{'less' if result.temperature < 1 else 'more'} sure than it should be. No answer changes.")
     if (rule := result.refusal) is not None:
         st.caption(f"Says \"not a digit\" when less than {probability_text(rule.threshold)} sure: set so that it "
                    f"refuses {share_text(rule.test_refused)} of its test digits (at most 1%), and is right on "
