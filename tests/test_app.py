@@ -497,7 +497,7 @@ def test_an_uploaded_picture_is_read_and_a_broken_one_explained(app):
     test.get("file_uploader")[0].set_value(("one.png", _png(paper), "image/png")).run()
     assert not test.exception, test.exception
     bars = _values(_figure(test, "picture_probabilities")["data"][0]["y"])
-    assert bars.shape == (10,) and bars.sum() == pytest.approx(1.0, abs=1e-5)
+    assert bars.shape == (11,) and bars.sum() == pytest.approx(1.0, abs=1e-5)  # the ten digits and "not a digit"
 
     test.get("file_uploader")[0].set_value(("notes.png", b"not a picture at all", "image/png")).run()
     assert not test.exception
