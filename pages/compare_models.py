@@ -3,7 +3,6 @@ digitcnn.comparison): which is better, by how much, whether it is real, and wher
 
 import itertools
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -101,12 +100,11 @@ def where_they_differ(all_scores: list, test_set) -> None:
     if not len(shown):
         st.info("No such images.")
         return
-    answers = {scores.name: scores.probabilities[shown] for scores in (a, b)}
     st.image([gallery.enlarge(test_set.images[index], 3) for index in shown],
              caption=[f"{test_set.labels[index]}: " + ", ".join(
-                 f"{literal(name)} {int(np.argmax(row[position]))} "
-                 f"({probability_text(row[position].max())})"
-                 for name, row in answers.items()) for position, index in enumerate(shown)], output_format="PNG")
+                 f"{literal(scores.name)} {scores.evaluation.predictions[index]} "
+                 f"({probability_text(scores.evaluation.confidences[index])})"
+                 for scores in (a, b)) for index in shown], output_format="PNG")
 
 
 st.title("Compare models")
