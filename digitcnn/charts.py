@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from digitcnn import gallery
+from digitcnn.percentages import probability_text
 
 DIGITS = list(range(10))
 _ACCENT = "#4C78A8"
@@ -102,36 +103,26 @@ def confusion_matrix_heatmap(matrix: np.ndarray, normalize: bool = False) -> go.
     return _compact(figure)
 
 
-def probability_text(probability: float) -> str:
-    """A probability as a percentage to one decimal that never claims certainty it lacks:
-    "> 99.9%" rather than a rounded "100.0%", "< 0.1%" rather than "0.0%"."""
-    if 0.999 < probability < 1:
-        return "> 99.9%"
-    if 0 < probability < 0.001:
-        return "< 0.1%"
-    return f"{probability:.1%}"
-
-
-def probability_bars(probabilities: np.ndarray) -> go.Figure:
-    """The probability of each digit, the most likely one highlighted."""
-    probabilities = np.asarray(probabilities, dtype=float)
-    best = int(probabilities.argmax())
+def probability_bars(sureness: np.ndarray) -> go.Figure:
+    """How sure the model is of each digit 0–9 (ten values: probabilities) and, given an eleventh, of "not a
+    digit" (see :attr:`digitcnn.refusal.Reading.sureness`), the likeliest answer highlighted; a bar of 1% or more
+    is labelled as the app writes a probability."""
+    sureness = np.asarray(sureness, dtype=float)
+    answers = [str(digit) for digit in DIGITS] + ["not a digit"][:len(sureness) - len(DIGITS)]
+    best = int(sureness.argmax())
     figure = go.Figure(
         go.Bar(
-            x=DIGITS, y=probabilities, text=[_bar_label(p) for p in probabilities],
-            marker_color=[_SECOND if d == best else _ACCENT for d in DIGITS],
+            x=answers, y=sureness, text=[probability_text(p) if p >= 0.01 else "" for p in sureness],
+            marker_color=[_SECOND if index == best else _ACCENT for index in range(len(answers))],
+            # Level, above the bar, at full size: a bar is too narrow to hold "> 99.9%" upright.
+            textposition="outside", textangle=0, constraintext="none", cliponaxis=False,
         )
     )
-    figure.update_layout(xaxis=dict(title="digit", tickmode="linear"), yaxis=dict(title="probability", range=[0, 1]),
-                         height=300)
+    figure.update_layout(xaxis=dict(title="answer" if len(answers) > len(DIGITS) else "digit", type="category",
+                                    tickvals=answers, ticktext=[answer.replace(" a ", " a<br>") for answer in answers]),
+                         yaxis=dict(title="how sure", tickformat=".0%", range=[0, 1.08],  # room for a label on top
+                                    tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1]), height=300)
     return _compact(figure)
-
-
-def _bar_label(probability: float) -> str:
-    """A bar's label in whole percent, which never claims a certainty the model lacks."""
-    if probability < 0.01:
-        return ""
-    return ">99%" if 0.99 < probability < 1 else f"{probability:.0%}"
 
 
 def coverage_curve(curve: list, threshold: float) -> go.Figure:

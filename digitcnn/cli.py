@@ -16,6 +16,7 @@ from pathlib import Path
 
 from digitcnn import config, data, models, runtime, training
 from digitcnn.errors import DigitCNNError, EmptyDrawingError, ImageError, SettingsError, TrainingCancelled
+from digitcnn.percentages import probability_text, share_text
 
 EXIT_USER_ERROR = 1
 EXIT_CANNOT_START = 2
@@ -251,8 +252,8 @@ def _train(arguments) -> int:
     print(f"architecture: {card.architecture} ({card.parameter_count:,} parameters)")
     print(f"data: {card.data_source}: {result.split.describe()}")
     print(f"training time: {result.training_seconds:.1f} s")
-    print(f"train accuracy: {card.train_accuracy:.2%}")
-    print(f"test accuracy: {card.test_accuracy:.2%}")
+    print(f"train accuracy: {share_text(card.train_accuracy)}")
+    print(f"test accuracy: {share_text(card.test_accuracy)}")
     print(f"test loss: {card.test_loss:.4f}")
     _print_report(result.test_evaluation)
     if not arguments.no_save:
@@ -278,15 +279,16 @@ def _evaluate(arguments) -> int:
     evaluation = evaluate(scored.labels, probabilities)
     print(f"model: {card.name} ({card.architecture}, trained on {card.data_source}; reading: {card.reading})")
     print(f"data: {dataset.source}, {described}")
-    print(f"accuracy: {evaluation.accuracy:.2%}")
+    print(f"accuracy: {share_text(evaluation.accuracy)}")
     print(f"loss: {evaluation.loss:.4f}")
     if card.refusal is None:
         print("not-a-digit refusal: none (the model was saved before refusal rules; it always answers)")
     else:
         rule = card.refusal_rule
         answered, accuracy = rule.coverage(evaluation.probabilities, evaluation.labels, features)
-        print(f"refused as not a digit: {1 - answered:.2%} of the images (below {rule.threshold:.3f} {rule.score}); "
-              f"accuracy on the {answered:.2%} answered: {accuracy:.2%}")
+        print(f"refused as not a digit: {share_text(1 - answered)} of the images "
+              f"(below {rule.threshold:.3f} {rule.score}); "
+              f"accuracy on the {share_text(answered)} answered: {share_text(accuracy)}")
     _print_report(evaluation)
     return 0
 
@@ -308,15 +310,15 @@ def _reread(arguments) -> int:
     settings = replace(card.training_config, reading=arguments.reading)
     name = registry.validate_model_name(card.name if arguments.name is None else arguments.name)
     registry.check_writable(arguments.models_dir)  # before the scoring, as train does
-    print(f"{card.name}, read {card.reading}: train accuracy {card.train_accuracy:.2%}, test accuracy "
-          f"{card.test_accuracy:.2%}{_refusal_text(card)}")
+    print(f"{card.name}, read {card.reading}: train accuracy {share_text(card.train_accuracy)}, test accuracy "
+          f"{share_text(card.test_accuracy)}{_refusal_text(card)}")
     train_evaluation, test_evaluation, refusal = training.scores_read_as(
         model, settings, dataset, card.refusal_rule.likeness, fit_likeness_again=arguments.fit_refusal)
     reread = card.read_as(arguments.reading, train_evaluation, test_evaluation, refusal)
     if arguments.fit_refusal:
         reread = replace(reread, refusal=refusal.to_dict())  # also for a model saved before it had a rule
-    print(f"{card.name}, read {reread.reading}: train accuracy {reread.train_accuracy:.2%}, test accuracy "
-          f"{reread.test_accuracy:.2%}{_refusal_text(reread)}")
+    print(f"{card.name}, read {reread.reading}: train accuracy {share_text(reread.train_accuracy)}, test accuracy "
+          f"{share_text(reread.test_accuracy)}{_refusal_text(reread)}")
     path = registry.save_model(model, replace(reread, name=name), arguments.models_dir)
     print(f"saved: {path} (model card {path.with_suffix(registry.CARD_SUFFIX).name})")
     return 0
@@ -324,12 +326,13 @@ def _reread(arguments) -> int:
 
 def _refusal_text(card) -> str:
     rule = card.refusal_rule
-    return f", not a digit below {rule.threshold:.3f} ({rule.test_refused:.2%} of its test digits)" if rule.fitted else ""
+    if not rule.fitted:
+        return ""
+    return f", not a digit below {rule.threshold:.3f} ({share_text(rule.test_refused)} of its test digits)"
 
 
 def _predict(arguments) -> int:
     from digitcnn import inference, preprocess, registry
-    from digitcnn.charts import probability_text
 
     runtime.apply_thread_setting(arguments.threads)
     model, card = registry.load_model(arguments.model, arguments.models_dir)
@@ -344,13 +347,14 @@ def _predict(arguments) -> int:
             continue
         [probabilities], [features] = inference.predict_with_features(model, digit, reading=card.reading)
         reading = card.refusal_rule.read(probabilities, features)
+        sureness = reading.sureness  # as the app's reading shows it: the digit read's is the reading's score
         if reading.digit is None:
             closest = reading.closest
-            print(f"{path}: not a digit (closest: {closest}, {probability_text(probabilities[closest])})")
+            print(f"{path}: not a digit (closest: {closest}, {probability_text(sureness[closest])} sure)")
             continue
-        ranked = probabilities.argsort()[::-1]
-        runners_up = ", ".join(f"{d} ({probability_text(probabilities[d])})" for d in ranked[1:3])
-        print(f"{path}: {reading.digit} ({probability_text(probabilities[reading.digit])}); next: {runners_up}")
+        ranked = sureness[:10].argsort()[::-1]
+        runners_up = ", ".join(f"{d} ({probability_text(sureness[d])})" for d in ranked[1:3])
+        print(f"{path}: {reading.digit} ({probability_text(reading.score)} sure); next: {runners_up}")
     return EXIT_USER_ERROR if failures else 0
 
 
@@ -366,8 +370,9 @@ def _list_models(arguments) -> int:
         else:
             card = entry.card
             print(
-                f"{entry.name}: {card.architecture}, test accuracy {card.test_accuracy:.2%} on {card.test_size:,} "
-                f"images of {card.data_source}, {card.epochs} epochs, reading {card.reading}, {card.created}"
+                f"{entry.name}: {card.architecture}, test accuracy {share_text(card.test_accuracy)} on "
+                f"{card.test_size:,} images of {card.data_source}, {card.epochs} epochs, reading {card.reading}, "
+                f"{card.created}"
             )
     return 0
 
@@ -451,7 +456,7 @@ def _drawings_list(arguments) -> int:
         reading = ""
         if drawing.model is not None:
             answer = "not a digit" if drawing.answer is None else drawing.answer
-            confidence = "" if drawing.confidence is None else f", {drawing.confidence:.1%}"
+            confidence = "" if drawing.confidence is None else f", {probability_text(drawing.confidence)} sure"
             reading = f"; {drawing.model} read {answer}{confidence}"
         print(f"  #{drawing.id} {drawing.created} {shown_writer(drawing.writer)}: {label}{reading}")
     return 0
@@ -544,7 +549,7 @@ class TerminalProgress:
         if progress.stage == "epoch":
             scores = ""
             if progress.test_accuracy is not None:
-                scores = f", test loss {progress.test_loss:.4f}, test accuracy {progress.test_accuracy:.2%}"
+                scores = f", test loss {progress.test_loss:.4f}, test accuracy {share_text(progress.test_accuracy)}"
             self._write(f"{self._status(progress)}{scores}", end="\n")
         elif self.live and time.monotonic() - self.last_drawn > 0.1:
             self.last_drawn = time.monotonic()
@@ -563,7 +568,7 @@ class TerminalProgress:
         eta = f", {_clock(left)} left" if left is not None and progress.stage == "batch" else ""
         return (
             f"epoch {progress.epoch}/{progress.epochs} [{'#' * filled}{'.' * (width - filled)}] "
-            f"{progress.batch}/{progress.batches}: loss {progress.loss:.4f}, accuracy {progress.accuracy:.2%}, "
+            f"{progress.batch}/{progress.batches}: loss {progress.loss:.4f}, accuracy {share_text(progress.accuracy)}, "
             f"{_clock(progress.elapsed)} elapsed{eta}"
         )
 

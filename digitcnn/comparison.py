@@ -131,8 +131,8 @@ def score_model(model, card: ModelCard, test_set: Dataset, model_file_bytes: int
     """Score ``model`` (whose card is ``card``) on ``test_set``: one batched pass for the probabilities,
     then :data:`TIMED_DRAWINGS` single reads through the LiteRT predictor the app draws with, timed."""
     probabilities, features = predict_with_features(model, test_set.images, _EVALUATION_BATCH_SIZE, card.reading)
-    evaluation = evaluate(test_set.labels, probabilities)
     rule = card.refusal_rule
+    evaluation = evaluate(test_set.labels, probabilities, rule.scores(probabilities, features))  # sure as a reading
     refused_share = None if not rule.fitted else 1.0 - rule.coverage(probabilities, test_set.labels, features)[0]
     return ModelScores(
         name=card.name,

@@ -23,6 +23,9 @@ class Evaluation:
     loss: float  # mean sparse categorical cross-entropy
     confusion_matrix: np.ndarray  # (10, 10) counts, rows = true digit, columns = predicted
     report: dict  # scikit-learn's classification_report(output_dict=True)
+    # (N,) how sure the model was of each answer as its reading says it (its "not a digit" rule's score, see
+    # digitcnn.refusal); None: the probability of the digit read, for a model without a rule
+    scores: np.ndarray | None = None
 
     @cached_property  # computed once: a page filters the mistakes on every rerun
     def predictions(self) -> np.ndarray:
@@ -31,8 +34,9 @@ class Evaluation:
 
     @cached_property
     def confidences(self) -> np.ndarray:
-        """The probability the model gave its predicted digit, for each image."""
-        return self.probabilities.max(axis=1)
+        """How sure the model was of its answer, for each image: as a reading of it says (``scores``), else the
+        probability of the digit read."""
+        return self.probabilities.max(axis=1) if self.scores is None else self.scores
 
     def mistakes(self, true: int | None = None, predicted: int | None = None) -> np.ndarray:
         """Indices of the misclassified images of the true digit ``true`` read as ``predicted`` (None: any),
@@ -80,8 +84,9 @@ class Evaluation:
         return classification_report(self.labels, self.predictions, labels=DIGITS, digits=4, zero_division=0)
 
 
-def evaluate(labels: np.ndarray, probabilities: np.ndarray) -> Evaluation:
-    """Score predicted ``probabilities`` (N, 10) against the true ``labels`` (N,)."""
+def evaluate(labels: np.ndarray, probabilities: np.ndarray, scores: np.ndarray | None = None) -> Evaluation:
+    """Score predicted ``probabilities`` (N, 10) against the true ``labels`` (N,); ``scores``: how sure a reading
+    of each image is (see :attr:`Evaluation.scores`)."""
     from sklearn.metrics import classification_report, confusion_matrix
 
     labels = np.asarray(labels, dtype=np.int64)
@@ -97,4 +102,5 @@ def evaluate(labels: np.ndarray, probabilities: np.ndarray) -> Evaluation:
         loss=float(-np.log(np.clip(chosen, _LOG_FLOOR, 1.0)).mean()),
         confusion_matrix=confusion_matrix(labels, predictions, labels=DIGITS),
         report=classification_report(labels, predictions, labels=DIGITS, output_dict=True, zero_division=0),
+        scores=None if scores is None else np.asarray(scores, dtype=np.float64),
     )

@@ -39,6 +39,7 @@ from digitcnn.data import Dataset
 from digitcnn.drawings import shown_writer
 from digitcnn.errors import SettingsError, TrainingCancelled
 from digitcnn.evaluation import Evaluation, evaluate
+from digitcnn.percentages import share_text
 from digitcnn.refusal import RefusalRule, fit_refusal
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 from digitcnn.training import SETTINGS as TRAINING_SETTINGS
@@ -301,14 +302,12 @@ def fine_tune(
 # --- The drawings, the data and the mix ------------------------------------------------------------
 
 def check_drawings(drawings: Dataset, personal_test_share: float) -> None:
-    """Raise :class:`SettingsError`, saying how many are needed, unless there are :data:`MIN_DRAWINGS`
-    drawings and, of each digit drawn, two (one to learn from, one to test on) when some are kept
-    apart to test, else one. Copies of one picture count once: ten copies of two pictures taught a model
+    """Raise :class:`SettingsError`, saying how many are needed, unless the drawings meet
+    :func:`teaching_rule`. Copies of one picture count once: ten copies of two pictures taught a model
     two images, and left the "not a digit" rule's scikit-learn fit too few different ones to fit."""
     pictures = {(int(label), image.tobytes()) for image, label in zip(drawings.images, drawings.labels)}
     counts = {digit: sum(label == digit for label, _ in pictures) for digit in range(10)}
-    per_digit = 2 if personal_test_share > 0 else 1
-    short = [digit for digit in range(10) if 0 < counts[digit] < per_digit]
+    short = _short_digits(counts, personal_test_share)
     if len(pictures) < MIN_DRAWINGS:
         different = "" if len(pictures) == len(drawings) else " different ones"
         why = f"there {'is' if len(pictures) == 1 else 'are'} only {len(pictures)}{different}"
@@ -316,8 +315,43 @@ def check_drawings(drawings: Dataset, personal_test_share: float) -> None:
         why = f"digit {short[0]} has only one" if len(short) == 1 else f"digits {_listed(short)} have only one each"
     else:
         return
-    raise SettingsError(f"teaching needs at least {MIN_DRAWINGS} drawings, and at least {per_digit} of each digit "
-                        f"drawn{' (one to learn from, one to test on)' if per_digit == 2 else ''}: {why}")
+    raise SettingsError(f"teaching needs {teaching_rule(personal_test_share)}: {why}")
+
+
+def teaching_rule(personal_test_share: float) -> str:
+    """The drawings teaching needs, in words: :data:`MIN_DRAWINGS` in all and, of each digit drawn, two (one to
+    learn from, one to test on) when a share of them is kept apart to test, else one."""
+    if _per_digit(personal_test_share) == 1:
+        return f"at least {MIN_DRAWINGS} drawings"
+    return f"at least {MIN_DRAWINGS} drawings, and at least 2 of each digit drawn (one to learn from, one to test on)"
+
+
+def drawings_missing(counts: dict[int, int], personal_test_share: float) -> str | None:
+    """What drawings ``counts`` (label → how many; labels other than digits are not taught) lack to meet
+    :func:`teaching_rule`, said as the Teach button says it: "Keep 3 more drawings to teach", "Keep one more
+    drawing of 7 to teach", "Keep 2 more drawings, one more of each of 3 and 7 among them, to teach"; None when
+    they are enough."""
+    digits = {digit: counts.get(digit, 0) for digit in range(10)}
+    short = _short_digits(digits, personal_test_share)  # each lacks one: a digit needs at most two
+    more = max(MIN_DRAWINGS - sum(digits.values()), len(short))
+    if more <= 0:
+        return None
+    drawings = f"{more} more drawing{'s' if more > 1 else ''}" if more > len(short) or not short else ""
+    of = ("" if not short else f"one more drawing of {short[0]}" if len(short) == 1
+          else f"one more drawing of each of {_listed(short)}")
+    if drawings and of:
+        return f"Keep {drawings}, {of.replace(' drawing', '')} among them, to teach"
+    return f"Keep {drawings or of} to teach"
+
+
+def _per_digit(personal_test_share: float) -> int:
+    """The drawings each digit drawn needs: one to learn from, and one to test on when some are kept apart."""
+    return 2 if personal_test_share > 0 else 1
+
+
+def _short_digits(counts: dict[int, int], personal_test_share: float) -> list[int]:
+    """The digits drawn fewer times than each digit drawn needs."""
+    return [digit for digit in range(10) if 0 < counts[digit] < _per_digit(personal_test_share)]
 
 
 def split_drawings(drawings: Dataset, share: float, seed: int) -> tuple[Dataset, Dataset | None]:
@@ -512,16 +546,16 @@ def _message(writer: str, drawings: int, personal_test, source: str, test_size: 
              f"({f'{kept} kept apart to test' if kept else 'none kept apart to test'}), "
              f"replaying {replayed:,} digits of {source}."]
     if kept:
-        parts.append(f"On the {kept} test drawings by {writer}: {before.personal_test_accuracy:.2%} → "
-                     f"{after.personal_test_accuracy:.2%}.")
+        parts.append(f"On the {kept} test drawings by {writer}: {share_text(before.personal_test_accuracy)} → "
+                     f"{share_text(after.personal_test_accuracy)}.")
     change = (after.data_test_accuracy - before.data_test_accuracy) * 100
     where = f"the {test_size:,} test digits of {source}"
     if passed:
-        parts.append(f"On {where}: {before.data_test_accuracy:.2%} → {after.data_test_accuracy:.2%} "
+        parts.append(f"On {where}: {share_text(before.data_test_accuracy)} → {share_text(after.data_test_accuracy)} "
                      f"({change:+.2f} points, within the {allowed * 100:.2f} allowed): can be saved.")
     else:
-        parts.append(f"The accuracy on {where} fell from {before.data_test_accuracy:.2%} to "
-                     f"{after.data_test_accuracy:.2%} ({change:+.2f} points, more than the {allowed * 100:.2f} "
+        parts.append(f"The accuracy on {where} fell from {share_text(before.data_test_accuracy)} to "
+                     f"{share_text(after.data_test_accuracy)} ({change:+.2f} points, more than the {allowed * 100:.2f} "
                      f"allowed): not saved.")
     return " ".join(parts)
 

@@ -31,6 +31,7 @@ from digitcnn.refusal import NEVER_REFUSE, Reading, RefusalRule
 _DIRECT_CALL_LIMIT = 256  # below this many images, one direct call beats model.predict's overhead
 PLAIN, THREE_PENS = "plain", "three-pens"
 READINGS = (PLAIN, THREE_PENS)
+READING_WORDS = {PLAIN: "as drawn", THREE_PENS: "as drawn, bolder and finer"}  # how a page says each reading
 # The interpreter's threads for a reading with three pens (within $DIGITCNN_THREADS): its three pictures' network
 # took 0.23 ms on two, 0.38 ms on one (2-core AMD EPYC); readings take turns, so at most two cores read at once.
 THREE_PENS_THREADS = 2

@@ -48,9 +48,11 @@ SCHEDULES = ("constant", "warmup_cosine")
 
 @dataclass(frozen=True)
 class Architecture:
-    """A network by name: what it is, the function that lays out its layers, and its recipe."""
+    """A network by name: what a page calls it (``title``, a few plain words), what it is, the function that
+    lays out its layers, and its recipe."""
 
     name: str
+    title: str
     description: str
     layers: Callable[[], list]
     recipe: Recipe
@@ -152,6 +154,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     for architecture in (
         Architecture(
             "article",
+            "Tutorial's small network",
             "The tutorial's network: Conv2D(28, 3×3) → MaxPool 2×2 → Dense 128 relu → Dropout 0.2 → softmax 10.",
             _article_layers,
             Recipe(epochs=10, batch_size=32, learning_rate=0.001, schedule="constant", augment=False),
@@ -159,6 +162,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         ),
         Architecture(
             "compact",
+            "Compact network (best)",
             "Five 3×3 convolutions with batch normalization in three stages (16; 32, 32; 64, 64 filters), "
             "dropout 0.3, softmax 10 (101k parameters); trained with augmentation, a warm-up/cosine schedule, "
             "weight averaging and label smoothing.",
@@ -172,6 +176,12 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 DEFAULT_ARCHITECTURE = "compact"
 WARMUP_SHARE = 15
+
+
+def title_of(name: str) -> str:
+    """What a page calls the architecture ``name``: its title, or the name itself for one this version does not
+    know (a model saved by another)."""
+    return ARCHITECTURES[name].title if name in ARCHITECTURES else name
 
 
 def get_architecture(name: str) -> Architecture:

@@ -63,6 +63,15 @@ class Reading:
         """The most probable digit, also when the picture is refused."""
         return int(np.argmax(self.probabilities))
 
+    @property
+    def sureness(self) -> np.ndarray:
+        """How sure the model is of each answer, the answers' shares of 1: each digit's probability times the
+        digit-likeness, then "not a digit" (1 − the digit-likeness); the ten probabilities alone for a rule without
+        a digit-likeness. The digit read has the ``score``: one number for how sure a reading is, wherever it is
+        shown."""
+        probabilities = np.asarray(self.probabilities, dtype=float)
+        return probabilities if self.likeness is None else np.append(probabilities * self.likeness, 1 - self.likeness)
+
 
 @dataclass(frozen=True)
 class DigitLikeness:

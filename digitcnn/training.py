@@ -439,7 +439,9 @@ def refusal_on_test_digits(model, test_set: Dataset, likeness: DigitLikeness | N
     1% promised: see :data:`digitcnn.refusal.FITTED_REFUSED_DIGITS`), as ``model`` reads them the ``reading`` way,
     and its scores on them."""
     probabilities, features = predict_with_features(model, test_set.images, _EVALUATION_BATCH_SIZE, reading)
-    return fit_refusal(probabilities, test_set.labels, features, likeness), evaluate(test_set.labels, probabilities)
+    rule = fit_refusal(probabilities, test_set.labels, features, likeness)
+    # How sure of each answer, as the draw page's reading says it: the mistakes are shown with that number.
+    return rule, evaluate(test_set.labels, probabilities, rule.scores(probabilities, features))
 
 
 def fit_digit_likeness(model, train_set: Dataset, seed: int, non_digits=None, *, learned_scans: bool

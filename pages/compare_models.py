@@ -3,12 +3,13 @@ digitcnn.comparison): which is better, by how much, whether it is real, and wher
 
 import itertools
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitcnn import charts, comparison, config, gallery, registry
+from digitcnn import charts, comparison, config, gallery, models, registry
 from digitcnn.errors import DigitCNNError
+from digitcnn.inference import READING_WORDS
+from digitcnn.percentages import probability_text, share_text
 from ui import navigation, state
 from ui.markup import literal
 
@@ -51,11 +52,12 @@ def table(all_scores: list) -> None:
     for scores in all_scores:
         low, high = scores.accuracy_interval
         rows.append({
-            "model": scores.name, "architecture": scores.architecture, "reading": scores.reading,
-            "test accuracy": f"{scores.accuracy:.2%}",
-            "95% interval": f"{low:.2%} – {high:.2%}", "loss": f"{scores.evaluation.loss:.4f}",
-            "calibration error": f"{scores.ece:.2%}",
-            "refused": "never" if scores.refused_share is None else f"{scores.refused_share:.2%}",
+            "model": scores.name, "architecture": models.title_of(scores.architecture),
+            "reading": READING_WORDS.get(scores.reading, scores.reading),
+            "test accuracy": share_text(scores.accuracy),
+            "95% interval": f"{share_text(low)} – {share_text(high)}", "loss": f"{scores.evaluation.loss:.4f}",
+            "calibration error": share_text(scores.ece),
+            "refused": "never" if scores.refused_share is None else share_text(scores.refused_share),
             "parameters": f"{scores.parameter_count:,}", "file": f"{scores.file_bytes / 1e6:.2f} MB",
             "ms per drawing": f"{scores.milliseconds_per_drawing:.2f}", "training": f"{scores.training_seconds:.0f} s",
             "trained on": f"{scores.data_source} ({scores.train_size:,})",
@@ -100,12 +102,11 @@ def where_they_differ(all_scores: list, test_set) -> None:
     if not len(shown):
         st.info("No such images.")
         return
-    answers = {scores.name: scores.probabilities[shown] for scores in (a, b)}
     st.image([gallery.enlarge(test_set.images[index], 3) for index in shown],
              caption=[f"{test_set.labels[index]}: " + ", ".join(
-                 f"{literal(name)} {int(np.argmax(row[position]))} "
-                 f"({charts.probability_text(row[position].max())})"
-                 for name, row in answers.items()) for position, index in enumerate(shown)], output_format="PNG")
+                 f"{literal(scores.name)} {scores.evaluation.predictions[index]} "
+                 f"({probability_text(scores.evaluation.confidences[index])})"
+                 for scores in (a, b)) for index in shown], output_format="PNG")
 
 
 st.title("Compare models")

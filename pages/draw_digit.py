@@ -4,8 +4,9 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from digitcnn import preprocess
+from digitcnn import models, preprocess
 from digitcnn.errors import DigitCNNError
+from digitcnn.percentages import share_text
 from ui import navigation, reading, state
 from ui.markup import literal
 
@@ -25,9 +26,8 @@ def active_model():
         st.warning("There is no saved model yet: train and save one on **Train & evaluate**.",
                    icon=":material/warning:")
         st.stop()
-    st.caption(f"Read by **{literal(card.name)}** ({literal(card.architecture)}, {card.test_accuracy:.2%} on its test "
-               f"images). "
-               "Pick another model in the sidebar.")
+    st.caption(f"Read by **{literal(card.name)}** ({literal(models.title_of(card.architecture))}, "
+               f"{share_text(card.test_accuracy)} on its test images). Pick another model in the sidebar.")
     return predictor, card
 
 
@@ -61,7 +61,7 @@ def upload_tab(predictor, card, threshold: float) -> None:
 st.title("Draw a digit")
 predictor, card = active_model()
 readings = st.container()  # drawn first, filled once the threshold below is known
-with st.expander("How sure must it be to answer?", expanded=True, icon=":material/tune:"):
+with st.expander("How sure must it be to answer?", icon=":material/tune:"):  # folded: the drawing comes first
     threshold = reading.answer_threshold(predictor, card)
 with readings:
     # Tabs, not a switch: both stay on the page, so a drawing survives a look at the upload tab.

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from digitcnn.percentages import share_text
 from ui import navigation, state
 from ui.markup import literal
 
@@ -17,7 +18,7 @@ def in_use() -> None:
     if card is None:
         model_column.metric("Active model", "none yet")
     else:
-        model_column.metric(f"Active model: {literal(card.name)}", f"{card.test_accuracy:.2%}", help="test accuracy")
+        model_column.metric(f"Active model: {literal(card.name)}", share_text(card.test_accuracy), help="test accuracy")
 
 
 def pages() -> None:
@@ -28,7 +29,12 @@ def pages() -> None:
                  "curves, study the confusion matrix and the mistakes, save the model",
                  icon=":material/model_training:")
     st.page_link("pages/draw_digit.py", label="**Draw a digit**: the active model reads what you draw or upload, "
-                 "or says it is not a digit", icon=":material/draw:")
+                 "or says it is not a digit; keep your drawings to teach it your handwriting", icon=":material/draw:")
+    st.page_link("pages/compare_models.py", label="**Compare models**: two to four saved models on the same images: "
+                 "which is better, whether the difference is real, and where they disagree",
+                 icon=":material/compare_arrows:")
+    st.page_link("pages/train_evaluate.py", label="**Teach a model your handwriting**: once you have kept drawings, "
+                 "at the bottom of Train & evaluate", icon=":material/school:")
 
 
 st.title("DigitCNN")

@@ -5,8 +5,9 @@ import streamlit as st
 
 from digitcnn import charts, gallery, models, registry, training
 from digitcnn.errors import DigitCNNError
-from digitcnn.inference import PLAIN, THREE_PENS
+from digitcnn.inference import PLAIN, READING_WORDS, THREE_PENS
 from digitcnn.jobs import CANCELLED, FAILED, RUNNING, WAITING
+from digitcnn.percentages import probability_text, share_text
 from digitcnn.training import SETTINGS, TrainingConfig
 from ui import navigation, paging, saving, state, teaching
 from ui.markup import literal
@@ -15,6 +16,7 @@ navigation.through_the_entry_point("pages/train_evaluate.py")  # before anything
 
 MISTAKES_PER_PAGE = 30
 ANY_DIGIT = "any"  # the mistakes filter's choice of no digit in particular
+SCHEDULE_WORDS = {"constant": "the same all through", "warmup_cosine": "rising over the first steps, then easing off"}
 
 
 # --- 1. Settings ---------------------------------------------------------------------------
@@ -24,24 +26,26 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
     with valid ones; None otherwise (invalid ones are shown as a message)."""
     # The architecture sits outside the form: picking one fills the form with its recipe.
     architecture = st.selectbox(
-        "Architecture", options=list(models.ARCHITECTURES),
+        "Network", options=list(models.ARCHITECTURES),
         index=list(models.ARCHITECTURES).index(models.DEFAULT_ARCHITECTURE),
-        format_func=lambda key: f"{key}: {models.ARCHITECTURES[key].description}", key="architecture",
+        format_func=models.title_of, key="architecture",
+        help="The layers the network is made of, and how it is trained: the line below says which.",
     )
+    st.caption(models.ARCHITECTURES[architecture].description)
     recipe = models.ARCHITECTURES[architecture].recipe
     # How long a run is also sits outside the form: it sets the epochs the form starts from.
     runs = {"quick": training.quick_settings(architecture, training.train_size(dataset, TrainingConfig())),
             "recipe": training.recipe_settings(architecture)}
     run_length = st.radio(
-        "Run", options=list(runs), horizontal=True, key="run_length",
-        format_func=lambda key: {"quick": "Quick first model", "recipe": "The full recipe"}[key]
+        "How long to train", options=list(runs), horizontal=True, key="run_length",
+        format_func=lambda key: {"quick": "Quick first model", "recipe": "Full training"}[key]
         + f": {runs[key]['epochs']} epoch{'s' if runs[key]['epochs'] > 1 else ''}",
-        help=f"A quick run shows the network about {training.QUICK_RUN_IMAGES:,} images, without augmentation "
+        help=f"A quick run shows the network about {training.QUICK_RUN_IMAGES:,} images, without varying them "
              f"unless that takes more than {training.QUICK_RUN_MAX_EPOCHS_UNAUGMENTED} epochs, and on bigger data one "
              f"epoch of {training.QUICK_RUN_MAX_IMAGES:,} of them in batches of {training.QUICK_RUN_BATCH_SIZE} at "
              f"{training.QUICK_RUN_RATE_FACTOR}× the learning rate: a first model in under half a minute on the "
-             f"embedded sample (about 98%), in under a minute on full MNIST (about 99%). The recipe, made for full "
-             f"MNIST, gets the best accuracy in several minutes.",
+             f"embedded sample (about 98%), in under a minute on full MNIST (about 99%). Full training, made for "
+             f"full MNIST, gets the best accuracy in several minutes.",
     )
     run = runs[run_length]
     run_limit = run["train_limit"]  # a quick run's on big data, else None
@@ -63,7 +67,8 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
             "Learning rate", min_value=float(rate_rule.low), max_value=float(rate_rule.high),
             value=run["learning_rate"], step=1e-4, format="%.4f",
             key=_from_default(f"rate_{architecture}_{run_length}", run["learning_rate"]),
-            help=f"Adam's; schedule: {recipe.schedule.replace('_', ' ')}")
+            help=f"How far each batch moves the network's weights (Adam's step size); over the run, "
+                 f"{SCHEDULE_WORDS.get(recipe.schedule, recipe.schedule.replace('_', ' '))}.")
         test_column, fraction_column, seed_column, limit_column = st.columns([2, 1, 1, 1])
         test_choices = {"holdout": "Hold out a share of the data (the tutorial's way)"}
         if dataset.test is not None:
@@ -75,26 +80,30 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
             help=f"Used when holding out; the tutorial keeps {TrainingConfig.test_fraction:.0%} apart with seed "
                  f"{TrainingConfig.seed}.")
         seed = seed_column.number_input("Seed", min_value=SETTINGS["seed"].low, max_value=SETTINGS["seed"].high,
-                                        value=TrainingConfig.seed, key="seed")
+                                        value=TrainingConfig.seed, key="seed",
+                                        help="Picks the held-out images and the network's starting weights: the "
+                                             "same seed and settings train the same way again.")
         limit = limit_column.number_input(
             "Training images (0 = all)", min_value=0, max_value=len(dataset), value=run_limit or 0, step=1000,
             key=_from_default("train_limit", run_limit or 0),
             help=f"Fewer images train faster: handy for a first try. At least {SETTINGS['train_limit'].low:,}.")
-        stratify = st.checkbox("Stratify", help="Keep each digit's share equal in both parts.")
-        augment = st.checkbox("Augment", value=run["augment"],
+        stratify = st.checkbox("Same mix of digits in both parts",
+                               help="Keep each digit's share equal in the training and the held-out images "
+                                    "(a stratified split).")
+        augment = st.checkbox("Vary the training images", value=run["augment"],
                               key=_from_default(f"augment_{architecture}_{run_length}", run["augment"]),
                               help="Shift, turn and zoom training images a little, widen some, and vary their "
-                                   "pen's width.")
-        fit_to_run = st.checkbox("Fit to the run", value=TrainingConfig.fit_to_run,
-                                 help="For few images or epochs: smaller batches (at least 40 steps an epoch) and "
-                                      "weight averaging over at most a tenth of the run, so short trials learn too. "
-                                      "Full-MNIST runs are unchanged.")
-        three_pens = st.checkbox("Read with three pens", value=TrainingConfig.reading == THREE_PENS,
+                                   "pen's width (augmentation): the network learns handwriting, not these images.")
+        fit_to_run = st.checkbox("Adapt to a short run", value=TrainingConfig.fit_to_run,
+                                 help="For few images or epochs: smaller batches (at least 40 steps an epoch), and "
+                                      "the weights averaged over at most the last tenth of the run, so short trials "
+                                      "learn too. Full-MNIST runs are unchanged.")
+        three_pens = st.checkbox("Also read each digit bolder and finer", value=TrainingConfig.reading == THREE_PENS,
                                  key="three_pens",
-                                 help="The model reads each picture as drawn, with a bolder pen and with a finer "
-                                      "one, and averages the three answers: other writers' digits are read better "
-                                      "(the shipped model: re-drawn scikit-learn digits 94.8% → 96.1%), for three "
-                                      "times the work. Its scores here, and its answers everywhere, are read so.")
+                                 help="The model reads each picture three times, as drawn, with a bolder pen and "
+                                      "with a finer one, and averages the answers: other writers' digits are read "
+                                      "better (the shipped model: re-drawn scikit-learn digits 94.8% → 96.1%), for "
+                                      "three times the work. Its scores here, and its answers everywhere, are read so.")
         start = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:")
     if not start:
         return None
@@ -242,25 +251,26 @@ def scores(name: str, finished) -> None:
     result = finished.result
     test, train = result.test_evaluation, result.train_evaluation
     st.header(f"Results of {literal(name)}")
-    st.caption(f"{result.config.architecture} on {literal(result.split.source)}: {literal(result.split.describe())}; "
-               f"batches of "
-               f"{result.config.batch_size}, weight averaging "
-               f"{f'momentum {result.config.ema_momentum:g}' if result.config.ema_momentum else 'off'}"
-               + (" (fitted to the run)" if result.config.fit_to_run else ""))
+    averaged = result.config.ema_momentum
+    st.caption(f"{models.title_of(result.config.architecture)} on {literal(result.split.source)}: "
+               f"{literal(result.split.describe())}; batches of {result.config.batch_size}"
+               + (f", weights averaged over about the last {1 / (1 - averaged):.0f} steps" if averaged else "")
+               + (", adapted to a short run" if result.config.fit_to_run else "")
+               + f"; reads each digit {READING_WORDS[result.config.reading]}")
     columns = st.columns(4)
-    columns[0].metric("Test accuracy", f"{test.accuracy:.2%}")
-    columns[1].metric("Train accuracy", f"{train.accuracy:.2%}")
+    columns[0].metric("Test accuracy", share_text(test.accuracy))
+    columns[1].metric("Train accuracy", share_text(train.accuracy))
     columns[2].metric("Test loss", f"{test.loss:.4f}")
     columns[3].metric("Training time", f"{result.training_seconds:.0f} s")
     short_run(result.config, len(result.split.train))
     if result.temperature != 1.0:
-        st.caption(f"Calibrated after training: its logits are divided by {result.temperature:.2f}, fitted to the "
-                   f"training images, so its confidence matches how often it is right (label smoothing alone "
-                   f"leaves it underconfident). No prediction changes.")
+        st.caption(f"Calibrated after training (a temperature of {result.temperature:.2f}, fitted to the training "
+                   f"images) so that how sure it says it is matches how often it is right: it was "
+                   f"{'less' if result.temperature < 1 else 'more'} sure than it should be. No answer changes.")
     if (rule := result.refusal) is not None:
-        st.caption(f"Says \"not a digit\" when its {rule.score} is below {rule.threshold:.1%}: fitted so that it "
-                   f"refuses {rule.test_refused:.2%} of its test digits (at most 1%), and is right on "
-                   f"{rule.test_accuracy_answered:.2%} of those it answers.")
+        st.caption(f"Says \"not a digit\" when less than {probability_text(rule.threshold)} sure: set so that it "
+                   f"refuses {share_text(rule.test_refused)} of its test digits (at most 1%), and is right on "
+                   f"{share_text(rule.test_accuracy_answered)} of those it answers.")
     show_curves(finished, result.config, key="final_curves")
 
 
@@ -280,6 +290,9 @@ def confusion_and_report(test) -> None:
         st.subheader("Classification report")
         st.dataframe(test.report_table().style.format(
             {"precision": "{:.4f}", "recall": "{:.4f}", "f1-score": "{:.4f}"}, na_rep=""))
+        st.caption("Per digit: **precision**, of the images read as it, the share that are it; **recall**, of its "
+                   "images, the share read as it; **f1-score**, the two in one number; **support**, how many "
+                   "there are.")
 
 
 def _digit_filter(column, label: str, key: str) -> int | None:
@@ -306,7 +319,7 @@ def mistakes(test, images) -> None:
     if len(shown):
         st.image(
             [gallery.enlarge(images[i], 3) for i in shown],
-            caption=[f"{test.labels[i]} → {test.predictions[i]} ({charts.probability_text(test.confidences[i])})"
+            caption=[f"{test.labels[i]} → {test.predictions[i]} ({probability_text(test.confidences[i])})"
                      for i in shown],
             output_format="PNG",
         )
@@ -330,10 +343,11 @@ def _saved_model_row(entry) -> dict:
            "problem": entry.problem or ""}
     if card := entry.card:
         rule = card.refusal_rule
-        row |= {"architecture": card.architecture, "reading": card.reading,
-                "test accuracy": f"{card.test_accuracy:.2%}",
-                "not a digit below": f"{rule.threshold:.1%}" if rule.fitted else "never",
-                "test digits refused": f"{rule.test_refused:.2%}" if rule.fitted else "—",
+        row |= {"architecture": models.title_of(card.architecture),
+                "reading": READING_WORDS.get(card.reading, card.reading),
+                "test accuracy": share_text(card.test_accuracy),
+                "not a digit below": probability_text(rule.threshold) if rule.fitted else "never",
+                "test digits refused": share_text(rule.test_refused) if rule.fitted else "—",
                 "data": card.data_source, "train / test images": f"{card.train_size:,} / {card.test_size:,}",
                 "epochs": card.epochs, "created": card.created}
     return row

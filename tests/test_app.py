@@ -11,7 +11,9 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from digitcnn import charts, config, data, models, registry
+from digitcnn import config, data, models, registry
+from digitcnn.inference import READING_WORDS, THREE_PENS
+from digitcnn.percentages import probability_text, share_text
 from ui.markup import literal
 
 APP = str(config.PROJECT_ROOT / "streamlit_app.py")
@@ -286,9 +288,10 @@ def test_saving_makes_the_model_the_one_for_drawings_without_a_crash(app, models
     _, card = registry.load_model("page-saved", models_folder)
     assert card.test_size == 1650 and card.train_size == 400 and card.reading == "three-pens"
     assert test.sidebar.selectbox[1].value == "page-saved"
-    assert any("read with three pens" in caption.value for caption in test.sidebar.caption)
+    assert any(f"reads each digit {READING_WORDS[THREE_PENS]}" in caption.value for caption in test.sidebar.caption)
     saved = test.dataframe[-1].value.set_index("name")
-    assert saved.loc["page-saved", "reading"] == "three-pens" and saved.loc["default", "reading"] == "plain"
+    assert saved.loc["page-saved", "reading"] == "as drawn, bolder and finer"
+    assert saved.loc["default", "reading"] == "as drawn"
 
     test.run()  # and on every run after
     assert not test.exception and test.sidebar.selectbox[1].value == "page-saved"
@@ -392,8 +395,7 @@ def test_a_label_smoothed_loss_curve_is_explained(app):
     _train_from_the_page(test, "smoothed", models.DEFAULT_ARCHITECTURE, limit=100)
     smoothing = models.get_architecture(models.DEFAULT_ARCHITECTURE).recipe.label_smoothing
     assert any(f"labels smoothed by {smoothing:g}" in caption.value for caption in test.caption)
-    assert any(caption.value.startswith("Calibrated after training: its logits are divided by")
-               for caption in test.caption)
+    assert any(caption.value.startswith("Calibrated after training (a temperature of") for caption in test.caption)
 
 
 def _reading_script(image_data):
@@ -419,14 +421,16 @@ def test_a_drawn_stroke_is_read_as_a_digit_with_ten_probabilities(app):
     assert not test.exception, test.exception
     probabilities = test.session_state["probabilities"]
     assert len(probabilities) == 10 and sum(probabilities) == pytest.approx(1.0, abs=1e-5)
-    np.testing.assert_allclose(_values(_figure(test, "probabilities")["data"][0]["y"]), probabilities, rtol=1e-6)
     shown = test.session_state["reading"]
-    assert test.metric[0].label == "Confidence"  # how sure it is that this is the digit: what the threshold weighs
-    assert test.metric[0].value == charts.probability_text(shown.score)
     assert shown.score == pytest.approx(max(probabilities) * shown.likeness)
-    explained = (f"The probability of {shown.digit} ({charts.probability_text(max(probabilities))}) "
-                 f"× how much it looks like a digit at all ({charts.probability_text(shown.likeness)})")
-    assert explained in [caption.value for caption in test.caption]
+    # One number for how sure it is, what the threshold weighs: the metric, and the label of the answer's bar, whose
+    # eleven bars (the ten digits, then "not a digit") share 1.
+    bars = _figure(test, "probabilities")["data"][0]
+    np.testing.assert_allclose(_values(bars["y"]), shown.sureness, rtol=1e-6)
+    assert len(bars["x"]) == 11 and bars["x"][-1] == "not a digit" and sum(_values(bars["y"])) == pytest.approx(1)
+    assert test.metric[0].label == "How sure" and test.metric[0].value == probability_text(shown.score)
+    assert bars["text"][shown.digit] == test.metric[0].value
+    assert not any("likeness" in caption.value for caption in test.caption)
 
 
 def test_an_empty_canvas_shows_a_prompt_not_a_guess(app):
@@ -451,6 +455,8 @@ def test_a_dot_and_a_filled_disk_are_told_apart_not_guessed(app, radius, said):
 
 def test_a_drawing_below_the_chosen_sureness_is_not_a_digit(app):
     test = app("pages/draw_digit.py")
+    [panel] = [expander for expander in test.expander if expander.label == "How sure must it be to answer?"]
+    assert not panel.proto.expanded  # folded: the canvas comes first
     slider = test.slider(key="threshold_default")
     fitted = slider.value
     assert 0 < fitted < 100
@@ -469,7 +475,7 @@ def test_a_drawing_below_the_chosen_sureness_is_not_a_digit(app):
         reading.REFUSED in markdown.value for markdown in answered.markdown)
 
     slider.set_value(100).run()  # the page's own control: answers nothing
-    assert not test.exception and test.metric[0].value == "0.0%"
+    assert not test.exception and test.metric[0].value == "0%"
 
 
 def _reading_at_script(image_data, threshold):
@@ -497,7 +503,7 @@ def test_an_uploaded_picture_is_read_and_a_broken_one_explained(app):
     test.get("file_uploader")[0].set_value(("one.png", _png(paper), "image/png")).run()
     assert not test.exception, test.exception
     bars = _values(_figure(test, "picture_probabilities")["data"][0]["y"])
-    assert bars.shape == (10,) and bars.sum() == pytest.approx(1.0, abs=1e-5)
+    assert bars.shape == (11,) and bars.sum() == pytest.approx(1.0, abs=1e-5)  # the ten digits and "not a digit"
 
     test.get("file_uploader")[0].set_value(("notes.png", b"not a picture at all", "image/png")).run()
     assert not test.exception
@@ -532,7 +538,7 @@ def test_broken_model_files_are_shown_as_broken_and_the_app_carries_on(tiny_resu
     assert "does not match its model card" in problems["broken"] and "orphan.json" in problems["orphan"]
     assert problems["default"] == ""
     accuracies = dict(zip(table["name"], table["test accuracy"]))
-    assert accuracies["orphan"] == "—" and accuracies["default"] == f"{result.test_evaluation.accuracy:.2%}"
+    assert accuracies["orphan"] == "—" and accuracies["default"] == share_text(result.test_evaluation.accuracy)
 
     test = AppTest.from_file(APP, default_timeout=120).run()  # the sidebar offers only the usable model
     assert test.sidebar.selectbox[1].options == ["default"]
@@ -646,6 +652,67 @@ def _press_train(test, name: str, epochs: int, limit: int) -> None:
 def _button(test, label: str):
     [button] = [button for button in test.button if button.label == label]
     return button
+
+
+def _page_words(test) -> str:
+    """Everything the page shows or offers, labels, options, help and charts included (as protobuf text), but a
+    model card's own fields (st.json: the card as saved, for those who want it)."""
+    def walk(node):
+        yield node
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+    return " ".join(str(node.proto) for block in (test.main, test.sidebar) for node in walk(block)
+                    if node.type != "json")
+
+
+INTERNAL_NAMES = ("three pens", "three-pens", "fit to the run", "fitted to the run", "likeness", "momentum", "ema ",
+                  "logits are divided")
+
+
+def test_the_train_form_and_its_results_use_plain_words_and_no_rounded_certainty(app):
+    test = app("pages/train_evaluate.py")
+    network = test.selectbox(key="architecture")
+    assert network.label == "Network"
+    assert network.options == [architecture.title for architecture in models.ARCHITECTURES.values()]
+    assert models.ARCHITECTURES[network.value].description in [caption.value for caption in test.caption]
+    labels = {widget.label for widget in (*test.checkbox, *test.radio, *test.number_input, *test.slider)}
+    assert {"Adapt to a short run", "Also read each digit bolder and finer", "Same mix of digits in both parts",
+            "Vary the training images", "How long to train"} <= labels
+    _train_from_the_page(test, "plain-words", "article", limit=200)
+    assert not test.exception, test.exception
+    words = _page_words(test)
+    assert [name for name in INTERNAL_NAMES if name in words.lower()] == []
+    assert "100.0%" not in words and "100.00%" not in words
+
+
+def test_teaching_states_its_rule_and_its_button_says_what_is_missing(app, tmp_path, embedded):
+    from digitcnn import finetune
+
+    store = _store(tmp_path)
+    zeros, sevens = (np.flatnonzero(embedded.labels == digit) for digit in (0, 7))
+    for index in zeros[:8]:
+        store.add("me", 0, embedded.images[index])
+    store.add("me", 7, embedded.images[sevens[0]])
+    test = _train_page_with_sidebar()
+    test.sidebar.text_input[0].set_value("me").run()  # shared under the name they were kept under
+    assert not test.exception, test.exception
+    rule = finetune.teaching_rule(finetune.FineTuneConfig().personal_test_share)
+    assert "at least 2 of each digit" in rule and any(rule in markdown.value for markdown in test.markdown)
+    [teach] = [button for button in test.button if button.label.startswith("Keep")]
+    assert teach.label == "Keep one more drawing of 7 to teach" and teach.disabled
+
+    store.add("me", 7, embedded.images[sevens[1]])
+    test.run()
+    assert not test.exception, test.exception
+    assert not _button(test, "Teach").disabled and not any(button.label.startswith("Keep") for button in test.button)
+
+
+def test_the_home_page_leads_to_every_page_teaching_included(app):
+    test = app("pages/home.py")
+    links = [link.proto for link in test.get("page_link")]
+    assert {link.page for link in links} == {os.path.basename(page)[:-3] for page in PAGES} - {"home"}
+    [teaching] = [link for link in links if "Teach" in link.label]
+    assert teaching.page == "train_evaluate" and "bottom of Train & evaluate" in teaching.label
 
 
 def _live_curves_shown(test) -> bool:

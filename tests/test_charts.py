@@ -115,9 +115,12 @@ def test_probability_bars_highlight_the_most_likely_digit():
     assert colors[7] != colors[0] and len(set(colors[:7] + colors[8:])) == 1
 
 
-def test_probability_text_never_rounds_to_certainty_it_lacks():
-    assert [charts.probability_text(p) for p in (0.9998, 0.5, 0.9994, 0.0004, 0.0, 1.0)] == [
-        "> 99.9%", "50.0%", "> 99.9%", "< 0.1%", "0.0%", "100.0%"]
+def test_probability_bars_add_not_a_digit_and_label_bars_as_the_app_writes_probabilities():
+    sureness = np.append(np.full(10, 0.0004), 0.0)
+    sureness[3], sureness[10] = 0.99996, 0.0
+    [bars] = charts.probability_bars(sureness).data
+    assert list(bars.x) == [*map(str, range(10)), "not a digit"]
+    assert bars.text[3] == "> 99.9%" and set(bars.text[:3] + bars.text[4:]) == {""}  # under 1%: no label
 
 
 def test_training_curves_place_batches_between_epochs_and_show_test_scores():

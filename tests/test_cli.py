@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from digitcnn import cli, config, data
+from digitcnn.percentages import share_text
 
 ROOT = config.PROJECT_ROOT
 
@@ -102,8 +103,8 @@ def test_reread_scores_a_saved_model_again_read_with_three_pens_and_saves_its_ca
     test = training.make_split(data.load_dataset(str(csv)), card.training_config).test
     read = predict_probabilities(model, test.images, reading=THREE_PENS)
     assert card.test_accuracy == (read.argmax(axis=1) == test.labels).mean()
-    assert f"tiny, read three-pens: train accuracy {card.train_accuracy:.2%}, test accuracy " \
-           f"{card.test_accuracy:.2%}, not a digit below {card.refusal_rule.threshold:.3f}" in output
+    assert f"tiny, read three-pens: train accuracy {share_text(card.train_accuracy)}, test accuracy " \
+           f"{share_text(card.test_accuracy)}, not a digit below {card.refusal_rule.threshold:.3f}" in output
     assert "saved: " in output and "tiny-pens.keras" in output
     assert card.refusal_rule.likeness == plain.refusal_rule.likeness  # the same network: the same likeness
     assert card.refusal_rule.test_refused <= 0.01
@@ -111,7 +112,7 @@ def test_reread_scores_a_saved_model_again_read_with_three_pens_and_saves_its_ca
 
     assert cli.main(["evaluate", "--model", "tiny-pens", "--data", str(csv), "--models-dir", str(folder)]) == 0
     output = capsys.readouterr().out
-    assert "reading: three-pens" in output and f"accuracy: {card.test_accuracy:.2%}" in output
+    assert "reading: three-pens" in output and f"accuracy: {share_text(card.test_accuracy)}" in output
 
     assert cli.main(["reread", "--model", "tiny", "--reading", "three-pens", "--models-dir", str(folder)]) == 1
     error = capsys.readouterr().err
@@ -129,7 +130,7 @@ def test_predict_says_not_a_digit_below_the_models_threshold(trained, small_data
     (strict / "tiny.json").write_text(json.dumps(card))
     Image.fromarray(small_dataset.images[0]).resize((140, 140)).save(tmp_path / "digit.png")
     assert cli.main(["predict", "--models-dir", str(strict), "--model", "tiny", str(tmp_path / "digit.png")]) == 0
-    assert re.search(r"digit\.png: not a digit \(closest: \d, (?:\d+\.\d|< 0\.1|> 99\.9)%\)",
+    assert re.search(r"digit\.png: not a digit \(closest: \d, (?:\d+\.\d|< 0\.1|> 99\.9)% sure\)",
                      capsys.readouterr().out)
 
 
@@ -147,7 +148,7 @@ def test_predict_reads_digits_in_pictures_of_any_size_and_polarity(trained, smal
 
     captured = capsys.readouterr()
     assert status == cli.EXIT_USER_ERROR  # one picture held no digit
-    shown = r"\((?:> 99\.9|\d+\.\d|< 0\.1)%\)"  # never a rounded "100.0%" (see charts.probability_text)
+    shown = r"\((?:> 99\.9|\d+\.\d|< 0\.1)% sure\)"  # never a rounded "100.0%" (see digitcnn.percentages)
     assert re.search(rf"light_on_dark\.png: 1 {shown}; next: ", captured.out)
     assert re.search(rf"dark_on_light\.jpg: 1 {shown}", captured.out)
     assert "blank.png: nothing is drawn" in captured.err

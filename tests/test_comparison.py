@@ -18,6 +18,7 @@ from digitcnn.comparison import (
 )
 from digitcnn.errors import SettingsError
 from digitcnn.evaluation import evaluate
+from digitcnn.inference import Predictor
 
 
 def answers(only_a: int, only_b: int, both_right: int = 5, both_wrong: int = 3):
@@ -209,6 +210,8 @@ def test_real_models_scored_and_compared_on_the_same_test_set(small_dataset, two
     assert a.file_bytes == 12345 and b.file_bytes is None
     assert a.parameter_count == card_a.parameter_count and a.milliseconds_per_drawing > 0
     assert (a.name, a.architecture, a.train_size) == ("tiny", "article", card_a.train_size)
+    reading = Predictor(model_a, card_a.refusal_rule, card_a.reading).read(test_set.images[0])
+    assert a.evaluation.confidences[0] == pytest.approx(reading.score, abs=1e-5)  # how sure: as the draw page says
 
     verdict = compare_pair(a, b)
     assert verdict.a_only_right + verdict.b_only_right + verdict.both_wrong == int((~a.correct | ~b.correct).sum())

@@ -74,3 +74,11 @@ def test_report_table_has_a_row_per_digit_then_the_averages():
 def test_probabilities_of_the_wrong_shape_are_refused():
     with pytest.raises(ValueError, match=r"\(3, 10\)"):
         evaluate(np.array([1, 2, 3]), np.zeros((3, 9)))
+
+
+def test_how_sure_of_each_answer_is_a_readings_score_when_given_else_the_top_probability():
+    labels = np.array([0, 1])
+    probabilities = _one_hot_ish(np.array([0, 2]), 0.9)
+    assert evaluate(labels, probabilities).confidences.tolist() == pytest.approx([0.9, 0.9])
+    sure = evaluate(labels, probabilities, scores=np.array([0.8, 0.3]))
+    assert sure.confidences.tolist() == [0.8, 0.3] and sure.mistakes().tolist() == [1]

@@ -12,7 +12,10 @@ from scipy.ndimage import grey_dilation
 from digitcnn import inference, registry
 from digitcnn.data import Dataset
 from digitcnn.errors import ModelFileError, SettingsError, TrainingCancelled
-from digitcnn.finetune import FineTuneConfig, check_drawings, fine_tune, fine_tune_saved_model, split_drawings
+from digitcnn.models import NOT_A_DIGIT
+from digitcnn.percentages import share_text
+from digitcnn.finetune import (MIN_DRAWINGS, FineTuneConfig, check_drawings, drawings_missing, fine_tune,
+                               fine_tune_saved_model, split_drawings, teaching_rule)
 
 QUICK = FineTuneConfig(epochs=4, replay=5, batch_size=32, learning_rate=1e-3, augment=False, seed=3)
 
@@ -115,7 +118,8 @@ def test_the_gate_refuses_a_fine_tune_that_forgets_the_data(base, writer, small_
     assert not result.passed
     drop = result.before.data_test_accuracy - result.after.data_test_accuracy
     assert drop > 0.001
-    assert (f"fell from {result.before.data_test_accuracy:.2%} to {result.after.data_test_accuracy:.2%} "
+    assert (f"fell from {share_text(result.before.data_test_accuracy)} to "
+            f"{share_text(result.after.data_test_accuracy)} "
             f"({-drop * 100:+.2f} points, more than the 0.10 allowed): not saved") in result.message
     with pytest.raises(SettingsError, match="not saved"):
         registry.ModelCard.from_fine_tune("tiny-wrong", result)
@@ -142,6 +146,31 @@ def test_too_few_drawings_say_how_many_are_needed(base, writer, small_dataset):
     taught, kept = split_drawings(drawings.subset(one_three[-20:]), 0.3, seed=0)
     assert len(taught) + len(kept) == 20 and set(np.unique(kept.labels)) <= set(np.unique(taught.labels))
     assert split_drawings(drawings, 0.0, seed=0)[1] is None
+
+
+@pytest.mark.parametrize("counts, share, missing", [
+    ({}, 0.3, "Keep 10 more drawings to teach"),
+    ({3: 4, 5: 5, NOT_A_DIGIT: 20}, 0.3, "Keep 1 more drawing to teach"),  # "not a digit" is not taught
+    ({digit: 2 for digit in range(4)} | {7: 1}, 0.3, "Keep one more drawing of 7 to teach"),
+    ({3: 1, 7: 1, 5: 2}, 0.3, "Keep 6 more drawings, one more of each of 3 and 7 among them, to teach"),
+    ({3: 1, 7: 1, 5: 2}, 0.0, "Keep 6 more drawings to teach"),  # none kept apart: one of a digit is enough
+    ({digit: 2 for digit in range(5)}, 0.3, None),
+])
+def test_what_the_drawings_lack_to_teach_is_said_before_teaching(counts, share, missing):
+    assert drawings_missing(counts, share) == missing
+
+
+def test_the_rule_stated_before_teaching_is_the_one_checked():
+    assert teaching_rule(0.3) in _check_message(np.array([0] * 9), 0.3)
+    assert teaching_rule(0.0) in _check_message(np.array([0] * 9), 0.0)
+    assert str(MIN_DRAWINGS) in teaching_rule(0.3) and "2 of each digit" in teaching_rule(0.3)
+
+
+def _check_message(labels: np.ndarray, share: float) -> str:
+    images = np.arange(len(labels) * 784, dtype=np.uint32).reshape(-1, 28, 28).astype(np.uint8)  # all different
+    with pytest.raises(SettingsError) as raised:
+        check_drawings(Dataset(images, labels, "my drawings"), share)
+    return str(raised.value)
 
 
 def test_copies_of_a_few_pictures_count_as_those_few(base, writer, small_dataset):

@@ -12,6 +12,13 @@ def test_article_and_a_default_architecture_are_registered():
     assert all(architecture.description for architecture in models.ARCHITECTURES.values())
 
 
+def test_each_architecture_has_a_short_plain_title_for_pages():
+    titles = [architecture.title for architecture in models.ARCHITECTURES.values()]
+    assert all(0 < len(title) <= 30 for title in titles) and len(set(titles)) == len(titles)  # fits a select box
+    assert models.title_of("article") == models.ARCHITECTURES["article"].title
+    assert models.title_of("made-elsewhere") == "made-elsewhere"  # a model saved by another version keeps its name
+
+
 def test_article_is_the_tutorials_network_exactly():
     model = models.build("article")
     kinds = [layer.__class__.__name__ for layer in model.layers]

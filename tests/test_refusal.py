@@ -61,6 +61,19 @@ def test_a_reading_below_the_threshold_is_not_a_digit_but_keeps_its_probabilitie
     assert refusal.NEVER_REFUSE.read(unsure).digit == 4
 
 
+def test_a_readings_sureness_gives_its_score_to_the_digit_read_and_the_rest_to_the_others_and_not_a_digit():
+    likeness = refusal.DigitLikeness(weights=[1.0, 0.0], bias=0.0)  # sigmoid of the first feature
+    rule = refusal.RefusalRule(0.5, 0.01, 0.99, [], refusal.SURE_OF_A_DIGIT, likeness)
+    probabilities = _probabilities(np.array([0.9]), np.array([7]))[0]
+    reading = rule.read(probabilities, np.array([2.0, 5.0]))
+    sureness = reading.sureness
+    assert len(sureness) == 11 and sureness.sum() == pytest.approx(1.0)
+    assert reading.digit == 7 and sureness[7] == reading.score  # one number, the same wherever it is shown
+    assert sureness[10] == pytest.approx(1 - reading.likeness)  # "not a digit"
+    plain = refusal.NEVER_REFUSE.read(probabilities)
+    assert list(plain.sureness) == list(probabilities) and plain.sureness[7] == plain.score
+
+
 @pytest.mark.parametrize("bad", [
     {"threshold": 1.5}, {"threshold": "high"}, {"curve": [[0.5, 2.0, 1.0]]}, {"score": "energy"}, {"colour": 1},
     {"likeness": {"weights": "many", "bias": 0}},

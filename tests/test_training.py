@@ -326,3 +326,19 @@ def test_the_full_recipes_settings_are_the_recipe_on_all_digits_scored_each_epoc
     assert training.recipe_settings("article") == dict(epochs=recipe.epochs, train_limit=None, augment=recipe.augment,
                                                        batch_size=recipe.batch_size, learning_rate=recipe.learning_rate,
                                                        validate_each_epoch=True)
+
+
+def test_the_mistakes_say_how_sure_the_model_was_as_the_draw_page_would_read_them(tiny_result):
+    """One number for how sure a reading is: a test image's, beside its mistake, is the score the draw page's
+    reading of that image shows (its probability × how much it looks like a digit), not its probability alone."""
+    from digitcnn.inference import Predictor
+
+    result = tiny_result[0]
+    evaluation, images = result.test_evaluation, result.split.test.images
+    predictor = Predictor(result.model, result.refusal, result.config.reading)
+    shown = evaluation.mistakes()[:5]
+    assert len(shown) and result.refusal.likeness is not None
+    for index in shown:
+        assert evaluation.confidences[index] == pytest.approx(predictor.read(images[index]).score, abs=1e-5)
+    top = evaluation.probabilities.max(axis=1)
+    assert (evaluation.confidences <= top).all() and (evaluation.confidences < top).any()  # the likeness counts

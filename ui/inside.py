@@ -9,6 +9,7 @@ import streamlit as st
 
 from digitcnn import charts, explain, gallery
 from digitcnn.inference import PLAIN
+from digitcnn.percentages import probability_text
 from ui import state
 from ui.markup import literal
 
@@ -22,9 +23,9 @@ def inside_section(predictor, digit: np.ndarray, key: str, threshold: float | No
                      help="What each layer sees, where the model looked, and what changes its mind."):
         return
     if predictor.reading != PLAIN:
-        st.caption("This model reads each drawing with three pens (as drawn, bolder and finer) and averages the three "
-                   "answers: the first two views show the network on the drawing as drawn; the third reads as the "
-                   "model does.")
+        st.caption("This model reads each drawing three times (as drawn, with a bolder pen and with a finer one) and "
+                   "averages the answers: the first two views show the network on the drawing as drawn; the third "
+                   "reads as the model does.")
     layers, looked, changes = st.tabs(["Inside the network", "Where it looked", "What changes its mind"])
     logits, probabilities = explain.logits_and_probabilities(predictor.model, digit)
     with layers:
@@ -61,9 +62,10 @@ def inside_the_network(model, digit: np.ndarray, logits: np.ndarray, probabiliti
         st.plotly_chart(charts.activation_grid(maps, explain.channel_order(maps), CHANNELS_SHOWN),
                         key=_grid_key(key, name, generation), on_select="rerun", selection_mode="points")
     logit_column, softmax_column = st.columns(2)
-    logit_column.markdown("**Logits**: the last layer before its softmax")
+    logit_column.markdown("**Logits**: the last layer's raw score for each digit, before the softmax")
     logit_column.plotly_chart(charts.logit_bars(logits), key=f"{key}_logits")
-    softmax_column.markdown("**Softmax**: the logits as probabilities")
+    softmax_column.markdown("**Softmax**: the logits as the probability of each digit, if it is one; how sure the "
+                            "reading is also weighs how much the drawing looks like a digit at all")
     softmax_column.plotly_chart(charts.probability_bars(probabilities), key=f"{key}_softmax")
 
 
@@ -109,7 +111,7 @@ def what_changes_its_mind(predictor, digit: np.ndarray, key: str, threshold: flo
     for kind in explain.FLIP_KINDS:
         flip = explain.smallest_flip(predictor, digit, kind, threshold=threshold)
         limit = f"{explain.MAX_ROTATION}° either way" if kind == "rotation" else f"{explain.MAX_SHIFT} px"
-        sureness = "" if flip is None or flip.digit is None else f" ({charts.probability_text(flip.score)})"
+        sureness = "" if flip is None or flip.digit is None else f" ({probability_text(flip.score)} sure)"
         st.markdown(f"- {flip.describe()}{sureness}" if flip else f"- no {kind} within {limit} changes the answer")
     sliders, result = st.columns(2)
     with sliders:
@@ -124,5 +126,5 @@ def what_changes_its_mind(predictor, digit: np.ndarray, key: str, threshold: flo
         picture, answer = st.columns(2)
         picture.image(gallery.enlarge(changed, 4), caption="Changed", output_format="PNG")
         answer.metric("It reads", "not a digit" if reading.digit is None else str(reading.digit),
-                      charts.probability_text(reading.score), delta_color="off")
-        st.plotly_chart(charts.probability_bars(reading.probabilities), key=f"{key}_changed_probabilities")
+                      probability_text(reading.score) + " sure", delta_color="off")
+        st.plotly_chart(charts.probability_bars(reading.sureness), key=f"{key}_changed_probabilities")

@@ -1,5 +1,5 @@
 """The panel that shows how a model reads one digit: the 28×28 image it sees, its answer (a digit,
-or "not a digit"), and the probability of every digit; and the control of how sure it must be."""
+or "not a digit"), and how sure it is of every answer; and the control of how sure it must be."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import streamlit as st
 from PIL import Image
 
 from digitcnn import charts, gallery, preprocess
+from digitcnn.percentages import probability_text, share_text
 from digitcnn.errors import EmptyDrawingError, ImageError
 from digitcnn.models import NOT_A_DIGIT
 from digitcnn.refusal import Reading
@@ -18,6 +19,9 @@ from ui.markup import literal
 
 DRAW_PROMPT = "Draw a digit (0–9) on the canvas: the model reads it as you draw."
 REFUSED = "That doesn't look like a digit"
+SURE_HELP = ("How sure the model is of its answer: the bars below give each answer's share, \"not a digit\" "
+             "included. Less sure than the threshold under \"How sure must it be to answer?\", it says it is not a "
+             "digit.")
 KEPT_PICTURE_SIDE = 140  # the kept copy of a canvas or picture: enough to recognise it, a few kilobytes
 
 
@@ -33,12 +37,13 @@ def answer_threshold(predictor, card) -> float:
     with control:
         percent = st.slider("Only answer when at least … sure", min_value=0, max_value=100, step=1,
                             value=int(round(rule.threshold * 100)), format="%d%%", key=f"threshold_{card.name}",
-                            help=f"{literal(card.name)} was fitted to answer at {rule.threshold:.1%}: below that it "
-                                 f"says \"not a digit\", which it does for {rule.test_refused:.1%} of its test digits.")
+                            help=f"{literal(card.name)} was set to answer when at least {probability_text(rule.threshold)} sure: "
+                                 f"less sure, it says \"not a digit\", which it does for "
+                                 f"{share_text(rule.test_refused, 1)} of its test digits.")
         threshold = percent / 100
         answered, accuracy = rule.at(threshold)
-        st.metric("Test digits it still answers", f"{answered:.1%}")
-        st.metric("Accuracy on those", charts.probability_text(accuracy))
+        st.metric("Test digits it still answers", share_text(answered, 1))
+        st.metric("Accuracy on those", share_text(accuracy, 1))
     chart.plotly_chart(charts.coverage_curve(rule.curve, threshold), key=f"coverage_{card.name}")
     return threshold
 
@@ -121,23 +126,19 @@ def show_reading(predictor, digit: np.ndarray, threshold: float | None, key: str
     """Show the model's view of ``digit`` (28×28 in [0, 1]) and its answer at ``threshold`` (None: the
     model's own); returns the reading."""
     reading = predictor.read(digit, threshold)
-    probabilities = reading.probabilities
+    sureness = reading.sureness
     seen, answer = st.columns([1, 1])
     seen.image(gallery.enlarge(digit, 5), caption="What the model sees: 28×28, MNIST-style",
                output_format="PNG")
     if reading.digit is None:
         answer.markdown(f"<div role='status' aria-label='predicted digit' style='font-size:2rem;font-weight:700;"
                         f"line-height:1.2'>{REFUSED}</div>", unsafe_allow_html=True)
-        answer.caption(f"Closest digit: {reading.closest} "
-                       f"({charts.probability_text(probabilities[reading.closest])})")
+        answer.caption(f"Closest digit: {reading.closest} ({probability_text(sureness[reading.closest])} sure)")
     else:
         answer.markdown(f"<div role='status' aria-label='predicted digit' style='font-size:7rem;font-weight:700;"
                         f"line-height:1'>{reading.digit}</div>", unsafe_allow_html=True)
-        answer.metric("Confidence", charts.probability_text(reading.score))
-        runner_up = int(np.argsort(probabilities)[-2])
-        if reading.likeness is not None:  # the confidence is a product: say of what
-            answer.caption(f"The probability of {reading.digit} ({charts.probability_text(probabilities[reading.digit])}) "
-                           f"× how much it looks like a digit at all ({charts.probability_text(reading.likeness)})")
-        answer.caption(f"Next best: {runner_up} ({charts.probability_text(probabilities[runner_up])})")
-    st.plotly_chart(charts.probability_bars(probabilities), key=f"{key}_probabilities")
+        answer.metric("How sure", probability_text(reading.score), help=SURE_HELP)
+        runner_up = int(np.argsort(sureness[:10])[-2])
+        answer.caption(f"Next best: {runner_up} ({probability_text(sureness[runner_up])})")
+    st.plotly_chart(charts.probability_bars(sureness), key=f"{key}_probabilities")
     return reading

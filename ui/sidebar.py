@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from digitcnn import config, data, download
+from digitcnn import config, data, download, models
 from digitcnn.errors import DigitCNNError
-from digitcnn.inference import THREE_PENS
+from digitcnn.inference import READING_WORDS, THREE_PENS
+from digitcnn.percentages import share_text
 from ui import state
 from ui.markup import literal
 
@@ -135,6 +136,6 @@ def _active_model() -> None:
     state.show_model_picked(card.name)  # the picker shows the model in use, whatever changed it
     st.selectbox("Model for drawings", options=list(cards), key=state.MODEL_PICKER,
                  on_change=lambda: state.set_active_model(st.session_state[state.MODEL_PICKER]))
-    pens = ", read with three pens" if card.reading == THREE_PENS else ""
-    st.caption(f"{literal(card.architecture)}{pens}, test accuracy {card.test_accuracy:.2%} on {card.test_size:,} "
-               f"images of {literal(card.data_source)}")
+    pens = f", reads each digit {READING_WORDS[THREE_PENS]}" if card.reading == THREE_PENS else ""
+    st.caption(f"{literal(models.title_of(card.architecture))}{pens}, test accuracy {share_text(card.test_accuracy)} "
+               f"on {card.test_size:,} images of {literal(card.data_source)}")

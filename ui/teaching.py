@@ -10,6 +10,7 @@ import streamlit as st
 from digitcnn import charts, registry
 from digitcnn.drawings import PRIVATE_WRITER
 from digitcnn.errors import DigitCNNError
+from digitcnn.percentages import share_text
 from ui import saving, state
 from ui.markup import literal
 
@@ -25,11 +26,12 @@ def teach_form(dataset, cards: dict) -> None:
         st.error(literal(error), icon=":material/error:")
         return
     digits = sum(count for label, count in counts.items() if label >= 0)
+    settings = finetune.FineTuneConfig()
     st.caption(f"Starting from a saved model, it learns the drawings you kept on **Draw a digit** as "
                f"**{literal(state.writer_shown())}** ({digits} digits so far), mixed with replayed digits of the "
                f"data in use ({literal(dataset.source)}) so that it does not forget them. A share of your drawings "
                f"is kept apart to show what it learned; if its accuracy on the data's test set falls by more than "
-               f"{finetune.FineTuneConfig().max_accuracy_drop:.1%} points it is not saved.")
+               f"{settings.max_accuracy_drop * 100:g} points it is not saved.")
     if state.active_source() == state.MY_DRAWINGS:
         st.info("Pick the data the model learned from (the embedded sample or full MNIST) in the sidebar: it "
                 "replays and tests on those.", icon=":material/info:")
@@ -37,10 +39,9 @@ def teach_form(dataset, cards: dict) -> None:
     if not cards:
         st.info("Save a model first: teaching starts from a saved one.", icon=":material/info:")
         return
-    if digits < finetune.MIN_DRAWINGS:
-        st.info(f"Keep at least {finetune.MIN_DRAWINGS} drawings on **Draw a digit** first (press **Right** or "
-                f"pick what it is under a reading).", icon=":material/draw:")
-        return
+    st.markdown(f"It needs {finetune.teaching_rule(settings.personal_test_share)}: keep them on **Draw a digit** "
+                f"(press **Right**, or pick what it is, under a reading).")
+    missing = finetune.drawings_missing(counts, settings.personal_test_share)
     with st.form("teach_settings"):
         base_column, name_column = st.columns(2)
         names = list(cards)
@@ -48,11 +49,12 @@ def teach_form(dataset, cards: dict) -> None:
         base = base_column.selectbox("Start from", names, index=names.index(active.name) if active else 0)
         name = name_column.text_input("Save as", value=_taught_name(base, state.shared_name()),
                                       help="Letters, digits, '-' and '_'. The shipped default cannot be replaced.")
-        start = st.form_submit_button("Teach", type="primary", icon=":material/school:")
+        start = st.form_submit_button(missing or "Teach", type="primary", icon=":material/school:",
+                                      disabled=missing is not None)
     if start:
         try:
             registry.check_new_name(name, starts_from=base)  # now, not when its work is done
-            state.start_teaching(name, base, dataset, finetune.FineTuneConfig())
+            state.start_teaching(name, base, dataset, settings)
         except DigitCNNError as error:
             st.error(literal(error), icon=":material/error:")
         else:
@@ -73,9 +75,9 @@ def fine_tune_results(job, result) -> None:
     st.header(f"Results of {literal(job.name)}: {literal(result.base_name)} taught {whose} handwriting")
     (st.success if result.passed else st.warning)(literal(result.message), icon=":material/school:")
     scores = st.columns(4)
-    scores[0].metric("Your test drawings", charts.probability_text(after.personal_test_accuracy),
+    scores[0].metric("Your test drawings", share_text(after.personal_test_accuracy),
                      delta=f"{(after.personal_test_accuracy - before.personal_test_accuracy) * 100:+.1f} points")
-    scores[1].metric("The data's test set", f"{after.data_test_accuracy:.2%}",
+    scores[1].metric("The data's test set", share_text(after.data_test_accuracy),
                      delta=f"{(after.data_test_accuracy - before.data_test_accuracy) * 100:+.2f} points")
     scores[2].metric("Drawings taught / kept apart", f"{result.taught} / {result.personal_test_size}")
     scores[3].metric("Time", f"{result.seconds:.0f} s")

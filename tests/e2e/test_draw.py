@@ -51,7 +51,12 @@ def test_a_drawn_digit_is_read_as_that_digit(page, snapshot, digit):
     _draw(page, canvas, STROKES[digit])
     answer = page.get_by_role("status", name="predicted digit")
     expect(answer).to_have_text(str(digit), timeout=30_000)
-    expect(page.get_by_text("Confidence")).to_be_visible()
+    sure = page.get_by_test_id("stMetric").filter(has_text="How sure").get_by_test_id("stMetricValue")
+    expect(sure).to_be_visible()
+    # One number for how sure it is: the answer's bar is labelled with it; and no rounding to a certainty it lacks.
+    bar_labels = page.locator(".st-key-drawing_probabilities .js-plotly-plot text.bartext")
+    expect(bar_labels.filter(has_text=re.compile(rf"^{re.escape(sure.inner_text())}$"))).to_have_count(1)
+    assert "100.0%" not in page.get_by_test_id("stMain").text_content()
     if digit == 7:
         snapshot("draw_digit.png", height=900)
 

@@ -31,6 +31,8 @@ def test_training_by_clicking_shows_progress_then_a_confusion_matrix(page, settl
     expect(page.get_by_role("heading", name="Confusion matrix")).to_be_visible()
     expect(page.locator(".js-plotly-plot .heatmaplayer").first).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stMetric").filter(has_text="Test accuracy")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^\d → \d \("))).not_to_have_count(0)  # the mistakes, how sure of each
+    assert "100.0%" not in page.get_by_test_id("stMain").text_content()  # nothing short of certain reads certain
     snapshot("train_evaluate.png", height=2400)
 
     # The fewest mistakes of a kind, one image as a rule, are painted apart from a cell of none; a clicked cell of the
