@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from digitcnn import gallery
-from digitcnn.percentages import probability_text
+from digitcnn.percentages import probability_text, share_text
 
 DIGITS = list(range(10))
 _ACCENT = "#4C78A8"
@@ -68,7 +68,7 @@ def confusion_matrix_heatmap(matrix: np.ndarray, normalize: bool = False) -> go.
     clickable point (trace 2, its count in ``customdata``), so an app can react to the cell a user picks."""
     matrix = np.asarray(matrix)
     shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalize else matrix
-    text = np.array([[probability_text(v) if normalize else f"{int(v)}" for v in row] for row in shown])
+    text = np.array([[share_text(v, decimals=1) if normalize else f"{int(v)}" for v in row] for row in shown])
     diagonal = np.eye(10, dtype=bool)
     errors = np.where(~diagonal & (matrix > 0), shown, np.nan)
     largest = float(np.nanmax(errors)) if np.any(~np.isnan(errors)) else 1.0

@@ -22,7 +22,7 @@ def test_confusion_matrix_counts_or_shares_with_a_clickable_point_per_cell():
 
     shares = charts.confusion_matrix_heatmap(matrix, normalize=True).data
     assert shares[1].text[0][0] == "50.0%" and shares[0].z[0][1] == 0.5
-    assert shares[1].text[9][9] == "100.0%"
+    assert shares[1].text[9][9] == "100%"  # all of that digit read right: exactly all
 
 
 def _cell_colour(figure, true: int, predicted: int) -> str:
@@ -103,7 +103,7 @@ def test_confusion_matrix_share_of_an_absent_digit_is_zero_not_nan():
     matrix = np.zeros((10, 10), dtype=int)
     matrix[3, 3] = 4
     errors, right, _ = charts.confusion_matrix_heatmap(matrix, normalize=True).data
-    assert right.text[3][3] == "100.0%" and right.text[0][0] == "0.0%"
+    assert right.text[3][3] == "100%" and right.text[0][0] == "0%"
     assert np.isnan(np.asarray(errors.z, dtype=float)).all()
 
 
