@@ -538,7 +538,8 @@ def _check_card_values(card: ModelCard, where: str) -> None:
             raise ModelFileError(f"{where}: trained_on should give how many images (at least one) and the SHA-256 of "
                                  f"the record {card.name}{RECORD_SUFFIX}")
     if card.test_seen is not None and not 0 <= card.test_seen <= card.test_size:
-        raise ModelFileError(f"{where}: test_seen {card.test_seen!r} is not from 0 to its {card.test_size:,} test images")
+        raise ModelFileError(f"{where}: test_seen {card.test_seen!r} is not from 0 to its {card.test_size:,} test "
+                             f"images")
 
 
 _TRAINED_ON_KINDS = {"images": (int,), "sha256": (str,)}

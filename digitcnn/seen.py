@@ -159,13 +159,32 @@ def card_score_text(card) -> str:
     """The accuracy a model card gives, in words that never call it a test score when the model trained on
     those images, e.g. "test accuracy 99.60% on 10,000 images of MNIST (IDX)" or "accuracy 99.64% on 1,650
     images of … (seen in training: 1,650 of 1,650 — not a test)"."""
-    where = f"{card.test_size:,} images of {card.data_source}"
+    test = "test accuracy" if card.test_images_seen == 0 else "accuracy"
+    return f"{test} {card.test_accuracy:.2%} on {card.test_size:,} images of {card.data_source}{card_test_note(card)}"
+
+
+def card_test_note(card) -> str:
+    """What a model card's test scores are, when not test scores: "" for test scores, else e.g. " (seen in
+    training: 1,650 of 1,650 — not a test)"."""
     seen = card.test_images_seen
     if seen == 0:
-        return f"test accuracy {card.test_accuracy:.2%} on {where}"
+        return ""
     if seen is None:
-        return f"accuracy {card.test_accuracy:.2%} on {where} (not known whether it trained on them: not a test)"
-    return f"accuracy {card.test_accuracy:.2%} on {where} (seen in training: {seen:,} of {card.test_size:,} — not a test)"
+        return " (not known whether it trained on them: not a test)"
+    return f" (seen in training: {seen:,} of {card.test_size:,} — not a test)"
+
+
+def dataset_text(name: str, record: TrainingRecord | None, dataset) -> str:
+    """How many of ``dataset``'s images, and of its own test images, the model ``name`` trained on, in words, e.g.
+    "Seen in training by default: 5,000 of these 5,000 images — no unseen images to test on"."""
+    if record is None:
+        return f"Which images {name} trained on is not recorded: a score on these images may be no test."
+    seen = overlap([(name, record)], dataset)
+    text = f"Seen in training by {name}: {seen.seen:,} of these {seen.total:,} images"
+    if dataset.test is not None:
+        tested = overlap([(name, record)], dataset.test)
+        return f"{text}; {tested.seen or 'none':,} of its {tested.total:,} test images."
+    return text + (" — no unseen images to test on." if seen.seen == seen.total else ".")
 
 
 def _names(names: tuple[str, ...]) -> str:

@@ -3,7 +3,7 @@ curves grow, then study its scores and mistakes, and save it."""
 
 import streamlit as st
 
-from digitcnn import charts, gallery, models, registry, training
+from digitcnn import charts, gallery, models, registry, seen, training
 from digitcnn.errors import DigitCNNError
 from digitcnn.inference import PLAIN, THREE_PENS
 from digitcnn.jobs import CANCELLED, FAILED, RUNNING, WAITING
@@ -326,7 +326,7 @@ def _saved_model_row(entry) -> dict:
     if card := entry.card:
         rule = card.refusal_rule
         row |= {"architecture": card.architecture, "reading": card.reading,
-                "test accuracy": f"{card.test_accuracy:.2%}",
+                "test accuracy": f"{card.test_accuracy:.2%}{seen.card_test_note(card)}",
                 "not a digit below": f"{rule.threshold:.1%}" if rule.fitted else "never",
                 "test digits refused": f"{rule.test_refused:.2%}" if rule.fitted else "—",
                 "data": card.data_source, "train / test images": f"{card.train_size:,} / {card.test_size:,}",
