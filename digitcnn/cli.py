@@ -283,7 +283,7 @@ def _evaluate(arguments) -> int:
     print(f"model: {card.name} ({card.architecture}, trained on {card.data_source}; reading: {card.reading})")
     print(f"data: {dataset.source}, {described}")
     print(seen.describe())
-    print(f"{_score_name(seen)}: {evaluation.accuracy:.2%} on {len(scored):,} images")
+    print(f"{_score_name(seen)}: {evaluation.accuracy:.2%} ({len(scored):,} images)")
     print(f"loss: {evaluation.loss:.4f}")
     if card.refusal is None:
         print("not-a-digit refusal: none (the model was saved before refusal rules; it always answers)")
@@ -331,7 +331,7 @@ def _reread(arguments) -> int:
 def _score_name(seen) -> str:
     """What a score on the images ``seen`` (a :class:`~digitcnn.seen.Overlap`) tells, unseen ones scored alone."""
     if seen.unseen_count:
-        return "test accuracy (on images it never trained on)"
+        return "test accuracy"
     return "accuracy on images it trained on (not a test)" if seen.known else "accuracy (not known to be a test)"
 
 
