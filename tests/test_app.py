@@ -24,7 +24,8 @@ def models_folder(tiny_result, tmp_path_factory):
     """A models folder holding the tiny model as 'default', the name the app reads drawings with."""
     folder = tmp_path_factory.mktemp("app_models")
     result, _ = tiny_result
-    registry.save_model(result.model, registry.ModelCard.from_training("default", result), folder)
+    registry.save_model(result.model, registry.ModelCard.from_training("default", result), folder,
+                        trained_on=result.trained_on)
     return folder
 
 
@@ -922,7 +923,8 @@ def test_comparing_two_saved_models_gives_a_verdict_the_table_and_their_disagree
     from digitcnn.training import TrainingConfig, train
 
     other = train(small_dataset, TrainingConfig(architecture="article", epochs=1, batch_size=32, seed=3))
-    registry.save_model(other.model, registry.ModelCard.from_training("other", other), models_folder)
+    registry.save_model(other.model, registry.ModelCard.from_training("other", other), models_folder,
+                        trained_on=other.trained_on)
     test = app("pages/compare_models.py")
     test.multiselect[0].set_value(["default", "other"]).run()  # other tests save models in the same folder
     assert not test.exception, test.exception
@@ -931,6 +933,7 @@ def test_comparing_two_saved_models_gives_a_verdict_the_table_and_their_disagree
     verdict = (*test.success, *test.info)[0].value
     assert "default" in verdict and "other" in verdict and "p " in verdict
     assert "same images" in test.caption[0].value
+    assert "seen in training by one of the models and are left out" in test.caption[1].value  # their split's
     test.radio[0].set_value("b right, a wrong").run()
     assert not test.exception, test.exception
     started = time.perf_counter()

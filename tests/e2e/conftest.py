@@ -25,12 +25,12 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def e2e_models_dir(tmp_path_factory) -> Path:
     """A models folder holding a copy of the shipped default model, so tests never write into models/."""
-    shipped_model, shipped_card = (config.PROJECT_ROOT / "models" / f"{config.DEFAULT_MODEL_NAME}{suffix}"
-                                   for suffix in (".keras", ".json"))
+    shipped_model, shipped_card, shipped_record = (
+        config.PROJECT_ROOT / "models" / f"{config.DEFAULT_MODEL_NAME}{suffix}" for suffix in (".keras", ".json", ".seen"))
     if not shipped_model.is_file():
         pytest.skip("the shipped default model models/default.keras is missing")
     folder = tmp_path_factory.mktemp("e2e_models")
-    for path in (shipped_model, shipped_card):
+    for path in (shipped_model, shipped_card, shipped_record):
         shutil.copy2(path, folder / path.name)
     return folder
 
