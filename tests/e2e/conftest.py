@@ -36,10 +36,17 @@ def e2e_models_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(e2e_models_dir, tmp_path_factory):
+def e2e_data_dir(tmp_path_factory) -> Path:
+    """The app's data folder: the datasets it offers beside the embedded sample, and its drawings' database."""
+    return tmp_path_factory.mktemp("e2e_data")
+
+
+@pytest.fixture(scope="session")
+def app_url(e2e_models_dir, e2e_data_dir, tmp_path_factory):
     """The URL of a fresh `streamlit run streamlit_app.py`; the server is stopped at the end, whatever happens."""
     environment = {config.MODELS_DIR_VARIABLE: str(e2e_models_dir), "TF_CPP_MIN_LOG_LEVEL": "2",
-                   config.DATA_DIR_VARIABLE: str(tmp_path_factory.mktemp("e2e_data")),
+                   config.DATA_DIR_VARIABLE: str(e2e_data_dir),
+                   config.DRAWINGS_DB_VARIABLE: str(e2e_data_dir / "drawings.sqlite"),
                    "DIGITCNN_MAX_TRAININGS": "2"}  # two users' trainings run side by side; test_sessions tests the line
     with running_app(environment, tmp_path_factory.mktemp("server") / "streamlit.log") as (url, _, _server):
         yield url
