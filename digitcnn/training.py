@@ -254,6 +254,9 @@ def make_split(dataset: Dataset, config: TrainingConfig) -> Split:
         chosen = np.random.default_rng(config.seed).permutation(len(train_set))[: config.train_limit]
         train_set = train_set.subset(np.sort(chosen))
     copies = TrainingRecord.of(train_set).seen(test_set)
+    if copies.all():
+        raise DataError(f"{dataset.source}: each of its {len(test_set):,} test images is also one of its training "
+                        f"images: none is left to test on")
     if copies.any():
         test_set = test_set.subset(np.flatnonzero(~copies))
     return Split(dataset.source, train_set, test_set, method)
