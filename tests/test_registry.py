@@ -241,6 +241,16 @@ registry.save_model(model, card, target, trained_on=record)
 """
 
 
+def _save_killed_at(killing_rename, source, folder):
+    """Save the model in ``source`` into ``folder`` in a process of its own, killed at the rename to ``killing_rename``."""
+    script = source / "save_and_die.py"
+    script.write_text(_SAVE_KILLED_AT_A_RENAME)
+    environment = {**os.environ, "PYTHONPATH": str(config.PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.run([sys.executable, str(script), str(source), str(folder), killing_rename],
+                             env=environment, capture_output=True, text=True, timeout=300)
+    assert process.returncode == -signal.SIGKILL, process.stderr[-2000:]
+
+
 def _hidden_temporaries(folder):
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and p.suffix in (".keras", ".json",
                                                                                                 ".seen"))
@@ -253,12 +263,7 @@ def test_a_save_killed_at_a_rename_leaves_a_whole_model(saved, second_model, tmp
     result, folder = saved
     source = tmp_path_factory.mktemp("source")
     registry.save_model(*second_model, source)
-    script = source / "save_and_die.py"
-    script.write_text(_SAVE_KILLED_AT_A_RENAME)
-    environment = {**os.environ, "PYTHONPATH": str(config.PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.run([sys.executable, str(script), str(source), str(folder), killing_rename],
-                             env=environment, capture_output=True, text=True, timeout=300)
-    assert process.returncode == -signal.SIGKILL, process.stderr[-2000:]
+    _save_killed_at(killing_rename, source, folder)
     assert _hidden_temporaries(folder)  # what the killed save left behind
 
     [entry] = registry.list_models(folder)
@@ -326,12 +331,7 @@ def test_a_save_killed_at_a_rename_leaves_a_model_whole_with_its_record(saved_wi
     source = tmp_path_factory.mktemp("source")
     second_record = TrainingRecord.of(embedded.subset(np.arange(1000, 1100)))
     registry.save_model(*second_model, source, trained_on=second_record)
-    script = source / "save_and_die.py"
-    script.write_text(_SAVE_KILLED_AT_A_RENAME)
-    environment = {**os.environ, "PYTHONPATH": str(config.PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.run([sys.executable, str(script), str(source), str(folder), killing_rename],
-                             env=environment, capture_output=True, text=True, timeout=300)
-    assert process.returncode == -signal.SIGKILL, process.stderr[-2000:]
+    _save_killed_at(killing_rename, source, folder)
 
     [entry] = registry.list_models(folder)
     assert entry.problem is None and entry.card.data_source == {"first": "small sample", "second": "second"}[survivor]
