@@ -4,7 +4,7 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from digitcnn import preprocess
+from digitcnn import preprocess, seen
 from digitcnn.errors import DigitCNNError
 from ui import navigation, reading, state
 from ui.markup import literal
@@ -25,9 +25,8 @@ def active_model():
         st.warning("There is no saved model yet: train and save one on **Train & evaluate**.",
                    icon=":material/warning:")
         st.stop()
-    st.caption(f"Read by **{literal(card.name)}** ({literal(card.architecture)}, {card.test_accuracy:.2%} on its test "
-               f"images). "
-               "Pick another model in the sidebar.")
+    st.caption(f"Read by **{literal(card.name)}** ({literal(card.architecture)}, "
+               f"{literal(seen.card_score_text(card))}). Pick another model in the sidebar.")
     return predictor, card
 
 

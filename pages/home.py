@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from digitcnn import seen
 from ui import navigation, state
 from ui.markup import literal
 
@@ -17,7 +18,8 @@ def in_use() -> None:
     if card is None:
         model_column.metric("Active model", "none yet")
     else:
-        model_column.metric(f"Active model: {literal(card.name)}", f"{card.test_accuracy:.2%}", help="test accuracy")
+        model_column.metric(f"Active model: {literal(card.name)}", f"{card.test_accuracy:.2%}",
+                            help=literal(seen.card_score_text(card)))
 
 
 def pages() -> None:
