@@ -183,7 +183,7 @@ def dataset_text(name: str, record: TrainingRecord | None, dataset) -> str:
     text = f"Seen in training by {name}: {seen.seen:,} of these {seen.total:,} images"
     if dataset.test is not None:
         tested = overlap([(name, record)], dataset.test)
-        return f"{text}; {tested.seen or 'none':,} of its {tested.total:,} test images."
+        return f"{text}; {f'{tested.seen:,}' if tested.seen else 'none'} of the {tested.total:,} test images."
     return text + (" — no unseen images to test on." if seen.seen == seen.total else ".")
 
 

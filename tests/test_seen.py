@@ -6,7 +6,7 @@ import pytest
 
 from digitcnn import data, registry
 from digitcnn.errors import ModelFileError
-from digitcnn.seen import RECORD_MAGIC, TrainingRecord, dataset_text, image_digests, overlap
+from digitcnn.seen import RECORD_MAGIC, TrainingRecord, card_score_text, dataset_text, image_digests, overlap
 
 
 def test_a_fingerprint_is_the_pictures_alone_and_tells_pictures_apart(embedded):
@@ -54,6 +54,21 @@ def test_the_unseen_part_is_scored_alone_and_said_so(embedded):
         unknown.describe()
 
 
+@pytest.mark.parametrize("changes, words", [
+    ({}, "test accuracy 99.60% on 10,000 images of MNIST (IDX)"),
+    ({"test_seen": 1650, "test_size": 1650}, "accuracy 99.60% on 1,650 images of MNIST (IDX) (seen in training: 1,650 "
+                                             "of 1,650 — not a test)"),
+    ({"test_seen": None}, "test accuracy 99.60% on 10,000 images of MNIST (IDX)"),  # trained: its test held out
+    ({"test_seen": None, "fine_tuned": {"base_model": "x"}}, "accuracy 99.60% on 10,000 images of MNIST (IDX) (not "
+                                                             "known whether it trained on them: not a test)"),
+], ids=["tested", "seen", "a trained card from before records", "a fine-tuned card from before records"])
+def test_a_cards_score_is_called_a_test_only_on_images_its_model_never_saw(changes, words):
+    import dataclasses
+
+    card = {entry.name: entry.card for entry in registry.list_models()}["default"]
+    assert card_score_text(dataclasses.replace(card, **changes)) == words
+
+
 def test_the_shipped_model_saw_every_embedded_digit_and_none_of_mnists_test_images(embedded):
     record = registry.load_training_record("default")
     assert len(record) == 60_000
@@ -75,3 +90,5 @@ def test_a_csv_of_mnist_training_rows_is_found_seen_by_the_shipped_model(mnist_d
     assert part.describe() == "seen in training: 100 of 150 — tested on the 50 unseen ones alone"
     record = registry.load_training_record("default")
     assert record.seen(mnist).all() and not record.seen(mnist.test).any()
+    assert dataset_text("default", record, mnist) == (
+        "Seen in training by default: 60,000 of these 60,000 images; none of the 10,000 test images.")
