@@ -296,7 +296,7 @@ def fine_tune(
         passed=passed,
         message=_message(writer, len(drawings), personal_test, data.source, before.scores,
                          after.scores, settings.max_accuracy_drop, passed, sum(map(len, replayed)),
-                         data_test_words(base_card.name, len(data_test), data.source, test_seen, left_out)),
+                         _data_test_words(base_card.name, len(data_test), data.source, test_seen, left_out)),
         training_seconds=training_seconds,
         config=settings,
         refusal=refusal,
@@ -378,7 +378,7 @@ def _unseen_test_part(data_test: Dataset, base_name: str, base_record: TrainingR
     return unseen, 0, seen.seen
 
 
-def data_test_words(base_name: str, size: int, source: str, seen: int | None, left_out: int) -> str:
+def _data_test_words(base_name: str, size: int, source: str, seen: int | None, left_out: int) -> str:
     """The data's digits a fine-tune scores on, in words that call them test digits only if the base model
     ``base_name`` never trained on them, e.g. "the 1,650 digits of …, all seen in training by default (…)"."""
     if seen is None:

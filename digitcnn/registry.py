@@ -301,11 +301,6 @@ def model_paths(name: str, models_dir: str | os.PathLike | None = None) -> tuple
     return folder / f"{name}{MODEL_SUFFIX}", folder / f"{name}{CARD_SUFFIX}"
 
 
-def record_path(name: str, models_dir: str | os.PathLike | None = None) -> Path:
-    """The file of the record of the images the model called ``name`` trained on (see :mod:`digitcnn.seen`)."""
-    return model_paths(name, models_dir)[0].with_suffix(RECORD_SUFFIX)
-
-
 def check_writable(models_dir: str | os.PathLike | None = None) -> Path:
     """The models folder, created if need be, once a file has been made in it and removed again.
 
@@ -821,10 +816,10 @@ def _current_version(path: Path) -> tuple[int, int, int, int] | None:
 
 def _write_pair(model, card: ModelCard, model_path: Path, card_path: Path, record: TrainingRecord | None) -> None:
     """Write the model (None: the one in place stays, ``card`` holds its checksum), its record (if any) and its
-    card, signed with their checksums, as locked temporaries,
-    then rename the record and the model into place and then the card. A save killed between the renames
-    leaves the new card's temporary, which with the other leftovers completes its files (:func:`_roll_forward`).
-    A record left by an earlier model of the name goes once the card without one is in place."""
+    card, signed with their checksums, as locked temporaries, then rename the record and the model into place
+    and then the card. A save killed between the renames leaves the new card's temporary, which with the other
+    leftovers completes its files (:func:`_roll_forward`). A record left by an earlier model of the name goes
+    once the card without one is in place."""
     record_path = model_path.with_suffix(RECORD_SUFFIX)
     with _temporary_file(model_path) as (temporary_model, model_descriptor), \
             _temporary_file(card_path) as (temporary_card, card_descriptor), \
