@@ -174,11 +174,14 @@ def card_test_note(card) -> str:
     return f" (seen in training: {seen:,} of {card.test_size:,} — not a test)"
 
 
-def dataset_text(name: str, record: TrainingRecord | None, dataset) -> str:
-    """How many of ``dataset``'s images, and of its own test images, the model ``name`` trained on, in words, e.g.
-    "Seen in training by default: 5,000 of these 5,000 images — no unseen images to test on"."""
+def dataset_text(card, record: TrainingRecord | None, dataset) -> str:
+    """How many of ``dataset``'s images, and of its own test images, the model of ``card`` (whose record is
+    ``record``) trained on, in words, e.g. "Seen in training by default: 5,000 of these 5,000 images — no unseen
+    images to test on"; for a model without a record, what its card says it trained on."""
+    name = card.name
     if record is None:
-        return f"Which images {name} trained on is not recorded: a score on these images may be no test."
+        return (f"Which images {name} trained on is not recorded (its card says {card.train_size:,} images of "
+                f"{card.data_source}): a score on these images may be no test.")
     seen = overlap([(name, record)], dataset)
     text = f"Seen in training by {name}: {seen.seen:,} of these {seen.total:,} images"
     if dataset.test is not None:

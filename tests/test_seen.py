@@ -72,10 +72,13 @@ def test_a_cards_score_is_called_a_test_only_on_images_its_model_never_saw(chang
 def test_the_shipped_model_saw_every_embedded_digit_and_none_of_mnists_test_images(embedded):
     record = registry.load_training_record("default")
     assert len(record) == 60_000
-    assert dataset_text("default", record, embedded) == (
-        "Seen in training by default: 5,000 of these 5,000 images — no unseen images to test on.")
     card = {entry.name: entry.card for entry in registry.list_models()}["default"]
+    assert dataset_text(card, record, embedded) == (
+        "Seen in training by default: 5,000 of these 5,000 images — no unseen images to test on.")
     assert card.trained_on["images"] == 60_000 and card.test_seen == 0
+    assert dataset_text(card, None, embedded) == ("Which images default trained on is not recorded (its card says "
+                                                  "60,000 images of MNIST (IDX)): a score on these images may be no "
+                                                  "test.")
 
 
 def test_a_csv_of_mnist_training_rows_is_found_seen_by_the_shipped_model(mnist_dir, tmp_path):
@@ -90,5 +93,6 @@ def test_a_csv_of_mnist_training_rows_is_found_seen_by_the_shipped_model(mnist_d
     assert part.describe() == "seen in training: 100 of 150 — tested on the 50 unseen ones alone"
     record = registry.load_training_record("default")
     assert record.seen(mnist).all() and not record.seen(mnist.test).any()
-    assert dataset_text("default", record, mnist) == (
+    card = {entry.name: entry.card for entry in registry.list_models()}["default"]
+    assert dataset_text(card, record, mnist) == (
         "Seen in training by default: 60,000 of these 60,000 images; none of the 10,000 test images.")

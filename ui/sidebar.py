@@ -106,6 +106,6 @@ def _active_model(dataset) -> None:
     pens = ", read with three pens" if card.reading == THREE_PENS else ""
     st.caption(f"{literal(card.architecture)}{pens}, {literal(seen.card_score_text(card))}")
     try:
-        st.caption(literal(seen.dataset_text(card.name, state.training_record(card), dataset)))
+        st.caption(literal(seen.dataset_text(card, state.training_record(card), dataset)))
     except DigitCNNError as error:
         st.caption(literal(f"Which images {card.name} trained on cannot be read: {error}"))
