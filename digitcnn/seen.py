@@ -183,11 +183,15 @@ def dataset_text(card, record: TrainingRecord | None, dataset) -> str:
         return (f"Which images {name} trained on is not recorded (its card says {card.train_size:,} images of "
                 f"{card.data_source}): a score on these images may be no test.")
     seen = overlap([(name, record)], dataset)
-    text = f"Seen in training by {name}: {seen.seen:,} of these {seen.total:,} images"
+    text = f"Seen in training by {name}: {_count(seen.seen)} of these {seen.total:,} images"
     if dataset.test is not None:
         tested = overlap([(name, record)], dataset.test)
-        return f"{text}; {f'{tested.seen:,}' if tested.seen else 'none'} of the {tested.total:,} test images."
+        return f"{text}; {_count(tested.seen)} of the {tested.total:,} test images."
     return text + (" — no unseen images to test on." if seen.seen == seen.total else ".")
+
+
+def _count(number: int) -> str:
+    return f"{number:,}" if number else "none"
 
 
 def _names(names: tuple[str, ...]) -> str:
