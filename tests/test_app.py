@@ -280,6 +280,9 @@ def test_saving_makes_the_model_the_one_for_drawings_without_a_crash(app, models
     assert any("Saved as **page-saved**" in message.value for message in test.success)
     _, card = registry.load_model("page-saved", models_folder)
     assert card.test_size == 1650 and card.train_size == 400 and card.reading == "three-pens"
+    assert len(registry.load_training_record("page-saved", models_folder)) == 400  # the images it trained on
+    assert literal("Seen in training by page-saved: 400 of these 5,000 images.") in [
+        caption.value for caption in test.sidebar.caption]
     assert test.sidebar.selectbox[1].value == "page-saved"
     assert any("read with three pens" in caption.value for caption in test.sidebar.caption)
     saved = test.dataframe[-1].value.set_index("name")
