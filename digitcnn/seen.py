@@ -3,16 +3,16 @@
 A score on images a model trained on is not a test score. So every saved model keeps a
 :class:`TrainingRecord` of the images it learned from, and any dataset is checked against it:
 
-    record = registry.load_training_record("default")
-    part = overlap([record], load_dataset("embedded"))
+    dataset = load_dataset("embedded")
+    part = overlap([("default", registry.load_training_record("default"))], dataset)
     part.describe()          # "seen in training: 5,000 of 5,000 — no unseen images to test on"
     part.unseen(dataset)     # the images to score it on (None when there are none)
 
 An image's fingerprint is the first 8 bytes of the BLAKE2b digest of its 784 pixel bytes, as a
 number. The label is left out on purpose: a model that learned a picture has seen it whatever label
 another file gives it, so a relabelled copy must count as seen (its score would flatter the model).
-Eight bytes make a false match (two different images with one fingerprint) a chance of about 10⁻⁹
-even between the full MNIST and a record of a million images; they are exact in practice for the
+Eight bytes make a false match (two different images with one fingerprint) a chance of n·m/2⁶⁴ for n
+images checked against a record of m: 4×10⁻⁹ for the full MNIST against a million; they are exact for the
 sources the app offers (MNIST's 70,000 images give 70,000 fingerprints; none of its test images is
 a training image). A :class:`~digitcnn.data.Dataset` computes its fingerprints once, when first
 asked (70,000 images: about 0.1 s on one core), never while reading a drawing.
