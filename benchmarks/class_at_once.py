@@ -98,7 +98,7 @@ def class_at_once(dataset, predictor: Predictor, users: int, settings: TrainingC
         if snapshot.status != FINISHED:
             continue
         registry.save_model(snapshot.result.model, registry.ModelCard.from_training(job.name, snapshot.result),
-                            models_folder)
+                            models_folder, trained_on=snapshot.result.trained_on)
         model, card = registry.load_model(job.name, models_folder)
         sound += abs(evaluate_model(model, snapshot.result.split.test).accuracy - card.test_accuracy) < 1e-9
     return dict(ended=ended, waits=[begun[job] - started for job in jobs],

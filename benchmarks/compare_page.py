@@ -42,8 +42,9 @@ def main() -> None:
 
     folder = tempfile.mkdtemp(prefix="digitcnn-compare-")
     model, card = registry.load_model(config.DEFAULT_MODEL_NAME)
-    registry.save_model(model, card, folder)
-    registry.save_model(model, dataclasses.replace(card, name=f"{card.name}-copy"), folder)
+    record = registry.load_training_record(config.DEFAULT_MODEL_NAME)  # a verdict needs it, as in the app
+    registry.save_model(model, card, folder, trained_on=record)
+    registry.save_model(model, dataclasses.replace(card, name=f"{card.name}-copy"), folder, trained_on=record)
     os.environ[config.MODELS_DIR_VARIABLE] = folder
 
     page_file = str(PROJECT_ROOT / "pages" / "compare_models.py")

@@ -17,6 +17,7 @@ from pathlib import Path
 from digitcnn import config, data, models, runtime, training
 from digitcnn.errors import DigitCNNError, EmptyDrawingError, ImageError, SettingsError, TrainingCancelled
 from digitcnn.percentages import probability_text, share_text
+from digitcnn.seen import card_score_text, overlap
 
 EXIT_USER_ERROR = 1
 EXIT_CANNOT_START = 2
@@ -141,6 +142,14 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--models-dir", help="where models are saved")
     listing.set_defaults(command=_list_models, reads_models=True)
 
+    record = commands.add_parser("record", help="record which images a model saved before models kept that record "
+                                                "trained on, from the data its card names (the model is unchanged)")
+    record.add_argument("--model", default=config.DEFAULT_MODEL_NAME, help="the saved model's name")
+    record.add_argument("--data", required=True, help="the data it was trained on, " + data_help.removeprefix(
+        "the data: "))
+    record.add_argument("--models-dir", help="where models are saved")
+    record.set_defaults(command=_record, reads_models=True)
+
     export = commands.add_parser("export-csv", help="write a dataset as a CSV in the tutorial's format")
     export.add_argument("--data", default=data.EMBEDDED, help=data_help)
     export.add_argument("--out", required=True, help="the CSV file to write")
@@ -257,7 +266,7 @@ def _train(arguments) -> int:
     print(f"test loss: {card.test_loss:.4f}")
     _print_report(result.test_evaluation)
     if not arguments.no_save:
-        path = registry.save_model(result.model, card, arguments.models_dir)
+        path = registry.save_model(result.model, card, arguments.models_dir, trained_on=result.trained_on)
         print(f"saved: {path} (model card {path.with_suffix(registry.CARD_SUFFIX).name})")
     return 0
 
@@ -269,17 +278,21 @@ def _evaluate(arguments) -> int:
 
     runtime.apply_thread_setting(arguments.threads)
     model, card = registry.load_model(arguments.model, arguments.models_dir)
+    record = registry.load_training_record(arguments.model, arguments.models_dir)
     dataset = data.load_dataset(arguments.data)
     if arguments.all:
-        scored, described = dataset, f"all {len(dataset):,} images"
+        chosen, described = dataset, f"all {len(dataset):,} images"
     else:
         split = training.make_split(dataset, card.training_config)
-        scored, described = split.test, f"the test part: {split.describe()}"
+        chosen, described = split.test, f"the part its settings hold out: {split.describe()}"
+    seen = overlap([(card.name, record)], chosen)
+    scored = seen.unseen(chosen) or chosen  # the unseen images alone where there are some
     probabilities, features = predict_with_features(model, scored.images, reading=card.reading)
     evaluation = evaluate(scored.labels, probabilities)
     print(f"model: {card.name} ({card.architecture}, trained on {card.data_source}; reading: {card.reading})")
     print(f"data: {dataset.source}, {described}")
-    print(f"accuracy: {share_text(evaluation.accuracy)}")
+    print(seen.describe())
+    print(f"{_score_name(seen)}: {share_text(evaluation.accuracy)} ({len(scored):,} images)")
     print(f"loss: {evaluation.loss:.4f}")
     if card.refusal is None:
         print("not-a-digit refusal: none (the model was saved before refusal rules; it always answers)")
@@ -300,6 +313,7 @@ def _reread(arguments) -> int:
 
     runtime.apply_thread_setting(arguments.threads)
     model, card = registry.load_model(arguments.model, arguments.models_dir)
+    record = registry.load_training_record(arguments.model, arguments.models_dir)
     if card.fine_tuned is not None:
         raise SettingsError(f"{card.name} is fine-tuned from {card.fine_tuned['base_model']}: reread that model, "
                             f"then fine-tune it again")
@@ -319,8 +333,36 @@ def _reread(arguments) -> int:
         reread = replace(reread, refusal=refusal.to_dict())  # also for a model saved before it had a rule
     print(f"{card.name}, read {reread.reading}: train accuracy {share_text(reread.train_accuracy)}, test accuracy "
           f"{share_text(reread.test_accuracy)}{_refusal_text(reread)}")
-    path = registry.save_model(model, replace(reread, name=name), arguments.models_dir)
+    path = registry.save_model(model, replace(reread, name=name), arguments.models_dir, trained_on=record)
     print(f"saved: {path} (model card {path.with_suffix(registry.CARD_SUFFIX).name})")
+    return 0
+
+
+def _score_name(seen) -> str:
+    """What a score on the images ``seen`` (a :class:`~digitcnn.seen.Overlap`) tells, unseen ones scored alone."""
+    if seen.unseen_count:
+        return "test accuracy"
+    return "accuracy on images it trained on (not a test)" if seen.known else "accuracy (not known to be a test)"
+
+
+def _record(arguments) -> int:
+    from digitcnn import registry
+    from digitcnn.seen import TrainingRecord
+
+    _, card = registry.load_model(arguments.model, arguments.models_dir)
+    if card.fine_tuned is not None:
+        raise SettingsError(f"{card.name} is fine-tuned: its record comes from its base model and drawings, which "
+                            f"its card does not hold; fine-tune it again")
+    dataset = data.load_dataset(arguments.data)
+    split = training.make_split(dataset, card.training_config)
+    if dataset.source != card.data_source or len(split.train) != card.train_size:
+        raise SettingsError(f"{card.name} was trained on {card.train_size:,} images of {card.data_source}, not on "
+                            f"{len(split.train):,} of {dataset.source}: give the data it was trained on with --data")
+    record = TrainingRecord.of(split.train)
+    path = registry.attach_training_record(card.name, record, int(record.seen(split.test).sum()),
+                                           arguments.models_dir)
+    print(f"recorded: {card.name} trained on these {len(record):,} images of {dataset.source} "
+          f"({split.describe()}): {path.name}, {path.stat().st_size:,} bytes")
     return 0
 
 
@@ -369,12 +411,16 @@ def _list_models(arguments) -> int:
             print(f"{entry.name}: unusable: {entry.problem}")
         else:
             card = entry.card
-            print(
-                f"{entry.name}: {card.architecture}, test accuracy {share_text(card.test_accuracy)} on "
-                f"{card.test_size:,} images of {card.data_source}, {card.epochs} epochs, reading {card.reading}, "
-                f"{card.created}"
-            )
+            print(f"{entry.name}: {card.architecture}, {card_score_text(card)}, {_trained_on_text(card)}, "
+                  f"{card.epochs} epochs, reading {card.reading}, {card.created}")
     return 0
+
+
+def _trained_on_text(card) -> str:
+    """Whether the model records the images it trained on: what tells a test score from another."""
+    if card.trained_on is None:
+        return f"which of the images of {card.data_source} it trained on is not recorded"
+    return f"records the {card.trained_on['images']:,} images it trained on"
 
 
 def _export_csv(arguments) -> int:
@@ -521,18 +567,20 @@ def _fine_tune(arguments) -> int:
 
     finetune.check_drawings(drawings, finetune.FineTuneConfig().personal_test_share)  # before the model and data load
     model, card = registry.load_model(arguments.model, arguments.models_dir)
+    record = registry.load_training_record(arguments.model, arguments.models_dir)
     dataset = data.load_dataset(arguments.data)
     print(f"model: {card.name} ({card.architecture}, trained on {card.data_source})")
     print(f"drawings: {drawings.source}, {len(drawings):,} of digits; data: {dataset.source}, {len(dataset):,} images")
     print("fine-tuning (Ctrl-C cancels)")
     result = finetune.fine_tune(model, card, drawings, dataset, on_progress=TerminalProgress(),
-                                writer=writers[0] if len(writers) == 1 else "everyone")
+                                writer=writers[0] if len(writers) == 1 else "everyone", base_record=record)
     print()
     print(result.message)
     if not result.passed:
         print("error: the fine-tuned model did not pass its check (see above); nothing was saved", file=sys.stderr)
         return EXIT_USER_ERROR
-    path = registry.save_model(result.model, registry.ModelCard.from_fine_tune(name, result), arguments.models_dir)
+    path = registry.save_model(result.model, registry.ModelCard.from_fine_tune(name, result), arguments.models_dir,
+                               trained_on=result.trained_on)
     print(f"saved: {path} (model card {path.with_suffix(registry.CARD_SUFFIX).name})")
     return 0
 

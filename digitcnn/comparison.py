@@ -7,9 +7,13 @@ accuracy's confidence interval (:func:`accuracy_interval`, Wilson's), the expect
 error (:func:`expected_calibration_error`), the mistakes per digit, the difference of two confusion
 matrices, and the images the models disagree on.
 
-    test_set, described = comparison_test_set(dataset, card_a)
-    a = score_model(model_a, card_a, test_set)
-    b = score_model(model_b, card_b, test_set)
+A verdict is given only on images neither model trained on (see :mod:`digitcnn.seen`): a model scored on
+images it learned looks better than it is, and "better" would be a measure of memory.
+
+    candidates, described = comparison_test_set(dataset, card_a)
+    test_set, how, testable = unseen_part(candidates, {"a": record_a, "b": record_b})
+    a = score_model(model_a, card_a, test_set, record=record_a)
+    b = score_model(model_b, card_b, test_set, record=record_b)
     compare_pair(a, b).describe()   # "compact is better than article: 37 vs 139 images, p < 0.001"
 
 Every function but :func:`score_model` works on plain arrays; TensorFlow is imported only where a
@@ -29,6 +33,7 @@ from digitcnn.data import Dataset
 from digitcnn.errors import SettingsError
 from digitcnn.evaluation import DIGITS, Evaluation, evaluate
 from digitcnn.inference import predict_with_features
+from digitcnn.seen import TrainingRecord, overlap
 
 if TYPE_CHECKING:
     from digitcnn.registry import ModelCard
@@ -116,6 +121,7 @@ class ModelScores:
     data_source: str
     train_size: int
     training_seconds: float
+    seen_in_training: int | None = None  # how many of the test images the model trained on; None: not known
 
     @property
     def accuracy(self) -> float:
@@ -127,9 +133,11 @@ class ModelScores:
         return self.evaluation.predictions == self.labels
 
 
-def score_model(model, card: ModelCard, test_set: Dataset, model_file_bytes: int | None = None) -> ModelScores:
-    """Score ``model`` (whose card is ``card``) on ``test_set``: one batched pass for the probabilities,
-    then :data:`TIMED_DRAWINGS` single reads through the LiteRT predictor the app draws with, timed."""
+def score_model(model, card: ModelCard, test_set: Dataset, model_file_bytes: int | None = None,
+                record: TrainingRecord | None = None) -> ModelScores:
+    """Score ``model`` (whose card is ``card``, whose record of the images it trained on is ``record``: None when
+    it has none) on ``test_set``: one batched pass for the probabilities, then :data:`TIMED_DRAWINGS` single reads
+    through the LiteRT predictor the app draws with, timed."""
     probabilities, features = predict_with_features(model, test_set.images, _EVALUATION_BATCH_SIZE, card.reading)
     rule = card.refusal_rule
     evaluation = evaluate(test_set.labels, probabilities, rule.scores(probabilities, features))  # sure as a reading
@@ -151,6 +159,7 @@ def score_model(model, card: ModelCard, test_set: Dataset, model_file_bytes: int
         data_source=card.data_source,
         train_size=card.train_size,
         training_seconds=card.training_seconds,
+        seen_in_training=overlap([(card.name, record)], test_set).seen,
     )
 
 
@@ -211,8 +220,16 @@ def _p_text(p_value: float) -> str:
 
 
 def compare_pair(a: ModelScores, b: ModelScores) -> PairVerdict:
-    """McNemar's verdict on ``a`` against ``b``; :class:`SettingsError` if they were scored on different images."""
+    """McNemar's verdict on ``a`` against ``b``; :class:`SettingsError` if they were scored on different images,
+    or on images either of them trained on (or may have: one that does not record it), saying so."""
     _check_same_images(a, b)
+    trained = [scores for scores in (a, b) if scores.seen_in_training != 0]
+    if trained:
+        counts = " and ".join(f"{scores.name} trained on {scores.seen_in_training:,} of them"
+                              if scores.seen_in_training is not None else
+                              f"it is not known which images {scores.name} trained on" for scores in trained)
+        raise SettingsError(f"no verdict between {a.name} and {b.name} on these {len(a.labels):,} images: {counts}; "
+                            f"a verdict needs images neither trained on")
     a_correct, b_correct = a.correct, b.correct
     return PairVerdict(
         a_name=a.name,
@@ -252,8 +269,8 @@ def errors_per_digit(scores: ModelScores) -> np.ndarray:
 def comparison_test_set(dataset: Dataset, card: ModelCard) -> tuple[Dataset, str]:
     """The test images to score every model on, and how to describe them: ``dataset``'s own test set when
     it has one, else the share that the split of ``card``'s training settings holds out (the same images
-    that model was tested on, when ``dataset`` is the data it was trained on). Other models are tested
-    fairly on them only if they did not learn from them: trained on the same data with the same split."""
+    that model was tested on, when ``dataset`` is the data it was trained on). Which of them each model
+    trained on is for :func:`unseen_part` to find."""
     from digitcnn.training import make_split
 
     if dataset.test is not None:
@@ -264,6 +281,26 @@ def comparison_test_set(dataset: Dataset, card: ModelCard) -> tuple[Dataset, str
     test_set = make_split(dataset, settings).test
     how = f"{settings.test_fraction:.0%}, seed {settings.seed}" + (", stratified" if settings.stratify else "")
     return test_set, f"the {len(test_set):,} images held out of {dataset.source} ({how})"
+
+
+def unseen_part(test_set: Dataset, records: dict[str, TrainingRecord | None]) -> tuple[Dataset, str, bool]:
+    """The images of ``test_set`` that none of the models trained on (``records``: each one's record of the
+    images it trained on, by name; None where it has none), a sentence saying what was left out, and True; where
+    none remain, or it is not known, ``test_set`` itself, a sentence saying why there is no verdict, and False."""
+    seen = overlap(records.items(), test_set)
+    unseen = seen.unseen(test_set)
+    if not seen.known:
+        return test_set, f"No verdict: {seen.describe()}.", False
+    if unseen is None:
+        counts = ", ".join(f"{name} {int(record.seen(test_set).sum()):,}" for name, record in records.items())
+        why = (f"No verdict: every one of these {len(test_set):,} images was seen in training by one of the models "
+               f"(seen by {counts}), so there are no unseen images to test on and the scores below are no test. Pick "
+               f"data none of them trained on (full MNIST's test images, say).")
+        return test_set, why, False
+    if seen.seen:
+        return unseen, (f"{seen.seen:,} of them were seen in training by one of the models and are left out: every "
+                        f"model is tested on the {len(unseen):,} others, which none of them trained on."), True
+    return test_set, "None of the models trained on any of them.", True
 
 
 def _check_same_images(a: ModelScores, b: ModelScores) -> None:

@@ -104,7 +104,20 @@ class Dataset:
 
     def subset(self, indices, source: str | None = None) -> Dataset:
         """The images at ``indices`` (without a test set), named ``source`` or after this one."""
-        return Dataset(self.images[indices], self.labels[indices], source or self.source)
+        part = Dataset(self.images[indices], self.labels[indices], source or self.source)
+        if "image_digests" in self.__dict__:  # computed already: the part's are a slice of them, not computed again
+            part.__dict__["image_digests"] = self.image_digests[indices]
+        return part
+
+    @cached_property
+    def image_digests(self) -> np.ndarray:
+        """Each image's fingerprint (uint64; see :mod:`digitcnn.seen`), computed when first asked: what tells
+        whether a model trained on an image."""
+        from digitcnn.seen import image_digests
+
+        digests = image_digests(self.images)
+        digests.setflags(write=False)
+        return digests
 
     @cached_property
     def fingerprint(self) -> str:

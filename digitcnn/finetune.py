@@ -18,7 +18,11 @@ temperature taken out of the last layer (see :mod:`digitcnn.calibration`), learn
 own loss (its label smoothing), then gets a temperature again and a refusal rule fitted to the data's
 test set, as a trained model does. Its scores before and after: on the writer's test drawings (all and
 per digit) and on the data's test set, the source's own (MNIST's 10,000) or else the part the base
-model's card held out, never digits the base model learned from.
+model's card held out; of those, only the digits the base model never trained on, as its record of them
+says (:mod:`digitcnn.seen`). Where it trained on all of them (the shipped model, trained on full MNIST,
+on the embedded sample), they are scored all the same, to see that nothing is forgotten, and the report
+says they are no test. The fine-tuned model's record is the base model's, the taught drawings and the
+replayed digits.
 
 The gate: if the accuracy on the data's test set falls by more than ``max_accuracy_drop`` (0.1 points), the
 result is marked not passed and :meth:`ModelCard.from_fine_tune <digitcnn.registry.ModelCard.from_fine_tune>`
@@ -41,6 +45,7 @@ from digitcnn.errors import SettingsError, TrainingCancelled
 from digitcnn.evaluation import Evaluation, evaluate
 from digitcnn.percentages import share_text
 from digitcnn.refusal import RefusalRule, fit_refusal
+from digitcnn.seen import TrainingRecord, overlap
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 from digitcnn.training import SETTINGS as TRAINING_SETTINGS
 from digitcnn.training import Progress, _ProgressRelay, fit_digit_likeness
@@ -158,6 +163,9 @@ class FineTuneResult:
     replayed: int = 0  # replayed digits of the data, all epochs' (non-digits not counted)
     train_accuracy: float = float("nan")  # on the taught drawings and the last epoch's replayed digits
     seconds: float = 0.0
+    data_test_seen: int | None = 0  # how many of the data's test digits scored the base model trained on; None: unknown
+    data_test_left_out: int = 0  # the data's test digits the base model trained on, left out as others remain
+    trained_on: TrainingRecord | None = field(repr=False, default=None)  # None: the base model's is not known
 
     @property
     def taught(self) -> int:
@@ -183,8 +191,9 @@ def fine_tune_saved_model(
 
     check_drawings(drawings, settings.personal_test_share)
     base_model, base_card = registry.load_model(base_name, models_dir)
+    base_record = registry.load_training_record(base_name, models_dir)
     return fine_tune(base_model, base_card, drawings, data, settings, on_progress=on_progress, cancel=cancel,
-                     writer=writer)
+                     writer=writer, base_record=base_record)
 
 
 def fine_tune(
@@ -196,9 +205,11 @@ def fine_tune(
     on_progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
     writer: str = "me",
+    base_record: TrainingRecord | None = None,
 ) -> FineTuneResult:
-    """Teach a copy of ``base_model`` (whose card is ``base_card``) the writer's ``drawings``, replaying
-    digits of ``data``, and score it before and after (see the module's description).
+    """Teach a copy of ``base_model`` (whose card is ``base_card``, whose record of the images it trained on is
+    ``base_record``: None when it has none) the writer's ``drawings``, replaying digits of ``data``, and score it
+    before and after (see the module's description).
 
     ``on_progress`` receives a :class:`~digitcnn.training.Progress` after every batch and epoch (an
     epoch's ``test_accuracy`` is on the writer's test drawings). Setting ``cancel`` stops after the
@@ -221,6 +232,7 @@ def fine_tune(
 
     base_settings = base_card.training_config
     replay_pool, data_test, split_method = data_parts(data, base_card)
+    data_test, test_seen, left_out = _unseen_test_part(data_test, base_card.name, base_record)
     taught, personal_test = split_drawings(drawings, settings.personal_test_share, settings.seed)
     rng = np.random.default_rng(settings.seed)
     replayed = _replayed(replay_pool, settings.replay * len(taught), settings.epochs, rng)
@@ -283,8 +295,9 @@ def fine_tune(
         after=after.scores,
         data_test_evaluation=data_test_evaluation,
         passed=passed,
-        message=_message(writer, len(drawings), personal_test, data.source, len(data_test), before.scores,
-                         after.scores, settings.max_accuracy_drop, passed, sum(map(len, replayed))),
+        message=_message(writer, len(drawings), personal_test, data.source, before.scores,
+                         after.scores, settings.max_accuracy_drop, passed, sum(map(len, replayed)),
+                         _data_test_words(base_card.name, len(data_test), data.source, test_seen, left_out)),
         training_seconds=training_seconds,
         config=settings,
         refusal=refusal,
@@ -296,6 +309,9 @@ def fine_tune(
         replayed=sum(map(len, replayed)),
         train_accuracy=train_accuracy,
         seconds=time.perf_counter() - started,
+        data_test_seen=test_seen,
+        data_test_left_out=left_out,
+        trained_on=None if base_record is None else base_record.union(taught, *(part.images for part in replayed)),
     )
 
 
@@ -383,6 +399,29 @@ def data_parts(data: Dataset, base_card) -> tuple[Dataset, Dataset, str]:
     settings = replace(base_card.training_config, test_set="holdout", train_limit=None)
     split = make_split(data, settings)
     return split.train, split.test, "holdout"
+
+
+def _unseen_test_part(data_test: Dataset, base_name: str, base_record: TrainingRecord | None
+                      ) -> tuple[Dataset, int | None, int]:
+    """The data's test digits to score on, how many of them the base model trained on (None: not known), and how
+    many it trained on were left out: the digits it never trained on where there are some, else all of them."""
+    seen = overlap([(base_name, base_record)], data_test)
+    unseen = seen.unseen(data_test)
+    if unseen is None:
+        return data_test, seen.seen, 0
+    return unseen, 0, seen.seen
+
+
+def _data_test_words(base_name: str, size: int, source: str, seen: int | None, left_out: int) -> str:
+    """The data's digits a fine-tune scores on, in words that call them test digits only if the base model
+    ``base_name`` never trained on them, e.g. "the 1,650 digits of …, all seen in training by default (…)"."""
+    if seen is None:
+        return f"the {size:,} digits of {source} (not known whether {base_name} trained on them: not a test)"
+    if seen:
+        return (f"the {size:,} digits of {source}, all seen in training by {base_name} (no unseen ones to test on: "
+                f"not a test)")
+    others = f" ({left_out:,} others, seen in training by {base_name}, left out)" if left_out else ""
+    return f"the {size:,} test digits of {source}{others}"
 
 
 def _replayed(pool: Dataset, count: int, epochs: int, rng: np.random.Generator) -> list[_Images]:
@@ -538,8 +577,8 @@ def _drop(before: _Scored, after: _Scored) -> float:
     return before.scores.data_test_accuracy - after.scores.data_test_accuracy
 
 
-def _message(writer: str, drawings: int, personal_test, source: str, test_size: int, before: FineTuneScores,
-             after: FineTuneScores, allowed: float, passed: bool, replayed: int) -> str:
+def _message(writer: str, drawings: int, personal_test, source: str, before: FineTuneScores,
+             after: FineTuneScores, allowed: float, passed: bool, replayed: int, where: str) -> str:
     """One paragraph: what was taught, the scores before → after, and the gate's verdict with its numbers."""
     kept = 0 if personal_test is None else len(personal_test)
     parts = [f"Taught {drawings - kept} of the {drawings} drawings by {writer} "
@@ -549,7 +588,6 @@ def _message(writer: str, drawings: int, personal_test, source: str, test_size: 
         parts.append(f"On the {kept} test drawings by {writer}: {share_text(before.personal_test_accuracy)} → "
                      f"{share_text(after.personal_test_accuracy)}.")
     change = (after.data_test_accuracy - before.data_test_accuracy) * 100
-    where = f"the {test_size:,} test digits of {source}"
     if passed:
         parts.append(f"On {where}: {share_text(before.data_test_accuracy)} → {share_text(after.data_test_accuracy)} "
                      f"({change:+.2f} points, within the {allowed * 100:.2f} allowed): can be saved.")

@@ -1,20 +1,23 @@
-"""Saved models: ``models/NAME.keras`` plus ``models/NAME.json``, its model card.
+"""Saved models: ``models/NAME.keras`` plus ``models/NAME.json``, its model card, and ``models/NAME.seen``,
+the record of the images it trained on (:mod:`digitcnn.seen`; a model saved without one has none).
 
-The card records the SHA-256 of the model file, so a model and a card that do not belong together
+The record is a file of its own, not a field of the card: full MNIST's 60,000 fingerprints are 480 kB
+(about 1.1 MB as JSON text, over a card's limit), and listing the models reads every card, which stays a few kB.
+The card records the SHA-256 of the model file and of the record, so files that do not belong together
 are caught on load. Several people save and read at once, and a save can be killed at any moment,
-so a model and its card change together as readers see them:
+so a model, its record and its card change together as readers see them:
 
-- A save writes both files as hidden temporaries beside them (``.NAME.XXXXXXXX.keras`` and
-  ``.json``, the card signed with the new model's checksum), each locked (``flock``) by the save
-  for as long as it runs, then renames the model into place, then the card. Saves of one name take
-  turns on the lock file ``.NAME.lock``.
+- A save writes its files as hidden temporaries beside them (``.NAME.XXXXXXXX.keras``, ``.seen`` and
+  ``.json``, the card signed with the new files' checksums), each locked (``flock``) by the save
+  for as long as it runs, then renames the record and the model into place, then the card. Saves of one
+  name take turns on the lock file ``.NAME.lock``.
 - A reader that finds a model apart from its card while a save of that name holds the lock has
   looked between the save's two renames, and one that finds either file replaced since it read it
   has had a whole save land between its two reads: it reads again a few milliseconds later (for up
   to 2 s) instead of calling the model broken.
 - Temporaries that no running save holds were left by a killed one. Listing, loading and saving
-  finish its commit where a leftover completes the pair (a new model renamed in, its card still a
-  temporary: "roll forward"), then remove the leftovers.
+  finish its commit where leftovers complete the files a card names (a new model renamed in, its card
+  still a temporary: "roll forward"), then remove the leftovers.
 
 A card is checked field by field before anything uses it, and a file is read only if it is a
 regular file of a bounded size, so no file dropped into the folder can crash or stall a page.
@@ -50,18 +53,22 @@ from digitcnn.errors import ModelFileError, SettingsError
 from digitcnn.data import IMAGE_SIDE
 from digitcnn.models import CLASS_COUNT, portable_copy, register_custom_objects
 from digitcnn.refusal import NEVER_REFUSE, RefusalRule
+from digitcnn.seen import TrainingRecord
 from digitcnn.training import TrainingConfig
 
 CARD_FORMAT = "digitcnn-model-card/1"
 MODEL_SUFFIX = ".keras"
 CARD_SUFFIX = ".json"
+RECORD_SUFFIX = ".seen"
 SHIPPED_MODEL_NAMES = (config.DEFAULT_MODEL_NAME,)  # made by the command line; the app does not replace them
 SPLIT_METHODS = ("holdout", "own")
 MAX_CARD_BYTES = 1_000_000  # a card is a few kB
 MAX_UNPACKED_MODEL_BYTES = 200_000_000  # the article network unpacks to 2.5 MB; a zip bomb to far more
+MAX_RECORD_BYTES = 16_000_000  # 2 million images; a dataset holds at most 127,551 (data.MAX_PIXELS), fine-tunes add few
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _TEMPORARY_PATTERN = re.compile(  # tempfile.mkstemp's random part is made of [a-z0-9_]
-    rf"\.(?P<name>{_NAME_PATTERN.pattern})\.[a-z0-9_]+({re.escape(MODEL_SUFFIX)}|{re.escape(CARD_SUFFIX)})"
+    rf"\.(?P<name>{_NAME_PATTERN.pattern})\.[a-z0-9_]+"
+    rf"({re.escape(MODEL_SUFFIX)}|{re.escape(CARD_SUFFIX)}|{re.escape(RECORD_SUFFIX)})"
 )
 _SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 _CARD_RANGES = {  # the lowest and highest value of each number on a card
@@ -106,6 +113,19 @@ class ModelCard:
     temperature: float = 1.0  # the logits' divisor fitted after training (digitcnn.calibration); 1: none
     refusal: dict | None = None  # the "not a digit" rule fitted after training (digitcnn.refusal); None: never refuses
     fine_tuned: dict | None = None  # how a fine-tuned model came from its base (see from_fine_tune); None: trained
+    # The record of the images it trained on, NAME.seen: {"images": how many, "sha256": the file's}; set by the save.
+    # None: not recorded (a card saved before records, or a model saved without one).
+    trained_on: dict | None = None
+    test_seen: int | None = None  # how many of its test images it trained on; None: a card saved before records
+
+    @property
+    def test_images_seen(self) -> int | None:
+        """How many of the images its test scores are on it trained on (0: they are test scores); None when not
+        known. A card from before records that was trained, not fine-tuned, held its test images out of its
+        training (see :func:`digitcnn.training.make_split`): 0."""
+        if self.test_seen is not None:
+            return self.test_seen
+        return 0 if self.fine_tuned is None else None
 
     @property
     def training_config(self):
@@ -162,6 +182,7 @@ class ModelCard:
             data_source=split.source,
             train_size=len(split.train),
             test_size=len(split.test),
+            test_seen=int(result.trained_on.seen(split.test).sum()),
             split_method=split.method,
             settings=result.config.to_dict(),
             train_accuracy=result.train_evaluation.accuracy,
@@ -194,6 +215,7 @@ class ModelCard:
             data_source=result.data_source,
             train_size=result.train_size,
             test_size=len(evaluation.labels),
+            test_seen=result.data_test_seen,
             split_method=result.split_method,
             settings=dict(base.settings),
             train_accuracy=result.train_accuracy,
@@ -302,11 +324,13 @@ def check_writable(models_dir: str | os.PathLike | None = None) -> Path:
 
 
 def save_model(model, card: ModelCard, models_dir: str | os.PathLike | None = None, *,
-               protect_shipped: bool = False) -> Path:
-    """Save ``model`` and its ``card`` under the card's name; returns the model file.
+               trained_on: TrainingRecord | None = None, protect_shipped: bool = False) -> Path:
+    """Save ``model`` and its ``card`` under the card's name, with ``trained_on``, the record of the images it
+    trained on (a training's ``result.trained_on``; None: not recorded, and then whether it saw an image is
+    never known); returns the model file.
 
-    Readers see the previous model and card or the new ones, never one of each, and a save killed at
-    any point leaves one of the two whole (see the module's description). Saves of one name take
+    Readers see the previous files or the new ones, never a mix, and a save killed at any point leaves one
+    of the two whole (see the module's description). Saves of one name take
     turns. ``protect_shipped`` (the app's saves) refuses the names of the shipped models, which the
     command line makes (see :func:`check_new_name`). Any failure to write raises :class:`ModelFileError`
     and leaves no temporary file behind.
@@ -317,10 +341,27 @@ def save_model(model, card: ModelCard, models_dir: str | os.PathLike | None = No
     try:
         with _name_lock(card.name, folder, wait=True):
             _finish_killed_save(card.name, folder)
-            _write_pair(model, card, model_path, card_path)
+            _write_pair(model, card, model_path, card_path, trained_on)
     except OSError as error:
         raise ModelFileError(f"{model_path.name}: cannot be saved ({_reason(error)})") from None
     return model_path
+
+
+def attach_training_record(name: str, record: TrainingRecord, test_seen: int,
+                           models_dir: str | os.PathLike | None = None) -> Path:
+    """Give the saved model ``name`` its ``record`` of the images it trained on, ``test_seen`` of its test images
+    among them, its model file unchanged: for a model saved before models kept records (the command line's
+    ``record``). Saved as :func:`save_model` saves; returns the record's file."""
+    model_path, card_path = model_paths(name, models_dir)
+    folder = check_writable(model_path.parent)
+    try:
+        with _name_lock(name, folder, wait=True):
+            _finish_killed_save(name, folder)
+            card = _checked_pair(name, folder)[1]
+            _write_pair(None, dataclasses.replace(card, test_seen=test_seen), model_path, card_path, record)
+    except OSError as error:
+        raise ModelFileError(f"{name}{RECORD_SUFFIX}: cannot be saved ({_reason(error)})") from None
+    return model_path.with_suffix(RECORD_SUFFIX)
 
 
 def load_model(name: str, models_dir: str | os.PathLike | None = None):
@@ -328,12 +369,21 @@ def load_model(name: str, models_dir: str | os.PathLike | None = None):
     save: a model file that a save replaces while Keras reads it is read again."""
     register_custom_objects()  # the project's own classes, which older files name, before Keras reads one
     for _ in range(_LOAD_ATTEMPTS):
-        model_path, card, version = _model_file_and_card(name, models_dir)
+        model_path, card, version, _ = _model_file_and_card(name, models_dir)
         model = _read_keras_model(model_path)
         if _current_version(model_path) == version:
             check_model_shape(model, model_path.name)
             return model, card
     raise ModelFileError(f"{model_path.name}: replaced by other saves each time it was read; try again")
+
+
+def load_training_record(name: str, models_dir: str | os.PathLike | None = None) -> TrainingRecord | None:
+    """The record of the images the model called ``name`` trained on, checked against its card; None when its
+    card says it has none (see :attr:`ModelCard.trained_on`)."""
+    model_path, _ = model_paths(name, models_dir)
+    _recover(name, model_path.parent)
+    return _while_saving(name, model_path.parent,
+                         lambda: _checked_pair(name, model_path.parent, read_record=True))[3]
 
 
 def check_model_shape(model, where: str) -> None:
@@ -476,6 +526,18 @@ def _check_card_values(card: ModelCard, where: str) -> None:
         raise ModelFileError(f"{where}: refusal: {error}") from None
     if card.fine_tuned is not None:
         _check_fine_tuned(card.fine_tuned, f"{where}: fine_tuned")
+    if card.trained_on is not None:
+        _check_entries(card.trained_on, _TRAINED_ON_KINDS, f"{where}: trained_on")
+        if not 1 <= card.trained_on["images"] <= MAX_RECORD_BYTES // 8 \
+                or not _SHA256_PATTERN.fullmatch(card.trained_on["sha256"]):
+            raise ModelFileError(f"{where}: trained_on should give how many images (at least one) and the SHA-256 of "
+                                 f"the record {card.name}{RECORD_SUFFIX}")
+    if card.test_seen is not None and not 0 <= card.test_seen <= card.test_size:
+        raise ModelFileError(f"{where}: test_seen {card.test_seen!r} is not from 0 to its {card.test_size:,} test "
+                             f"images")
+
+
+_TRAINED_ON_KINDS = {"images": (int,), "sha256": (str,)}
 
 
 _FINE_TUNED_KINDS = {"base_model": (str,), "writer": (str,), "drawings": (int,), "personal_test_size": (int,),
@@ -584,7 +646,7 @@ def _listed(name: str, folder: Path) -> SavedModel:
     return SavedModel(name, card)
 
 
-def _model_file_and_card(name: str, models_dir) -> tuple[Path, ModelCard, tuple]:
+def _model_file_and_card(name: str, models_dir) -> tuple[Path, ModelCard, tuple, None]:
     """:func:`_checked_pair` for ``name``, once what a killed save of it left is dealt with."""
     model_path, _ = model_paths(name, models_dir)
     _recover(name, model_path.parent)
@@ -611,9 +673,12 @@ def _replaced_since(torn: _TornPair, name: str, folder: Path) -> bool:
     return torn.seen is not None and torn.seen != tuple(map(_current_version, model_paths(name, folder)))
 
 
-def _checked_pair(name: str, folder: Path) -> tuple[Path, ModelCard, tuple]:
-    """The model's file, its card and the version (:func:`_version`) of the file that matched the card's
-    checksum. The card's name is checked last: a model that does not match its card says more."""
+def _checked_pair(name: str, folder: Path, *, read_record: bool = False
+                  ) -> tuple[Path, ModelCard, tuple, TrainingRecord | None]:
+    """The model's file, its card, the version (:func:`_version`) of the file that matched the card's
+    checksum, and with ``read_record`` the record of the images it trained on (None: it has none; always None
+    without ``read_record``: the record's checksum is checked all the same). The card's name is checked last:
+    files that do not match their card say more."""
     model_path, card_path = model_paths(name, folder)
     card_version = _current_version(card_path)  # before the read: a card replaced after it is another version
     card = _read_card(card_path)
@@ -625,8 +690,31 @@ def _checked_pair(name: str, folder: Path) -> tuple[Path, ModelCard, tuple]:
                                 f"(changed or half-copied file?)", seen=(version, card_version))
     except FileNotFoundError:
         raise ModelFileError(f"{model_path.name}: no model file beside its card {card_path.name}") from None
+    record = _checked_record(card, model_path.with_suffix(RECORD_SUFFIX), (version, card_version), read_record)
     _check_card_name(card, card_path)
-    return model_path, card, version
+    return model_path, card, version, record
+
+
+def _checked_record(card: ModelCard, path: Path, seen: tuple, read: bool) -> TrainingRecord | None:
+    """Raise unless the record ``path`` matches ``card`` (a :class:`_TornPair` with ``seen``, the versions of the
+    model file and the card that were read, where a save may have come between); the record, when ``read``."""
+    if card.trained_on is None:
+        return None
+    try:
+        with _open_regular(path) as record_file:
+            if _sha256(record_file) != card.trained_on["sha256"]:
+                raise _TornPair(f"{path.name}: does not match its model card {card.name}{CARD_SUFFIX} (changed or "
+                                f"half-copied file?)", seen=seen)
+            if not read:
+                return None
+            record_file.seek(0)
+            content = record_file.read(MAX_RECORD_BYTES + 1)
+    except FileNotFoundError:
+        raise _TornPair(f"{path.name}: no record of the images {card.name} trained on beside its card (its card "
+                        f"names one)", seen=seen) from None
+    if len(content) > MAX_RECORD_BYTES:
+        raise ModelFileError(f"{path.name}: larger than {MAX_RECORD_BYTES // 1_000_000} MB, too big for a record")
+    return TrainingRecord.from_bytes(content, path.name)
 
 
 def _check_card_name(card: ModelCard, card_path: Path) -> None:
@@ -726,22 +814,38 @@ def _current_version(path: Path) -> tuple[int, int, int, int] | None:
 
 # --- Saving, and what killed saves leave ----------------------------------------------------------
 
-def _write_pair(model, card: ModelCard, model_path: Path, card_path: Path) -> None:
-    """Write the model and its card, signed with the model's checksum, as locked temporaries, then
-    rename the model into place and then the card. A save killed between the renames leaves the new
-    card's temporary, which completes the pair (:func:`_roll_forward`)."""
+def _write_pair(model, card: ModelCard, model_path: Path, card_path: Path, record: TrainingRecord | None) -> None:
+    """Write the model (None: the one in place stays, ``card`` holds its checksum), its record (if any) and its
+    card, signed with their checksums, as locked temporaries, then rename the record and the model into place
+    and then the card. A save killed between the renames leaves the new card's temporary, which with the other
+    leftovers completes its files (:func:`_roll_forward`). A record left by an earlier model of the name goes
+    once the card without one is in place."""
+    record_path = model_path.with_suffix(RECORD_SUFFIX)
     with _temporary_file(model_path) as (temporary_model, model_descriptor), \
-            _temporary_file(card_path) as (temporary_card, card_descriptor):
-        portable_copy(model).save(temporary_model)
+            _temporary_file(card_path) as (temporary_card, card_descriptor), \
+            _temporary_file(record_path) as (temporary_record, record_descriptor):
+        if model is not None:
+            portable_copy(model).save(temporary_model)
+        trained_on = None
+        if record is not None:
+            content = record.to_bytes()
+            temporary_record.write_bytes(content)
+            trained_on = {"images": len(record), "sha256": hashlib.sha256(content).hexdigest()}
         with _open_regular(temporary_model) as written:
-            signed = dataclasses.replace(card, model_sha256=_sha256(written)).to_json()
+            model_sha256 = card.model_sha256 if model is None else _sha256(written)
+        signed = dataclasses.replace(card, model_sha256=model_sha256, trained_on=trained_on).to_json()
         ModelCard.from_json(signed, where=card_path.name)  # a card no reader would accept is not saved
         temporary_card.write_text(signed + "\n", encoding="utf-8")
-        for descriptor in (model_descriptor, card_descriptor):
+        for descriptor in (model_descriptor, card_descriptor, record_descriptor):
             os.fchmod(descriptor, 0o644)  # readable by the app's other processes (mkstemp makes it private)
             os.fsync(descriptor)  # on disk before its name is: a power cut leaves no empty file under a name
-        os.replace(temporary_model, model_path)
+        if record is not None:
+            os.replace(temporary_record, record_path)
+        if model is not None:
+            os.replace(temporary_model, model_path)
         os.replace(temporary_card, card_path)
+        if record is None:
+            record_path.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -818,27 +922,37 @@ def _finish_killed_save(name: str, folder: Path) -> None:
     leftovers = [path for path in _temporaries(name, folder) if _abandoned(path)]
     used = _roll_forward(name, folder, leftovers)
     for path in leftovers:
-        if path != used:
+        if path not in used:
             path.unlink(missing_ok=True)
 
 
-def _roll_forward(name: str, folder: Path, leftovers: list[Path]) -> Path | None:
-    """If the model and its card do not match and a leftover completes the pair, rename it into place;
-    returns the leftover used. A leftover card whose checksum is the model's was left by a save killed
-    between its renames; a leftover model whose checksum the card holds, by one that renamed its card
-    first."""
+def _roll_forward(name: str, folder: Path, leftovers: list[Path]) -> set[Path]:
+    """If the files in place do not match their card and leftovers complete the files a card names, rename
+    them into place, the card last; returns the leftovers used. The card in place is tried first (a save that
+    renamed its card first left its model), then each leftover card (a save killed between its renames)."""
     model_path, card_path = model_paths(name, folder)
-    model_sha256, card_sha256 = _file_sha256(model_path), _card_sha256(card_path)
-    if model_sha256 is not None and model_sha256 == card_sha256:
-        return None
-    completing = {CARD_SUFFIX: (model_sha256, _card_sha256, card_path),
-                  MODEL_SUFFIX: (card_sha256, _file_sha256, model_path)}
-    for leftover in leftovers:
-        wanted, checksum_of, target = completing[leftover.suffix]
-        if wanted and checksum_of(leftover) == wanted:
-            os.replace(leftover, target)
-            return leftover
-    return None
+    in_place = {MODEL_SUFFIX: model_path, RECORD_SUFFIX: model_path.with_suffix(RECORD_SUFFIX)}
+    for candidate in [card_path, *(path for path in leftovers if path.suffix == CARD_SUFFIX)]:
+        card = _card_or_none(candidate)
+        if card is None or not card.model_sha256:
+            continue
+        wanted = {MODEL_SUFFIX: card.model_sha256, RECORD_SUFFIX: card.trained_on and card.trained_on["sha256"]}
+        moves = []
+        for suffix, checksum in wanted.items():
+            if not checksum or _file_sha256(in_place[suffix]) == checksum:
+                continue
+            found = next((path for path in leftovers if path.suffix == suffix and _file_sha256(path) == checksum),
+                         None)
+            if found is None:
+                break
+            moves.append((found, in_place[suffix]))
+        else:
+            if candidate != card_path:
+                moves.append((candidate, card_path))
+            for leftover, target in moves:
+                os.replace(leftover, target)
+            return {leftover for leftover, _ in moves}
+    return set()
 
 
 def _temporaries(name: str, folder: Path) -> list[Path]:
@@ -869,10 +983,10 @@ def _file_sha256(path: Path) -> str | None:
         return None
 
 
-def _card_sha256(path: Path) -> str | None:
-    """The model checksum the card in ``path`` records; None when it is not a readable card."""
+def _card_or_none(path: Path) -> ModelCard | None:
+    """The card in ``path``; None when it is not a readable card."""
     try:
-        return _read_card(path).model_sha256
+        return _read_card(path)
     except ModelFileError:
         return None
 

@@ -24,6 +24,7 @@ from digitcnn.inference import PLAIN, READINGS, predict_probabilities, predict_w
 from digitcnn.models import ARCHITECTURES, DEFAULT_ARCHITECTURE, SCHEDULES, Recipe, get_architecture
 from digitcnn.pens import bolder, finer, redrawn
 from digitcnn.refusal import DigitLikeness, RefusalRule, fit_likeness, fit_refusal
+from digitcnn.seen import TrainingRecord
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 
 TEST_SET_CHOICES = ("auto", "holdout", "own")
@@ -231,19 +232,33 @@ class TrainingResult:
     temperature: float = 1.0
     refusal: RefusalRule | None = None
 
+    @property
+    def trained_on(self) -> TrainingRecord:
+        """The record of the images the network learned from (see :mod:`digitcnn.seen`): its split's training
+        digits. The generated non-digits are left out: no dataset holds them."""
+        return TrainingRecord.of(self.split.train)
+
 
 def make_split(dataset: Dataset, config: TrainingConfig) -> Split:
-    """Choose training and test images as ``config`` says (see :class:`TrainingConfig`)."""
+    """Choose training and test images as ``config`` says (see :class:`TrainingConfig`). A test image that is a
+    copy of a training image (a CSV may hold a row twice) is left out of the test images: the model saw it."""
+    dataset.image_digests  # noqa: B018 - computed once for the dataset; its parts take theirs from it
     if _uses_own_test_set(dataset, config):
         if dataset.test is None:
             raise DataError(f"{dataset.source}: has no test set of its own; hold out a fraction instead")
-        train_set, test_set, method = Dataset(dataset.images, dataset.labels, dataset.source), dataset.test, "own"
+        train_set, test_set, method = dataset.subset(slice(None)), dataset.test, "own"
     else:
         train_set, test_set = split_dataset(dataset, config.test_fraction, config.seed, config.stratify)
         method = "holdout"
     if config.train_limit is not None and len(train_set) > config.train_limit:
         chosen = np.random.default_rng(config.seed).permutation(len(train_set))[: config.train_limit]
         train_set = train_set.subset(np.sort(chosen))
+    copies = TrainingRecord.of(train_set).seen(test_set)
+    if copies.all():
+        raise DataError(f"{dataset.source}: each of its {len(test_set):,} test images is also one of its training "
+                        f"images: none is left to test on")
+    if copies.any():
+        test_set = test_set.subset(np.flatnonzero(~copies))
     return Split(dataset.source, train_set, test_set, method)
 
 

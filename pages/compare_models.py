@@ -19,11 +19,12 @@ DISAGREEMENTS_SHOWN = 40
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def scores_of(name: str, model_sha256: str, data_fingerprint: str, _test_set) -> comparison.ModelScores:
-    """A model's scores on the test images, computed once per (model checksum, data fingerprint)."""
+def scores_of(name: str, model_sha256: str, data_fingerprint: str, _test_set, _record) -> comparison.ModelScores:
+    """A model's scores on the test images, computed once per (model checksum, data fingerprint); ``_record``, the
+    images it trained on, belongs to the model (its card signs it)."""
     model, card = registry.load_model(name)
     size = (config.models_dir() / f"{name}.keras").stat().st_size
-    return comparison.score_model(model, card, _test_set, size)
+    return comparison.score_model(model, card, _test_set, size, _record)
 
 
 def choose_models(cards: dict) -> list:
@@ -34,27 +35,34 @@ def choose_models(cards: dict) -> list:
 
 
 def scored(chosen: list, dataset) -> tuple[list, object]:
-    """Each chosen model's scores on the test images of ``dataset``, with progress the first time."""
-    test_set, described = comparison.comparison_test_set(dataset, chosen[0])
-    st.caption(f"Every model is scored on the same images: {literal(described)}. A model that learned from some of "
-               f"them (trained on another split of these data) has an unfair edge: compare models of the same split.")
+    """Each chosen model's scores on the test images of ``dataset`` that none of them trained on (all of them, with
+    why there is no verdict, where none remain), with progress the first time."""
+    candidates, described = comparison.comparison_test_set(dataset, chosen[0])
+    records = {card.name: state.training_record(card) for card in chosen}
+    test_set, how, testable = comparison.unseen_part(candidates, records)
+    st.caption(f"Every model is scored on the same images: {literal(described)}.")
+    if testable:
+        st.caption(literal(how))
+    else:
+        st.info(literal(how), icon=":material/info:")
     progress = st.progress(0.0, text="Scoring the models…")
     all_scores = []
     for index, card in enumerate(chosen):
         progress.progress(index / len(chosen), text=f"Scoring {literal(card.name)} on {len(test_set):,} images…")
-        all_scores.append(scores_of(card.name, card.model_sha256, test_set.fingerprint, test_set))
+        all_scores.append(scores_of(card.name, card.model_sha256, test_set.fingerprint, test_set, records[card.name]))
     progress.empty()
     return all_scores, test_set
 
 
 def table(all_scores: list) -> None:
     rows = []
+    tested = all(scores.seen_in_training == 0 for scores in all_scores)  # a test only on images none trained on
     for scores in all_scores:
         low, high = scores.accuracy_interval
         rows.append({
             "model": scores.name, "architecture": models.title_of(scores.architecture),
             "reading": READING_WORDS.get(scores.reading, scores.reading),
-            "test accuracy": share_text(scores.accuracy),
+            "test accuracy" if tested else "accuracy (not a test)": share_text(scores.accuracy),
             "95% interval": f"{share_text(low)} – {share_text(high)}", "loss": f"{scores.evaluation.loss:.4f}",
             "calibration error": share_text(scores.ece),
             "refused": "never" if scores.refused_share is None else share_text(scores.refused_share),
@@ -69,7 +77,11 @@ def table(all_scores: list) -> None:
 def verdicts(all_scores: list) -> None:
     st.subheader("Is it real?")
     for a, b in itertools.combinations(all_scores, 2):
-        verdict = comparison.compare_pair(a, b)
+        try:
+            verdict = comparison.compare_pair(a, b)
+        except DigitCNNError as error:  # scored on images one of them trained on: no verdict, and why
+            st.info(literal(str(error)[0].upper() + str(error)[1:]), icon=":material/balance:")
+            continue
         (st.success if verdict.significant else st.info)(literal(verdict.describe()), icon=":material/balance:")
     st.caption("McNemar's exact test on the images one model reads right and the other wrong: the counts are the "
                "images only the better model gets wrong against those only the other gets wrong.")

@@ -4,9 +4,8 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from digitcnn import models, preprocess
+from digitcnn import models, preprocess, seen
 from digitcnn.errors import DigitCNNError
-from digitcnn.percentages import share_text
 from ui import navigation, reading, state
 from ui.markup import literal
 
@@ -27,7 +26,7 @@ def active_model():
                    icon=":material/warning:")
         st.stop()
     st.caption(f"Read by **{literal(card.name)}** ({literal(models.title_of(card.architecture))}, "
-               f"{share_text(card.test_accuracy)} on its test images). Pick another model in the sidebar.")
+               f"{literal(seen.card_score_text(card))}). Pick another model in the sidebar.")
     return predictor, card
 
 

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from digitcnn import seen
 from digitcnn.percentages import share_text
 from ui import navigation, state
 from ui.markup import literal
@@ -18,7 +19,8 @@ def in_use() -> None:
     if card is None:
         model_column.metric("Active model", "none yet")
     else:
-        model_column.metric(f"Active model: {literal(card.name)}", share_text(card.test_accuracy), help="test accuracy")
+        model_column.metric(f"Active model: {literal(card.name)}", share_text(card.test_accuracy),
+                            help=literal(seen.card_score_text(card)))
 
 
 def pages() -> None:

@@ -3,7 +3,7 @@ curves grow, then study its scores and mistakes, and save it."""
 
 import streamlit as st
 
-from digitcnn import charts, gallery, models, registry, training
+from digitcnn import charts, gallery, models, registry, seen, training
 from digitcnn.errors import DigitCNNError
 from digitcnn.inference import PLAIN, READING_WORDS, THREE_PENS
 from digitcnn.jobs import CANCELLED, FAILED, RUNNING, WAITING
@@ -345,7 +345,7 @@ def _saved_model_row(entry) -> dict:
         rule = card.refusal_rule
         row |= {"architecture": models.title_of(card.architecture),
                 "reading": READING_WORDS.get(card.reading, card.reading),
-                "test accuracy": share_text(card.test_accuracy),
+                "test accuracy": f"{share_text(card.test_accuracy)}{seen.card_test_note(card)}",
                 "not a digit below": probability_text(rule.threshold) if rule.fitted else "never",
                 "test digits refused": share_text(rule.test_refused) if rule.fitted else "—",
                 "data": card.data_source, "train / test images": f"{card.train_size:,} / {card.test_size:,}",

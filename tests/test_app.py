@@ -26,7 +26,8 @@ def models_folder(tiny_result, tmp_path_factory):
     """A models folder holding the tiny model as 'default', the name the app reads drawings with."""
     folder = tmp_path_factory.mktemp("app_models")
     result, _ = tiny_result
-    registry.save_model(result.model, registry.ModelCard.from_training("default", result), folder)
+    registry.save_model(result.model, registry.ModelCard.from_training("default", result), folder,
+                        trained_on=result.trained_on)
     return folder
 
 
@@ -287,6 +288,9 @@ def test_saving_makes_the_model_the_one_for_drawings_without_a_crash(app, models
     assert any("Saved as **page-saved**" in message.value for message in test.success)
     _, card = registry.load_model("page-saved", models_folder)
     assert card.test_size == 1650 and card.train_size == 400 and card.reading == "three-pens"
+    assert len(registry.load_training_record("page-saved", models_folder)) == 400  # the images it trained on
+    assert literal("Seen in training by page-saved: 400 of these 5,000 images.") in [
+        caption.value for caption in test.sidebar.caption]
     assert test.sidebar.selectbox[1].value == "page-saved"
     assert any(f"reads each digit {READING_WORDS[THREE_PENS]}" in caption.value for caption in test.sidebar.caption)
     saved = test.dataframe[-1].value.set_index("name")
@@ -995,7 +999,8 @@ def test_comparing_two_saved_models_gives_a_verdict_the_table_and_their_disagree
     from digitcnn.training import TrainingConfig, train
 
     other = train(small_dataset, TrainingConfig(architecture="article", epochs=1, batch_size=32, seed=3))
-    registry.save_model(other.model, registry.ModelCard.from_training("other", other), models_folder)
+    registry.save_model(other.model, registry.ModelCard.from_training("other", other), models_folder,
+                        trained_on=other.trained_on)
     test = app("pages/compare_models.py")
     test.multiselect[0].set_value(["default", "other"]).run()  # other tests save models in the same folder
     assert not test.exception, test.exception
@@ -1007,6 +1012,7 @@ def test_comparing_two_saved_models_gives_a_verdict_the_table_and_their_disagree
     verdict = (*test.success, *test.info)[0].value
     assert "default" in verdict and "other" in verdict and "p " in verdict
     assert "same images" in test.caption[0].value
+    assert "seen in training by one of the models and are left out" in test.caption[1].value  # their split's
     test.radio[0].set_value("b right, a wrong").run()
     assert not test.exception, test.exception
     started = time.perf_counter()

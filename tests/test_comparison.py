@@ -35,7 +35,7 @@ def one_hot_probabilities(predictions, confidence=0.9):
     return rows
 
 
-def hand_scores(name, labels, predictions, fingerprint="same images"):
+def hand_scores(name, labels, predictions, fingerprint="same images", seen_in_training=0):
     """ModelScores from hand-made predictions, without a model."""
     labels = np.asarray(labels)
     evaluation = evaluate(labels, one_hot_probabilities(np.asarray(predictions)))
@@ -44,6 +44,7 @@ def hand_scores(name, labels, predictions, fingerprint="same images"):
         evaluation=evaluation, accuracy_interval=accuracy_interval(evaluation.predictions == labels),
         ece=0.0, refused_share=None, parameter_count=1, file_bytes=None, milliseconds_per_drawing=0.1,
         architecture="article", reading="plain", data_source="hand-made", train_size=1, training_seconds=0.0,
+        seen_in_training=seen_in_training,
     )
 
 
@@ -163,6 +164,16 @@ def test_scores_of_different_images_are_not_compared():
                 compare(a, other)
 
 
+def test_no_verdict_on_images_either_model_trained_on_or_may_have():
+    a = hand_scores("a", LABELS, A_PREDICTS)
+    for other, reason in [(hand_scores("b", LABELS, B_PREDICTS, seen_in_training=3), "b trained on 3 of them"),
+                          (hand_scores("b", LABELS, B_PREDICTS, seen_in_training=None),
+                           "it is not known which images b trained on")]:
+        with pytest.raises(SettingsError, match=f"^no verdict between a and b on these {len(LABELS)} images: {reason}; "
+                                                f"a verdict needs images neither trained on$"):
+            compare_pair(a, other)
+
+
 COMPACT_WINS = "compact is better than article: 37 vs 139 images, p < 0.001"
 
 
@@ -188,18 +199,22 @@ def two_models(small_dataset, tiny_result):
     first, _ = tiny_result
     second = training.train(small_dataset, training.TrainingConfig(architecture="article", epochs=1,
                                                                     batch_size=32, seed=3))
-    return [(result.model, ModelCard.from_training(name, result))
+    return [(result.model, ModelCard.from_training(name, result), result.trained_on)
             for name, result in (("tiny", first), ("quick", second))]
 
 
 def test_real_models_scored_and_compared_on_the_same_test_set(small_dataset, two_models):
-    (model_a, card_a), (model_b, card_b) = two_models
-    test_set, described = comparison.comparison_test_set(small_dataset, card_a)
-    assert len(test_set) == card_a.test_size == 198
+    (model_a, card_a, record_a), (model_b, card_b, record_b) = two_models
+    candidates, described = comparison.comparison_test_set(small_dataset, card_a)
+    assert len(candidates) == card_a.test_size == 198
     assert described == "the 198 images held out of small sample (33%, seed 7)"
+    test_set, how, testable = comparison.unseen_part(candidates, {"tiny": record_a, "quick": record_b})
+    assert testable and 0 < len(test_set) < 198  # quick held out other digits: it trained on some of tiny's test
+    assert how == (f"{198 - len(test_set)} of them were seen in training by one of the models and are left out: every "
+                   f"model is tested on the {len(test_set)} others, which none of them trained on.")
 
-    a = comparison.score_model(model_a, card_a, test_set, model_file_bytes=12345)
-    b = comparison.score_model(model_b, card_b, test_set)
+    a = comparison.score_model(model_a, card_a, candidates, model_file_bytes=12345, record=record_a)
+    b = comparison.score_model(model_b, card_b, test_set, record=record_b)
     # The same images the card was scored on, scored again by the comparison's own reading: the same figures to the
     # last digits of the scores, but a picture on the edge of a decision may change sides (the refusal threshold is
     # one test picture's score): one picture of the 198 either way.
@@ -212,6 +227,8 @@ def test_real_models_scored_and_compared_on_the_same_test_set(small_dataset, two
     assert (a.name, a.architecture, a.train_size) == ("tiny", "article", card_a.train_size)
     reading = Predictor(model_a, card_a.refusal_rule, card_a.reading).read(test_set.images[0])
     assert a.evaluation.confidences[0] == pytest.approx(reading.score, abs=1e-5)  # how sure: as the draw page says
+    assert a.seen_in_training == b.seen_in_training == 0
+    a = comparison.score_model(model_a, card_a, test_set, record=record_a)
 
     verdict = compare_pair(a, b)
     assert verdict.a_only_right + verdict.b_only_right + verdict.both_wrong == int((~a.correct | ~b.correct).sum())
@@ -221,7 +238,7 @@ def test_real_models_scored_and_compared_on_the_same_test_set(small_dataset, two
 
 
 def test_models_scored_on_different_test_sets_are_not_compared(small_dataset, two_models):
-    (model_a, card_a), (model_b, card_b) = two_models
+    (model_a, card_a, _), (model_b, card_b, _) = two_models
     a = comparison.score_model(model_a, card_a, small_dataset.subset(np.arange(100)))
     b = comparison.score_model(model_b, card_b, small_dataset.subset(np.arange(100, 200)))
     with pytest.raises(SettingsError):
@@ -236,3 +253,37 @@ def test_a_dataset_with_its_own_test_set_is_compared_on_it(small_dataset, two_mo
     test_set, described = comparison.comparison_test_set(dataset, two_models[0][1])
     assert test_set is own
     assert described == "the source's own 100 test images (MNIST test set)"
+
+
+def test_a_model_trained_on_the_embedded_sample_gets_a_verdict_on_mnists_test_images_and_none_where_it_trained(
+        two_models, embedded, mnist_dir):
+    """The shipped model trained on all of MNIST's training images, the embedded sample among them: against it,
+    a model trained on part of the sample is judged on MNIST's test images, which neither saw, and on the embedded
+    sample not at all; two models trained on parts of the sample are judged on the part neither trained on."""
+    from digitcnn import data, registry
+
+    model_a, card_a, record_a = two_models[0]
+    shipped, shipped_card = registry.load_model("default")
+    records = {"tiny": record_a, "default": registry.load_training_record("default")}
+
+    candidates, _ = comparison.comparison_test_set(data.load_dataset(mnist_dir), card_a)
+    test_set, how, testable = comparison.unseen_part(candidates, records)
+    assert testable and test_set is candidates and len(test_set) == 10_000
+    assert how == "None of the models trained on any of them."
+    scored = test_set.subset(np.arange(2000))  # enough for the verdict, in a fifth of the time
+    verdict = compare_pair(comparison.score_model(model_a, card_a, scored, record=record_a),
+                           comparison.score_model(shipped, shipped_card, scored, record=records["default"]))
+    assert verdict.better == "default" and verdict.significant  # 99.6% against a two-epoch model of 402 digits
+
+    candidates, _ = comparison.comparison_test_set(embedded, card_a)
+    test_set, how, testable = comparison.unseen_part(candidates, records)
+    assert not testable and test_set is candidates and len(candidates) == 1650
+    assert how.startswith("No verdict: every one of these 1,650 images was seen in training by one of the models "
+                          "(seen by tiny ")
+    assert "default 1,650), so there are no unseen images to test on" in how
+    scored = comparison.score_model(shipped, shipped_card, test_set.subset(np.arange(100)), record=records["default"])
+    assert scored.seen_in_training == 100
+    with pytest.raises(SettingsError, match="no verdict between tiny and default on these 100 images: tiny trained "
+                                            "on .* and default trained on 100 of them"):
+        compare_pair(comparison.score_model(model_a, card_a, test_set.subset(np.arange(100)), record=record_a),
+                     scored)

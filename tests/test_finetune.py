@@ -53,7 +53,8 @@ def taught(base, writer, small_dataset):
     weights = [w.copy() for w in model.get_weights()]
     events = []
     settings = dataclasses.replace(QUICK, max_accuracy_drop=1.0)
-    result = fine_tune(model, card, writer[0], small_dataset, settings, on_progress=events.append, writer="ana")
+    result = fine_tune(model, card, writer[0], small_dataset, settings, on_progress=events.append, writer="ana",
+                       base_record=base[2].trained_on)
     return result, events, before, weights
 
 
@@ -88,6 +89,41 @@ def test_the_data_test_set_is_the_one_the_base_model_held_out(base, taught):
     assert result.before.data_test_accuracy == pytest.approx(trained.test_evaluation.accuracy,
                                                              abs=1 / len(trained.split.test) + 1e-9)
     assert result.after.data_test_accuracy == result.data_test_evaluation.accuracy
+
+
+def test_the_fine_tuned_model_records_the_base_models_images_the_drawings_taught_and_the_replayed_digits(
+        base, taught, writer, small_dataset, tmp_path):
+    _, _, trained = base
+    result = taught[0]
+    record = result.trained_on
+    assert record.seen(trained.split.train).all() and not record.seen(trained.split.test).any()
+    taught_drawings = record.seen(writer[0])
+    assert taught_drawings.sum() == result.taught == 140  # the 60 kept apart to test were not learned
+    assert len(record) == len(trained.split.train) + 140  # the replayed digits are the base model's training digits
+    assert result.data_test_seen == 0 and "the 198 test digits of small sample" in result.message
+    card = registry.ModelCard.from_fine_tune("tiny-ana", result)
+    registry.save_model(result.model, card, tmp_path, trained_on=record)
+    [entry] = registry.list_models(tmp_path)
+    assert entry.card.test_seen == 0 and entry.card.trained_on["images"] == len(record)
+    np.testing.assert_array_equal(registry.load_training_record("tiny-ana", tmp_path).digests, record.digests)
+
+
+def test_digits_the_base_model_trained_on_are_no_test_and_are_said_to_be_none(base, writer, small_dataset):
+    """The shipped model taught on the embedded sample, which it trained on, reported "the data's test set"."""
+    from digitcnn.seen import TrainingRecord, card_score_text
+
+    model, card, _ = base
+    settings = dataclasses.replace(QUICK, epochs=1, replay=1, max_accuracy_drop=1.0)
+    result = fine_tune(model, card, writer[0], small_dataset, settings, writer="ana",
+                       base_record=TrainingRecord.of(small_dataset))  # as if it had trained on all 600 digits
+    assert result.data_test_seen == len(result.data_test_evaluation.labels) == 198
+    assert "the 198 digits of small sample, all seen in training by tiny (no unseen ones to test on: not a test)" \
+        in result.message and "test digits of" not in result.message
+    taught_card = registry.ModelCard.from_fine_tune("tiny-ana", result)
+    assert card_score_text(taught_card).endswith("images of small sample (seen in training: 198 of 198 — not a test)")
+    unknown = fine_tune(model, card, writer[0], small_dataset, settings, writer="ana")  # a base without a record
+    assert unknown.data_test_seen is None and unknown.trained_on is None
+    assert "not known whether tiny trained on them: not a test" in unknown.message
 
 
 def test_the_base_model_is_left_as_it_was(base, taught, small_dataset):

@@ -226,6 +226,7 @@ from digitcnn import registry
 
 source, target, killing_rename = sys.argv[1:]
 model, card = registry.load_model("tiny", source)
+record = registry.load_training_record("tiny", source)
 rename = os.replace
 
 
@@ -236,12 +237,23 @@ def rename_or_die(old, new):
 
 
 os.replace = rename_or_die
-registry.save_model(model, card, target)
+registry.save_model(model, card, target, trained_on=record)
 """
 
 
+def _save_killed_at(killing_rename, source, folder):
+    """Save the model in ``source`` into ``folder`` in a process of its own, killed at the rename to ``killing_rename``."""
+    script = source / "save_and_die.py"
+    script.write_text(_SAVE_KILLED_AT_A_RENAME)
+    environment = {**os.environ, "PYTHONPATH": str(config.PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.run([sys.executable, str(script), str(source), str(folder), killing_rename],
+                             env=environment, capture_output=True, text=True, timeout=300)
+    assert process.returncode == -signal.SIGKILL, process.stderr[-2000:]
+
+
 def _hidden_temporaries(folder):
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and p.suffix in (".keras", ".json"))
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and p.suffix in (".keras", ".json",
+                                                                                                ".seen"))
 
 
 @pytest.mark.parametrize("killing_rename, survivor", [("tiny.keras", "first"), ("tiny.json", "second")],
@@ -251,12 +263,7 @@ def test_a_save_killed_at_a_rename_leaves_a_whole_model(saved, second_model, tmp
     result, folder = saved
     source = tmp_path_factory.mktemp("source")
     registry.save_model(*second_model, source)
-    script = source / "save_and_die.py"
-    script.write_text(_SAVE_KILLED_AT_A_RENAME)
-    environment = {**os.environ, "PYTHONPATH": str(config.PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.run([sys.executable, str(script), str(source), str(folder), killing_rename],
-                             env=environment, capture_output=True, text=True, timeout=300)
-    assert process.returncode == -signal.SIGKILL, process.stderr[-2000:]
+    _save_killed_at(killing_rename, source, folder)
     assert _hidden_temporaries(folder)  # what the killed save left behind
 
     [entry] = registry.list_models(folder)
@@ -264,6 +271,72 @@ def test_a_save_killed_at_a_rename_leaves_a_whole_model(saved, second_model, tmp
     model, card = registry.load_model("tiny", folder)
     expected = {"first": result.model, "second": second_model[0]}[survivor]
     np.testing.assert_array_equal(model.get_weights()[-1], expected.get_weights()[-1])
+    assert _hidden_temporaries(folder) == []
+
+
+@pytest.fixture
+def saved_with_record(tiny_result, tmp_path):
+    """The tiny model saved as 'tiny' with the record of the images it trained on."""
+    result, _ = tiny_result
+    registry.save_model(result.model, registry.ModelCard.from_training("tiny", result), tmp_path,
+                        trained_on=result.trained_on)
+    return result, tmp_path
+
+
+def test_a_model_keeps_the_record_of_the_images_it_trained_on(saved_with_record):
+    result, folder = saved_with_record
+    assert sorted(p.name for p in folder.iterdir()) == [".tiny.lock", "tiny.json", "tiny.keras", "tiny.seen"]
+    record = registry.load_training_record("tiny", folder)
+    assert len(record) == 402 and record.seen(result.split.train).all() and not record.seen(result.split.test).any()
+    content = (folder / "tiny.seen").read_bytes()
+    [entry] = registry.list_models(folder)
+    assert entry.card.trained_on == {"images": 402, "sha256": hashlib.sha256(content).hexdigest()}
+    assert entry.card.test_seen == 0 and len(content) == 16 + 8 * 402
+
+    _, card = registry.load_model("tiny", folder)
+    registry.save_model(result.model, card, folder)  # saved again without a record: the old one goes
+    assert registry.load_training_record("tiny", folder) is None and not (folder / "tiny.seen").exists()
+    assert registry.list_models(folder)[0].card.trained_on is None
+
+
+def _flip_a_byte(path):
+    content = bytearray(path.read_bytes())
+    content[-1] ^= 1
+    path.write_bytes(bytes(content))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: _flip_a_byte(f / "tiny.seen"), "tiny.seen: does not match its model card tiny.json"),
+    (lambda f: (f / "tiny.seen").write_bytes((f / "tiny.seen").read_bytes()[:100]), "tiny.seen: does not match"),
+    (lambda f: (f / "tiny.seen").unlink(), "tiny.seen: no record of the images tiny trained on"),
+], ids=["a byte changed", "truncated", "missing"])
+def test_a_changed_or_missing_record_is_caught(saved_with_record, damage, message):
+    _, folder = saved_with_record
+    damage(folder)
+    for read in (registry.load_model, registry.load_training_record):
+        with pytest.raises(ModelFileError, match=message):
+            read("tiny", folder)
+    [entry] = registry.list_models(folder)
+    assert entry.card is None and message in entry.problem
+
+
+@pytest.mark.parametrize("killing_rename, survivor", [("tiny.seen", "first"), ("tiny.keras", "second"),
+                                                      ("tiny.json", "second")],
+                         ids=["killed before any rename", "killed after the record's", "killed before the card's"])
+def test_a_save_killed_at_a_rename_leaves_a_model_whole_with_its_record(saved_with_record, second_model, embedded,
+                                                                        tmp_path_factory, killing_rename, survivor):
+    from digitcnn.seen import TrainingRecord
+
+    result, folder = saved_with_record
+    source = tmp_path_factory.mktemp("source")
+    second_record = TrainingRecord.of(embedded.subset(np.arange(1000, 1100)))
+    registry.save_model(*second_model, source, trained_on=second_record)
+    _save_killed_at(killing_rename, source, folder)
+
+    [entry] = registry.list_models(folder)
+    assert entry.problem is None and entry.card.data_source == {"first": "small sample", "second": "second"}[survivor]
+    expected = {"first": result.trained_on, "second": second_record}[survivor]
+    np.testing.assert_array_equal(registry.load_training_record("tiny", folder).digests, expected.digests)
     assert _hidden_temporaries(folder) == []
 
 

@@ -48,6 +48,20 @@ def test_split_holds_out_a_fraction_or_uses_the_sources_own_test_set(small_datas
         training.make_split(small_dataset, training.TrainingConfig(test_set="own"))
 
 
+def test_a_test_image_that_copies_a_training_image_is_no_test_image(small_dataset):
+    """A CSV that holds a row twice put a picture on both sides of the split: its score was no test score."""
+    twice = np.concatenate([np.arange(600), np.arange(100)])  # the first 100 rows twice
+    doubled = small_dataset.subset(twice, "doubled")
+    split = training.make_split(doubled, training.TrainingConfig(test_fraction=0.25))
+    assert len(split.train) == 525 and not np.isin(split.test.image_digests, split.train.image_digests).any()
+    naive = training.split_dataset(doubled, 0.25, training.TrainingConfig.seed)[1]
+    assert len(split.test) < len(naive) == 175  # the copies the plain split put in the test part are left out
+    with_own = type(small_dataset)(small_dataset.images, small_dataset.labels, "x", small_dataset.subset(slice(0, 9)))
+    with pytest.raises(DataError, match="x: each of its 9 test images is also one of its training images: none is "
+                                        "left to test on"):
+        training.make_split(with_own, training.TrainingConfig())
+
+
 def test_training_learns_and_reports_every_batch_and_epoch(tiny_result):
     result, events = tiny_result
     batches = events[0].batches
@@ -271,7 +285,8 @@ def test_batch_normalization_ends_with_the_statistics_of_the_final_weights(small
 @pytest.mark.parametrize("size", [5000, 600, 101, 37])
 def test_the_training_size_is_counted_as_the_split_chooses_it(embedded, size):
     dataset = embedded.subset(slice(0, size))
-    with_own = data.Dataset(dataset.images, dataset.labels, "with own", test=embedded.subset(slice(4000, 4100)))
+    own_test = data.Dataset(np.roll(embedded.images[4000:4100], 1, axis=2), embedded.labels[4000:4100], "own test")
+    with_own = data.Dataset(dataset.images, dataset.labels, "with own", test=own_test)  # pictures none of its own
     for source, settings in [(dataset, {}), (dataset, dict(test_fraction=0.25, stratify=size >= 101)),
                              (dataset, dict(test_fraction=0.05, train_limit=30)), (with_own, {}),
                              (with_own, dict(train_limit=size // 3)), (with_own, dict(test_set="holdout"))]:

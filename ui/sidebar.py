@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from digitcnn import config, data, download, models
+from digitcnn import config, data, download, models, seen
 from digitcnn.errors import DigitCNNError
 from digitcnn.inference import READING_WORDS, THREE_PENS
-from digitcnn.percentages import share_text
 from ui import state
 from ui.markup import literal
 
@@ -17,12 +16,13 @@ _UPLOAD_LABEL = "Upload a CSV…"
 def render() -> None:
     """Show and switch the data source and the active model."""
     with st.sidebar:
-        _data_source()
+        dataset = _data_source()
         st.divider()
-        _active_model()
+        _active_model(dataset)
 
 
-def _data_source() -> None:
+def _data_source():
+    """The data picker, with what the data in use holds; returns that dataset."""
     choices = {choice.source: choice.label for choice in data.available_sources()}
     choices[state.MY_DRAWINGS] = "My drawings"
     choices[state.UPLOAD] = _UPLOAD_LABEL
@@ -64,6 +64,7 @@ def _data_source() -> None:
         st.error(literal(error), icon=":material/error:")
     st.caption(f"Using **{literal(dataset.source)}**: {len(dataset):,} image{'s' if len(dataset) != 1 else ''}"
                + (f" + {len(dataset.test):,} test images" if dataset.test is not None else ""))
+    return dataset
 
 
 def _full_mnist_offer() -> None:
@@ -123,7 +124,7 @@ def _load_upload() -> None:
     state.renew_uploader()
 
 
-def _active_model() -> None:
+def _active_model(dataset) -> None:
     cards = state.usable_cards()
     card = state.active_model_card(cards)
     if card is None:
@@ -137,5 +138,8 @@ def _active_model() -> None:
     st.selectbox("Model for drawings", options=list(cards), key=state.MODEL_PICKER,
                  on_change=lambda: state.set_active_model(st.session_state[state.MODEL_PICKER]))
     pens = f", reads each digit {READING_WORDS[THREE_PENS]}" if card.reading == THREE_PENS else ""
-    st.caption(f"{literal(models.title_of(card.architecture))}{pens}, test accuracy {share_text(card.test_accuracy)} "
-               f"on {card.test_size:,} images of {literal(card.data_source)}")
+    st.caption(f"{literal(models.title_of(card.architecture))}{pens}, {literal(seen.card_score_text(card))}")
+    try:
+        st.caption(literal(seen.dataset_text(card, state.training_record(card), dataset)))
+    except DigitCNNError as error:
+        st.caption(literal(f"Which images {card.name} trained on cannot be read: {error}"))

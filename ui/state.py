@@ -154,6 +154,20 @@ def load_predictor(name: str, model_sha256: str):
     return Predictor(model, card.refusal_rule, card.reading), card
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _load_training_record(name: str, record_sha256: str):
+    """A saved model's record of the images it trained on, read once per record (its checksum in the key)."""
+    return registry.load_training_record(name)
+
+
+def training_record(card: registry.ModelCard):
+    """The record of the images the model of ``card`` trained on (see digitcnn.seen); None when it has none. A
+    record that cannot be read raises :class:`~digitcnn.errors.DigitCNNError`."""
+    if card.trained_on is None:
+        return None
+    return _load_training_record(card.name, card.trained_on["sha256"])
+
+
 # --- Data ---------------------------------------------------------------------------------------
 
 def active_source() -> str:
@@ -504,7 +518,7 @@ def save_trained_model(job: TrainingJob) -> None:
         registry.check_new_name(name, starts_from=result.base_name if fine_tuning else None)
         card = (registry.ModelCard.from_fine_tune(name, result) if fine_tuning
                 else registry.ModelCard.from_training(name, result))
-        registry.save_model(result.model, card, protect_shipped=True)
+        registry.save_model(result.model, card, trained_on=result.trained_on, protect_shipped=True)
     except DigitCNNError as error:
         st.session_state[_SAVE_ERROR] = str(error)
         return

@@ -30,8 +30,8 @@ def teach_form(dataset, cards: dict) -> None:
     st.caption(f"Starting from a saved model, it learns the drawings you kept on **Draw a digit** as "
                f"**{literal(state.writer_shown())}** ({digits} digits so far), mixed with replayed digits of the "
                f"data in use ({literal(dataset.source)}) so that it does not forget them. A share of your drawings "
-               f"is kept apart to show what it learned; if its accuracy on the data's test set falls by more than "
-               f"{settings.max_accuracy_drop * 100:g} points it is not saved.")
+               f"is kept apart to show what it learned; if its accuracy on the data's held-out digits falls by more "
+               f"than {settings.max_accuracy_drop * 100:g} points it is not saved.")
     if state.active_source() == state.MY_DRAWINGS:
         st.info("Pick the data the model learned from (the embedded sample or full MNIST) in the sidebar: it "
                 "replays and tests on those.", icon=":material/info:")
@@ -77,7 +77,9 @@ def fine_tune_results(job, result) -> None:
     scores = st.columns(4)
     scores[0].metric("Your test drawings", share_text(after.personal_test_accuracy),
                      delta=f"{(after.personal_test_accuracy - before.personal_test_accuracy) * 100:+.1f} points")
-    scores[1].metric("The data's test set", share_text(after.data_test_accuracy),
+    tested = result.data_test_seen == 0  # a test only on digits the base model never trained on
+    scores[1].metric("The data's test set" if tested else "The data's digits (not a test)",
+                     share_text(after.data_test_accuracy),
                      delta=f"{(after.data_test_accuracy - before.data_test_accuracy) * 100:+.2f} points")
     scores[2].metric("Drawings taught / kept apart", f"{result.taught} / {result.personal_test_size}")
     scores[3].metric("Time", f"{result.seconds:.0f} s")

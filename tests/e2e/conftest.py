@@ -25,21 +25,28 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def e2e_models_dir(tmp_path_factory) -> Path:
     """A models folder holding a copy of the shipped default model, so tests never write into models/."""
-    shipped_model, shipped_card = (config.PROJECT_ROOT / "models" / f"{config.DEFAULT_MODEL_NAME}{suffix}"
-                                   for suffix in (".keras", ".json"))
+    shipped_model, shipped_card, shipped_record = (
+        config.PROJECT_ROOT / "models" / f"{config.DEFAULT_MODEL_NAME}{suffix}" for suffix in (".keras", ".json", ".seen"))
     if not shipped_model.is_file():
         pytest.skip("the shipped default model models/default.keras is missing")
     folder = tmp_path_factory.mktemp("e2e_models")
-    for path in (shipped_model, shipped_card):
+    for path in (shipped_model, shipped_card, shipped_record):
         shutil.copy2(path, folder / path.name)
     return folder
 
 
 @pytest.fixture(scope="session")
-def app_url(e2e_models_dir, tmp_path_factory):
+def e2e_data_dir(tmp_path_factory) -> Path:
+    """The app's data folder: the datasets it offers beside the embedded sample, and its drawings' database."""
+    return tmp_path_factory.mktemp("e2e_data")
+
+
+@pytest.fixture(scope="session")
+def app_url(e2e_models_dir, e2e_data_dir, tmp_path_factory):
     """The URL of a fresh `streamlit run streamlit_app.py`; the server is stopped at the end, whatever happens."""
     environment = {config.MODELS_DIR_VARIABLE: str(e2e_models_dir), "TF_CPP_MIN_LOG_LEVEL": "2",
-                   config.DATA_DIR_VARIABLE: str(tmp_path_factory.mktemp("e2e_data")),
+                   config.DATA_DIR_VARIABLE: str(e2e_data_dir),
+                   config.DRAWINGS_DB_VARIABLE: str(e2e_data_dir / "drawings.sqlite"),
                    "DIGITCNN_MAX_TRAININGS": "2"}  # two users' trainings run side by side; test_sessions tests the line
     with running_app(environment, tmp_path_factory.mktemp("server") / "streamlit.log") as (url, _, _server):
         yield url

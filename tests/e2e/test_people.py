@@ -64,7 +64,9 @@ def test_a_hostile_card_and_writer_show_as_text_and_no_page_asks_another_host(pa
     assert elsewhere == [], f"pages asked other hosts: {elsewhere}"
 
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_text(f"images of {hostile}")).to_be_visible(timeout=30_000)  # as it is: no image, no link
+    # as it is: no image, no link (in its score, and in what its card says it trained on: it records no images)
+    expect(sidebar.get_by_text(f"10,000 images of {hostile}")).to_be_visible(timeout=30_000)
+    expect(sidebar.get_by_text(f"its card says 60,000 images of {hostile}")).to_be_visible()
     name_field = page.get_by_role("textbox", name="Share my drawings under a name")
     name_field.fill(hostile)
     name_field.press("Enter")
