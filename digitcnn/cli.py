@@ -521,10 +521,11 @@ class TerminalProgress:
     def __call__(self, progress) -> None:
         if progress.stage == "epoch":
             scores = ""
-            if progress.test_accuracy is not None:
-                scores = f", test loss {progress.test_loss:.4f}, test accuracy {progress.test_accuracy:.2%}"
+            if progress.validation_accuracy is not None:
+                scores = (f", validation loss {progress.validation_loss:.4f}, "
+                          f"validation accuracy {progress.validation_accuracy:.2%}")
             self._write(f"{self._status(progress)}{scores}", end="\n")
-        elif self.live and time.monotonic() - self.last_drawn > 0.1:
+        elif self.live and (progress.stage == "step" or time.monotonic() - self.last_drawn > 0.1):
             self.last_drawn = time.monotonic()
             self._write(self._status(progress), end="")
 
@@ -535,6 +536,8 @@ class TerminalProgress:
 
     @staticmethod
     def _status(progress) -> str:
+        if progress.stage == "step":  # before the first batch or after the last: scoring, calibrating, …
+            return f"{progress.step}… {_clock(progress.elapsed)} elapsed"
         width = 20
         filled = round(width * progress.batch / progress.batches)
         left = progress.seconds_left

@@ -16,8 +16,9 @@ The design:
   once (or the ``imports`` it is made with), then runs the tasks it is sent one after another. Workers start
   when work needs them, up to ``count``, and stay for the next task; :meth:`ProcessTrainer.prestart` starts
   some ahead (importing TensorFlow takes seconds, a worker of about 600 MB once it has).
-- Tasks, results and progress events (batch ends thinned to a few a second, every epoch end) travel
-  pickled over a socket between the two; a Keras model pickles as its ``.keras`` archive.
+- Tasks, results and progress events (batch ends thinned to a few a second, every epoch end and step) travel
+  pickled over a socket between the two; a trained model crosses as a :class:`~digitcnn.models.ModelArchive`
+  (its ``.keras`` file's bytes: see :func:`digitcnn.training.train_to_send`), so the caller need not import Keras.
 - A cancel is a message too, which the worker passes to its training, stopped after its batch; a worker
   that has not stopped within :data:`CANCEL_GRACE_SECONDS` is killed. A worker that dies mid-task, or sends
   nothing (not even its heartbeat, every :data:`HEARTBEAT_SECONDS`) for :data:`SILENCE_SECONDS` (stopped by a
@@ -93,9 +94,6 @@ class ProcessTrainer:
         thread, in order. Raises :class:`TrainingCancelled` once ``cancel`` is set and the worker stopped,
         a :class:`~digitcnn.errors.DigitCNNError` that ``work`` raised as itself, and :class:`WorkerLost` for a
         worker lost on the way."""
-        from digitcnn.models import register_custom_objects
-
-        register_custom_objects()  # before a result's model is read
         worker = self._take()
         try:
             kind, value = worker.run(work, dataset, config, on_progress, cancel)
@@ -292,7 +290,8 @@ class _Sending:
 
 
 class _Relay:
-    """A worker's ``on_progress``: sends every epoch end, and a batch end at most every :data:`BATCH_EVENT_SECONDS`."""
+    """A worker's ``on_progress``: sends every epoch end and step, and a batch end at most every
+    :data:`BATCH_EVENT_SECONDS`."""
 
     def __init__(self, connection):
         self.connection = connection
@@ -300,7 +299,7 @@ class _Relay:
 
     def __call__(self, progress) -> None:
         now = time.monotonic()
-        if getattr(progress, "stage", "epoch") == "epoch" or now - self.last_sent >= BATCH_EVENT_SECONDS:
+        if getattr(progress, "stage", "epoch") != "batch" or now - self.last_sent >= BATCH_EVENT_SECONDS:
             self.connection.send(("progress", progress))
             self.last_sent = now
 
