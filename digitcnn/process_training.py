@@ -53,6 +53,10 @@ BATCH_EVENT_SECONDS = 0.25  # a worker sends at most one batch event per this lo
 CANCEL_GRACE_SECONDS = 10.0  # a cancelled worker gets this long to stop after its batch before it is killed
 HEARTBEAT_SECONDS = 2.0  # a worker says it is alive this often while it imports or runs a task
 SILENCE_SECONDS = 60.0  # a worker that sends nothing this long is taken for stopped (and killed)
+# A worker runs at a lower priority than its caller (this is added to its nice value): a training keeps every core
+# busy, and the caller, the app's server, must still answer its pages, the progress of that training included,
+# within a moment. The training takes what the server leaves, nearly all of it.
+WORKER_NICENESS = 5
 TRAINING_IMPORTS = ("keras", "sklearn.linear_model", "tensorflow", "digitcnn.training")  # a training worker's
 
 
@@ -216,6 +220,7 @@ def _worker_environment() -> dict[str, str]:
 def _serve(fd: int, imports: list[str]) -> None:
     """A worker's life: import ``imports``, read the caller's messages on one thread, say it is alive on
     another, run tasks on this one, until the caller closes the socket."""
+    os.nice(WORKER_NICENESS)
     connection = _Sending(Connection(fd))
     tasks: queue.Queue = queue.Queue()
     current = {"task": None, "cancel": threading.Event()}  # the task running, and its cancel
