@@ -148,10 +148,10 @@ def portable_copy(model):
     state (a third of a file): what is saved, so that any Keras, TF.js or LiteRT tool reads the file
     without this project. :func:`fused_batch_normalization` is a training-time detail: it computes what
     BatchNormalization computes, with the same weights. A :class:`ModelArchive` is portable already: itself."""
-    import keras
-
     if isinstance(model, ModelArchive):
         return model
+    import keras
+
     config = model.get_config()
     for layer in config["layers"]:
         if layer["class_name"] == "FusedBatchNormalization":
