@@ -268,7 +268,7 @@ def _fine_tune(base_model, base_card, drawings: Dataset, data: Dataset, settings
     model.fit(
         _pipeline(epochs, settings),
         epochs=settings.epochs,
-        steps_per_epoch=batches,  # one pass over each epoch's own mix (see _training_mix)
+        steps_per_epoch=relay.batches,  # one pass over each epoch's own mix (see _training_mix)
         validation_data=None if personal_test is None else _validation(personal_test),
         callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=relay.epoch_begin, on_train_batch_end=after_batch,
                                                   on_epoch_end=relay.epoch_end)],
