@@ -37,7 +37,7 @@ from typing import Callable, Hashable
 
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError, SettingsError, TrainingCancelled
-from digitcnn.process_training import ProcessTrainer
+from digitcnn.process_training import TRAINING_IMPORTS, ProcessTrainer
 from digitcnn.registry import validate_model_name
 from digitcnn.training import Progress, TrainingConfig, TrainingResult
 
@@ -373,12 +373,12 @@ def _default_trainer(count: int, processes: ProcessTrainer | None) -> Trainer:
 def server_board(max_running: int | None = None) -> JobBoard:
     """The board of a server's trainings, of every user: trainings (unless on Ray) and fine-tunings run in worker
     processes (see :mod:`digitcnn.process_training` for why), started when work needs them. Unless trainings go
-    to Ray, one is started now, so that the first training finds TensorFlow imported: without it, the first
-    Train waits the seconds a worker takes to import it."""
+    to Ray, one is started now, so that the first training finds TensorFlow imported and warmed up (see
+    :func:`digitcnn.training.warm_up`): without it, the first Train waits the seconds a worker takes to import it."""
     from digitcnn import ray_training
     from digitcnn.runtime import max_trainings
 
-    processes = ProcessTrainer(max_trainings(max_running))
+    processes = ProcessTrainer(max_trainings(max_running), (*TRAINING_IMPORTS, "digitcnn.training:warm_up"))
     board = JobBoard(processes.count, processes=processes)
     if not ray_training.ray_address():
         processes.prestart(1)

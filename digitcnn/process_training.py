@@ -67,7 +67,8 @@ class WorkerLost(TrainingFailed):
 class ProcessTrainer:
     """Runs jobs' work in up to ``count`` worker processes (one job at a time each; the caller, such as a
     :class:`~digitcnn.jobs.JobBoard`, keeps to ``count`` at once), each of which imports the modules
-    ``imports`` before its first task (by default TensorFlow and what a training needs). Calling it trains:
+    ``imports`` before its first task (by default TensorFlow and what a training needs; ``"module:function"``
+    also calls that function, :func:`digitcnn.training.warm_up` say). Calling it trains:
     ``trainer(dataset, config, on_progress=…, cancel=…)`` is :func:`digitcnn.training.train` in a worker."""
 
     def __init__(self, count: int, imports: tuple[str, ...] = TRAINING_IMPORTS):
@@ -258,9 +259,12 @@ def _serve(fd: int, imports: list[str]) -> None:
     threading.Thread(target=read, name="caller", daemon=True).start()
     threading.Thread(target=heartbeat, name="heartbeat", daemon=True).start()
     # For a training worker, TensorFlow, Keras and scikit-learn's regression (the refusal rule's), seconds to import
-    # (digitcnn's modules import them only when used), before the first task.
+    # (digitcnn's modules import them only when used), before the first task; "module:function" also calls it.
     for module in imports:
-        importlib.import_module(module)
+        name, _, function = module.partition(":")
+        imported = importlib.import_module(name)
+        if function:
+            getattr(imported, function)()
 
     connection.send(("ready", None))
     busy.clear()
