@@ -148,8 +148,8 @@ def short_run(settings: TrainingConfig, train_size: int) -> None:
 
 # --- 2. Progress, live -----------------------------------------------------------------------
 def _progress_line(snapshot) -> str:
-    """What the job is doing, the seconds since the click and about how many are left. Redrawn every second with
-    the time elapsed on the server's clock, so that it changes at least that often, whatever the job is doing."""
+    """What the job is doing, the seconds since the click and about how many are left. Redrawn twice a second with
+    the time elapsed on the server's clock, so that it changes every second, whatever the job is doing."""
     progress, elapsed = snapshot.progress, f"{snapshot.seconds:.0f} s elapsed"
     if progress is None:
         return f"Starting… · {elapsed}"
