@@ -73,7 +73,7 @@ def clicked_runs(dataset, clicks: int) -> None:
         page.get_by_test_id("stSidebarNav").get_by_role("link", name="Train & evaluate").click()
         name = page.get_by_label("Model name", exact=True).input_value()
         _lowest_priority_for_the_browser()
-        time.sleep(20)  # a user reads the page: the worker, and the server's Keras, load meanwhile
+        time.sleep(20)  # a user reads the page: the worker loads and warms up meanwhile
         for _ in range(clicks):
             _lowest_priority_for_the_browser()  # again: any thread or process started since
             started = time.perf_counter()

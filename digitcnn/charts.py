@@ -24,8 +24,9 @@ def class_counts_bar(counts: np.ndarray, title: str = "Images per digit") -> go.
 
 
 def training_curves(epochs: list, batches: list) -> go.Figure:
-    """Loss and accuracy as training goes: running values after each batch (thin lines) and each
-    epoch's training and test scores (markers). ``epochs`` and ``batches`` are Progress events."""
+    """Loss and accuracy as training goes: running values after each batch (thin lines), each epoch's training
+    scores and its scores on the images held out to validate (markers), as Keras's MNIST example draws them.
+    ``epochs`` and ``batches`` are Progress events."""
     figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
     position = [p.epoch - 1 + p.batch / p.batches for p in batches]
     ends = [p.epoch for p in epochs]
@@ -41,11 +42,13 @@ def training_curves(epochs: list, batches: list) -> go.Figure:
                        line=dict(color=_ACCENT), showlegend=first, legendgroup="train"),
             row=1, col=column,
         )
-        test = [(p.epoch, getattr(p, f"test_{metric}")) for p in epochs if getattr(p, f"test_{metric}") is not None]
-        if test:
+        held_out = [(p.epoch, getattr(p, f"validation_{metric}")) for p in epochs
+                    if getattr(p, f"validation_{metric}") is not None]
+        if held_out:
             figure.add_trace(
-                go.Scatter(x=[e for e, _ in test], y=[v for _, v in test], mode="lines+markers", name="test",
-                           line=dict(color=_SECOND), showlegend=first, legendgroup="test"),
+                go.Scatter(x=[e for e, _ in held_out], y=[v for _, v in held_out], mode="lines+markers",
+                           name="validation (held out)", line=dict(color=_SECOND), showlegend=first,
+                           legendgroup="validation"),
                 row=1, col=column,
             )
     figure.update_xaxes(title_text="epoch", rangemode="tozero")

@@ -596,10 +596,11 @@ class TerminalProgress:
     def __call__(self, progress) -> None:
         if progress.stage == "epoch":
             scores = ""
-            if progress.test_accuracy is not None:
-                scores = f", test loss {progress.test_loss:.4f}, test accuracy {share_text(progress.test_accuracy)}"
+            if progress.validation_accuracy is not None:
+                scores = (f", validation loss {progress.validation_loss:.4f}, "
+                          f"validation accuracy {share_text(progress.validation_accuracy)}")
             self._write(f"{self._status(progress)}{scores}", end="\n")
-        elif self.live and time.monotonic() - self.last_drawn > 0.1:
+        elif self.live and (progress.stage == "step" or time.monotonic() - self.last_drawn > 0.1):
             self.last_drawn = time.monotonic()
             self._write(self._status(progress), end="")
 
@@ -610,6 +611,8 @@ class TerminalProgress:
 
     @staticmethod
     def _status(progress) -> str:
+        if progress.stage == "step":  # before the first batch or after the last: scoring, calibrating, …
+            return f"{progress.step}… {_clock(progress.elapsed)} elapsed"
         width = 20
         filled = round(width * progress.batch / progress.batches)
         left = progress.seconds_left

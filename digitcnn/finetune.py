@@ -48,7 +48,14 @@ from digitcnn.refusal import RefusalRule, fit_refusal
 from digitcnn.seen import TrainingRecord, overlap
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 from digitcnn.training import SETTINGS as TRAINING_SETTINGS
-from digitcnn.training import Progress, _ProgressRelay, fit_digit_likeness
+from digitcnn.training import (FITTING_REFUSAL, HANDING_OVER, LIKENESS_NON_DIGITS, READ_COST, SCORING_TEST, Progress,
+                               _ProgressRelay, first_step, fit_digit_likeness)
+
+# The steps of a fine-tune besides its batches (see digitcnn.training's), as a person sees them.
+LOADING = "Loading the model"
+SCORING_BEFORE = "Scoring the model before it learns"
+CALIBRATING_TAUGHT = "Scoring and calibrating on the taught drawings"
+STEPS_AFTER_TEACHING = (CALIBRATING_TAUGHT, SCORING_TEST, FITTING_REFUSAL)
 
 MIN_DRAWINGS = 10  # fewer drawings in all teach nothing that lasts
 FREEZE_CHOICES = ("nothing", "batchnorm", "features")
@@ -185,15 +192,19 @@ def fine_tune_saved_model(
 ) -> FineTuneResult:
     """:func:`fine_tune` of the model saved as ``base_name`` in ``models_dir``, loaded here: a job's work
     (``functools.partial(fine_tune_saved_model, base_name, models_dir, drawings, writer)``), which loads the
-    model where it runs, in a worker process say, while the page that started it goes on. Too few drawings are
-    refused before the model is loaded."""
+    model where it runs, in a worker process say, while the page that started it goes on; its result's model is a
+    :class:`~digitcnn.models.ModelArchive`, ready to cross to the caller (:data:`~digitcnn.training.HANDING_OVER`,
+    its last step), which then holds and saves it without importing Keras. Too few drawings are refused before the
+    model is loaded."""
     from digitcnn import registry
 
     check_drawings(drawings, settings.personal_test_share)
+    if on_progress is not None:
+        on_progress(first_step(LOADING))
     base_model, base_card = registry.load_model(base_name, models_dir)
     base_record = registry.load_training_record(base_name, models_dir)
-    return fine_tune(base_model, base_card, drawings, data, settings, on_progress=on_progress, cancel=cancel,
-                     writer=writer, base_record=base_record)
+    return _fine_tune(base_model, base_card, drawings, data, settings, on_progress, cancel, writer, base_record,
+                      hand_over=True)
 
 
 def fine_tune(
@@ -215,10 +226,19 @@ def fine_tune(
     epoch's ``test_accuracy`` is on the writer's test drawings). Setting ``cancel`` stops after the
     current batch and raises :class:`TrainingCancelled`. Too few drawings raise :class:`SettingsError`.
     """
+    return _fine_tune(base_model, base_card, drawings, data, settings, on_progress, cancel, writer, base_record)
+
+
+def _fine_tune(base_model, base_card, drawings: Dataset, data: Dataset, settings: FineTuneConfig, on_progress,
+               cancel: threading.Event | None, writer: str, base_record: TrainingRecord | None = None,
+               hand_over: bool = False) -> FineTuneResult:
+    """:func:`fine_tune`; with ``hand_over``, its model as a :class:`~digitcnn.models.ModelArchive` (see
+    :func:`fine_tune_saved_model`)."""
     import keras
 
     from digitcnn.calibration import fit_temperature
     from digitcnn.inference import PLAIN, predict_probabilities
+    from digitcnn.models import ModelArchive
     from digitcnn.runtime import apply_thread_setting
 
     if not isinstance(settings, FineTuneConfig):
@@ -237,16 +257,22 @@ def fine_tune(
     rng = np.random.default_rng(settings.seed)
     replayed = _replayed(replay_pool, settings.replay * len(taught), settings.epochs, rng)
     epochs = _training_mix(taught, replayed, base_settings.non_digit_share, settings.seed, rng)
+    reading = base_settings.reading  # the fine-tuned model reads as its base does (its card keeps the settings)
+    learned_count = len(taught) + len(replayed[-1])
+    pens = 1 if reading == PLAIN else 3
+    read_after = (learned_count * (1 + pens) + (len(data_test) + (0 if personal_test is None else len(personal_test)))
+                  * pens + 2 * min(LIKENESS_NON_DIGITS, learned_count // 2))
+    relay = _ProgressRelay(settings.epochs, math.ceil(len(epochs[0][1]) / settings.batch_size), on_progress,
+                           STEPS_AFTER_TEACHING + ((HANDING_OVER,) if hand_over else ()),
+                           read_after * READ_COST / settings.batch_size)
 
     _check_cancel(cancel)
-    reading = base_settings.reading  # the fine-tuned model reads as its base does (its card keeps the settings)
+    relay.step(SCORING_BEFORE)
     before = _scores(base_model, personal_test, data_test, reading)
     _check_cancel(cancel)
 
     keras.utils.set_random_seed(settings.seed)
     model = _trainable_copy(base_model, base_card.temperature, settings, base_settings.label_smoothing)
-    batches = math.ceil(len(epochs[0][1]) / settings.batch_size)
-    relay = _ProgressRelay(settings.epochs, batches, on_progress)
 
     def after_batch(batch, logs=None):
         if cancel is not None and cancel.is_set():
@@ -257,7 +283,7 @@ def fine_tune(
     model.fit(
         _pipeline(epochs, settings),
         epochs=settings.epochs,
-        steps_per_epoch=batches,  # one pass over each epoch's own mix (see _training_mix)
+        steps_per_epoch=relay.batches,  # one pass over each epoch's own mix (see _training_mix)
         validation_data=None if personal_test is None else _validation(personal_test),
         callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=relay.epoch_begin, on_train_batch_end=after_batch,
                                                   on_epoch_end=relay.epoch_end)],
@@ -267,6 +293,7 @@ def fine_tune(
     training_seconds = time.perf_counter() - fit_started
     _check_cancel(cancel)
 
+    relay.step(CALIBRATING_TAUGHT)
     model = _inference_copy(model)
     learned = _Images(np.concatenate([taught.images, replayed[-1].images]),
                       np.concatenate([taught.labels, replayed[-1].labels]))
@@ -278,13 +305,18 @@ def fine_tune(
         train_probabilities = predict_probabilities(model, learned.images, _EVALUATION_BATCH_SIZE, reading)
     train_accuracy = float((train_probabilities.argmax(axis=1) == learned.labels).mean())
     _check_cancel(cancel)
+    relay.step(SCORING_TEST)
     after = _scores(model, personal_test, data_test, reading)
     data_test_evaluation = after.data_test_evaluation
     passed = _drop(before, after) <= settings.max_accuracy_drop + 1e-9
+    relay.step(FITTING_REFUSAL)
     # The writer's drawings count among the digits its "not a digit" rule learns from: their hand is a digit's.
     likeness = fit_digit_likeness(model, Dataset(learned.images, learned.labels, f"{writer}'s drawings and digits"),
                                   settings.seed, learned_scans=base_card.training_config.augment or settings.augment)
     refusal = fit_refusal(data_test_evaluation.probabilities, data_test.labels, after.data_test_features, likeness)
+    if hand_over:
+        relay.step(HANDING_OVER)
+        model = ModelArchive.of(model)
     return FineTuneResult(
         model=model,
         base_name=base_card.name,

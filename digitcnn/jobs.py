@@ -37,7 +37,7 @@ from typing import Callable, Hashable
 
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError, SettingsError, TrainingCancelled
-from digitcnn.process_training import ProcessTrainer
+from digitcnn.process_training import TRAINING_IMPORTS, ProcessTrainer
 from digitcnn.registry import validate_model_name
 from digitcnn.training import Progress, TrainingConfig, TrainingResult
 
@@ -45,6 +45,12 @@ _log = logging.getLogger(__name__)
 WAITING, RUNNING, FINISHED, FAILED, CANCELLED = "waiting", "running", "finished", "failed", "cancelled"
 ENDED = (FINISHED, FAILED, CANCELLED)
 _BATCH_CURVE_POINTS = 400  # at most this many batch-level points are kept for live curves
+# The stages of a job that its work does not name itself (its steps do: see digitcnn.training.Progress).
+WAITING_IN_LINE = "Waiting in line"
+STARTING = "Starting"
+LEARNING = "Learning"
+SHOWING = "Showing the results"
+_STAGE_SHOWN_FROM = 0.05  # seconds: a stage shorter than this is left out of a job's timing
 EXIT_WAIT_SECONDS = 20.0  # how long an exiting process waits for its cancelled trainings to stop
 
 Trainer = Callable[..., TrainingResult]  # train(dataset, config, on_progress=…, cancel=…), or its stand-in
@@ -66,10 +72,31 @@ class JobSnapshot:
     error: str | None
     started: float  # time.time() when it was started (it may have waited since)
     place: int | None = None
+    stages: tuple = ()  # (name, time.time() it began) of each stage so far, in order: see TrainingJob
+    ended: float | None = None  # time.time() when it ended
+    shown: float | None = None  # time.time() when its results were first shown (see TrainingJob.results_shown)
 
     @property
     def done(self) -> bool:
         return self.status in ENDED
+
+    @property
+    def seconds(self) -> float:
+        """The seconds from its start (the click that made it) to its results shown, else its end, else now."""
+        return (self.shown or self.ended or time.time()) - self.started
+
+    def stage_seconds(self) -> list[tuple[str, float]]:
+        """How long each of its stages took (the one under way: so far), in order, those that took a moment."""
+        ends = [began for _, began in self.stages[1:]] + [self.ended or time.time()]
+        timeline = [(name, end - began) for (name, began), end in zip(self.stages, ends)]
+        if self.shown is not None and self.ended is not None:
+            timeline.append((SHOWING, self.shown - self.ended))
+        return [(name, seconds) for name, seconds in timeline if seconds >= _STAGE_SHOWN_FROM]
+
+    def describe_time(self) -> str:
+        """Its time in words for people: from the click to its results, and each stage's share of it."""
+        stages = ", ".join(f"{name[0].lower() + name[1:]} {seconds:.1f} s" for name, seconds in self.stage_seconds())
+        return f"{self.seconds:.1f} s from the click to the results: {stages}."
 
 
 @dataclass(eq=False)
@@ -90,9 +117,15 @@ class TrainingJob:
     error: str | None = None
     started: float = field(default_factory=time.time)
     saved_as: str | None = None  # the name its model was saved under (see mark_saved)
+    # Its stages as they begin, (name, time.time()): waiting in line, starting, then the work's own steps and
+    # learning (see _record), each timed here, on the caller's clock, so that its time is the person's wait.
+    stages: list = field(default_factory=list)
+    ended: float | None = None
+    shown: float | None = None
 
     def __post_init__(self):
         self.source = self.dataset.source
+        self.stages.append((WAITING_IN_LINE, self.started))
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._ended = threading.Event()
@@ -144,25 +177,41 @@ class TrainingJob:
                 error=self.error,
                 started=self.started,
                 place=self.place,
+                stages=tuple(self.stages),
+                ended=self.ended,
+                shown=self.shown,
             )
+
+    def results_shown(self) -> None:
+        """Record, the first time only, that its results are being shown: the end of the person's wait."""
+        with self._lock:
+            if self.shown is None and self.status in ENDED:
+                self.shown = time.time()
 
     def _set(self, **changes) -> None:
         with self._lock:
             for key, value in changes.items():
                 setattr(self, key, value)
+            if changes.get("status") in ENDED:
+                self.ended = time.time()
         if changes.get("status") in ENDED:
             self._ended.set()
 
     def _launch(self) -> None:
+        with self._lock:
+            self.stages.append((STARTING, time.time()))
         self._set(status=RUNNING, place=None)
         threading.Thread(target=self._run, name=f"training {self.name}", daemon=True).start()
 
     def _record(self, progress: Progress) -> None:
+        stage = progress.step if progress.stage == "step" else LEARNING
         with self._lock:
+            if self.stages[-1][0] != stage:
+                self.stages.append((stage, time.time()))
             self.progress = progress
             if progress.stage == "epoch":
                 self.epochs.append(progress)
-            else:
+            elif progress.stage == "batch":
                 self.batches.append(progress)
                 if len(self.batches) > _BATCH_CURVE_POINTS:
                     self.batches = self.batches[::2]
@@ -324,12 +373,12 @@ def _default_trainer(count: int, processes: ProcessTrainer | None) -> Trainer:
 def server_board(max_running: int | None = None) -> JobBoard:
     """The board of a server's trainings, of every user: trainings (unless on Ray) and fine-tunings run in worker
     processes (see :mod:`digitcnn.process_training` for why), started when work needs them. Unless trainings go
-    to Ray, one is started now, so that the first training finds TensorFlow imported: without it, the first
-    Train waits the seconds a worker takes to import it."""
+    to Ray, one is started now, so that the first training finds TensorFlow imported and warmed up (see
+    :func:`digitcnn.training.warm_up`): without it, the first Train waits the seconds a worker takes to import it."""
     from digitcnn import ray_training
     from digitcnn.runtime import max_trainings
 
-    processes = ProcessTrainer(max_trainings(max_running))
+    processes = ProcessTrainer(max_trainings(max_running), (*TRAINING_IMPORTS, "digitcnn.training:warm_up"))
     board = JobBoard(processes.count, processes=processes)
     if not ray_training.ray_address():
         processes.prestart(1)

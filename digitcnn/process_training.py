@@ -16,8 +16,9 @@ The design:
   once (or the ``imports`` it is made with), then runs the tasks it is sent one after another. Workers start
   when work needs them, up to ``count``, and stay for the next task; :meth:`ProcessTrainer.prestart` starts
   some ahead (importing TensorFlow takes seconds, a worker of about 600 MB once it has).
-- Tasks, results and progress events (batch ends thinned to a few a second, every epoch end) travel
-  pickled over a socket between the two; a Keras model pickles as its ``.keras`` archive.
+- Tasks, results and progress events (batch ends thinned to a few a second, every epoch end and step) travel
+  pickled over a socket between the two; a trained model crosses as a :class:`~digitcnn.models.ModelArchive`
+  (its ``.keras`` file's bytes: see :func:`digitcnn.training.train_to_send`), so the caller need not import Keras.
 - A cancel is a message too, which the worker passes to its training, stopped after its batch; a worker
   that has not stopped within :data:`CANCEL_GRACE_SECONDS` is killed. A worker that dies mid-task, or sends
   nothing (not even its heartbeat, every :data:`HEARTBEAT_SECONDS`) for :data:`SILENCE_SECONDS` (stopped by a
@@ -52,6 +53,10 @@ BATCH_EVENT_SECONDS = 0.25  # a worker sends at most one batch event per this lo
 CANCEL_GRACE_SECONDS = 10.0  # a cancelled worker gets this long to stop after its batch before it is killed
 HEARTBEAT_SECONDS = 2.0  # a worker says it is alive this often while it imports or runs a task
 SILENCE_SECONDS = 60.0  # a worker that sends nothing this long is taken for stopped (and killed)
+# A worker runs at a lower priority than its caller (this is added to its nice value): a training keeps every core
+# busy, and the caller, the app's server, must still answer its pages, the progress of that training included,
+# within a moment. The training takes what the server leaves, nearly all of it.
+WORKER_NICENESS = 5
 TRAINING_IMPORTS = ("keras", "sklearn.linear_model", "tensorflow", "digitcnn.training")  # a training worker's
 
 
@@ -62,7 +67,8 @@ class WorkerLost(TrainingFailed):
 class ProcessTrainer:
     """Runs jobs' work in up to ``count`` worker processes (one job at a time each; the caller, such as a
     :class:`~digitcnn.jobs.JobBoard`, keeps to ``count`` at once), each of which imports the modules
-    ``imports`` before its first task (by default TensorFlow and what a training needs). Calling it trains:
+    ``imports`` before its first task (by default TensorFlow and what a training needs; ``"module:function"``
+    also calls that function, :func:`digitcnn.training.warm_up` say). Calling it trains:
     ``trainer(dataset, config, on_progress=…, cancel=…)`` is :func:`digitcnn.training.train` in a worker."""
 
     def __init__(self, count: int, imports: tuple[str, ...] = TRAINING_IMPORTS):
@@ -93,9 +99,6 @@ class ProcessTrainer:
         thread, in order. Raises :class:`TrainingCancelled` once ``cancel`` is set and the worker stopped,
         a :class:`~digitcnn.errors.DigitCNNError` that ``work`` raised as itself, and :class:`WorkerLost` for a
         worker lost on the way."""
-        from digitcnn.models import register_custom_objects
-
-        register_custom_objects()  # before a result's model is read
         worker = self._take()
         try:
             kind, value = worker.run(work, dataset, config, on_progress, cancel)
@@ -218,6 +221,7 @@ def _worker_environment() -> dict[str, str]:
 def _serve(fd: int, imports: list[str]) -> None:
     """A worker's life: import ``imports``, read the caller's messages on one thread, say it is alive on
     another, run tasks on this one, until the caller closes the socket."""
+    os.nice(WORKER_NICENESS)
     connection = _Sending(Connection(fd))
     tasks: queue.Queue = queue.Queue()
     current = {"task": None, "cancel": threading.Event()}  # the task running, and its cancel
@@ -255,9 +259,12 @@ def _serve(fd: int, imports: list[str]) -> None:
     threading.Thread(target=read, name="caller", daemon=True).start()
     threading.Thread(target=heartbeat, name="heartbeat", daemon=True).start()
     # For a training worker, TensorFlow, Keras and scikit-learn's regression (the refusal rule's), seconds to import
-    # (digitcnn's modules import them only when used), before the first task.
+    # (digitcnn's modules import them only when used), before the first task; "module:function" also calls it.
     for module in imports:
-        importlib.import_module(module)
+        name, _, function = module.partition(":")
+        imported = importlib.import_module(name)
+        if function:
+            getattr(imported, function)()
 
     connection.send(("ready", None))
     busy.clear()
@@ -292,7 +299,8 @@ class _Sending:
 
 
 class _Relay:
-    """A worker's ``on_progress``: sends every epoch end, and a batch end at most every :data:`BATCH_EVENT_SECONDS`."""
+    """A worker's ``on_progress``: sends every epoch end and step, and a batch end at most every
+    :data:`BATCH_EVENT_SECONDS`."""
 
     def __init__(self, connection):
         self.connection = connection
@@ -300,7 +308,7 @@ class _Relay:
 
     def __call__(self, progress) -> None:
         now = time.monotonic()
-        if getattr(progress, "stage", "epoch") == "epoch" or now - self.last_sent >= BATCH_EVENT_SECONDS:
+        if getattr(progress, "stage", "epoch") != "batch" or now - self.last_sent >= BATCH_EVENT_SECONDS:
             self.connection.send(("progress", progress))
             self.last_sent = now
 

@@ -13,14 +13,14 @@ run on that cluster (:class:`RayTrainer`). The design:
   the training fails with a message; the next training gets a fresh process and connects afresh.
 - Each training is one Ray task (``max_retries=0``: a lost worker fails the run instead of retraining in
   silence) that calls ``train`` in the worker, and one small channel actor between the two. The worker
-  sends its progress events to the channel (batch ends at most a few a second, every epoch end); the
+  sends its progress events to the channel (batch ends at most a few a second, every epoch end and step); the
   caller polls the channel and calls ``on_progress`` in order. Cancelling is the other way round: the
   caller marks the channel, the worker reads the mark in the channel's answers and stops after its current
   batch, and a worker that has not stopped within seconds is killed.
-- The :class:`~digitcnn.training.TrainingResult` comes back pickled into bytes by the worker (Keras 3 pickles
-  a model as its ``.keras`` archive), and is read only where it is wanted, once the project's own layer and
-  metric are registered: nothing in between (a ``ray://`` address's client server, the driving process)
-  needs Keras or the project's classes to pass it on.
+- The :class:`~digitcnn.training.TrainingResult` comes back pickled into bytes by the worker, its model a
+  :class:`~digitcnn.models.ModelArchive` (its ``.keras`` file's bytes), and is read only where it is wanted:
+  nothing in between (a ``ray://`` address's client server, the driving process), nor the caller, needs Keras
+  to pass it on, hold it or save it.
 - A worker, node or channel lost on the way raises :class:`TrainingFailed` ("the Ray worker training this
   model was lost: …"); a :class:`~digitcnn.errors.DigitCNNError` raised in the worker comes back as itself.
 
@@ -183,9 +183,6 @@ def _drive(address, dataset, config, on_progress, cancel) -> bytes:
 
 def _read_result(sent: bytes, dataset: Dataset) -> TrainingResult:
     """The result a worker pickled, read here, its split chosen again from ``dataset``."""
-    from digitcnn.models import register_custom_objects
-
-    register_custom_objects()  # before the model is read
     return received(pickle.loads(sent), dataset)  # noqa: S301 - bytes from our own cluster's worker
 
 
@@ -262,7 +259,7 @@ def _train_in_worker(dataset: Dataset, config: TrainingConfig, channel, threads:
 
 
 class _Relay:
-    """The worker's ``on_progress``: sends every epoch end and a batch end at most every
+    """The worker's ``on_progress``: sends every epoch end and step, and a batch end at most every
     :data:`BATCH_EVENT_SECONDS` to the channel, and sets ``cancel`` when a channel's answer says so."""
 
     def __init__(self, channel, cancel: threading.Event):
@@ -278,7 +275,7 @@ class _Relay:
             if any(ray.get(answered)):
                 self.cancel.set()
         now = time.monotonic()
-        if progress.stage == "epoch" or now - self.last_sent >= BATCH_EVENT_SECONDS:
+        if progress.stage != "batch" or now - self.last_sent >= BATCH_EVENT_SECONDS:
             self.answers.append(self.channel.put.remote(progress))
             self.last_sent = now
 

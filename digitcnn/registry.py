@@ -30,12 +30,14 @@ import dataclasses
 import fcntl
 import functools
 import hashlib
+import importlib.metadata
 import json
 import math
 import os
 import platform
 import re
 import reprlib
+import sys
 import tempfile
 import threading
 import time
@@ -418,19 +420,27 @@ def list_models(models_dir: str | os.PathLike | None = None) -> list[SavedModel]
 
 def library_versions() -> dict:
     """The versions of Python and the libraries a model was trained with."""
-    import keras
     import numpy
-    import tensorflow
 
     from digitcnn import __version__
 
     return {
         "python": platform.python_version(),
-        "tensorflow": tensorflow.__version__,
-        "keras": keras.__version__,
+        "tensorflow": _installed_version("tensorflow"),
+        "keras": _installed_version("keras"),
         "numpy": numpy.__version__,
         "digitcnn": __version__,
     }
+
+
+def _installed_version(module: str) -> str:
+    """The version of the library ``module``, without importing it: the app's server makes the card of a model a
+    worker trained, and importing TensorFlow for its version would cost it seconds and 550 MB. Read from the
+    installed distribution that provides it (TensorFlow's may be ``tensorflow-cpu``)."""
+    if module in sys.modules:
+        return sys.modules[module].__version__
+    distributions = importlib.metadata.packages_distributions().get(module, [module])
+    return importlib.metadata.version(distributions[0])
 
 
 # --- Checking a card -------------------------------------------------------------------------------

@@ -57,6 +57,28 @@ _EVALUATION_BATCH_SIZE = 512
 # model's 60,000 training digits (99.43%, temperature 1.033): three samples of 5,000 gave 99.30–99.52% and
 # 1.018–1.047, three of 10,000 99.36–99.50% and 0.996–1.050, for half the predictions (about 1.5 s of a quick run).
 TRAIN_SCORE_SAMPLE = 5_000
+# A run holds this share of its training digits out of the fit, at most MAX_VALIDATION_IMAGES, and scores them after
+# each epoch: the validation curve beside the training curve, where overfitting shows (Keras's MNIST example holds
+# out a tenth). Never its test images. Fewer than MIN_VALIDATION_IMAGES would draw a curve of noise: none then.
+VALIDATION_SHARE = 0.1
+MAX_VALIDATION_IMAGES = 5_000
+MIN_VALIDATION_IMAGES = 20
+
+# The steps of a run besides its batches, named as a person sees them: one before the first batch (the first batch
+# also traces the network), those after the last, and the handing over of a run made in a worker process.
+PREPARING = "Preparing the images and the network"
+SETTLING = "Settling the network on its training images"
+CALIBRATING = "Scoring and calibrating on the training images"
+FITTING_REFUSAL = 'Fitting the "not a digit" rule'
+SCORING_TEST = "Scoring the test images"
+HANDING_OVER = "Handing the model over"
+STEPS_AFTER_LEARNING = (SETTLING, CALIBRATING, FITTING_REFUSAL, SCORING_TEST)
+# Reading an image after the learning costs about this share of a training step's time per image: what the estimate
+# of the time left counts for the steps after the learning. Measured on the embedded sample's quick run in a warm
+# process (2 busy cores): 11,700 images read in 4.1 s after batches of 64 at 0.035 s each.
+READ_COST = 0.65
+PACE_AFTER_BATCHES = 5  # the time left is estimated once this many batches have followed the first
+WARM_UP_IMAGES = 300  # what warm_up trains on: enough for a validation share and a refusal rule to be fitted
 
 
 @dataclass(frozen=True)
@@ -189,8 +211,12 @@ class Split:
 
 @dataclass(frozen=True)
 class Progress:
-    """One step of training, reported after each batch (``stage="batch"``) and each epoch
-    (``stage="epoch"``, with the test-set scores when they are computed)."""
+    """Where a run is: after each batch (``stage="batch"``), after each epoch (``stage="epoch"``, with the scores
+    on the images held out to validate when they are measured), and as each step before the first batch or after
+    the last begins (``stage="step"``, named in ``step``: "Scoring the test images", say, the ``step_number``-th of
+    the ``steps`` after the learning; 0 of 0 for one before it). ``fraction_done`` and ``seconds_left`` are of the
+    whole run, the steps after the learning included (see :class:`_ProgressRelay`); ``seconds_left`` is None until
+    the pace is known."""
 
     stage: str
     epoch: int  # 1-based
@@ -199,20 +225,14 @@ class Progress:
     batches: int  # batches per epoch
     loss: float
     accuracy: float
-    elapsed: float  # seconds since training started
-    test_loss: float | None = None
-    test_accuracy: float | None = None
-
-    @property
-    def fraction_done(self) -> float:
-        """How much of the whole run is done, from 0 to 1."""
-        return ((self.epoch - 1) * self.batches + self.batch) / (self.epochs * self.batches)
-
-    @property
-    def seconds_left(self) -> float | None:
-        """The estimated seconds until the run ends, at the pace so far."""
-        done = self.fraction_done
-        return self.elapsed * (1 - done) / done if done > 0 else None
+    elapsed: float  # seconds since the run started
+    validation_loss: float | None = None
+    validation_accuracy: float | None = None
+    fraction_done: float = 0.0
+    seconds_left: float | None = None
+    step: str | None = None
+    step_number: int = 0
+    steps: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,6 +251,7 @@ class TrainingResult:
     training_seconds: float
     temperature: float = 1.0
     refusal: RefusalRule | None = None
+    validation_size: int = 0  # of the split's training images, held out of the fit to validate after each epoch
 
     @property
     def trained_on(self) -> TrainingRecord:
@@ -285,27 +306,46 @@ def train(
 ) -> TrainingResult:
     """Train a new network on ``dataset`` and score it.
 
-    ``on_progress`` receives a :class:`Progress` after every batch and epoch. Setting
-    ``cancel`` stops training after the current batch and raises :class:`TrainingCancelled`.
+    ``on_progress`` receives a :class:`Progress` after every batch and epoch, and as each step before the first
+    batch and after the last begins (:data:`PREPARING`, then :data:`STEPS_AFTER_LEARNING`). Setting ``cancel``
+    stops training after the current batch and raises :class:`TrainingCancelled`.
     """
+    return _train(dataset, config, on_progress, cancel)[0]
+
+
+def _train(dataset: Dataset, config: TrainingConfig, on_progress, cancel, then: tuple[str, ...] = ()
+           ) -> tuple[TrainingResult, _ProgressRelay]:
+    """:func:`train`, and the relay of its progress, whose steps after the learning end with ``then``: the steps
+    its caller takes next (:func:`train_to_send`'s handing over), counted in its estimates."""
     from digitcnn import nondigits
     from digitcnn.runtime import apply_thread_setting
 
     apply_thread_setting()
     split = make_split(dataset, config)
     config = fitted_to_run(config, len(split.train))
+    learning, validation = validation_split(split.train, config)
+    train_sample = _train_score_sample(split.train, config.seed)
+    likeness_digits, non_digit_order = likeness_sample(split.train, config.seed, learned_scans=config.augment)
+    learned = len(learning) + _non_digit_count(learning, config)
+    relay = _ProgressRelay(config.epochs, math.ceil(learned / config.batch_size), on_progress,
+                           STEPS_AFTER_LEARNING + then,
+                           _images_read_after_learning(len(train_sample), len(likeness_digits), len(split.test),
+                                                       config.reading) * READ_COST / config.batch_size)
+    relay.step(PREPARING)
     # The non-digits the refusal rule's digit-likeness learns from are drawn on a core of their own while the
     # network trains: drawn after it, they took about 5 s of a quick run on full MNIST.
-    likeness_non_digits = nondigits.generate_elsewhere(**likeness_sample(split.train, config.seed,
-                                                                         learned_scans=config.augment)[1])
-    model, history, training_seconds = _fit(split, config, on_progress, cancel)
-    train_sample = _train_score_sample(split.train, config.seed)
+    likeness_non_digits = nondigits.generate_elsewhere(**non_digit_order)
+    model, history, training_seconds = _fit(learning, validation, config, relay, cancel)
+    relay.step(SETTLING)
     _settle_batch_normalization(model, train_sample)
+    relay.step(CALIBRATING)
     temperature, train_evaluation = _calibrate(model, train_sample, config)
-    refusal, test_evaluation = fit_refusal_rule(model, split.train, split.test, config.seed,
-                                                likeness_non_digits.result(), config.reading,
-                                                learned_scans=config.augment)
-    return TrainingResult(
+    relay.step(FITTING_REFUSAL)
+    likeness = fit_digit_likeness(model, split.train, config.seed, likeness_non_digits.result(),
+                                  learned_scans=config.augment)
+    relay.step(SCORING_TEST)
+    refusal, test_evaluation = refusal_on_test_digits(model, split.test, likeness, config.reading)
+    result = TrainingResult(
         model=model,
         config=config,
         split=split,
@@ -315,13 +355,40 @@ def train(
         training_seconds=training_seconds,
         temperature=temperature,
         refusal=refusal,
+        validation_size=0 if validation is None else len(validation),
     )
+    return result, relay
+
+
+def _images_read_after_learning(train_sample: int, likeness_digits: int, test: int, reading: str) -> int:
+    """How many images the steps after the learning read: the training sample twice (settling, scoring), the
+    digit-likeness's digits and as many non-digits, and the test images; each read three times by three pens."""
+    pens = 1 if reading == PLAIN else 3
+    return train_sample * (1 + pens) + 2 * likeness_digits + test * pens
 
 
 def train_to_send(dataset: Dataset, config: TrainingConfig, on_progress=None, cancel=None) -> TrainingResult:
-    """:func:`train` in a worker, its result without the split (``split`` None): the split's images are the
-    caller's own dataset, 47 MB of them for full MNIST, which :func:`received` chooses again there."""
-    return replace(train(dataset, config, on_progress, cancel), split=None)
+    """:func:`train` in a worker, its result ready to cross to the caller (:data:`HANDING_OVER`, its last step): the
+    model as its :class:`~digitcnn.models.ModelArchive`, which the caller, the app's server say, holds and saves
+    without importing Keras; without the split (``split`` None): the split's images are the caller's own dataset,
+    47 MB of them for full MNIST, which :func:`received` chooses again there."""
+    from digitcnn.models import ModelArchive
+
+    result, relay = _train(dataset, config, on_progress, cancel, then=(HANDING_OVER,))
+    relay.step(HANDING_OVER)
+    return replace(result, model=ModelArchive.of(result.model), split=None)
+
+
+def warm_up() -> None:
+    """Train once on :data:`WARM_UP_IMAGES` random pictures, through every step a training takes, and forget it:
+    what a process does the first time (TensorFlow loading its kernels, Keras the code that traces, scores and
+    saves) then costs nothing to the first training asked of it. An app's worker does it before it says it is
+    ready. Measured in one process on 2 busy cores: the embedded sample's quick run took 21.9 s first and 12.0 s
+    next (its steps before the first batch 10.9 s, then 2.0 s); after this, which took 6.4 s, 1.9 s."""
+    rng = np.random.default_rng(0)
+    pictures = Dataset(rng.integers(0, 256, (WARM_UP_IMAGES, IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8),
+                       rng.integers(0, 10, WARM_UP_IMAGES), "warm-up")
+    train_to_send(pictures, TrainingConfig(epochs=1))
 
 
 def received(result: TrainingResult, dataset: Dataset) -> TrainingResult:
@@ -330,23 +397,35 @@ def received(result: TrainingResult, dataset: Dataset) -> TrainingResult:
     return replace(result, split=make_split(dataset, result.config))
 
 
-def _fit(split: Split, config: TrainingConfig, on_progress, cancel) -> tuple[object, dict[str, list[float]], float]:
-    """A new network fitted to ``split``'s training digits (and the run's generated non-digits), with its
-    history per epoch and the seconds the fitting took. Raises :class:`TrainingCancelled` once ``cancel`` is set."""
+def validation_split(train_set: Dataset, config: TrainingConfig) -> tuple[Dataset, Dataset | None]:
+    """The training digits a run learns from, and those it holds out to validate after each epoch (None when it
+    does not: ``validate_each_epoch`` off, or too few digits): :data:`VALIDATION_SHARE` of them, at most
+    :data:`MAX_VALIDATION_IMAGES`, chosen with the run's seed. Never test images: those score the model once, at
+    the end."""
+    count = min(MAX_VALIDATION_IMAGES, round(VALIDATION_SHARE * len(train_set)))
+    if not config.validate_each_epoch or count < MIN_VALIDATION_IMAGES:
+        return train_set, None
+    held_out = np.zeros(len(train_set), dtype=bool)
+    held_out[np.random.default_rng(config.seed).permutation(len(train_set))[:count]] = True
+    return train_set.subset(np.flatnonzero(~held_out)), train_set.subset(np.flatnonzero(held_out))
+
+
+def _fit(learning: Dataset, validation: Dataset | None, config: TrainingConfig, relay: _ProgressRelay, cancel
+         ) -> tuple[object, dict[str, list[float]], float]:
+    """A new network fitted to the digits of ``learning`` (and the run's generated non-digits), scored on
+    ``validation`` after each epoch, with its history per epoch and the seconds the fitting took. Raises
+    :class:`TrainingCancelled` once ``cancel`` is set."""
     import keras
 
     from digitcnn.models import build, learning_rate_schedule
     from digitcnn.runtime import distribution_strategy
 
     keras.utils.set_random_seed(config.seed)
-    images, labels = _with_non_digits(split.train, config)
-    batches = math.ceil(len(labels) / config.batch_size)
+    images, labels = _with_non_digits(learning, config)
     with distribution_strategy().scope():
         model = build(config.architecture,
-                      learning_rate_schedule(config.learning_rate, config.schedule, config.epochs * batches),
+                      learning_rate_schedule(config.learning_rate, config.schedule, config.epochs * relay.batches),
                       config.ema_momentum, config.label_smoothing)
-    validation = _network_dataset(split.test, _EVALUATION_BATCH_SIZE) if config.validate_each_epoch else None
-    relay = _ProgressRelay(config.epochs, batches, on_progress)
 
     def after_batch(batch, logs=None):
         if cancel is not None and cancel.is_set():
@@ -362,7 +441,7 @@ def _fit(split: Split, config: TrainingConfig, on_progress, cancel) -> tuple[obj
     history = model.fit(
         _training_dataset(images, labels, config),
         epochs=config.epochs,
-        validation_data=validation,
+        validation_data=None if validation is None else _network_dataset(validation, _EVALUATION_BATCH_SIZE),
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles, with the run's seed
         verbose=0,
@@ -437,15 +516,6 @@ def scores_read_as(model, config: TrainingConfig, dataset: Dataset, likeness: Di
         likeness = fit_digit_likeness(model, split.train, config.seed, learned_scans=config.augment)
     refusal, test_evaluation = refusal_on_test_digits(model, split.test, likeness, config.reading)
     return train_evaluation, test_evaluation, refusal
-
-
-def fit_refusal_rule(model, train_set: Dataset, test_set: Dataset, seed: int, non_digits=None,
-                     reading: str = PLAIN, *, learned_scans: bool) -> tuple[RefusalRule, Evaluation]:
-    """``model``'s "not a digit" rule (see :mod:`digitcnn.refusal`) and its scores on ``test_set`` (read the
-    ``reading`` way): its digit-likeness (:func:`fit_digit_likeness`, given its ``non_digits`` if they are drawn
-    already), then its threshold, fitted to the test digits."""
-    likeness = fit_digit_likeness(model, train_set, seed, non_digits, learned_scans=learned_scans)
-    return refusal_on_test_digits(model, test_set, likeness, reading)
 
 
 def refusal_on_test_digits(model, test_set: Dataset, likeness: DigitLikeness | None, reading: str
@@ -552,12 +622,13 @@ def quick_settings(architecture: str, train_size: int) -> dict:
     from the digits as they are, so a quick run goes without augmentation unless it makes more than
     :data:`QUICK_RUN_MAX_EPOCHS_UNAUGMENTED` (compact, one epoch of full MNIST: 99.10% without, 98.86% with; more
     measurements with the constant). On the embedded sample (3,350 training digits) that is 3 epochs of ``compact``
-    instead of 13, a first model at about 98% in about 15 s. A quick run is scored on its test images once, at its
-    end, not after each epoch too: that took about 13% of it."""
+    instead of 13, a first model at about 98% in about 15 s. Like a full run it is scored after each epoch on the
+    training digits it holds out to validate (see :func:`validation_split`: 335 of them, a few hundredths of a
+    second an epoch), and on its test images once, at its end."""
     recipe = get_architecture(architecture).recipe
     epochs = max(1, min(recipe.epochs, math.ceil(QUICK_RUN_IMAGES / max(1, train_size))))
     settings = dict(recipe_settings(architecture), epochs=epochs,
-                    augment=recipe.augment and epochs > QUICK_RUN_MAX_EPOCHS_UNAUGMENTED, validate_each_epoch=False)
+                    augment=recipe.augment and epochs > QUICK_RUN_MAX_EPOCHS_UNAUGMENTED, validate_each_epoch=True)
     if train_size > QUICK_RUN_MAX_IMAGES:
         settings.update(train_limit=QUICK_RUN_MAX_IMAGES, batch_size=min(recipe.batch_size, QUICK_RUN_BATCH_SIZE),
                         learning_rate=min(recipe.learning_rate * QUICK_RUN_RATE_FACTOR, SETTINGS["learning_rate"].high))
@@ -583,12 +654,16 @@ def _with_non_digits(train_set: Dataset, config: TrainingConfig) -> tuple[np.nda
     from digitcnn import nondigits
     from digitcnn.models import NOT_A_DIGIT
 
-    count = round(config.non_digit_share * len(train_set))
+    count = _non_digit_count(train_set, config)
     if count == 0:
         return train_set.images, train_set.labels
     extra = nondigits.generate(count, seed=config.seed).images
     return (np.concatenate([train_set.images, extra]),
             np.concatenate([train_set.labels, np.full(count, NOT_A_DIGIT, dtype=train_set.labels.dtype)]))
+
+
+def _non_digit_count(train_set: Dataset, config: TrainingConfig) -> int:
+    return round(config.non_digit_share * len(train_set))
 
 
 def _training_dataset(images: np.ndarray, labels: np.ndarray, config: TrainingConfig):
@@ -750,12 +825,22 @@ def _scanned_through_every_grid(images, ink_cut: tuple[float, float]) -> np.ndar
 
 
 class _ProgressRelay:
-    """Turns Keras's epoch starts, batch ends and epoch ends into :class:`Progress` events."""
+    """Turns a run into :class:`Progress` events: Keras's epoch starts, batch ends and epoch ends, and the named
+    steps around the learning (:meth:`step`). The steps after the last batch, ``steps_after``, are estimated at
+    ``after_units`` batches' worth of time, shared equally, so that the fraction done and the time left cover the
+    whole run. The pace is measured from the end of the first batch, which also traces the network (1.2 s of a
+    2-core quick run whose batches take 0.03 s): counted in, it once made the first estimate 412 s for a 20 s run;
+    until :data:`PACE_AFTER_BATCHES` more batches are done the time left is not guessed."""
 
-    def __init__(self, epochs: int, batches: int, on_progress: Callable[[Progress], None] | None):
+    def __init__(self, epochs: int, batches: int, on_progress: Callable[[Progress], None] | None,
+                 steps_after: tuple[str, ...] = (), after_units: float = 0.0):
         self.epochs, self.batches, self.on_progress = epochs, batches, on_progress
+        self.steps_after, self.after_units = steps_after, after_units
         self.epoch = 1
         self.started = time.perf_counter()
+        self.paced_from: tuple[int, float] | None = None  # (units done, elapsed) at the end of the first batch
+        self.pace: float | None = None  # seconds per batch, once measured
+        self.last = (np.nan, np.nan)  # the last loss and accuracy reported
 
     def epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
@@ -766,23 +851,51 @@ class _ProgressRelay:
     def epoch_end(self, epoch, logs=None):
         self._report("epoch", self.batches, logs or {})
 
+    def step(self, name: str) -> None:
+        """Say that the step ``name`` begins: one of ``steps_after`` once the learning is done, else one before it."""
+        number = self.steps_after.index(name) + 1 if name in self.steps_after else 0
+        units = self._learning_units + self.after_units * (number - 1) / len(self.steps_after) if number else 0.0
+        self._send(Progress(stage="step", epoch=self.epoch, epochs=self.epochs, batch=self.batches if number else 0,
+                            batches=self.batches, loss=self.last[0], accuracy=self.last[1], elapsed=self._elapsed(),
+                            fraction_done=self._fraction(units), seconds_left=self._seconds_left(units), step=name,
+                            step_number=number, steps=len(self.steps_after)))
+
+    @property
+    def _learning_units(self) -> int:
+        return self.epochs * self.batches
+
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def _fraction(self, units: float) -> float:
+        return min(1.0, units / (self._learning_units + self.after_units))
+
+    def _seconds_left(self, units: float) -> float | None:
+        return None if self.pace is None else self.pace * max(0.0, self._learning_units + self.after_units - units)
+
     def _report(self, stage: str, batch: int, logs: dict):
-        if self.on_progress is None:
-            return
-        self.on_progress(
-            Progress(
-                stage=stage,
-                epoch=self.epoch,
-                epochs=self.epochs,
-                batch=batch,
-                batches=self.batches,
-                loss=float(logs.get("loss", np.nan)),
-                accuracy=float(logs.get("accuracy", np.nan)),
-                elapsed=time.perf_counter() - self.started,
-                test_loss=_optional_float(logs.get("val_loss")),
-                test_accuracy=_optional_float(logs.get("val_accuracy")),
-            )
-        )
+        elapsed = self._elapsed()
+        units = (self.epoch - 1) * self.batches + batch
+        if self.paced_from is None:
+            self.paced_from = (units, elapsed)
+        elif units - self.paced_from[0] >= PACE_AFTER_BATCHES:
+            self.pace = (elapsed - self.paced_from[1]) / (units - self.paced_from[0])
+        self.last = (float(logs.get("loss", np.nan)), float(logs.get("accuracy", np.nan)))
+        self._send(Progress(stage=stage, epoch=self.epoch, epochs=self.epochs, batch=batch, batches=self.batches,
+                            loss=self.last[0], accuracy=self.last[1], elapsed=elapsed,
+                            validation_loss=_optional_float(logs.get("val_loss")),
+                            validation_accuracy=_optional_float(logs.get("val_accuracy")),
+                            fraction_done=self._fraction(units), seconds_left=self._seconds_left(units)))
+
+    def _send(self, progress: Progress) -> None:
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
+
+def first_step(name: str) -> Progress:
+    """The event of a step that comes before a run's relay is made (a fine-tune's loading of its model, say)."""
+    return Progress(stage="step", epoch=1, epochs=1, batch=0, batches=0, loss=np.nan, accuracy=np.nan, elapsed=0.0,
+                    step=name)
 
 
 def _optional_float(value) -> float | None:

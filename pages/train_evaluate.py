@@ -1,6 +1,8 @@
 """Train & evaluate: choose a network and its settings, train it in the background while the
 curves grow, then study its scores and mistakes, and save it."""
 
+import time
+
 import streamlit as st
 
 from digitcnn import charts, gallery, models, registry, seen, training
@@ -155,18 +157,33 @@ def short_run(settings: TrainingConfig, train_size: int) -> None:
 
 # --- 2. Progress, live -----------------------------------------------------------------------
 def _progress_line(snapshot) -> str:
-    progress = snapshot.progress
+    """What the job is doing, the seconds since the click and about how many are left. Redrawn twice a second with
+    the time elapsed on the server's clock, so that it changes every second, whatever the job is doing."""
+    progress, elapsed = snapshot.progress, f"{snapshot.seconds:.0f} s elapsed"
     if progress is None:
-        return "Starting…"
+        return f"Starting… · {elapsed}"
+    if progress.stage != "step":
+        doing = f"Epoch {progress.epoch}/{progress.epochs} · batch {progress.batch}/{progress.batches}"
+    elif progress.step_number:
+        doing = f"{progress.step} (step {progress.step_number} of {progress.steps} after the learning)"
+    else:
+        doing = progress.step
     left = progress.seconds_left
-    eta = f" · about {left:.0f} s left" if left is not None and snapshot.status == RUNNING else ""
-    return (f"Epoch {progress.epoch}/{progress.epochs} · batch {progress.batch}/{progress.batches} · "
-            f"{progress.elapsed:.0f} s elapsed{eta}")
+    if left is None:
+        return f"{doing} · {elapsed} · estimating the time left"
+    if progress.stage == "step":  # the estimate was made as the step began
+        left -= time.time() - snapshot.stages[-1][1]
+    return f"{doing} · {elapsed} · about {max(left, 1):.0f} s left"
 
 
-def show_curves(snapshot, settings: TrainingConfig, key: str) -> None:
-    """The loss and accuracy curves of a job's ``snapshot``, with what its loss is when labels are smoothed."""
+def show_curves(snapshot, settings: TrainingConfig, key: str, validation_size: int | None = None) -> None:
+    """The loss and accuracy curves of a job's ``snapshot``, with what its loss is when labels are smoothed and,
+    given ``validation_size``, how many images its validation curve is on."""
     st.plotly_chart(charts.training_curves(snapshot.epochs, snapshot.batches), key=key)
+    if validation_size:
+        st.caption(f"Validation: after each epoch, the model's scores on {validation_size:,} of its training images "
+                   f"held out of the learning (never its test images). A validation curve that turns up while the "
+                   f"training curve goes on down shows overfitting.")
     if smoothing := getattr(settings, "label_smoothing", 0):  # a fine-tuning's settings have none of their own
         st.caption(f"The loss drawn is the training objective, cross-entropy against labels smoothed by "
                    f"{smoothing:g}: it levels off well above 0 even for a model that is nearly always right. "
@@ -186,11 +203,14 @@ def _queue_line(place: int) -> str:
 # (the browser on the same cores, at the lowest priority), they cost the browser 10–13 s of processor time a
 # training and the run 3–4 s (results 29–32 s after the click, against 26–28 s without live curves).
 CURVES_EVERY_SECONDS = 5.0
+# The progress line, cheap to draw, twice a second: its time elapsed changes every second even where a busy server
+# is late with a redraw, and the job's end shows within half a second.
+PROGRESS_EVERY_SECONDS = 0.5
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=PROGRESS_EVERY_SECONDS)
 def live_progress(job) -> None:
-    """Redrawn every second while the job waits or runs; the whole page reruns once it ends."""
+    """Redrawn every :data:`PROGRESS_EVERY_SECONDS` while the job waits or runs; the whole page reruns once it ends."""
     snapshot = job.snapshot()
     if snapshot.done:
         st.rerun()
@@ -261,7 +281,8 @@ def scores(name: str, finished) -> None:
     columns[0].metric("Test accuracy", share_text(test.accuracy))
     columns[1].metric("Train accuracy", share_text(train.accuracy))
     columns[2].metric("Test loss", f"{test.loss:.4f}")
-    columns[3].metric("Training time", f"{result.training_seconds:.0f} s")
+    columns[3].metric("Training time", f"{finished.seconds:.0f} s", help="From the click on Train to these results.")
+    st.caption(f"Training time: {finished.describe_time()}")
     short_run(result.config, len(result.split.train))
     if result.temperature != 1.0:
         st.caption(f"Calibrated after training (a temperature of {result.temperature:.2f}, fitted to the training "
@@ -271,7 +292,7 @@ def scores(name: str, finished) -> None:
         st.caption(f"Says \"not a digit\" when less than {probability_text(rule.threshold)} sure: set so that it "
                    f"refuses {share_text(rule.test_refused)} of its test digits (at most 1%), and is right on "
                    f"{share_text(rule.test_accuracy_answered)} of those it answers.")
-    show_curves(finished, result.config, key="final_curves")
+    show_curves(finished, result.config, key="final_curves", validation_size=result.validation_size)
 
 
 def confusion_and_report(test) -> None:
@@ -371,7 +392,6 @@ def saved_models() -> dict:
 
 
 # --- The page ----------------------------------------------------------------------------------
-state.load_keras_in_background()  # a trained model comes back to the server as a Keras model
 dataset = state.active_dataset()
 st.title("Train & evaluate")
 st.caption(f"Data: {literal(dataset.source)}, {len(dataset):,} images"
@@ -384,6 +404,8 @@ if job is not None and not job.snapshot().done:
     live_progress(job)  # until it ends: then the page reruns with its results
     live_curves(job)
     st.stop()
+if job is not None:
+    job.results_shown()  # the end of the wait its time counts (see describe_time)
 if (finished := outcome(job)) is not None and finished.result is not None:
     results(job, finished)
 teaching.teach_form(dataset, saved_models())  # 5. teach a model your handwriting

@@ -521,6 +521,44 @@ def test_the_first_pages_open_without_importing_tensorflow():
     assert first_pages_in_a_fresh_process() == (True, [])
 
 
+_TRAIN_AND_SAVE_SCRIPT = """
+import json, sys, time
+from streamlit.testing.v1 import AppTest
+test = AppTest.from_file("streamlit_app.py", default_timeout=120)
+test.switch_page("pages/train_evaluate.py")
+test.run()
+test.text_input[0].set_value("kept-light")
+test.number_input(key="epochs_compact_quick").set_value(1)
+test.number_input(key="train_limit").set_value(100)
+test.button[0].click().run()
+deadline = time.monotonic() + 180
+while not any(header.value == "Results of kept-light" for header in test.header):
+    assert time.monotonic() < deadline and not test.exception, test.exception
+    time.sleep(0.5)
+    test.run()
+[save] = [button for button in test.button if button.label == "Save as kept-light"]
+save.click().run()
+saved = any(shown.value.startswith("Saved as **kept-light**") for shown in test.success)
+print(json.dumps([not test.exception and saved, [name for name in ("tensorflow", "keras") if name in sys.modules]]))
+"""
+
+
+def test_the_server_trains_shows_and_saves_a_model_without_importing_tensorflow(tmp_path):
+    """Issue 33: the app held 2.4 GB at rest, the server 1.13 GB of it, as the train page imported Keras to take a
+    trained model back from its worker. The worker hands back the model's file; the server shows the results and
+    saves it without TensorFlow. Run in a fresh interpreter: an import is for the whole process."""
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", config.MODELS_DIR_VARIABLE: str(tmp_path / "models"),
+                   config.DATA_DIR_VARIABLE: str(tmp_path)}
+    finished = subprocess.run([sys.executable, "-c", _TRAIN_AND_SAVE_SCRIPT], capture_output=True, text=True,
+                              cwd=config.PROJECT_ROOT, timeout=300, env=environment)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert json.loads(finished.stdout.strip().splitlines()[-1]) == [True, []]
+    assert (tmp_path / "models" / "kept-light.keras").is_file()
+
+
 def test_broken_model_files_are_shown_as_broken_and_the_app_carries_on(tiny_result, tmp_path, monkeypatch):
     import shutil
 
@@ -627,7 +665,7 @@ def test_streamlits_rerun_cleanup_leaves_trainings_alone_and_keras_as_it_comes(a
         assert time.monotonic() < deadline
     snapshot = job.snapshot()
     assert snapshot.status == FINISHED, snapshot.error
-    names = [layer.name for layer in snapshot.result.model.layers]
+    names = [layer.name for layer in snapshot.result.model.load().layers]  # it comes back as its file's bytes
     assert len(names) == len(set(names)) and snapshot.result.test_evaluation.accuracy > 0.5
     assert keras.backend.clear_session is global_state.clear_session
 

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from digitcnn import charts
 from digitcnn.training import Progress
@@ -123,19 +124,21 @@ def test_probability_bars_add_not_a_digit_and_label_bars_as_the_app_writes_proba
     assert bars.text[3] == "> 99.9%" and set(bars.text[:3] + bars.text[4:]) == {""}  # under 1%: no label
 
 
-def test_training_curves_place_batches_between_epochs_and_show_test_scores():
-    def event(stage, epoch, batch, loss, test_loss=None):
+def test_training_curves_place_batches_between_epochs_and_show_validation_scores():
+    def event(stage, epoch, batch, loss, validation_loss=None):
         return Progress(stage=stage, epoch=epoch, epochs=2, batch=batch, batches=4, loss=loss, accuracy=1 - loss,
-                        elapsed=1.0, test_loss=test_loss, test_accuracy=None if test_loss is None else 1 - test_loss)
+                        elapsed=1.0, validation_loss=validation_loss,
+                        validation_accuracy=None if validation_loss is None else 1 - validation_loss)
 
     batches = [event("batch", 1, 2, 0.9), event("batch", 2, 4, 0.5)]
     epochs = [event("epoch", 1, 4, 0.8, 0.7), event("epoch", 2, 4, 0.4, 0.45)]
     figure = charts.training_curves(epochs, batches)
-    running, per_epoch, test = figure.data[:3]
+    running, per_epoch, validation = figure.data[:3]
     assert list(running.x) == [0.5, 2.0]
     assert list(per_epoch.x) == [1, 2] and list(per_epoch.y) == [0.8, 0.4]
-    assert list(test.y) == [0.7, 0.45]
-    assert {trace.name for trace in figure.data} == {"training (running)", "training", "test"}
+    assert list(validation.x) == [1, 2] and list(validation.y) == [0.7, 0.45]
+    assert list(figure.data[-1].y) == pytest.approx([0.3, 0.55])  # the validation accuracy
+    assert {trace.name for trace in figure.data} == {"training (running)", "training", "validation (held out)"}
 
 
 def test_per_digit_bars_draw_a_bar_per_present_digit_and_none_for_absent_ones():

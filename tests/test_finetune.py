@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import grey_dilation
 
-from digitcnn import inference, registry
+from digitcnn import finetune, inference, registry
 from digitcnn.data import Dataset
 from digitcnn.errors import ModelFileError, SettingsError, TrainingCancelled
 from digitcnn.models import NOT_A_DIGIT
@@ -135,14 +135,17 @@ def test_the_base_model_is_left_as_it_was(base, taught, small_dataset):
     assert taught[0].model is not model
 
 
-def test_progress_arrives_after_each_batch_and_epoch(taught):
+def test_progress_arrives_after_each_batch_and_epoch_and_names_each_step(taught):
     result, events, _, _ = taught
     batches = [event for event in events if event.stage == "batch"]
     epochs = [event for event in events if event.stage == "epoch"]
     assert len(epochs) == QUICK.epochs and len(batches) == QUICK.epochs * batches[0].batches
     assert batches[0].batches == -(-(140 + 700) // QUICK.batch_size)  # each epoch: the drawings, 700 replayed
-    assert events[-1].fraction_done == 1
-    assert all(event.test_accuracy is not None for event in epochs)  # on the writer's test drawings
+    assert all(event.validation_accuracy is not None for event in epochs)  # on the writer's test drawings
+    fractions = [event.fraction_done for event in events]
+    assert fractions == sorted(fractions) and fractions[-1] < 1  # the steps after the learning count in it too
+    assert [event.step for event in events if event.stage == "step"] == [
+        finetune.SCORING_BEFORE, *finetune.STEPS_AFTER_TEACHING]  # every step named, in order
 
 
 def test_the_gate_refuses_a_fine_tune_that_forgets_the_data(base, writer, small_dataset):

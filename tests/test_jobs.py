@@ -7,9 +7,9 @@ import weakref
 
 import pytest
 
-from digitcnn import config, ray_training
+from digitcnn import config, ray_training, training
 from digitcnn.errors import SettingsError
-from digitcnn.jobs import CANCELLED, FAILED, FINISHED, RUNNING, WAITING, JobBoard
+from digitcnn.jobs import CANCELLED, FAILED, FINISHED, LEARNING, RUNNING, SHOWING, STARTING, WAITING, JobBoard
 from digitcnn.training import TrainingConfig
 
 QUICK = TrainingConfig(architecture="article", epochs=1, batch_size=64, train_limit=200, fit_to_run=False)
@@ -24,8 +24,30 @@ def test_a_job_trains_in_the_background_and_reports_its_progress(small_dataset):
     snapshot = job.snapshot()
     assert snapshot.status == FINISHED and snapshot.done and snapshot.error is None
     assert snapshot.result.test_evaluation.confusion_matrix.sum() == 198
-    assert len(snapshot.epochs) == 1 and snapshot.batches[-1].batch == 4  # ceil(200 / 64)
+    assert len(snapshot.epochs) == 1 and snapshot.batches[-1].batch == 3  # ceil(180 / 64): 20 held out to validate
     assert board.running() == []  # the board lets go of ended jobs: their owners keep them
+
+
+def test_a_jobs_time_runs_from_its_start_to_its_results_shown_stage_by_stage(small_dataset):
+    board = JobBoard()
+    job = board.start("alice", "timed", small_dataset, QUICK)
+    job.results_shown()  # not yet: it has not ended
+    assert job.wait(120)
+    time.sleep(0.1)  # the page shows the results a moment after the end
+    job.results_shown()
+    job.results_shown()  # a later rerun of the page changes nothing
+    snapshot = job.snapshot()
+    stages = [name for name, _ in snapshot.stage_seconds()]
+    assert stages[:2] == [training.PREPARING, LEARNING] or stages[:3] == [STARTING, training.PREPARING, LEARNING]
+    assert stages[-2:] == [training.SCORING_TEST, SHOWING]
+    assert set(training.STEPS_AFTER_LEARNING) - {training.SETTLING} <= set(stages)  # settling 100 digits may be quick
+    assert snapshot.seconds == pytest.approx(snapshot.shown - snapshot.started)
+    assert snapshot.shown - snapshot.ended >= 0.1
+    # Every moment from the start to the results shown is in one stage (those under 0.05 s left out).
+    assert sum(seconds for _, seconds in snapshot.stage_seconds()) == pytest.approx(snapshot.seconds, abs=0.5)
+    described = snapshot.describe_time()
+    assert described.startswith(f"{snapshot.seconds:.1f} s from the click to the results: ")
+    assert "learning " in described and "showing the results " in described
 
 
 def test_two_users_may_train_models_of_the_same_name_without_touching_each_others(small_dataset):

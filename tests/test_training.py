@@ -64,20 +64,76 @@ def test_a_test_image_that_copies_a_training_image_is_no_test_image(small_datase
 
 def test_training_learns_and_reports_every_batch_and_epoch(tiny_result):
     result, events = tiny_result
-    batches = events[0].batches
-    assert batches == 26  # ceil(402 training images / 16): batches of 32 halved to fit so short a run
-    assert [e.stage for e in events].count("epoch") == 2
-    assert [e.stage for e in events].count("batch") == 2 * batches
+    fit = [e for e in events if e.stage != "step"]
+    batches = fit[0].batches
+    # 402 training images, 40 of them held out to validate: ceil(362 / 16), batches of 32 halved to fit so short a run
+    assert result.validation_size == 40 and batches == 23
+    assert [e.stage for e in fit].count("epoch") == 2
+    assert [e.stage for e in fit].count("batch") == 2 * batches
     fractions = [e.fraction_done for e in events]
-    assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    assert events[-1].test_accuracy is not None and events[-1].seconds_left == 0
-    assert events[-1].loss < events[0].loss
+    assert fractions == sorted(fractions) and 0 < fit[-1].fraction_done < fractions[-1] < 1  # steps still to come
+    assert fit[-1].loss < fit[0].loss
 
-    # Two epochs on 402 digits: far from perfect, far better than chance (10%).
+    # Two epochs on 362 digits: far from perfect, far better than chance (10%).
     assert result.test_evaluation.accuracy > 0.6
     assert result.test_evaluation.confusion_matrix.sum() == len(result.split.test) == 198
     assert result.history["loss"][1] < result.history["loss"][0]
     assert 0 < result.training_seconds < 120
+
+
+def test_every_step_before_the_first_batch_and_after_the_last_is_named_in_order(tiny_result):
+    _, events = tiny_result
+    steps = [(e.step, e.step_number, e.steps) for e in events if e.stage == "step"]
+    after = training.STEPS_AFTER_LEARNING
+    assert steps == [(training.PREPARING, 0, len(after))] + [(name, number, len(after))
+                                                               for number, name in enumerate(after, 1)]
+    assert events[0].stage == "step" and events[-1].step == training.SCORING_TEST  # nothing goes unnamed
+    last_batch = max(i for i, e in enumerate(events) if e.stage != "step")
+    assert all(e.stage == "step" for e in events[last_batch + 1:])
+    assert all(e.seconds_left is not None for e in events[last_batch + 1:])  # the time left of the steps too
+
+
+def test_the_time_left_waits_for_the_pace_after_the_first_batch_then_falls():
+    """The first batch also traces the network: a pace counted from the start once said "about 412 s left"."""
+    events, clock = [], [0.0]
+    relay = training._ProgressRelay(epochs=2, batches=10, on_progress=events.append,
+                                    steps_after=("scoring",), after_units=5)
+    training.time.perf_counter, real = (lambda: clock[0]), training.time.perf_counter
+    try:
+        relay.started = 0.0
+        for batch in range(10):
+            clock[0] = 10.0 if batch == 0 else 10.0 + batch  # a slow first batch, then a second a batch
+            relay.batch_end(batch)
+        relay.step("scoring")
+    finally:
+        training.time.perf_counter = real
+    left = [e.seconds_left for e in events]
+    assert left[:training.PACE_AFTER_BATCHES] == [None] * training.PACE_AFTER_BATCHES  # estimating, no guess
+    assert left[training.PACE_AFTER_BATCHES] == pytest.approx(1.0 * (20 - 6 + 5))  # the steady pace, steps included
+    assert left[9] == pytest.approx(10 + 5) and left[10] == pytest.approx(5)  # the scoring step: its own share
+    assert events[-1].step == "scoring" and events[-1].fraction_done == pytest.approx(20 / 25)
+
+
+def test_validation_is_held_out_of_the_training_part_never_the_test_images(small_dataset):
+    config = training.TrainingConfig(architecture="article", epochs=1)
+    split = training.make_split(small_dataset, config)
+    learning, validation = training.validation_split(split.train, config)
+    assert len(validation) == round(training.VALIDATION_SHARE * len(split.train))
+    assert len(learning) + len(validation) == len(split.train)
+    rows = {row.tobytes() for row in split.train.images}
+    assert {row.tobytes() for row in validation.images} <= rows
+    assert not {row.tobytes() for row in validation.images} & {row.tobytes() for row in learning.images}
+    assert training.validation_split(split.train, training.TrainingConfig(validate_each_epoch=False)) == (
+        split.train, None)
+
+
+def test_each_epoch_carries_its_validation_scores_quick_runs_included(tiny_result, embedded):
+    result, events = tiny_result
+    epochs = [e for e in events if e.stage == "epoch"]
+    assert [e.validation_accuracy for e in epochs] == pytest.approx(result.history["val_accuracy"])
+    assert all(0 < e.validation_loss for e in epochs)
+    assert training.quick_settings("compact", training.train_size(embedded, training.TrainingConfig())
+                                   )["validate_each_epoch"] is True
 
 
 def test_cancelling_stops_after_the_current_batch(small_dataset, cancel_at_second_batch):
@@ -136,7 +192,7 @@ def test_label_smoothing_follows_the_recipe_and_can_be_set(small_dataset):
     assert training.TrainingConfig(architecture="article").label_smoothing == 0.0  # the tutorial's plain loss
     assert training.TrainingConfig().label_smoothing == models.get_architecture("compact").recipe.label_smoothing
     settings = training.TrainingConfig(architecture="article", epochs=1, label_smoothing=0.2, validate_each_epoch=True)
-    result = training.train(small_dataset.subset(slice(0, 200)), settings)
+    result = training.train(small_dataset.subset(slice(0, 400)), settings)  # 268 training digits: 27 validate
     assert result.model.loss.get_config()["label_smoothing"] == 0.2
     low, high = calibration.TEMPERATURE_BOUNDS
     assert result.temperature != 1.0 and low <= result.temperature <= high  # calibrated after smoothing
@@ -330,7 +386,7 @@ def test_a_quick_run_shows_the_network_about_ten_thousand_images_within_the_reci
     recipe = models.ARCHITECTURES["compact"].recipe
     big = limit is not None
     assert training.quick_settings("compact", train_size) == dict(
-        epochs=epochs, train_limit=limit, augment=epochs > 5, validate_each_epoch=False,  # scored at its end
+        epochs=epochs, train_limit=limit, augment=epochs > 5, validate_each_epoch=True,  # a validation curve too
         batch_size=64 if big else recipe.batch_size, learning_rate=2 * recipe.learning_rate if big else recipe.learning_rate)
     assert training.quick_settings("article", train_size)["augment"] is False  # its recipe has none
     assert training.quick_settings("article", train_size)["batch_size"] == 32  # never larger than its recipe's

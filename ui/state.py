@@ -83,11 +83,10 @@ def join_job_board() -> None:
 @functools.cache  # one loader per server
 def load_keras_in_background() -> threading.Thread:
     """Import Keras (and TensorFlow: about 6 s of a core) in a thread of the server's own, once per server, then
-    keep Streamlit's cleanup cheap (see :func:`keep_streamlits_cleanup_cheap`); returns that thread. The train page
-    calls it when it opens: the server needs Keras to take a trained model back from its worker, and without it
-    imported ahead, the first training's results waited for the import. Measured by clicking Train with the
-    defaults on a fresh server (headless Chromium, 2 cores): the server used 9.3 s of processor time during its
-    first training before, 3.0–4.4 s now (2.7–3.9 s during later ones)."""
+    keep Streamlit's cleanup cheap (see :func:`keep_streamlits_cleanup_cheap`); returns that thread. Called once a
+    page has begun importing Keras (to read drawings with a saved model, say). The train page no longer imports
+    it: a trained model comes back from its worker as its file's bytes (see digitcnn.models.ModelArchive), which
+    the server shows and saves without TensorFlow (550 MB less at rest)."""
     loader = threading.Thread(target=_import_keras_then_freeze, name="keras loader", daemon=True)
     loader.start()
     return loader

@@ -82,7 +82,9 @@ def fine_tune_results(job, result) -> None:
                      share_text(after.data_test_accuracy),
                      delta=f"{(after.data_test_accuracy - before.data_test_accuracy) * 100:+.2f} points")
     scores[2].metric("Drawings taught / kept apart", f"{result.taught} / {result.personal_test_size}")
-    scores[3].metric("Time", f"{result.seconds:.0f} s")
+    timing = job.snapshot()
+    scores[3].metric("Time", f"{timing.seconds:.0f} s", help="From the click on Teach to these results.")
+    st.caption(f"Time: {timing.describe_time()}")
     st.plotly_chart(charts.per_digit_bars({"before": before.per_digit_accuracy, "after": after.per_digit_accuracy},
                                           "Your test drawings, per digit"), key="per_digit_before_after")
     if not result.passed:

@@ -2,11 +2,16 @@
 
 import io
 import re
+import time
 
 import numpy as np
 from browser_steps import FIRST_BATCH_TIMEOUT, expect_no_exception, open_page, start_training, wait_for_results
 from PIL import Image
 from playwright.sync_api import expect
+
+from digitcnn import training
+
+LONGEST_STILL_SECONDS = 2.0  # issue 33: no stretch longer than this without a visible change while a person waits
 
 
 def test_training_by_clicking_shows_progress_then_a_confusion_matrix(page, settle, snapshot):
@@ -19,7 +24,9 @@ def test_training_by_clicking_shows_progress_then_a_confusion_matrix(page, settl
 
     progress = page.get_by_test_id("stProgress")
     expect(progress).to_be_visible(timeout=60_000)
-    expect(page.get_by_text(re.compile(r"Epoch \d+/10 · batch \d+/47"))).to_be_visible(timeout=FIRST_BATCH_TIMEOUT)
+    # 1,350 of the 1,500 images learned from (150 held out to validate), in batches of 32
+    expect(page.get_by_text(re.compile(r"Epoch \d+/10 · batch \d+/43"))).to_be_visible(
+        timeout=FIRST_BATCH_TIMEOUT)
     seen = set()
     while page.get_by_role("heading", name="Results of browser-trained").count() == 0 and len(seen) < 3:
         if progress.count():
@@ -76,6 +83,54 @@ def _confusion_cells(chart):
         return drawn["x"][0] + (predicted - off) * width, drawn["y"][0] + (true - off) * height
 
     return counts, cell
+
+
+def test_a_quick_training_with_the_defaults_never_sits_still_and_names_its_steps_and_their_times(page, settle):
+    """Issue 33: after its last batch a quick run sat 7–14 s at "batch 58/58 · about 0 s left" with no word of what
+    it did, then said "Training time 9 s" for a 20–30 s wait. The page's text is read every 0.1 s from the click on
+    Train to the results."""
+    open_page(page, "Train & evaluate", "Train & evaluate")
+    expect(page.locator(".st-key-epochs_compact_quick input")).to_be_visible(timeout=30_000)  # the defaults: quick
+    page.get_by_label("Model name", exact=True).fill("quick-defaults")
+    main, results = page.get_by_test_id("stMain"), page.get_by_role("heading", name="Results of quick-defaults")
+    page.get_by_role("button", name="Train", exact=True).click()
+    clicked = last_change = time.monotonic()
+    texts, still = [main.inner_text()], []
+    while not results.count():
+        assert time.monotonic() - clicked < FIRST_BATCH_TIMEOUT / 1000, "no results"
+        page.wait_for_timeout(100)
+        text, now = main.inner_text(), time.monotonic()
+        if text != texts[-1]:
+            still.append(now - last_change)
+            texts.append(text)
+            last_change = now
+    waited = time.monotonic() - clicked
+    expect_no_exception(page)
+
+    lines = [line for text in texts for line in text.splitlines()]
+    assert any(line.startswith("Epoch 3/3 · batch") for line in lines)
+    after_learning = training.STEPS_AFTER_LEARNING + (training.HANDING_OVER,)
+    assert [step for step in after_learning if any(line.startswith(f"{step} (step ") for line in lines)], \
+        "no step after the last batch was named"
+    assert not [line for line in lines if "· about 0 s left" in line]
+    longest = max(range(len(still)), key=still.__getitem__)
+    assert still[longest] <= LONGEST_STILL_SECONDS, (
+        f"the page sat still for {still[longest]:.1f} s {waited:.1f} s after the click, from "
+        f"{_progress(texts[longest])!r} to {_progress(texts[longest + 1])!r}")
+
+    shown = page.get_by_test_id("stMetric").filter(has_text="Training time")
+    seconds = float(re.search(r"(\d+) s", shown.inner_text()).group(1))
+    assert waited * 0.75 - 1 <= seconds <= waited + 1, f"{seconds} s shown for a wait of {waited:.1f} s"
+    timing = page.get_by_text(re.compile(r"^Training time: [\d.]+ s from the click to the results: "))
+    expect(timing).to_contain_text("learning ")
+    expect(timing).to_contain_text('fitting the "not a digit" rule ')
+    expect(page.locator(".js-plotly-plot").filter(has_text="validation (held out)").first).to_be_visible()
+
+
+def _progress(text: str) -> str:
+    """The progress line in the page's ``text``, else its first line (the results' heading, say)."""
+    lines = text.splitlines()
+    return next((line for line in lines if " elapsed" in line), lines[0] if lines else "")
 
 
 def test_a_run_too_short_to_learn_is_named_in_the_browser(page, settle):
