@@ -255,8 +255,10 @@ class TrainingResult:
 
     @property
     def trained_on(self) -> TrainingRecord:
-        """The record of the images the network learned from (see :mod:`digitcnn.seen`): its split's training
-        digits. The generated non-digits are left out: no dataset holds them."""
+        """The record of the images the model was fitted on (see :mod:`digitcnn.seen`): its split's training
+        digits, those held out to validate included, since the steps after the learning (batch normalization's
+        statistics, calibration, the "not a digit" rule) read a sample of all of them. The generated non-digits
+        are left out: no dataset holds them."""
         return TrainingRecord.of(self.split.train)
 
 
