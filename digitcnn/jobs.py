@@ -25,7 +25,6 @@ also run the work a job is started with (a fine-tuning's): what an app that call
 
 from __future__ import annotations
 
-import atexit
 import collections
 import functools
 import logging
@@ -388,10 +387,16 @@ def server_board(max_running: int | None = None) -> JobBoard:
 _boards: weakref.WeakSet[JobBoard] = weakref.WeakSet()
 
 
-@atexit.register
 def _stop_trainings_at_exit() -> None:
     """A process that exits while a training thread runs inside TensorFlow dies with "terminate
     called … FATAL" when the interpreter tears the thread down: cancel and wait instead."""
     for board in list(_boards):
         if (board.running() or board.waiting()) and not board.stop_all():
             _log.warning("a training did not stop within %.0f s of the exit", EXIT_WAIT_SECONDS)
+
+
+# Run when the interpreter starts to exit, before any atexit handler: TensorFlow and Keras, imported after this
+# module, register handlers of their own that atexit runs first (last in, first out), and a training thread still
+# building its network after those ran failed inside Keras ("Only input tensors may be passed as positional
+# arguments") and the process died. threading's own hook is the one concurrent.futures uses for the same reason.
+threading._register_atexit(_stop_trainings_at_exit)

@@ -9,7 +9,8 @@ import pytest
 
 from digitcnn import config, ray_training, training
 from digitcnn.errors import SettingsError
-from digitcnn.jobs import CANCELLED, FAILED, FINISHED, LEARNING, RUNNING, SHOWING, STARTING, WAITING, JobBoard
+from digitcnn.jobs import (CANCELLED, FAILED, FINISHED, LEARNING, RUNNING, SHOWING, STARTING, WAITING, WAITING_IN_LINE,
+                           JobBoard)
 from digitcnn.training import TrainingConfig
 
 QUICK = TrainingConfig(architecture="article", epochs=1, batch_size=64, train_limit=200, fit_to_run=False)
@@ -37,10 +38,11 @@ def test_a_jobs_time_runs_from_its_start_to_its_results_shown_stage_by_stage(sma
     job.results_shown()
     job.results_shown()  # a later rerun of the page changes nothing
     snapshot = job.snapshot()
-    stages = [name for name, _ in snapshot.stage_seconds()]
-    assert stages[:2] == [training.PREPARING, LEARNING] or stages[:3] == [STARTING, training.PREPARING, LEARNING]
-    assert stages[-2:] == [training.SCORING_TEST, SHOWING]
-    assert set(training.STEPS_AFTER_LEARNING) - {training.SETTLING} <= set(stages)  # settling 100 digits may be quick
+    stages = [name for name, _ in snapshot.stages]  # every stage, however short (a fast machine scores in no time)
+    first = stages.index(training.PREPARING)
+    assert set(stages[:first]) <= {WAITING_IN_LINE, STARTING} and stages[first + 1] == LEARNING
+    assert stages[-len(training.STEPS_AFTER_LEARNING):] == list(training.STEPS_AFTER_LEARNING)
+    assert snapshot.stage_seconds()[-1][0] == SHOWING  # at least the 0.1 s slept: shown
     assert snapshot.seconds == pytest.approx(snapshot.shown - snapshot.started)
     assert snapshot.shown - snapshot.ended >= 0.1
     # Every moment from the start to the results shown is in one stage (those under 0.05 s left out).
@@ -221,6 +223,7 @@ def test_a_process_that_exits_mid_training_stops_the_training_and_exits_cleanly(
     assert "exiting mid-training" in completed.stdout
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "terminate called" not in completed.stderr and "FATAL" not in completed.stderr
+    assert "Traceback" not in completed.stderr, completed.stderr[-2000:]  # the training stopped, it did not break
 
 
 def test_the_apps_board_starts_one_worker_ahead_and_the_others_when_work_needs_them(monkeypatch, training_workers,
