@@ -111,27 +111,27 @@ def _be_on(page, link: str, title: str) -> None:
 def first_opens(browser, environment: dict, tries: int) -> dict[str, list[float]]:
     """Each page opened by its address on a server just started (one server per try; the pages in turn, the
     first one rotating, so every page is once the server's first)."""
-    seconds: dict[str, list[float]] = {title: [] for _, _, title in PAGES}
+    seconds: dict[str, list[float]] = {link: [] for _, link, _ in PAGES}
     for attempt in range(tries):
         with running_app(environment) as (url, _, _server):
-            for address, _, title in PAGES[attempt % len(PAGES):] + PAGES[:attempt % len(PAGES)]:
+            for address, link, title in PAGES[attempt % len(PAGES):] + PAGES[:attempt % len(PAGES)]:
                 tab = _new_tab(browser)
                 started = time.perf_counter()
                 tab.goto(f"{url}/{address}")
                 _settled(tab, _heading(tab, title))
-                seconds[title].append(time.perf_counter() - started)
+                seconds[link].append(time.perf_counter() - started)
                 tab.context.close()
     return seconds
 
 
 def warm_opens(page, tries: int) -> dict[str, list[float]]:
     """Each page from the navigation, after one untimed round."""
-    seconds: dict[str, list[float]] = {title: [] for _, _, title in PAGES}
+    seconds: dict[str, list[float]] = {link: [] for _, link, _ in PAGES}
     for attempt in range(tries + 1):
         for _, link, title in PAGES[1:] + PAGES[:1]:
             took = _open(page, link, title)
             if attempt:
-                seconds[title].append(took)
+                seconds[link].append(took)
     return seconds
 
 

@@ -31,6 +31,7 @@ def active_model():
     return predictor, card
 
 
+@st.fragment  # a stroke reruns the canvas and its reading alone, not the sidebar and the threshold's chart
 def drawing_tab(predictor, card, threshold: float) -> None:
     canvas_column, reading_column = st.columns([1, 1], gap="large")
     below = st.container()  # looking inside the reading takes the page's whole width
@@ -45,6 +46,7 @@ def drawing_tab(predictor, card, threshold: float) -> None:
                              inside_at=below)
 
 
+@st.fragment
 def upload_tab(predictor, card, threshold: float) -> None:
     upload_column, picture_column = st.columns([1, 1], gap="large")
     below = st.container()

@@ -147,10 +147,22 @@ def _browser_connected(key: str, connected: Callable[[str], bool]) -> bool:
 def load_predictor(name: str, model_sha256: str):
     """A saved model ready for fast single-image predictions, and its card. The checksum in the
     cache key makes a model saved again under the same name load afresh."""
-    from digitcnn.inference import Predictor
+    predictor, card = registry.load_predictor(name)
+    threading.Thread(target=_load_keras_model, args=(predictor,), name="model loader", daemon=True).start()
+    return predictor, card
 
-    model, card = registry.load_model(name)
-    return Predictor(model, card.refusal_rule, card.reading), card
+
+def _load_keras_model(predictor) -> None:
+    """Load the Keras model behind ``predictor`` and build what looking inside a reading runs on it (see
+    digitcnn.explain), ahead of the first look: it takes TensorFlow's import (about 6 s of a core) and a few
+    traces, which the person drawing meanwhile does not wait for. A model that fails to load says so when it is
+    asked for."""
+    from digitcnn import explain
+
+    try:
+        explain.prepare(predictor.model)
+    except DigitCNNError:
+        pass
 
 
 # --- Data ---------------------------------------------------------------------------------------
@@ -560,3 +572,17 @@ def show_map(key: str, layer: str, channel: int) -> int:
     st.session_state[_channel_picker(key, layer)] = channel
     generation = st.session_state[_maps_generation(key)] = maps_generation(key) + 1
     return generation
+
+
+def inside_memory(key: str, drawing: tuple) -> dict:
+    """Where the panel ``key`` keeps what it computed for ``drawing`` (what its results depend on: the predictor,
+    the drawing's digest, the threshold), so that its tabs, sliders and clicks do not compute it again; emptied
+    when the drawing changes."""
+    memory = st.session_state.get(_inside_memory(key))
+    if memory is None or memory[0] != drawing:
+        memory = st.session_state[_inside_memory(key)] = (drawing, {})
+    return memory[1]
+
+
+def _inside_memory(key: str) -> str:
+    return f"{key}_inside_memory"
