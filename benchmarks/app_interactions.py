@@ -176,8 +176,9 @@ def _toggle(page):
 
 
 def _inside_shown(page):
-    """What "Look inside" shows (besides the rest, which must be drawn too): a layer's maps."""
-    return page.locator('[class*="st-key-drawing_maps_"] .main-svg')
+    """What "Look inside" shows first (the rest on the page must be drawn too): where the model looked (or, as it
+    was before issue 33, the layers' maps)."""
+    return page.locator('.st-key-drawing_attribution .main-svg, [class*="st-key-drawing_maps_"] .main-svg')
 
 
 def insides(page, tries: int) -> list[float]:

@@ -907,16 +907,17 @@ def test_looking_inside_a_reading_shows_the_evidence_what_changes_its_mind_and_e
     assert not test.exception, test.exception
     layers = test.selectbox(key="drawing_layer").options
     assert len(layers) == 2  # the tiny article model: its convolution and its pooling
-    assert [name for name in _chart_keys(test) if "drawing_maps_" in name] == [f"drawing_maps_{layers[0]}_0"]
+    assert [name for name in _chart_keys(test) if "drawing_maps_" in name] == [f"drawing_maps_{layers[0]}"]
     test.selectbox(key="drawing_layer").set_value(layers[1]).run()  # the other layer, on demand
-    assert [name for name in _chart_keys(test) if "drawing_maps_" in name] == [f"drawing_maps_{layers[1]}_0"]
+    assert [name for name in _chart_keys(test) if "drawing_maps_" in name] == [f"drawing_maps_{layers[1]}"]
     last = test.selectbox(key="drawing_layer").value
-    test.session_state[f"drawing_maps_{last}_0"] = {"selection": {"points": [{"customdata": 1}]}}  # a map clicked
+    test.session_state[f"drawing_maps_{last}"] = {"selection": {"points": [{"customdata": [1, 0, 0, 0.0]}]}}  # a click
     test.run()
     assert not test.exception, test.exception
     assert test.selectbox(key="drawing_layer").value == last  # shown large beside the input
     assert test.number_input(key=f"drawing_channel_{last}").value == 1
-    assert f"drawing_maps_{last}_1" in _chart_keys(test)  # a new grid, for the next click
+    test.number_input(key=f"drawing_channel_{last}").set_value(0).run()  # another picked by its number…
+    assert test.number_input(key=f"drawing_channel_{last}").value == 0  # …stays, the click being taken already
     assert "drawing_logits" not in _chart_keys(test)
     test.session_state["drawing_logits_box"] = True  # opened: the logits and the softmax
     test.run()

@@ -116,7 +116,9 @@ def inside_the_network(model, digit: np.ndarray, key: str, remembered: dict) -> 
     below, on demand."""
     stages = _once(remembered, "maps", lambda: explain.activation_maps(model, digit))
     names = [name for name, _ in stages]
-    generation = _take_map_click(names, key)
+    if st.session_state.get(state.layer_picker(key)) not in names:
+        st.session_state[state.layer_picker(key)] = names[0]
+    _take_map_click(st.session_state[state.layer_picker(key)], key)
     input_column, picked_column = st.columns(2)
     input_column.image(gallery.enlarge(digit, 6), caption="The input: 28×28", output_format="PNG")
     with picked_column:
@@ -137,7 +139,7 @@ def inside_the_network(model, digit: np.ndarray, key: str, remembered: dict) -> 
     st.caption("Hover over a map for its values; click one to see it large beside the input. The layer picker "
                "above goes to the other layers.")
     st.plotly_chart(charts.activation_grid(maps, explain.channel_order(maps), CHANNELS_SHOWN),
-                    key=_grid_key(key, name, generation), on_select="rerun", selection_mode="points")
+                    key=_grid_key(key, name), on_select="rerun", selection_mode="points")
     logits_box = st.expander("Logits and softmax: the last layer's ten values and their probabilities",
                              key=f"{key}_logits_box", on_change="rerun")
     if not logits_box.open:
@@ -151,17 +153,15 @@ def inside_the_network(model, digit: np.ndarray, key: str, remembered: dict) -> 
         softmax_column.plotly_chart(charts.probability_bars(probabilities), key=f"{key}_softmax")
 
 
-def _take_map_click(names: list[str], key: str) -> int:
-    """Show the map last clicked in a layer's grid large: its layer and channel go to the pickers above the
-    grid. Returns the grids' generation, part of their keys: a click taken makes a new grid, so that the
-    next click, even on the same map, is a new selection."""
-    generation = state.maps_generation(key)
-    for name in names:
-        channel = charts.picked_channel(st.session_state.get(_grid_key(key, name, generation)))
-        if channel is not None:
-            return state.show_map(key, name, channel)
-    return generation
+def _take_map_click(layer: str, key: str) -> None:
+    """Show the map clicked in ``layer``'s grid large (its channel goes to the picker above the grid) when the click
+    is new. The grid keeps its key, and so its selection, from run to run: a new key per click made a new chart,
+    which the browser drew again from scratch, for each click. (A second click on the selected map undoes the
+    selection; a third shows it again.)"""
+    channel = charts.picked_channel(st.session_state.get(_grid_key(key, layer)))
+    if channel != state.clicked_map(key, layer):
+        state.show_map(key, layer, channel)
 
 
-def _grid_key(key: str, layer: str, generation: int) -> str:
-    return f"{key}_maps_{layer}_{generation}"
+def _grid_key(key: str, layer: str) -> str:
+    return f"{key}_maps_{layer}"

@@ -556,22 +556,21 @@ def _channel_picker(key: str, layer: str) -> str:
     return f"{key}_channel_{layer}"
 
 
-def maps_generation(key: str) -> int:
-    """How many clicked maps the panel has shown large: part of its grids' keys (see :func:`show_map`)."""
-    return st.session_state.get(_maps_generation(key), 0)
+def clicked_map(key: str, layer: str) -> int | None:
+    """The channel of the map last clicked in ``layer``'s grid in the panel (None: none, or that click undone)."""
+    return st.session_state.get(_clicked_map(key, layer))
 
 
-def _maps_generation(key: str) -> str:
-    return f"{key}_maps_generation"
+def _clicked_map(key: str, layer: str) -> str:
+    return f"{key}_clicked_{layer}"
 
 
-def show_map(key: str, layer: str, channel: int) -> int:
-    """Show ``layer``'s ``channel`` large in the panel (its pickers take them) and start a new generation of
-    grids, so that the next click, even on the same map, is a new selection; returns that generation."""
-    st.session_state[layer_picker(key)] = layer
-    st.session_state[_channel_picker(key, layer)] = channel
-    generation = st.session_state[_maps_generation(key)] = maps_generation(key) + 1
-    return generation
+def show_map(key: str, layer: str, channel: int | None) -> None:
+    """Take a click on ``layer``'s grid in the panel (``channel``: the map clicked; None: the click undone): the
+    map clicked is shown large (its picker takes it)."""
+    st.session_state[_clicked_map(key, layer)] = channel
+    if channel is not None:
+        st.session_state[_channel_picker(key, layer)] = channel
 
 
 def inside_memory(key: str, drawing: tuple) -> dict:
