@@ -14,8 +14,8 @@ longest stretch without a visible change meanwhile), memory (the server and ever
 before anyone trains, and after a first training; taken along with the others where they run).
 
 Needs Debian's chromium (`apt-get install -y chromium`) and Playwright for Python. The models folder is a
-copy of models/ with a second name for the shipped model (Compare needs two); kept drawings go to a
-temporary folder.
+copy of models/ with a second name for the shipped model (Compare needs two), each model converted for reading
+drawings beforehand, as a server that ran before leaves them; kept drawings go to a temporary folder.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, PROJECT_ROOT, machine, running_app
-from digitcnn import config
+from digitcnn import config, registry
 
 VIEWPORT = {"width": 1400, "height": 900}
 CANVAS_SIDE = 280
@@ -306,7 +306,9 @@ def resident_bytes(root: int) -> int:
 
 
 def _models_folder() -> Path:
-    """A copy of models/ with the shipped model under a second name too (Compare needs two models)."""
+    """A copy of models/ with the shipped model under a second name too (Compare needs two models), each converted
+    for reading drawings as a server that ran before left them (see digitcnn.registry.load_predictor: a fresh clone's
+    first server converts each model once, 6-8 s)."""
     folder = Path(tempfile.mkdtemp(prefix="digitcnn-waits-models-"))
     for path in (PROJECT_ROOT / "models").iterdir():
         if path.is_file():
@@ -315,6 +317,8 @@ def _models_folder() -> Path:
     shutil.copy2(folder / f"{name}.keras", folder / f"{name}-twin.keras")
     card = json.loads((folder / f"{name}.json").read_text())
     (folder / f"{name}-twin.json").write_text(json.dumps({**card, "name": f"{name}-twin"}))
+    for entry in registry.list_models(folder):
+        registry.load_predictor(entry.name, folder)
     return folder
 
 

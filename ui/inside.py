@@ -30,6 +30,7 @@ VIEWS = ("Where it looked", "What changes its mind", "Inside the network")
 def inside_section(predictor, digit: np.ndarray, key: str, threshold: float | None = None) -> None:
     """The three views of ``digit`` (the 28×28 the model saw) under one toggle, off until asked for; what changes
     its mind is judged as the reading above it is, at ``threshold`` (None: the model's own)."""
+    state.prepare_looking_inside(predictor)
     if not st.toggle("Look inside this reading", key=f"{key}_inside",
                      help="What each layer sees, where the model looked, and what changes its mind."):
         return
@@ -37,17 +38,19 @@ def inside_section(predictor, digit: np.ndarray, key: str, threshold: float | No
         st.caption("This model reads each drawing with three pens (as drawn, bolder and finer) and averages the three "
                    "answers: where it looked and inside the network show the network on the drawing as drawn; what "
                    "changes its mind reads as the model does.")
+    with st.spinner("Loading the network (once after the server starts)…"):
+        model = predictor.model  # loaded ahead by state.prepare_looking_inside: the first look may wait for it
     remembered = state.inside_memory(key, (predictor, hashlib.blake2b(digit.tobytes()).hexdigest(), threshold))
     looked, changes, layers = st.tabs(VIEWS, key=f"{key}_view", on_change="rerun")
     if looked.open:
         with looked:
-            where_it_looked(predictor.model, digit, key, remembered)
+            where_it_looked(model, digit, key, remembered)
     if changes.open:
         with changes:
             what_changes_its_mind(predictor, digit, key, threshold, remembered)
     if layers.open:
         with layers:
-            inside_the_network(predictor.model, digit, key, remembered)
+            inside_the_network(model, digit, key, remembered)
 
 
 def _once(remembered: dict, what, compute):
