@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # converting the models beforehand imports TensorFlow here
+
 import numpy as np
 
 from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, PROJECT_ROOT, machine, running_app
