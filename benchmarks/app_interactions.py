@@ -216,12 +216,14 @@ def map_clicks(page, tries: int) -> list[float]:
         title = next(titles.nth(index) for index in range(attempt % 4 + 1, titles.count())
                      if not shown_now.endswith(f"channel {titles.nth(index).text_content().lstrip('#')}"))
         title.scroll_into_view_if_needed()
-        box = title.bounding_box()
+        box, first, second = (each.bounding_box() for each in (title, titles.nth(0), titles.nth(1)))
+        spacing = second["x"] - first["x"]  # from a map's title to the next: the map's width and the gap after it
         channel = title.text_content().lstrip("#")
         shown = page.locator(".st-key-drawing_channel_map .gtitle").filter(
             has_text=re.compile(f"channel {channel}$"))
+        # The middle of the map under the title (a click between maps would undo the selection instead).
         seconds.append(_timed(page, lambda: page.mouse.click(box["x"] + box["width"] / 2,
-                                                             box["y"] + box["height"] + 20), shown))
+                                                             box["y"] + box["height"] + 0.4 * spacing), shown))
     return seconds[1:]
 
 

@@ -176,6 +176,9 @@ def _load_keras_model(predictor) -> None:
         explain.prepare(predictor.model)
     except DigitCNNError:
         pass
+    # Now, not after the page's next full run: the panel's clicks and sliders rerun it alone (a fragment), and each
+    # such run paid Streamlit's cleanup over every object of the server, 0.3-0.5 s, until a full run came.
+    keep_streamlits_cleanup_cheap()
 
 
 # --- Data ---------------------------------------------------------------------------------------
