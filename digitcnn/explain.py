@@ -62,14 +62,6 @@ def activation_maps(model, image: np.ndarray) -> list[tuple[str, np.ndarray]]:
     return [(name, np.asarray(output)[0]) for name, output in zip(probe.stage_names, outputs[:-1])]
 
 
-def prepare(model) -> None:
-    """Build what looking inside ``model``'s readings runs (see :class:`_Probe`) and trace it, ahead of the first
-    reading looked into: about a second of a core, which a look would otherwise wait for."""
-    blank = np.zeros((IMAGE_SIDE, IMAGE_SIDE), np.float32)
-    activation_maps(model, blank)
-    attribution(model, blank)
-
-
 def channel_order(maps: np.ndarray) -> np.ndarray:
     """The channels of an H×W×C map, strongest first: sorted by their mean activation (a channel
     lit over a whole stroke ranks above one lit at a single pixel, which its maximum would not say)."""

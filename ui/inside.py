@@ -30,7 +30,6 @@ VIEWS = ("Where it looked", "What changes its mind", "Inside the network")
 def inside_section(predictor, digit: np.ndarray, key: str, threshold: float | None = None) -> None:
     """The three views of ``digit`` (the 28×28 the model saw) under one toggle, off until asked for; what changes
     its mind is judged as the reading above it is, at ``threshold`` (None: the model's own)."""
-    state.prepare_looking_inside(predictor)
     if not st.toggle("Look inside this reading", key=f"{key}_inside",
                      help="What each layer sees, where the model looked, and what changes its mind."):
         return
@@ -38,8 +37,12 @@ def inside_section(predictor, digit: np.ndarray, key: str, threshold: float | No
         st.caption("This model reads each drawing with three pens (as drawn, bolder and finer) and averages the three "
                    "answers: where it looked and inside the network show the network on the drawing as drawn; what "
                    "changes its mind reads as the model does.")
-    with st.spinner("Loading the network (once after the server starts)…"):
-        model = predictor.model  # loaded ahead by state.prepare_looking_inside: the first look may wait for it
+    # The Keras model is loaded at the first look (the reading itself needs none): TensorFlow's import, a few seconds
+    # once per server. Loaded ahead, in a thread, it slowed the readings a person makes meanwhile (0.5 → 0.8 s),
+    # and when the page opened, the page (4 → 8 s).
+    with st.spinner("Loading the network: the first look after the server started takes a few seconds…"):
+        model = predictor.model
+    state.keep_streamlits_cleanup_cheap()  # here too: the panel's runs are its own, not the entry point's
     remembered = state.inside_memory(key, (predictor, hashlib.blake2b(digit.tobytes()).hexdigest(), threshold))
     looked, changes, layers = st.tabs(VIEWS, key=f"{key}_view", on_change="rerun")
     if looked.open:

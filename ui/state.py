@@ -14,7 +14,6 @@ import hashlib
 import sys
 import threading
 import time
-import weakref
 from collections.abc import Callable
 
 import streamlit as st
@@ -149,36 +148,6 @@ def load_predictor(name: str, model_sha256: str):
     """A saved model ready for fast single-image predictions, and its card. The checksum in the
     cache key makes a model saved again under the same name load afresh."""
     return registry.load_predictor(name)
-
-
-_prepared_predictors = weakref.WeakSet()  # those whose Keras model is loaded or loading (prepare_looking_inside)
-_prepared_predictors_lock = threading.Lock()
-
-
-def prepare_looking_inside(predictor) -> None:
-    """Start loading the Keras model behind ``predictor`` in a thread of the server's own, and building what looking
-    inside a reading runs on it (see digitcnn.explain), once per predictor: it takes TensorFlow's import (about 6 s
-    of a core) and a few traces, which a look a few seconds later then does not wait for. Called under a reading,
-    not when the page opens: the import in a thread slows the server's other work, and made the draw page's first
-    opening take 8 s instead of 4 (benchmarks.app_interactions). A model that fails to load says so when it is
-    asked for."""
-    with _prepared_predictors_lock:
-        if predictor in _prepared_predictors:
-            return
-        _prepared_predictors.add(predictor)
-    threading.Thread(target=_load_keras_model, args=(predictor,), name="model loader", daemon=True).start()
-
-
-def _load_keras_model(predictor) -> None:
-    from digitcnn import explain
-
-    try:
-        explain.prepare(predictor.model)
-    except DigitCNNError:
-        pass
-    # Now, not after the page's next full run: the panel's clicks and sliders rerun it alone (a fragment), and each
-    # such run paid Streamlit's cleanup over every object of the server, 0.3-0.5 s, until a full run came.
-    keep_streamlits_cleanup_cheap()
 
 
 # --- Data ---------------------------------------------------------------------------------------
