@@ -233,12 +233,14 @@ def confusion_difference_heatmap(difference: np.ndarray, a: str, b: str) -> go.F
 def activation_grid(maps: np.ndarray, order: np.ndarray, limit: int = 16, columns: int = 8) -> go.Figure:
     """A layer's activation maps (H×W×C) as small heat maps, in ``order`` (strongest first), at most
     ``limit`` of them, ``columns`` to a row; each tells its channel and values on hover, and a click on
-    it is a selected point whose ``customdata`` is its channel (see :func:`picked_channel`).
+    it is a selected point whose ``customdata`` starts with its channel (see :func:`picked_channel`).
 
-    The maps are tiles of one mosaic (one heat map, gaps left blank) rather than subplots: a page shows
-    seven such grids, and Plotly builds one trace in milliseconds where 32 subplot traces take ~0.3 s.
-    Plotly selects no heat-map cells (a click on one reaches no app: streamlit#8760), so the mosaic is
-    covered by transparent points, one per pixel, that carry the values and take the clicks."""
+    The maps are tiles of one mosaic (one heat map, gaps left blank) rather than subplots: Plotly builds one
+    trace in milliseconds where 32 subplot traces take ~0.3 s. Plotly selects no heat-map cells (a click on one
+    reaches no app: streamlit#8760), so the mosaic is covered by transparent points, one per pixel, that carry
+    the values (channel, row, column, value) and take the clicks. They are WebGL points: as SVG, the 12,544 points
+    of a 28×28×16 layer took about a second to select and another to draw, for each click
+    (benchmarks.app_interactions)."""
     shown = [int(channel) for channel in order[:limit]]
     height, width = maps.shape[:2]
     gap_x, gap_y = max(1, width // 7), max(2, height // 3)  # the room between tiles; above each, its title
@@ -246,25 +248,24 @@ def activation_grid(maps: np.ndarray, order: np.ndarray, limit: int = 16, column
     rows = -(-len(shown) // columns)
     mosaic = np.full((rows * step_y, columns * step_x - gap_x), np.nan, dtype=np.float32)
     pixel_rows, pixel_columns = (grid.ravel() for grid in np.indices((height, width)))
-    xs, ys, channels, texts, titles = [], [], [], [], []
+    xs, ys, values, titles = [], [], [], []
     for index, channel in enumerate(shown):
         top, left = (index // columns) * step_y + gap_y, (index % columns) * step_x
         mosaic[top:top + height, left:left + width] = maps[:, :, channel]
-        values = maps[:, :, channel].ravel()
         xs.append(left + pixel_columns)
         ys.append(top + pixel_rows)
-        channels.append(np.full(values.size, channel))
-        texts += [f"row {row}, column {column}: {value:.2f}"
-                  for row, column, value in zip(pixel_rows, pixel_columns, values)]
+        values.append(np.stack([np.full(height * width, channel), pixel_rows, pixel_columns,
+                                maps[:, :, channel].ravel()], axis=1))
         titles.append(dict(x=left + (width - 1) / 2, y=top - 0.5, text=f"#{channel}", showarrow=False,
                            yanchor="bottom", font_size=10))
     figure = go.Figure([
         go.Heatmap(z=mosaic, zmin=0, zmax=float(maps.max()) or 1.0, colorscale="Viridis", showscale=False,
                    hoverinfo="skip"),
-        go.Scatter(x=np.concatenate(xs), y=np.concatenate(ys), mode="markers", showlegend=False,
-                   marker=dict(symbol="square", size=3, color="rgba(0,0,0,0)"),
-                   customdata=np.concatenate(channels), text=texts,
-                   hovertemplate="channel %{customdata}, %{text}<br>click to see it large<extra></extra>"),
+        go.Scattergl(x=np.concatenate(xs), y=np.concatenate(ys), mode="markers", showlegend=False,
+                     marker=dict(symbol="square", size=3, color="rgba(0,0,0,0)"),
+                     customdata=np.concatenate(values).astype(np.float32),  # sent packed, not as 50,000 numbers
+                     hovertemplate="channel %{customdata[0]}, row %{customdata[1]}, column %{customdata[2]}: "
+                                   "%{customdata[3]:.2f}<br>click to see it large<extra></extra>"),
     ])
     figure.update_layout(
         annotations=titles, height=100 * rows + 10, clickmode="event+select", plot_bgcolor="rgba(0,0,0,0)",
@@ -278,7 +279,11 @@ def picked_channel(selection) -> int | None:
     """The channel of the map clicked in an :func:`activation_grid` (Streamlit's selection state of the
     chart), or None when no map is picked."""
     points = (selection or {}).get("selection", {}).get("points", [])
-    return int(points[0]["customdata"]) if points and points[0].get("customdata") is not None else None
+    picked = points[0].get("customdata") if points else None
+    if picked is None:
+        return None
+    # A packed array's point comes as the browser writes a typed array: {"0": channel, "1": row, …}.
+    return int(picked["0"] if isinstance(picked, dict) else picked[0])
 
 
 def attribution_overlay(image: np.ndarray, attribution: np.ndarray, title: str = "") -> go.Figure:

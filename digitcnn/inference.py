@@ -122,19 +122,25 @@ class Predictor:
     the network's features too, which the interpreter then gives with the probabilities. ``reading`` is how the
     model reads (its card's, see the module's notes): the three pens are part of the interpreter's graph (the
     pictures made and the answers averaged in the interpreter, on :data:`THREE_PENS_THREADS` threads: about 0.3 ms
-    a drawing, where making the pictures in NumPy around one thread's interpreter took 0.8)."""
+    a drawing, where making the pictures in NumPy around one thread's interpreter took 0.8).
 
-    def __init__(self, model, refusal: RefusalRule = NEVER_REFUSE, reading: str = PLAIN):
+    Given ``flatbuffer``, what :func:`litert_flatbuffer` made of the model before (a saved model's is kept, see
+    :func:`digitcnn.registry.load_predictor`), it reads without TensorFlow, and ``model`` is a function that loads
+    the Keras model, called the first time :attr:`model` is asked for."""
+
+    def __init__(self, model, refusal: RefusalRule = NEVER_REFUSE, reading: str = PLAIN,
+                 flatbuffer: bytes | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
-        from digitcnn.runtime import apply_thread_setting, thread_cap
+        from digitcnn.runtime import thread_cap
 
         reading = _checked(reading)
-        apply_thread_setting()
-        # A rule with a digit-likeness reads the network's features too: the interpreter then gives both.
-        converted = _with_features(model) if refusal.likeness is not None else model
+        self._model, self._load_model, self._model_lock = None, model, threading.Lock()
+        if flatbuffer is None:
+            self._model = model
+            flatbuffer = litert_flatbuffer(model, reading, features=refusal.likeness is not None)
         threads = 1 if reading == PLAIN else min(THREE_PENS_THREADS, thread_cap() or THREE_PENS_THREADS)
-        self._interpreter = Interpreter(model_content=_litert_flatbuffer(converted, reading), num_threads=threads)
+        self._interpreter = Interpreter(model_content=flatbuffer, num_threads=threads)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
         outputs = {int(np.prod(detail["shape"])): detail["index"] for detail in self._interpreter.get_output_details()}
@@ -148,7 +154,15 @@ class Predictor:
         self._lock = threading.Lock()
         self.refusal = refusal
         self.reading = reading
-        self.model = model  # the Keras model itself, for what the interpreter cannot show (digitcnn.explain)
+
+    @property
+    def model(self):
+        """The Keras model itself, for what the interpreter cannot show (:mod:`digitcnn.explain`); loaded the first
+        time it is asked for when the predictor was made from a flatbuffer."""
+        with self._model_lock:
+            if self._model is None:
+                self._model = self._load_model()
+            return self._model
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """The ten probabilities for one 28×28 image (uint8, or float in [0, 1])."""
@@ -172,12 +186,18 @@ class Predictor:
         return probabilities, features
 
 
-def _litert_flatbuffer(model, reading: str = PLAIN) -> bytes:
+def litert_flatbuffer(model, reading: str = PLAIN, features: bool = False) -> bytes:
     """The model, reading one picture the ``reading`` way, as a LiteRT flatbuffer (float32, the same arithmetic as
-    Keras). With three pens, the graph makes the three pictures, runs the network on them as one batch and gives the
-    mean of their probabilities (and the features of the picture as drawn)."""
+    Keras), what :class:`Predictor` runs; with ``features``, it gives the network's features too (what a refusal
+    rule with a digit-likeness reads). With three pens, the graph makes the three pictures, runs the network on them
+    as one batch and gives the mean of their probabilities (and the features of the picture as drawn). Takes
+    TensorFlow, and about a second."""
     import tensorflow as tf
 
+    from digitcnn.runtime import apply_thread_setting
+
+    apply_thread_setting()
+    model = _with_features(model) if features else model
     reader = model if reading == PLAIN else _reading_with_three_pens(model)
     with contextlib.redirect_stdout(io.StringIO()):  # the converter prints where it saved its temporary files
         return tf.lite.TFLiteConverter.from_keras_model(reader).convert()

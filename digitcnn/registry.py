@@ -386,6 +386,43 @@ def load_training_record(name: str, models_dir: str | os.PathLike | None = None)
     _recover(name, model_path.parent)
     return _while_saving(name, model_path.parent,
                          lambda: _checked_pair(name, model_path.parent, read_record=True))[3]
+CONVERTED_FOLDER = ".litert"  # in the models folder: each model as the app reads drawings with it, made once
+
+
+def load_predictor(name: str, models_dir: str | os.PathLike | None = None):
+    """The model called ``name`` ready to read drawings (a :class:`~digitcnn.inference.Predictor`) and its card,
+    without TensorFlow once it has been converted: the LiteRT flatbuffer its predictor runs is kept in the models
+    folder's ``.litert/``, named by the model's checksum and how it reads (a model saved again is converted again),
+    and the Keras model is loaded only when the predictor's ``model`` is asked for (looking inside a reading).
+    Converting needs TensorFlow and Keras: 6-8 s of a core on a fresh server, where a kept one is read in
+    milliseconds. A folder that cannot be written to only keeps nothing."""
+    from digitcnn.inference import Predictor, litert_flatbuffer
+
+    model_path, card, _ = _model_file_and_card(name, models_dir)
+    features = card.refusal_rule.likeness is not None
+    converted = (model_path.parent / CONVERTED_FOLDER /
+                 f"{card.model_sha256}-{card.reading}{'-features' if features else ''}.tflite")
+
+    def keras_model():
+        model, loaded = load_model(name, models_dir)
+        if loaded.model_sha256 != card.model_sha256:
+            raise ModelFileError(f"{name}{MODEL_SUFFIX}: saved again since it was picked; pick it again")
+        return model
+
+    try:
+        with files.open_regular(converted) as kept:
+            return Predictor(keras_model, card.refusal_rule, card.reading, flatbuffer=kept.read()), card
+    except OSError:
+        pass  # not converted yet (or unreadable): convert it
+    model = keras_model()
+    flatbuffer = litert_flatbuffer(model, card.reading, features)
+    try:
+        converted.parent.mkdir(exist_ok=True)
+        with files.replaced_atomically(converted) as temporary:
+            temporary.write_bytes(flatbuffer)
+    except OSError:
+        pass  # a read-only folder: converted again next time
+    return Predictor(lambda: model, card.refusal_rule, card.reading, flatbuffer=flatbuffer), card
 
 
 def check_model_shape(model, where: str) -> None:

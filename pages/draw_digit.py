@@ -30,6 +30,7 @@ def active_model():
     return predictor, card
 
 
+@st.fragment  # a stroke reruns the canvas and its reading alone, not the sidebar and the threshold's chart
 def drawing_tab(predictor, card, threshold: float) -> None:
     canvas_column, reading_column = st.columns([1, 1], gap="large")
     below = st.container()  # looking inside the reading takes the page's whole width
@@ -44,6 +45,7 @@ def drawing_tab(predictor, card, threshold: float) -> None:
                              inside_at=below)
 
 
+@st.fragment
 def upload_tab(predictor, card, threshold: float) -> None:
     upload_column, picture_column = st.columns([1, 1], gap="large")
     below = st.container()

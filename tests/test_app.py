@@ -991,29 +991,53 @@ def test_deleting_a_drawing_another_session_deleted_says_so_and_the_page_stays(a
     assert [button.key for button in late.button if button.label == "Delete"] == [f"delete_{drawing + 1}"]
 
 
-def test_looking_inside_a_reading_shows_every_stage_the_evidence_and_what_changes_its_mind(app):
+def _chart_keys(test) -> list[str]:
+    """The keys of the charts on the page (Streamlit's ids end with them)."""
+    return [chart.proto.id.split("-", 2)[-1] for chart in test.get("plotly_chart") if chart.proto.id]
+
+
+def test_looking_inside_a_reading_shows_the_evidence_what_changes_its_mind_and_every_stage(app):
     app("pages/home.py")
     test = AppTest.from_function(_drawings_script, args=(_drawn_one(),), default_timeout=60).run()
-    assert not any(chart.proto.id and "maps_" in chart.proto.id for chart in test.get("plotly_chart"))  # off first
+    assert not any("drawing_attribution" in name for name in _chart_keys(test))  # off first
     test.toggle(key="drawing_inside").set_value(True).run()
     assert not test.exception, test.exception
-    charts_shown = [chart.proto.id for chart in test.get("plotly_chart") if chart.proto.id]
-    stages = [name for name in charts_shown if "drawing_maps_" in name]
-    assert len(stages) == 2  # the tiny article model: its convolution and its pooling
-    assert any("drawing_attribution" in name for name in charts_shown)
-    assert any("drawing_contrast" in name for name in charts_shown)
-    last = stages[-1].split("drawing_maps_")[1].rsplit("_", 1)[0]  # the last stage's layer
-    test.session_state[f"drawing_maps_{last}_0"] = {"selection": {"points": [{"customdata": 1}]}}  # a map clicked
+    # What a person looks at first, and nothing else: the other views run when opened (issue 33: all seven layers'
+    # maps at once made the panel take 6 s to appear).
+    shown = _chart_keys(test)
+    assert any("drawing_attribution" in name for name in shown) and any("drawing_contrast" in name for name in shown)
+    assert not any("drawing_maps_" in name for name in shown) and not test.slider
+
+    test.session_state["drawing_view"] = "What changes its mind"
     test.run()
     assert not test.exception, test.exception
-    assert test.selectbox(key="drawing_layer").value == last  # shown large beside the input
-    assert test.number_input(key=f"drawing_channel_{last}").value == 1
-    assert any(f"drawing_maps_{last}_1" in chart.proto.id for chart in test.get("plotly_chart"))  # new grids
     flips = [markdown.value for markdown in test.markdown if markdown.value.startswith("- ")]
     assert len(flips) == 2 and all(" it reads " in flip or "changes the answer" in flip for flip in flips)
     test.slider(key="drawing_turn").set_value(45).run()  # the page's own control: a turned drawing is read
     assert not test.exception, test.exception
     assert any(metric.label == "It reads" for metric in test.metric)
+
+    test.session_state["drawing_view"] = "Inside the network"
+    test.run()
+    assert not test.exception, test.exception
+    layers = test.selectbox(key="drawing_layer").options
+    assert len(layers) == 2  # the tiny article model: its convolution and its pooling
+    assert [name for name in _chart_keys(test) if "drawing_maps_" in name] == [f"drawing_maps_{layers[0]}"]
+    test.selectbox(key="drawing_layer").set_value(layers[1]).run()  # the other layer, on demand
+    assert [name for name in _chart_keys(test) if "drawing_maps_" in name] == [f"drawing_maps_{layers[1]}"]
+    last = test.selectbox(key="drawing_layer").value
+    test.session_state[f"drawing_maps_{last}"] = {"selection": {"points": [{"customdata": [1, 0, 0, 0.0]}]}}  # a click
+    test.run()
+    assert not test.exception, test.exception
+    assert test.selectbox(key="drawing_layer").value == last  # shown large beside the input
+    assert test.number_input(key=f"drawing_channel_{last}").value == 1
+    test.number_input(key=f"drawing_channel_{last}").set_value(0).run()  # another picked by its number…
+    assert test.number_input(key=f"drawing_channel_{last}").value == 0  # …stays, the click being taken already
+    assert "drawing_logits" not in _chart_keys(test)
+    test.session_state["drawing_logits_box"] = True  # opened: the logits and the softmax
+    test.run()
+    assert not test.exception, test.exception
+    assert {"drawing_logits", "drawing_softmax"} <= set(_chart_keys(test))
 
 
 def _strict_reading_script(image_data):
@@ -1027,6 +1051,8 @@ def test_what_changes_its_mind_is_judged_at_the_pages_threshold(app):
     app("pages/home.py")
     test = AppTest.from_function(_strict_reading_script, args=(_drawn_one(),), default_timeout=60).run()
     test.toggle(key="drawing_inside").set_value(True).run()
+    test.session_state["drawing_view"] = "What changes its mind"
+    test.run()
     assert not test.exception, test.exception
     assert [metric.value for metric in test.metric if metric.label == "It reads"] == ["not a digit"]
     flips = [markdown.value for markdown in test.markdown if markdown.value.startswith("- ")]

@@ -71,10 +71,11 @@ def test_activation_grid_shows_the_strongest_maps_each_covered_by_clickable_poin
     tiles = np.asarray(mosaic.z, dtype=float)
     assert np.isnan(tiles).sum() == tiles.size - 3 * 20  # three maps, blank between them
     second = int(order[1])
-    of_second = np.flatnonzero(np.asarray(points.customdata) == second)
+    carried = np.asarray(points.customdata)  # channel, row, column, value
+    of_second = np.flatnonzero(carried[:, 0] == second)
     assert len(points.x) == 3 * 20 and len(of_second) == 20  # one point per pixel, telling its channel
     pixel = of_second[9]  # row 2, column 1 of that map
-    assert points.text[pixel] == f"row 2, column 1: {maps[2, 1, second]:.2f}"
+    np.testing.assert_allclose(carried[pixel], [second, 2, 1, maps[2, 1, second]])
     assert tiles[points.y[pixel], points.x[pixel]] == maps[2, 1, second]  # the point lies on its pixel
 
 
@@ -92,9 +93,9 @@ def test_a_sample_grid_covers_each_tile_with_a_point_carrying_its_row():
 
 
 def test_the_channel_picked_in_an_activation_grid_is_read_from_the_charts_selection():
-    clicked = {"selection": {"points": [{"curve_number": 3, "x": 1, "y": 2, "customdata": 7}]}}
+    clicked = {"selection": {"points": [{"curve_number": 3, "x": 1, "y": 2, "customdata": [7, 2, 1, 0.5]}]}}
     assert charts.picked_channel(clicked) == 7
-    clicked["selection"]["points"][0]["customdata"] = 0
+    clicked["selection"]["points"][0]["customdata"] = {"0": 0, "1": 0, "2": 0, "3": 0.0}  # as a browser sends it
     assert charts.picked_channel(clicked) == 0
     assert charts.picked_channel({"selection": {"points": []}}) is None
     assert charts.picked_channel(None) is None

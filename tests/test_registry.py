@@ -590,3 +590,34 @@ def test_listing_never_imports_keras(saved):
     process = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(config.PROJECT_ROOT)},
                              capture_output=True, text=True, timeout=120)
     assert process.stdout.split() == ["[None]", "False"], process.stderr[-2000:]
+
+
+def test_a_predictor_reads_from_its_kept_conversion_and_loads_its_keras_model_only_when_asked(
+        saved, second_model, small_dataset, monkeypatch):
+    """Issue 33: the draw page made its predictor from the Keras model, converting it each time: TensorFlow's import
+    and the conversion (8 s) on a server's first drawing."""
+    _, folder = saved
+    predictor, card = registry.load_predictor("tiny", folder)
+    converted = folder / registry.CONVERTED_FOLDER
+    assert [path.name for path in converted.iterdir()] == [f"{card.model_sha256}-{card.reading}-features.tflite"]
+    assert registry.list_models(folder)[0].name == "tiny" and len(registry.list_models(folder)) == 1
+
+    def never(*_, **__):
+        raise AssertionError("a kept conversion was made again, or the Keras model loaded unasked")
+
+    monkeypatch.setattr(inference, "litert_flatbuffer", never)
+    monkeypatch.setattr(registry, "load_model", never)
+    again, _ = registry.load_predictor("tiny", folder)
+    images = small_dataset.images[:5]
+    for image in images:
+        np.testing.assert_allclose(again.probabilities(image), predictor.probabilities(image), atol=1e-6)
+    monkeypatch.undo()
+    np.testing.assert_allclose(inference.predict_probabilities(again.model, images),  # loaded now, asked for
+                               [predictor.probabilities(image) for image in images], atol=1e-5)
+
+    stale, _ = registry.load_predictor("tiny", folder)
+    registry.save_model(*second_model, folder)  # saved again: its conversion is made anew, under its checksum
+    newer, newer_card = registry.load_predictor("tiny", folder)
+    assert newer_card.model_sha256 != card.model_sha256 and len(list(converted.iterdir())) == 2
+    with pytest.raises(ModelFileError, match="saved again since it was picked"):
+        stale.model

@@ -1,8 +1,18 @@
-"""Looking inside one reading, on the draw page: what each layer sees, where the model looked, and what it
-takes to change its mind (see digitcnn.explain). Drawn after the reading itself, so the answer never waits
-for the explanations."""
+"""Looking inside one reading, on the draw page: where the model looked, what it takes to change its mind, and what
+each layer sees (see digitcnn.explain). Drawn after the reading itself, so the answer never waits for the
+explanations.
+
+What a person looks at first comes first, and only what is shown is computed and drawn: the views are tabs that
+run when opened, the network is shown one layer at a time (a picker goes to the others), and the logits are in an
+expander. The panel is a fragment: its switch, tabs, sliders and clicks rerun it alone, not the page, and what it
+computed for a drawing (the searches for what changes its mind, the maps, the attributions) is remembered while the
+drawing stays. Measured with ``python -m benchmarks.app_interactions`` (docs/benchmarks.md): the panel drew all seven
+layers' maps at once, 112 of them on a page 4,424 px tall, and took 5.6–5.9 s to appear and 6.0 s per click on a map.
+"""
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import streamlit as st
@@ -14,8 +24,10 @@ from ui import state
 from ui.markup import literal
 
 CHANNELS_SHOWN = 16  # per layer: the strongest; a compact layer has up to 64
+VIEWS = ("Where it looked", "What changes its mind", "Inside the network")
 
 
+@st.fragment
 def inside_section(predictor, digit: np.ndarray, key: str, threshold: float | None = None) -> None:
     """The three views of ``digit`` (the 28×28 the model saw) under one toggle, off until asked for; what changes
     its mind is judged as the reading above it is, at ``threshold`` (None: the model's own)."""
@@ -24,92 +36,67 @@ def inside_section(predictor, digit: np.ndarray, key: str, threshold: float | No
         return
     if predictor.reading != PLAIN:
         st.caption("This model reads each drawing three times (as drawn, with a bolder pen and with a finer one) and "
-                   "averages the answers: the first two views show the network on the drawing as drawn; the third "
-                   "reads as the model does.")
-    layers, looked, changes = st.tabs(["Inside the network", "Where it looked", "What changes its mind"])
-    logits, probabilities = explain.logits_and_probabilities(predictor.model, digit)
-    with layers:
-        inside_the_network(predictor.model, digit, logits, probabilities, key)
-    with looked:
-        where_it_looked(predictor.model, digit, probabilities, key)
-    with changes:
-        what_changes_its_mind(predictor, digit, key, threshold)
+                   "averages the answers: where it looked and inside the network show the network on the drawing as "
+                   "drawn; what changes its mind reads as the model does.")
+    # The Keras model is loaded at the first look (the reading itself needs none): TensorFlow's import, a few seconds
+    # once per server. Loaded ahead, in a thread, it slowed the readings a person makes meanwhile (0.5 → 0.8 s),
+    # and when the page opened, the page (4 → 8 s).
+    with st.spinner("Loading the network: the first look after the server started takes a few seconds…"):
+        model = predictor.model
+    state.keep_streamlits_cleanup_cheap()  # here too: the panel's runs are its own, not the entry point's
+    remembered = state.inside_memory(key, (predictor, hashlib.blake2b(digit.tobytes()).hexdigest(), threshold))
+    looked, changes, layers = st.tabs(VIEWS, key=f"{key}_view", on_change="rerun")
+    if looked.open:
+        with looked:
+            where_it_looked(model, digit, key, remembered)
+    if changes.open:
+        with changes:
+            what_changes_its_mind(predictor, digit, key, threshold, remembered)
+    if layers.open:
+        with layers:
+            inside_the_network(model, digit, key, remembered)
 
 
-def inside_the_network(model, digit: np.ndarray, logits: np.ndarray, probabilities: np.ndarray, key: str) -> None:
-    """The input, each convolution and pooling stage's maps (strongest channels first), the logits and the
-    softmax; a channel clicked in a grid, or picked, is shown large beside the input."""
-    stages = explain.activation_maps(model, digit)
-    names = [name for name, _ in stages]
-    generation = _take_map_click(names, key)
-    input_column, picked_column = st.columns(2)
-    input_column.image(gallery.enlarge(digit, 6), caption="The input: 28×28", output_format="PNG")
-    with picked_column:
-        layer_column, channel_column = st.columns(2)
-        name = layer_column.selectbox("Layer", names, key=state.layer_picker(key))
-        maps = dict(stages)[name]
-        strongest = int(explain.channel_order(maps)[0])  # shown until a channel is picked
-        channel = channel_column.number_input(f"Channel (0–{maps.shape[2] - 1})", min_value=0,
-                                              max_value=maps.shape[2] - 1,
-                                              key=state.channel_picker(key, name, strongest))
-        st.plotly_chart(charts.pixel_heatmap(np.round(maps[:, :, channel], 3), f"{name}, channel {channel}"),
-                        key=f"{key}_channel_map")
-    st.caption("Hover over a map for its values; click one to see it large beside the input.")
-    for name, maps in stages:
-        height, width, depth = maps.shape
-        st.markdown(f"**{literal(name)}** · {height}×{width}×{depth}"
-                    + (f" · the {CHANNELS_SHOWN} strongest of {depth} channels" if depth > CHANNELS_SHOWN else ""))
-        st.plotly_chart(charts.activation_grid(maps, explain.channel_order(maps), CHANNELS_SHOWN),
-                        key=_grid_key(key, name, generation), on_select="rerun", selection_mode="points")
-    logit_column, softmax_column = st.columns(2)
-    logit_column.markdown("**Logits**: the last layer's raw score for each digit, before the softmax")
-    logit_column.plotly_chart(charts.logit_bars(logits), key=f"{key}_logits")
-    softmax_column.markdown("**Softmax**: the logits as the probability of each digit, if it is one; how sure the "
-                            "reading is also weighs how much the drawing looks like a digit at all")
-    softmax_column.plotly_chart(charts.probability_bars(probabilities), key=f"{key}_softmax")
+def _once(remembered: dict, what, compute):
+    """``compute()``, computed once for the panel's drawing (``remembered`` is its memory, see
+    :func:`ui.state.inside_memory`) under the name ``what``."""
+    if what not in remembered:
+        remembered[what] = compute()
+    return remembered[what]
 
 
-def _take_map_click(names: list[str], key: str) -> int:
-    """Show the map last clicked in a layer's grid large: its layer and channel go to the pickers above the
-    grids. Returns the grids' generation, part of their keys: a click taken makes new grids, so that the
-    next click, even on the same map, is a new selection."""
-    generation = state.maps_generation(key)
-    for name in names:
-        channel = charts.picked_channel(st.session_state.get(_grid_key(key, name, generation)))
-        if channel is not None:
-            return state.show_map(key, name, channel)
-    return generation
+def _logits_and_probabilities(model, digit: np.ndarray, remembered: dict) -> tuple[np.ndarray, np.ndarray]:
+    return _once(remembered, "logits", lambda: explain.logits_and_probabilities(model, digit))
 
 
-def _grid_key(key: str, layer: str, generation: int) -> str:
-    return f"{key}_maps_{layer}_{generation}"
-
-
-def where_it_looked(model, digit: np.ndarray, probabilities: np.ndarray, key: str) -> None:
+def where_it_looked(model, digit: np.ndarray, key: str, remembered: dict) -> None:
     """Integrated Gradients for the answer over the drawing, and the contrast with a second digit."""
+    _, probabilities = _logits_and_probabilities(model, digit, remembered)
     answer = int(np.argmax(probabilities))
     evidence_column, contrast_column = st.columns(2)
-    evidence_column.plotly_chart(
-        charts.attribution_overlay(digit, explain.attribution(model, digit, answer), f"Evidence for {answer}"),
-        key=f"{key}_attribution")
+    evidence = _once(remembered, ("attribution", answer), lambda: explain.attribution(model, digit, answer))
+    evidence_column.plotly_chart(charts.attribution_overlay(digit, evidence, f"Evidence for {answer}"),
+                                 key=f"{key}_attribution")
     with contrast_column:
         runner_up = int(np.argsort(probabilities)[-2])
         others = [other for other in range(10) if other != answer]
         other = st.selectbox(f"Why {answer} and not …", others, index=others.index(runner_up), key=f"{key}_other")
-        st.plotly_chart(charts.attribution_overlay(digit, explain.contrast(model, digit, answer, other),
-                                                   f"Why {answer} and not {other}"), key=f"{key}_contrast")
+        against = _once(remembered, ("contrast", answer, other), lambda: explain.contrast(model, digit, answer, other))
+        st.plotly_chart(charts.attribution_overlay(digit, against, f"Why {answer} and not {other}"),
+                        key=f"{key}_contrast")
     st.caption("Red: pixels that speak for the digit; blue: against it (Integrated Gradients from a black "
                "image, 16 steps). Removing the reddest tenth of the ink lowers the answer's probability about "
                "four times more than removing a random tenth (tests/test_explain.py).")
 
 
-def what_changes_its_mind(predictor, digit: np.ndarray, key: str, threshold: float | None) -> None:
+def what_changes_its_mind(predictor, digit: np.ndarray, key: str, threshold: float | None, remembered: dict) -> None:
     """Sliders that turn, move, scale and thicken the drawing, with the reading updating; and the smallest
     turn and move that change the answer, in words. Both read as the answer above was read (the same pens,
     the same "not a digit" rule at the same ``threshold``): a change said to make it read 4 reads 4 on the
     sliders."""
     for kind in explain.FLIP_KINDS:
-        flip = explain.smallest_flip(predictor, digit, kind, threshold=threshold)
+        flip = _once(remembered, ("flip", kind), lambda: explain.smallest_flip(predictor, digit, kind,
+                                                                               threshold=threshold))
         limit = f"{explain.MAX_ROTATION}° either way" if kind == "rotation" else f"{explain.MAX_SHIFT} px"
         sureness = "" if flip is None or flip.digit is None else f" ({probability_text(flip.score)} sure)"
         st.markdown(f"- {flip.describe()}{sureness}" if flip else f"- no {kind} within {limit} changes the answer")
@@ -128,3 +115,61 @@ def what_changes_its_mind(predictor, digit: np.ndarray, key: str, threshold: flo
         answer.metric("It reads", "not a digit" if reading.digit is None else str(reading.digit),
                       probability_text(reading.score) + " sure", delta_color="off")
         st.plotly_chart(charts.probability_bars(reading.sureness), key=f"{key}_changed_probabilities")
+
+
+def inside_the_network(model, digit: np.ndarray, key: str, remembered: dict) -> None:
+    """One convolution or pooling stage at a time (a picker goes to the others): its maps, strongest channels first,
+    and one of them large beside the input, the one clicked in the grid or picked; the logits and the softmax
+    below, on demand."""
+    stages = _once(remembered, "maps", lambda: explain.activation_maps(model, digit))
+    names = [name for name, _ in stages]
+    if st.session_state.get(state.layer_picker(key)) not in names:
+        st.session_state[state.layer_picker(key)] = names[0]
+    _take_map_click(st.session_state[state.layer_picker(key)], key)
+    input_column, picked_column = st.columns(2)
+    input_column.image(gallery.enlarge(digit, 6), caption="The input: 28×28", output_format="PNG")
+    with picked_column:
+        layer_column, channel_column = st.columns(2)
+        name = layer_column.selectbox("Layer", names, key=state.layer_picker(key),
+                                      help=f"The network's {len(names)} convolution and pooling stages, first to last: "
+                                           f"pick one to see its maps.")
+        maps = dict(stages)[name]
+        strongest = int(explain.channel_order(maps)[0])  # shown until a channel is picked
+        channel = channel_column.number_input(f"Channel (0–{maps.shape[2] - 1})", min_value=0,
+                                              max_value=maps.shape[2] - 1,
+                                              key=state.channel_picker(key, name, strongest))
+        st.plotly_chart(charts.pixel_heatmap(np.round(maps[:, :, channel], 3), f"{name}, channel {channel}"),
+                        key=f"{key}_channel_map")
+    height, width, depth = maps.shape
+    st.markdown(f"**{literal(name)}** · {height}×{width}×{depth}"
+                + (f" · the {CHANNELS_SHOWN} strongest of {depth} channels" if depth > CHANNELS_SHOWN else ""))
+    st.caption("Hover over a map for its values; click one to see it large beside the input. The layer picker "
+               "above goes to the other layers.")
+    st.plotly_chart(charts.activation_grid(maps, explain.channel_order(maps), CHANNELS_SHOWN),
+                    key=_grid_key(key, name), on_select="rerun", selection_mode="points")
+    logits_box = st.expander("Logits and softmax: the last layer's ten values and their probabilities",
+                             key=f"{key}_logits_box", on_change="rerun")
+    if not logits_box.open:
+        return
+    with logits_box:
+        logits, probabilities = _logits_and_probabilities(model, digit, remembered)
+        logit_column, softmax_column = st.columns(2)
+        logit_column.markdown("**Logits**: the last layer before its softmax")
+        logit_column.plotly_chart(charts.logit_bars(logits), key=f"{key}_logits")
+        softmax_column.markdown("**Softmax**: the logits as the probability of each digit, if it is one; how sure "
+                                "the reading is also weighs how much the drawing looks like a digit at all")
+        softmax_column.plotly_chart(charts.probability_bars(probabilities), key=f"{key}_softmax")
+
+
+def _take_map_click(layer: str, key: str) -> None:
+    """Show the map clicked in ``layer``'s grid large (its channel goes to the picker above the grid) when the click
+    is new. The grid keeps its key, and so its selection, from run to run: a new key per click made a new chart,
+    which the browser drew again from scratch, for each click. (A second click on the selected map undoes the
+    selection; a third shows it again.)"""
+    channel = charts.picked_channel(st.session_state.get(_grid_key(key, layer)))
+    if channel != state.clicked_map(key, layer):
+        state.show_map(key, layer, channel)
+
+
+def _grid_key(key: str, layer: str) -> str:
+    return f"{key}_maps_{layer}"

@@ -147,10 +147,7 @@ def _browser_connected(key: str, connected: Callable[[str], bool]) -> bool:
 def load_predictor(name: str, model_sha256: str):
     """A saved model ready for fast single-image predictions, and its card. The checksum in the
     cache key makes a model saved again under the same name load afresh."""
-    from digitcnn.inference import Predictor
-
-    model, card = registry.load_model(name)
-    return Predictor(model, card.refusal_rule, card.reading), card
+    return registry.load_predictor(name)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -567,19 +564,32 @@ def _channel_picker(key: str, layer: str) -> str:
     return f"{key}_channel_{layer}"
 
 
-def maps_generation(key: str) -> int:
-    """How many clicked maps the panel has shown large: part of its grids' keys (see :func:`show_map`)."""
-    return st.session_state.get(_maps_generation(key), 0)
+def clicked_map(key: str, layer: str) -> int | None:
+    """The channel of the map last clicked in ``layer``'s grid in the panel (None: none, or that click undone)."""
+    return st.session_state.get(_clicked_map(key, layer))
 
 
-def _maps_generation(key: str) -> str:
-    return f"{key}_maps_generation"
+def _clicked_map(key: str, layer: str) -> str:
+    return f"{key}_clicked_{layer}"
 
 
-def show_map(key: str, layer: str, channel: int) -> int:
-    """Show ``layer``'s ``channel`` large in the panel (its pickers take them) and start a new generation of
-    grids, so that the next click, even on the same map, is a new selection; returns that generation."""
-    st.session_state[layer_picker(key)] = layer
-    st.session_state[_channel_picker(key, layer)] = channel
-    generation = st.session_state[_maps_generation(key)] = maps_generation(key) + 1
-    return generation
+def show_map(key: str, layer: str, channel: int | None) -> None:
+    """Take a click on ``layer``'s grid in the panel (``channel``: the map clicked; None: the click undone): the
+    map clicked is shown large (its picker takes it)."""
+    st.session_state[_clicked_map(key, layer)] = channel
+    if channel is not None:
+        st.session_state[_channel_picker(key, layer)] = channel
+
+
+def inside_memory(key: str, drawing: tuple) -> dict:
+    """Where the panel ``key`` keeps what it computed for ``drawing`` (what its results depend on: the predictor,
+    the drawing's digest, the threshold), so that its tabs, sliders and clicks do not compute it again; emptied
+    when the drawing changes."""
+    memory = st.session_state.get(_inside_memory(key))
+    if memory is None or memory[0] != drawing:
+        memory = st.session_state[_inside_memory(key)] = (drawing, {})
+    return memory[1]
+
+
+def _inside_memory(key: str) -> str:
+    return f"{key}_inside_memory"

@@ -6,6 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from browser_steps import choose
 from digitcnn import data
 
 CANVAS_SIDE = 280
@@ -85,7 +86,7 @@ def test_a_drawn_star_is_not_a_digit(page, snapshot):
 
 
 def test_a_corrected_drawing_is_kept_and_shows_in_my_drawings(page, settle, snapshot):
-    from browser_steps import choose, expect_no_exception, open_page
+    from browser_steps import expect_no_exception, open_page
 
     canvas = _open_draw_page(page)
     _draw(page, canvas, STROKES[7])
@@ -110,14 +111,23 @@ def test_a_corrected_drawing_is_kept_and_shows_in_my_drawings(page, settle, snap
     expect_no_exception(page)
 
 
-def test_looking_inside_a_drawn_digit_shows_its_layers_and_where_it_looked(page, snapshot):
+def test_looking_inside_a_drawn_digit_shows_where_it_looked_then_its_layers_one_at_a_time(page, settle, snapshot):
     canvas = _open_draw_page(page)
     _draw(page, canvas, STROKES[7])
     expect(page.get_by_role("status", name="predicted digit")).to_have_text("7", timeout=30_000)
     page.get_by_text("Look inside this reading").first.click()
+    # What a person looks at first, at once; the layers' maps wait until asked for (issue 33: 112 maps up front).
+    expect(page.locator(".st-key-drawing_attribution .js-plotly-plot")).to_be_visible(timeout=60_000)
+    expect(page.locator('[class*="st-key-drawing_maps_"]')).to_have_count(0)
+    page.get_by_role("tab", name="Inside the network").click()
     expect(page.get_by_text(re.compile(r"^conv2d · 28×28×16"))).to_be_visible(timeout=60_000)
-    grid = page.locator(".st-key-drawing_maps_conv2d_1_0 .js-plotly-plot")
+    expect(page.locator(".st-key-drawing_maps_conv2d .js-plotly-plot")).to_be_visible(timeout=30_000)
+    expect(page.locator('[class*="st-key-drawing_maps_"]')).to_have_count(1)  # one layer at a time
+    settle()
+    choose(page, "Layer", "conv2d_1")  # another layer, on demand
+    grid = page.locator(".st-key-drawing_maps_conv2d_1 .js-plotly-plot")
     expect(grid).to_be_visible(timeout=30_000)
+    expect(page.locator('[class*="st-key-drawing_maps_"]')).to_have_count(1)
     third_title = grid.locator(".annotation").nth(2)  # the third map's title: its channel, above it
     third_title.scroll_into_view_if_needed()
     box = third_title.bounding_box()
@@ -128,7 +138,6 @@ def test_looking_inside_a_drawn_digit_shows_its_layers_and_where_it_looked(page,
     page.mouse.click(*on_the_map)  # that map, shown large
     expect(page.locator(".st-key-drawing_channel_map .gtitle")).to_have_text([f"conv2d_1, channel {channel}"],
                                                                               timeout=30_000)
-    expect(page.locator(".st-key-drawing_maps_conv2d_1_1 .js-plotly-plot")).to_be_visible()  # ready for the next
     page.get_by_text("Hover over a map for its values").scroll_into_view_if_needed()
     snapshot("draw_inside_maps.png", height=1400)
     page.get_by_role("tab", name="What changes its mind").click()
