@@ -398,7 +398,7 @@ def load_predictor(name: str, models_dir: str | os.PathLike | None = None):
     milliseconds. A folder that cannot be written to only keeps nothing."""
     from digitcnn.inference import Predictor, litert_flatbuffer
 
-    model_path, card, _ = _model_file_and_card(name, models_dir)
+    model_path, card, _, _ = _model_file_and_card(name, models_dir)
     features = card.refusal_rule.likeness is not None
     converted = (model_path.parent / CONVERTED_FOLDER /
                  f"{card.model_sha256}-{card.reading}{'-features' if features else ''}.tflite")
