@@ -320,7 +320,8 @@ def _models_folder() -> Path:
         if path.is_file():
             shutil.copy2(path, folder / path.name)
     name = config.DEFAULT_MODEL_NAME
-    shutil.copy2(folder / f"{name}.keras", folder / f"{name}-twin.keras")
+    for suffix in (registry.MODEL_SUFFIX, registry.RECORD_SUFFIX):  # the model and the images it trained on
+        shutil.copy2(folder / f"{name}{suffix}", folder / f"{name}-twin{suffix}")
     card = json.loads((folder / f"{name}.json").read_text())
     (folder / f"{name}-twin.json").write_text(json.dumps({**card, "name": f"{name}-twin"}))
     for entry in registry.list_models(folder):
