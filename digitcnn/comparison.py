@@ -12,12 +12,13 @@ images it learned looks better than it is, and "better" would be a measure of me
 
     candidates, described = comparison_test_set(dataset, card_a)
     test_set, how, testable = unseen_part(candidates, {"a": record_a, "b": record_b})
-    a = score_model(model_a, card_a, test_set, record=record_a)
-    b = score_model(model_b, card_b, test_set, record=record_b)
+    a = score_model(predictor_a, card_a, test_set, record=record_a)   # registry.load_predictor's
+    b = score_model(predictor_b, card_b, test_set, record=record_b)
     compare_pair(a, b).describe()   # "compact is better than article: 37 vs 139 images, p < 0.001"
 
-Every function but :func:`score_model` works on plain arrays; TensorFlow is imported only where a
-model is run.
+Every function but :func:`score_model` works on plain arrays; :func:`score_model` reads with the
+LiteRT interpreter the app reads drawings with, so a page comparing saved models (whose conversions
+are kept) needs no TensorFlow.
 """
 
 from __future__ import annotations
@@ -32,15 +33,14 @@ import numpy as np
 from digitcnn.data import Dataset
 from digitcnn.errors import SettingsError
 from digitcnn.evaluation import DIGITS, Evaluation, evaluate
-from digitcnn.inference import predict_with_features
 from digitcnn.seen import TrainingRecord, overlap
 
 if TYPE_CHECKING:
+    from digitcnn.inference import Predictor
     from digitcnn.registry import ModelCard
 
 SIGNIFICANCE = 0.05  # a difference with a p-value below this is called significant
 TIMED_DRAWINGS = 50  # drawings read one at a time to time a model (the median is reported)
-_EVALUATION_BATCH_SIZE = 512
 
 
 def mcnemar(a_correct: np.ndarray, b_correct: np.ndarray) -> float:
@@ -133,12 +133,14 @@ class ModelScores:
         return self.evaluation.predictions == self.labels
 
 
-def score_model(model, card: ModelCard, test_set: Dataset, model_file_bytes: int | None = None,
+def score_model(predictor: Predictor, card: ModelCard, test_set: Dataset, model_file_bytes: int | None = None,
                 record: TrainingRecord | None = None) -> ModelScores:
-    """Score ``model`` (whose card is ``card``, whose record of the images it trained on is ``record``: None when
-    it has none) on ``test_set``: one batched pass for the probabilities, then :data:`TIMED_DRAWINGS` single reads
-    through the LiteRT predictor the app draws with, timed."""
-    probabilities, features = predict_with_features(model, test_set.images, _EVALUATION_BATCH_SIZE, card.reading)
+    """Score the model that ``predictor`` reads with (a :class:`~digitcnn.inference.Predictor`, such as
+    :func:`digitcnn.registry.load_predictor` gives; its card is ``card``, its record of the images it trained on
+    ``record``: None when it has none) on ``test_set``, image by image as the app reads a drawing (a tenth of a
+    millisecond each, three tenths with three pens: without TensorFlow, whose import and a Keras model's loading
+    made a first comparison wait seconds), then :data:`TIMED_DRAWINGS` single reads timed."""
+    probabilities, features = predictor.probabilities_and_features(test_set.images)
     rule = card.refusal_rule
     evaluation = evaluate(test_set.labels, probabilities, rule.scores(probabilities, features))  # sure as a reading
     refused_share = None if not rule.fitted else 1.0 - rule.coverage(probabilities, test_set.labels, features)[0]
@@ -151,9 +153,9 @@ def score_model(model, card: ModelCard, test_set: Dataset, model_file_bytes: int
         accuracy_interval=accuracy_interval(evaluation.predictions == evaluation.labels),
         ece=expected_calibration_error(evaluation.probabilities, evaluation.labels),
         refused_share=refused_share,
-        parameter_count=int(model.count_params()),
+        parameter_count=card.parameter_count,
         file_bytes=model_file_bytes,
-        milliseconds_per_drawing=_milliseconds_per_drawing(model, card, test_set.images[:TIMED_DRAWINGS]),
+        milliseconds_per_drawing=_milliseconds_per_drawing(predictor, test_set.images[:TIMED_DRAWINGS]),
         architecture=card.architecture,
         reading=card.reading,
         data_source=card.data_source,
@@ -163,12 +165,9 @@ def score_model(model, card: ModelCard, test_set: Dataset, model_file_bytes: int
     )
 
 
-def _milliseconds_per_drawing(model, card: ModelCard, images: np.ndarray) -> float:
+def _milliseconds_per_drawing(predictor: Predictor, images: np.ndarray) -> float:
     """The median time, in ms, of reading one of ``images`` as the app reads a drawing. The median, as
     the occasional read a busy machine delays says nothing about the model."""
-    from digitcnn.inference import Predictor
-
-    predictor = Predictor(model, card.refusal_rule, card.reading)
     predictor.read(images[0])  # the first call sets the interpreter up; not part of a drawing's cost
     times = []
     for image in images:

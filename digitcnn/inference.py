@@ -168,6 +168,13 @@ class Predictor:
         """The ten probabilities for one 28×28 image (uint8, or float in [0, 1])."""
         return self._run(image)[0]
 
+    def probabilities_and_features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The probabilities (N×10) of many 28×28 images, read one at a time as drawings are, and their features
+        when the rule reads them (else None): what scoring a saved model takes without TensorFlow."""
+        runs = [self._run(image) for image in images]
+        probabilities = np.stack([probabilities for probabilities, _ in runs])
+        return probabilities, None if self._features is None else np.stack([features for _, features in runs])
+
     def read(self, image: np.ndarray, threshold: float | None = None) -> Reading:
         """The digit in one 28×28 image, or None when it does not look like a digit: refused below
         ``threshold`` (by default the model's own, see :mod:`digitcnn.refusal`)."""

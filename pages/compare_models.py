@@ -22,9 +22,9 @@ DISAGREEMENTS_SHOWN = 40
 def scores_of(name: str, model_sha256: str, data_fingerprint: str, _test_set, _record) -> comparison.ModelScores:
     """A model's scores on the test images, computed once per (model checksum, data fingerprint); ``_record``, the
     images it trained on, belongs to the model (its card signs it)."""
-    model, card = registry.load_model(name)
+    predictor, card = registry.load_predictor(name)  # its kept LiteRT conversion: no TensorFlow in the server
     size = (config.models_dir() / f"{name}.keras").stat().st_size
-    return comparison.score_model(model, card, _test_set, size, _record)
+    return comparison.score_model(predictor, card, _test_set, size, _record)
 
 
 def choose_models(cards: dict) -> list:

@@ -21,6 +21,11 @@ from digitcnn.evaluation import evaluate
 from digitcnn.inference import Predictor
 
 
+def _scored(model, card, images, **keywords):
+    """:func:`comparison.score_model` with the predictor the app would read ``model`` with."""
+    return comparison.score_model(Predictor(model, card.refusal_rule, card.reading), card, images, **keywords)
+
+
 def answers(only_a: int, only_b: int, both_right: int = 5, both_wrong: int = 3):
     """Right/wrong arrays of two models with the given numbers of disagreements."""
     a = [True] * only_a + [False] * only_b + [True] * both_right + [False] * both_wrong
@@ -213,8 +218,8 @@ def test_real_models_scored_and_compared_on_the_same_test_set(small_dataset, two
     assert how == (f"{198 - len(test_set)} of them were seen in training by one of the models and are left out: every "
                    f"model is tested on the {len(test_set)} others, which none of them trained on.")
 
-    a = comparison.score_model(model_a, card_a, candidates, model_file_bytes=12345, record=record_a)
-    b = comparison.score_model(model_b, card_b, test_set, record=record_b)
+    a = _scored(model_a, card_a, candidates, model_file_bytes=12345, record=record_a)
+    b = _scored(model_b, card_b, test_set, record=record_b)
     # The same images the card was scored on, scored again by the comparison's own reading: the same figures to the
     # last digits of the scores, but a picture on the edge of a decision may change sides (the refusal threshold is
     # one test picture's score): one picture of the 198 either way.
@@ -228,7 +233,7 @@ def test_real_models_scored_and_compared_on_the_same_test_set(small_dataset, two
     reading = Predictor(model_a, card_a.refusal_rule, card_a.reading).read(test_set.images[0])
     assert a.evaluation.confidences[0] == pytest.approx(reading.score, abs=1e-5)  # how sure: as the draw page says
     assert a.seen_in_training == b.seen_in_training == 0
-    a = comparison.score_model(model_a, card_a, test_set, record=record_a)
+    a = _scored(model_a, card_a, test_set, record=record_a)
 
     verdict = compare_pair(a, b)
     assert verdict.a_only_right + verdict.b_only_right + verdict.both_wrong == int((~a.correct | ~b.correct).sum())
@@ -239,8 +244,8 @@ def test_real_models_scored_and_compared_on_the_same_test_set(small_dataset, two
 
 def test_models_scored_on_different_test_sets_are_not_compared(small_dataset, two_models):
     (model_a, card_a, _), (model_b, card_b, _) = two_models
-    a = comparison.score_model(model_a, card_a, small_dataset.subset(np.arange(100)))
-    b = comparison.score_model(model_b, card_b, small_dataset.subset(np.arange(100, 200)))
+    a = _scored(model_a, card_a, small_dataset.subset(np.arange(100)))
+    b = _scored(model_b, card_b, small_dataset.subset(np.arange(100, 200)))
     with pytest.raises(SettingsError):
         compare_pair(a, b)
 
@@ -263,7 +268,7 @@ def test_a_model_trained_on_the_embedded_sample_gets_a_verdict_on_mnists_test_im
     from digitcnn import data, registry
 
     model_a, card_a, record_a = two_models[0]
-    shipped, shipped_card = registry.load_model("default")
+    shipped, shipped_card = registry.load_predictor("default")  # as the Compare page reads it
     records = {"tiny": record_a, "default": registry.load_training_record("default")}
 
     candidates, _ = comparison.comparison_test_set(data.load_dataset(mnist_dir), card_a)
@@ -271,7 +276,7 @@ def test_a_model_trained_on_the_embedded_sample_gets_a_verdict_on_mnists_test_im
     assert testable and test_set is candidates and len(test_set) == 10_000
     assert how == "None of the models trained on any of them."
     scored = test_set.subset(np.arange(2000))  # enough for the verdict, in a fifth of the time
-    verdict = compare_pair(comparison.score_model(model_a, card_a, scored, record=record_a),
+    verdict = compare_pair(_scored(model_a, card_a, scored, record=record_a),
                            comparison.score_model(shipped, shipped_card, scored, record=records["default"]))
     assert verdict.better == "default" and verdict.significant  # 99.6% against a two-epoch model of 402 digits
 
@@ -285,5 +290,5 @@ def test_a_model_trained_on_the_embedded_sample_gets_a_verdict_on_mnists_test_im
     assert scored.seen_in_training == 100
     with pytest.raises(SettingsError, match="no verdict between tiny and default on these 100 images: tiny trained "
                                             "on .* and default trained on 100 of them"):
-        compare_pair(comparison.score_model(model_a, card_a, test_set.subset(np.arange(100)), record=record_a),
+        compare_pair(_scored(model_a, card_a, test_set.subset(np.arange(100)), record=record_a),
                      scored)

@@ -177,13 +177,14 @@ def test_a_result_is_saved_under_a_name_typed_beside_save(page, settle):
            ).to_have_value("renamed-in-browser")
 
 
-def test_picking_a_digit_shows_its_images_above_the_fold_and_a_click_opens_one_as_its_row(page, embedded):
+def test_picking_a_digit_shows_its_images_above_the_fold_and_a_click_opens_one_as_its_row(page, settle, embedded):
     page.set_viewport_size({"width": 1400, "height": 900})
     open_page(page, "Dataset browser", "Dataset browser")
     samples = page.get_by_text(re.compile(r"^500 images of \d"))
     expect(samples.first).to_have_text(re.compile("^500 images of 0"), timeout=30_000)
     page.get_by_role("radiogroup", name="Digit").get_by_role("radio", name="7", exact=True).click()
     expect(samples.first).to_have_text(re.compile("^500 images of 7"), timeout=30_000)
+    settle()  # until the run ends, the grid of 0s may still be on the page beside the grid of 7s
 
     # Above the fold: the title, the digit picker and the first row of samples, without scrolling.
     grid = page.locator(".st-key-samples .js-plotly-plot")
