@@ -49,7 +49,7 @@ from digitcnn.seen import TrainingRecord, overlap
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 from digitcnn.training import SETTINGS as TRAINING_SETTINGS
 from digitcnn.training import (FITTING_REFUSAL, HANDING_OVER, LIKENESS_NON_DIGITS, READ_COST, SCORING_TEST, Progress,
-                               _ProgressRelay, first_step, fit_digit_likeness)
+                               _images_read_after_learning, _ProgressRelay, first_step, fit_digit_likeness)
 
 # The steps of a fine-tune besides its batches (see digitcnn.training's), as a person sees them.
 LOADING = "Loading the model"
@@ -223,7 +223,7 @@ def fine_tune(
     before and after (see the module's description).
 
     ``on_progress`` receives a :class:`~digitcnn.training.Progress` after every batch and epoch (an
-    epoch's ``test_accuracy`` is on the writer's test drawings). Setting ``cancel`` stops after the
+    epoch's ``validation_accuracy`` is on the writer's test drawings). Setting ``cancel`` stops after the
     current batch and raises :class:`TrainingCancelled`. Too few drawings raise :class:`SettingsError`.
     """
     return _fine_tune(base_model, base_card, drawings, data, settings, on_progress, cancel, writer, base_record)
@@ -259,9 +259,9 @@ def _fine_tune(base_model, base_card, drawings: Dataset, data: Dataset, settings
     epochs = _training_mix(taught, replayed, base_settings.non_digit_share, settings.seed, rng)
     reading = base_settings.reading  # the fine-tuned model reads as its base does (its card keeps the settings)
     learned_count = len(taught) + len(replayed[-1])
-    pens = 1 if reading == PLAIN else 3
-    read_after = (learned_count * (1 + pens) + (len(data_test) + (0 if personal_test is None else len(personal_test)))
-                  * pens + 2 * min(LIKENESS_NON_DIGITS, learned_count // 2))
+    read_after = _images_read_after_learning(
+        learned_count, min(LIKENESS_NON_DIGITS, learned_count // 2),
+        len(data_test) + (0 if personal_test is None else len(personal_test)), reading)
     relay = _ProgressRelay(settings.epochs, math.ceil(len(epochs[0][1]) / settings.batch_size), on_progress,
                            STEPS_AFTER_TEACHING + ((HANDING_OVER,) if hand_over else ()),
                            read_after * READ_COST / settings.batch_size)

@@ -382,10 +382,9 @@ def load_model(name: str, models_dir: str | os.PathLike | None = None):
 def load_training_record(name: str, models_dir: str | os.PathLike | None = None) -> TrainingRecord | None:
     """The record of the images the model called ``name`` trained on, checked against its card; None when its
     card says it has none (see :attr:`ModelCard.trained_on`)."""
-    model_path, _ = model_paths(name, models_dir)
-    _recover(name, model_path.parent)
-    return _while_saving(name, model_path.parent,
-                         lambda: _checked_pair(name, model_path.parent, read_record=True))[3]
+    return _model_file_and_card(name, models_dir, read_record=True)[3]
+
+
 CONVERTED_FOLDER = ".litert"  # in the models folder: each model as the app reads drawings with it, made once
 
 
@@ -693,11 +692,13 @@ def _listed(name: str, folder: Path) -> SavedModel:
     return SavedModel(name, card)
 
 
-def _model_file_and_card(name: str, models_dir) -> tuple[Path, ModelCard, tuple, None]:
+def _model_file_and_card(name: str, models_dir, read_record: bool = False
+                         ) -> tuple[Path, ModelCard, tuple, TrainingRecord | None]:
     """:func:`_checked_pair` for ``name``, once what a killed save of it left is dealt with."""
     model_path, _ = model_paths(name, models_dir)
     _recover(name, model_path.parent)
-    return _while_saving(name, model_path.parent, lambda: _checked_pair(name, model_path.parent))
+    return _while_saving(name, model_path.parent,
+                         lambda: _checked_pair(name, model_path.parent, read_record=read_record))
 
 
 def _while_saving(name: str, folder: Path, read):
@@ -871,15 +872,16 @@ def _write_pair(model, card: ModelCard, model_path: Path, card_path: Path, recor
     with _temporary_file(model_path) as (temporary_model, model_descriptor), \
             _temporary_file(card_path) as (temporary_card, card_descriptor), \
             _temporary_file(record_path) as (temporary_record, record_descriptor):
+        model_sha256 = card.model_sha256
         if model is not None:
             portable_copy(model).save(temporary_model)
+            with _open_regular(temporary_model) as written:
+                model_sha256 = _sha256(written)
         trained_on = None
         if record is not None:
             content = record.to_bytes()
             temporary_record.write_bytes(content)
             trained_on = {"images": len(record), "sha256": hashlib.sha256(content).hexdigest()}
-        with _open_regular(temporary_model) as written:
-            model_sha256 = card.model_sha256 if model is None else _sha256(written)
         signed = dataclasses.replace(card, model_sha256=model_sha256, trained_on=trained_on).to_json()
         ModelCard.from_json(signed, where=card_path.name)  # a card no reader would accept is not saved
         temporary_card.write_text(signed + "\n", encoding="utf-8")

@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -253,7 +254,7 @@ class TrainingResult:
     refusal: RefusalRule | None = None
     validation_size: int = 0  # of the split's training images, held out of the fit to validate after each epoch
 
-    @property
+    @cached_property  # its card and its save both ask: hashed once
     def trained_on(self) -> TrainingRecord:
         """The record of the images the model was fitted on (see :mod:`digitcnn.seen`): its split's training
         digits, those held out to validate included, since the steps after the learning (batch normalization's
