@@ -256,7 +256,7 @@ def results(job, finished) -> None:
     scores, confusion matrix, mistakes and Save."""
     result = finished.result
     if state.is_fine_tuning(result):
-        teaching.fine_tune_results(job, result)
+        teaching.fine_tune_results(job, finished)
         st.button("Dismiss these results", icon=":material/close:", on_click=state.dismiss_training)
         return
     scores(job.name, finished)

@@ -44,7 +44,7 @@ def inside_section(predictor, digit: np.ndarray, key: str, threshold: float | No
     with st.spinner("Loading the network: the first look after the server started takes a few seconds…"):
         model = predictor.model
     state.keep_streamlits_cleanup_cheap()  # here too: the panel's runs are its own, not the entry point's
-    remembered = state.inside_memory(key, (predictor, hashlib.blake2b(digit.tobytes()).hexdigest(), threshold))
+    remembered = state.inside_memory(key, (predictor, hashlib.blake2b(digit.tobytes()).hexdigest()))
     looked, changes, layers = st.tabs(VIEWS, key=f"{key}_view", on_change="rerun")
     if looked.open:
         with looked:
@@ -95,8 +95,8 @@ def what_changes_its_mind(predictor, digit: np.ndarray, key: str, threshold: flo
     the same "not a digit" rule at the same ``threshold``): a change said to make it read 4 reads 4 on the
     sliders."""
     for kind in explain.FLIP_KINDS:
-        flip = _once(remembered, ("flip", kind), lambda: explain.smallest_flip(predictor, digit, kind,
-                                                                               threshold=threshold))
+        flip = _once(remembered, ("flip", kind, threshold),
+                     lambda: explain.smallest_flip(predictor, digit, kind, threshold=threshold))
         limit = f"{explain.MAX_ROTATION}° either way" if kind == "rotation" else f"{explain.MAX_SHIFT} px"
         sureness = "" if flip is None or flip.digit is None else f" ({probability_text(flip.score)} sure)"
         st.markdown(f"- {flip.describe()}{sureness}" if flip else f"- no {kind} within {limit} changes the answer")
@@ -134,7 +134,8 @@ def inside_the_network(model, digit: np.ndarray, key: str, remembered: dict) -> 
                                       help=f"The network's {len(names)} convolution and pooling stages, first to last: "
                                            f"pick one to see its maps.")
         maps = dict(stages)[name]
-        strongest = int(explain.channel_order(maps)[0])  # shown until a channel is picked
+        order = explain.channel_order(maps)
+        strongest = int(order[0])  # shown until a channel is picked
         channel = channel_column.number_input(f"Channel (0–{maps.shape[2] - 1})", min_value=0,
                                               max_value=maps.shape[2] - 1,
                                               key=state.channel_picker(key, name, strongest))
@@ -145,7 +146,7 @@ def inside_the_network(model, digit: np.ndarray, key: str, remembered: dict) -> 
                 + (f" · the {CHANNELS_SHOWN} strongest of {depth} channels" if depth > CHANNELS_SHOWN else ""))
     st.caption("Hover over a map for its values; click one to see it large beside the input. The layer picker "
                "above goes to the other layers.")
-    st.plotly_chart(charts.activation_grid(maps, explain.channel_order(maps), CHANNELS_SHOWN),
+    st.plotly_chart(charts.activation_grid(maps, order, CHANNELS_SHOWN),
                     key=_grid_key(key, name), on_select="rerun", selection_mode="points")
     logits_box = st.expander("Logits and softmax: the last layer's ten values and their probabilities",
                              key=f"{key}_logits_box", on_change="rerun")

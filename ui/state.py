@@ -582,9 +582,9 @@ def show_map(key: str, layer: str, channel: int | None) -> None:
 
 
 def inside_memory(key: str, drawing: tuple) -> dict:
-    """Where the panel ``key`` keeps what it computed for ``drawing`` (what its results depend on: the predictor,
-    the drawing's digest, the threshold), so that its tabs, sliders and clicks do not compute it again; emptied
-    when the drawing changes."""
+    """Where the panel ``key`` keeps what it computed for ``drawing`` (what its results depend on: the predictor and
+    the drawing's digest; a result that also depends on the threshold names it), so that its tabs, sliders and
+    clicks do not compute it again; emptied when the drawing changes."""
     memory = st.session_state.get(_inside_memory(key))
     if memory is None or memory[0] != drawing:
         memory = st.session_state[_inside_memory(key)] = (drawing, {})

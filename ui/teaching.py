@@ -68,8 +68,10 @@ def _taught_name(base: str, shared_name: str | None) -> str:
     return registry.validate_model_name(f"{base}-{letters}"[:64].rstrip("-_"))
 
 
-def fine_tune_results(job, result) -> None:
-    """What the fine-tuning ``result`` of ``job`` changed, and Save when it passed the gate."""
+def fine_tune_results(job, finished) -> None:
+    """What the fine-tuning of ``job`` changed (``finished`` is its final snapshot), and Save when it passed the
+    gate."""
+    result = finished.result
     before, after = result.before, result.after
     whose = "your" if result.writer == PRIVATE_WRITER else f"{literal(result.writer)}'s"  # a private writer: this user
     st.header(f"Results of {literal(job.name)}: {literal(result.base_name)} taught {whose} handwriting")
@@ -82,9 +84,8 @@ def fine_tune_results(job, result) -> None:
                      share_text(after.data_test_accuracy),
                      delta=f"{(after.data_test_accuracy - before.data_test_accuracy) * 100:+.2f} points")
     scores[2].metric("Drawings taught / kept apart", f"{result.taught} / {result.personal_test_size}")
-    timing = job.snapshot()
-    scores[3].metric("Time", f"{timing.seconds:.0f} s", help="From the click on Teach to these results.")
-    st.caption(f"Time: {timing.describe_time()}")
+    scores[3].metric("Time", f"{finished.seconds:.0f} s", help="From the click on Teach to these results.")
+    st.caption(f"Time: {finished.describe_time()}")
     st.plotly_chart(charts.per_digit_bars({"before": before.per_digit_accuracy, "after": after.per_digit_accuracy},
                                           "Your test drawings, per digit"), key="per_digit_before_after")
     if not result.passed:
