@@ -35,7 +35,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # converting the models befo
 import numpy as np
 
 from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, PROJECT_ROOT, machine, running_app
-from digitcnn import config, registry
+from digitcnn import config
+from digitcnn.storage import registry
 
 VIEWPORT = {"width": 1400, "height": 900}
 CANVAS_SIDE = 280
@@ -313,7 +314,7 @@ def resident_bytes(root: int) -> int:
 
 def _models_folder() -> Path:
     """A copy of models/ with the shipped model under a second name too (Compare needs two models), each converted
-    for reading drawings as a server that ran before left them (see digitcnn.registry.load_predictor: a fresh clone's
+    for reading drawings as a server that ran before left them (see digitcnn.storage.registry.load_predictor: a fresh clone's
     first server converts each model once, 6-8 s)."""
     folder = Path(tempfile.mkdtemp(prefix="digitcnn-waits-models-"))
     for path in (PROJECT_ROOT / "models").iterdir():

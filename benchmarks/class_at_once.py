@@ -10,7 +10,7 @@ answer through Predictor.read with the shipped model), next to the same reading 
 
     python -m benchmarks.class_at_once [--users 12] [--epochs 2] [--images 1000] [--at-once 1,12] [--ray 2]
 
---ray N adds a row where the board sends the trainings to a local Ray instance of N CPUs (digitcnn.ray_training),
+--ray N adds a row where the board sends the trainings to a local Ray instance of N CPUs (digitcnn.jobs.ray_training),
 N at once: this process then trains nothing and only relays progress.
 """
 
@@ -32,10 +32,12 @@ import numpy as np
 
 from benchmarks.common import machine
 from benchmarks.latency import drawn_canvases
-from digitcnn import data, preprocess, registry
-from digitcnn.inference import Predictor
+from digitcnn import data
+from digitcnn.data import preprocess
+from digitcnn.storage import registry
+from digitcnn.reading.inference import Predictor
 from digitcnn.jobs import FINISHED, WAITING, JobBoard
-from digitcnn.process_training import ProcessTrainer
+from digitcnn.jobs.process_training import ProcessTrainer
 from digitcnn.runtime import max_trainings
 from digitcnn.training import TrainingConfig, evaluate_model, train
 
@@ -164,7 +166,7 @@ def main() -> None:
     rows = [(f"{app_setting} proc", lambda: JobBoard(app_setting, processes=warm_processes(app_setting)))]
     rows += [(str(at_once), functools.partial(JobBoard, at_once, train)) for at_once in (app_setting, *others)]
     if arguments.ray:
-        from digitcnn import ray_training
+        from digitcnn.jobs import ray_training
 
         ray_training.connect(None, num_cpus=arguments.ray, include_dashboard=False, log_to_driver=False)
         rows.append((f"Ray {arguments.ray}", functools.partial(JobBoard, arguments.ray, ray_training.train_on_ray)))

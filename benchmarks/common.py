@@ -36,7 +36,7 @@ def machine() -> str:
 def load_model_named(choice: str):
     """The saved model and card of ``choice``: a model's name, or NAME@FOLDER for the model NAME saved in another
     models folder (a model being tried, beside the shipped one)."""
-    from digitcnn import registry
+    from digitcnn.storage import registry
 
     return registry.load_model(*choice.split("@", 1))
 

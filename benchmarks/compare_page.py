@@ -18,7 +18,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from streamlit.testing.v1 import AppTest
 
 from benchmarks.common import PROJECT_ROOT, machine
-from digitcnn import config, registry
+from digitcnn import config
+from digitcnn.storage import registry
 
 
 def _compare_page(data: str, page: str) -> None:

@@ -26,9 +26,10 @@ from PIL import Image
 from scipy.ndimage import grey_dilation
 
 from benchmarks.common import load_model_named
-from digitcnn import config, data, preprocess
+from digitcnn import config, data
+from digitcnn.data import preprocess
 from digitcnn.errors import EmptyDrawingError
-from digitcnn.inference import predict_probabilities
+from digitcnn.reading.inference import predict_probabilities
 
 CANVAS_SIDE = 280
 SIZE_RANGE = (50, 250)  # the longer side of a drawn digit, in canvas pixels

@@ -3,7 +3,7 @@ attribution of the answer, a contrast with the runner-up, the rotation search an
 each and all together, with the shipped default model. Prints p50/p95 in milliseconds.
 
 The searches read their candidates as the app reads the drawing, with its LiteRT
-:class:`~digitcnn.inference.Predictor` (the card's pens and "not a digit" rule), one image at a time,
+:class:`~digitcnn.reading.inference.Predictor` (the card's pens and "not a digit" rule), one image at a time,
 smallest change first, up to the first size that changes the answer.
 
     python -m benchmarks.explain [--model NAME] [--runs 50]
@@ -19,8 +19,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from digitcnn import config, explain, preprocess, registry
-from digitcnn.inference import Predictor
+from digitcnn import config
+from digitcnn.reading import explain
+from digitcnn.data import preprocess
+from digitcnn.storage import registry
+from digitcnn.reading.inference import Predictor
 
 from benchmarks.common import machine
 from benchmarks.latency import drawn_canvases

@@ -1,7 +1,7 @@
 """A first model: how long the train page's quick run takes and what it scores, on the embedded sample (the page's
 default settings: compact, 33% held out with seed 42) and on full MNIST (its own 10,000 test digits), next to the
 full recipe on the embedded sample. Seconds are the whole of a training as the page runs it, in a warm worker
-process (see digitcnn.process_training): sending the data, split, build, fit, calibration, scoring, the refusal
+process (see digitcnn.jobs.process_training): sending the data, split, build, fit, calibration, scoring, the refusal
 rule, and the model and scores back.
 
     python -m benchmarks.first_model [--data PATH/TO/mnist] [--recipe] [--repeat N] [--page N]
@@ -31,7 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, machine, running_app
 from digitcnn import config, data
-from digitcnn.process_training import ProcessTrainer
+from digitcnn.jobs.process_training import ProcessTrainer
 from digitcnn.training import TrainingConfig, fitted_to_run, make_split, quick_settings, train_size
 
 

@@ -16,8 +16,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 from PIL import Image, ImageDraw
 
-from digitcnn import config, preprocess
-from digitcnn.inference import Predictor, as_network_input
+from digitcnn import config
+from digitcnn.data import preprocess
+from digitcnn.reading.inference import Predictor, as_network_input
 
 from benchmarks.common import load_model_named, machine
 

@@ -1,7 +1,7 @@
 """Does a model know what is not a digit? Each scoring rule says how digit-like a picture is; a picture scoring
 below the rule's threshold is refused ("not a digit"), the threshold set so that at most 1% of MNIST's test
 digits are refused; the app's own rule is also shown at the threshold on the model's card (fitted a margin below
-1%). Printed, for each rule: the share refused of each kind of generated non-digit (digitcnn.nondigits) and of
+1%). Printed, for each rule: the share refused of each kind of generated non-digit (digitcnn.data.nondigits) and of
 all of them, of MNIST's test digits and of the re-drawn digits of benchmarks.drawn_digits (MNIST's and
 scikit-learn's, drawn on the canvas and laid out by canvas_to_mnist), with the AUROC of digits against
 non-digits; then which digits the model reads the non-digits as, when it is sure.
@@ -30,14 +30,15 @@ from sklearn.metrics import roc_auc_score
 
 from benchmarks.common import load_model_named, machine
 from benchmarks.drawn_digits import render
-from digitcnn import config, data, nondigits, preprocess
+from digitcnn import config, data
+from digitcnn.data import nondigits, preprocess
 from digitcnn.errors import EmptyDrawingError
-from digitcnn.inference import predict_probabilities, predict_with_features
-from digitcnn.refusal import threshold_refusing
+from digitcnn.reading.inference import predict_probabilities, predict_with_features
+from digitcnn.reading.refusal import threshold_refusing
 
 REFUSED_DIGITS = 0.01  # the share of MNIST's test digits a rule may refuse; its threshold is fitted to it
 # The column of the app's own rule, "likeness × top" at its card's threshold: fitted on the model's test digits a margin
-# below 1% (digitcnn.refusal.FITTED_REFUSED_DIGITS), so that it refuses at most 1% of them on any machine.
+# below 1% (digitcnn.reading.refusal.FITTED_REFUSED_DIGITS), so that it refuses at most 1% of them on any machine.
 APP_RULE = "the app's rule"
 SURE = 0.99  # a reading at least this probable is one the model is sure of
 BATCH = 512
@@ -57,7 +58,7 @@ def energy(model, card, images: np.ndarray) -> np.ndarray:
 
 
 def digit_likeness(model, card, images: np.ndarray) -> np.ndarray | None:
-    """The digit-likeness of the model's rule alone (digitcnn.refusal), for a model whose rule has one."""
+    """The digit-likeness of the model's rule alone (digitcnn.reading.refusal), for a model whose rule has one."""
     likeness = card.refusal_rule.likeness
     return None if likeness is None else likeness.of(predict_with_features(model, images, BATCH)[1])
 

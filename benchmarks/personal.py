@@ -26,10 +26,12 @@ import numpy as np
 
 from benchmarks.common import machine
 from benchmarks.drawn_digits import render
-from digitcnn import config, data, preprocess, registry
+from digitcnn import config, data
+from digitcnn.data import preprocess
+from digitcnn.storage import registry
 from digitcnn.errors import EmptyDrawingError
-from digitcnn.finetune import FineTuneConfig, fine_tune
-from digitcnn.inference import predict_probabilities
+from digitcnn.training.finetune import FineTuneConfig, fine_tune
+from digitcnn.reading.inference import predict_probabilities
 
 POOL_PER_DIGIT = 20  # drawings per digit set aside to teach from; the rest are scored
 K_VALUES = (1, 3, 5, 10, 20)

@@ -18,8 +18,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from digitcnn import config, data, models, training
-from digitcnn.inference import predict_probabilities
+from digitcnn import config, data, training
+from digitcnn.networks import architectures
+from digitcnn.reading.inference import predict_probabilities
 
 from benchmarks.common import machine
 
@@ -80,7 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=os.environ.get(config.MNIST_DIR_VARIABLE),
                         help="a folder of the MNIST IDX files (default: $DIGITCNN_MNIST_DIR)")
-    parser.add_argument("--only", default=f"article,{models.DEFAULT_ARCHITECTURE},baseline",
+    parser.add_argument("--only", default=f"article,{architectures.DEFAULT_ARCHITECTURE},baseline",
                         help="which to run, comma-separated: architecture names and 'baseline'")
     parser.add_argument("--epochs", type=int, help="override every network's recipe (quick trials)")
     arguments = parser.parse_args()

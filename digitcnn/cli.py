@@ -14,10 +14,11 @@ import time
 import unicodedata
 from pathlib import Path
 
-from digitcnn import config, data, models, runtime, training
+from digitcnn import config, data, runtime, training
+from digitcnn.networks import architectures
 from digitcnn.errors import DigitCNNError, EmptyDrawingError, ImageError, SettingsError, TrainingCancelled
 from digitcnn.percentages import probability_text, share_text
-from digitcnn.seen import card_score_text, overlap
+from digitcnn.data.seen import card_score_text, overlap
 
 EXIT_USER_ERROR = 1
 EXIT_CANNOT_START = 2
@@ -74,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--data", default=data.EMBEDDED, help=data_help)
     rules, defaults = training.SETTINGS, training.TrainingConfig  # the class's defaults: the tutorial's split
     recipe = "default: the architecture's recipe"
-    train.add_argument("--arch", default=models.DEFAULT_ARCHITECTURE, choices=rules["architecture"].choices)
+    train.add_argument("--arch", default=architectures.DEFAULT_ARCHITECTURE, choices=rules["architecture"].choices)
     train.add_argument("--epochs", type=int, help=f"passes over the training images, {rules['epochs'].rule()} ({recipe})")
     train.add_argument("--batch-size", type=int, help=f"images per step ({recipe})")
     train.add_argument("--learning-rate", type=float,
@@ -232,7 +233,8 @@ _TRAIN_OPTIONS = ("epochs", "batch_size", "learning_rate", "schedule", "test_fra
 
 
 def _train(arguments) -> int:
-    from digitcnn import registry, training
+    from digitcnn import training
+    from digitcnn.storage import registry
 
     runtime.apply_thread_setting(arguments.threads)
     settings = training.TrainingConfig(architecture=arguments.arch,
@@ -272,9 +274,10 @@ def _train(arguments) -> int:
 
 
 def _evaluate(arguments) -> int:
-    from digitcnn import registry, training
-    from digitcnn.evaluation import evaluate
-    from digitcnn.inference import predict_with_features
+    from digitcnn import training
+    from digitcnn.storage import registry
+    from digitcnn.networks.evaluation import evaluate
+    from digitcnn.reading.inference import predict_with_features
 
     runtime.apply_thread_setting(arguments.threads)
     model, card = registry.load_model(arguments.model, arguments.models_dir)
@@ -309,7 +312,7 @@ def _evaluate(arguments) -> int:
 def _reread(arguments) -> int:
     from dataclasses import replace
 
-    from digitcnn import registry
+    from digitcnn.storage import registry
 
     runtime.apply_thread_setting(arguments.threads)
     model, card = registry.load_model(arguments.model, arguments.models_dir)
@@ -339,15 +342,15 @@ def _reread(arguments) -> int:
 
 
 def _score_name(seen) -> str:
-    """What a score on the images ``seen`` (a :class:`~digitcnn.seen.Overlap`) tells, unseen ones scored alone."""
+    """What a score on the images ``seen`` (a :class:`~digitcnn.data.seen.Overlap`) tells, unseen ones scored alone."""
     if seen.unseen_count:
         return "test accuracy"
     return "accuracy on images it trained on (not a test)" if seen.known else "accuracy (not known to be a test)"
 
 
 def _record(arguments) -> int:
-    from digitcnn import registry
-    from digitcnn.seen import TrainingRecord
+    from digitcnn.storage import registry
+    from digitcnn.data.seen import TrainingRecord
 
     _, card = registry.load_model(arguments.model, arguments.models_dir)
     if card.fine_tuned is not None:
@@ -374,7 +377,9 @@ def _refusal_text(card) -> str:
 
 
 def _predict(arguments) -> int:
-    from digitcnn import inference, preprocess, registry
+    from digitcnn.reading import inference
+    from digitcnn.data import preprocess
+    from digitcnn.storage import registry
 
     runtime.apply_thread_setting(arguments.threads)
     model, card = registry.load_model(arguments.model, arguments.models_dir)
@@ -401,7 +406,7 @@ def _predict(arguments) -> int:
 
 
 def _list_models(arguments) -> int:
-    from digitcnn import registry
+    from digitcnn.storage import registry
 
     entries = registry.list_models(arguments.models_dir)
     if not entries:
@@ -437,7 +442,7 @@ def _export_csv(arguments) -> int:
 
 
 def _download_mnist(arguments) -> int:
-    from digitcnn import download
+    from digitcnn.data import download
 
     folder = config.mnist_download_dir(arguments.data_dir)
     if not download.is_downloaded(arguments.data_dir):
@@ -451,8 +456,8 @@ def _download_mnist(arguments) -> int:
 
 
 def _drawings_add(arguments) -> int:
-    from digitcnn import preprocess
-    from digitcnn.drawings import DrawingStore, writer_name
+    from digitcnn.data import preprocess
+    from digitcnn.data.drawings import DrawingStore, writer_name
 
     label = _drawing_label(arguments.label)
     writer = writer_name(arguments.writer)
@@ -468,7 +473,7 @@ def _drawings_add(arguments) -> int:
     kept_before = {drawing.id for drawing in store.drawings(writer, label)}
     ids = list(dict.fromkeys(store.add(writer, label, image) for image in images))  # a picture is kept once
     new = [drawing_id for drawing_id in ids if drawing_id not in kept_before]
-    what = "not a digit" if label == models.NOT_A_DIGIT else f"a {label}"
+    what = "not a digit" if label == data.NOT_A_DIGIT else f"a {label}"
     print(f"kept {len(new)} drawing{'s' if len(new) != 1 else ''} of {what} by {writer} in {store.path.name}"
           + (f" (id {', '.join(map(str, new))})" if new else ""))
     if repeated := len(images) - len(new):
@@ -478,7 +483,7 @@ def _drawings_add(arguments) -> int:
 
 
 def _drawings_list(arguments) -> int:
-    from digitcnn.drawings import DrawingStore, shown_writer, writer_name
+    from digitcnn.data.drawings import DrawingStore, shown_writer, writer_name
 
     asked = None if arguments.writer is None else writer_name(arguments.writer)  # "" is refused before any output
     store = DrawingStore(arguments.db)
@@ -495,10 +500,10 @@ def _drawings_list(arguments) -> int:
     print(_left("writer", width) + "".join(str(digit).rjust(6) for digit in range(10)) + "  not a digit   total")
     for writer, counts in table.items():
         print(_left(names[writer], width) + "".join(str(counts[digit]).rjust(6) for digit in range(10))
-              + str(counts.get(models.NOT_A_DIGIT, 0)).rjust(13) + str(sum(counts.values())).rjust(8))
+              + str(counts.get(data.NOT_A_DIGIT, 0)).rjust(13) + str(sum(counts.values())).rjust(8))
     print("\nlatest:")
     for drawing in store.drawings(asked, latest=LATEST_SHOWN):
-        label = "not a digit" if drawing.label == models.NOT_A_DIGIT else drawing.label
+        label = "not a digit" if drawing.label == data.NOT_A_DIGIT else drawing.label
         reading = ""
         if drawing.model is not None:
             answer = "not a digit" if drawing.answer is None else drawing.answer
@@ -521,7 +526,7 @@ def _left(text: str, width: int) -> str:
 
 
 def _drawings_export(arguments) -> int:
-    from digitcnn.drawings import DrawingStore, writer_name
+    from digitcnn.data.drawings import DrawingStore, writer_name
 
     writer = None if arguments.writer is None else writer_name(arguments.writer)
     store = DrawingStore(arguments.db)
@@ -532,7 +537,7 @@ def _drawings_export(arguments) -> int:
 
 
 def _drawings_import(arguments) -> int:
-    from digitcnn.drawings import DrawingStore, writer_name
+    from digitcnn.data.drawings import DrawingStore, writer_name
 
     writer = writer_name(arguments.writer)
     store = DrawingStore(arguments.db)
@@ -546,15 +551,15 @@ def _drawing_label(text: str) -> int:
     """A label as typed: a digit 0–9, or one of :data:`NOT_A_DIGIT_WORDS`."""
     word = text.strip().lower()
     if word in NOT_A_DIGIT_WORDS:
-        return models.NOT_A_DIGIT
+        return data.NOT_A_DIGIT
     if len(word) == 1 and word in "0123456789":
         return int(word)
     raise SettingsError(f"label {text!r} is not a digit 0–9 or {' / '.join(NOT_A_DIGIT_WORDS)} (not a digit)")
 
 
 def _fine_tune(arguments) -> int:
-    from digitcnn import registry
-    from digitcnn.drawings import DrawingStore, writer_name
+    from digitcnn.storage import registry
+    from digitcnn.data.drawings import DrawingStore, writer_name
 
     runtime.apply_thread_setting(arguments.threads)
     name = registry.check_new_name(arguments.name, starts_from=arguments.model)  # `train` makes the shipped model
@@ -563,7 +568,7 @@ def _fine_tune(arguments) -> int:
     store = DrawingStore(arguments.db)
     drawings = store.dataset(writer)
     writers = [writer] if writer else store.writers()
-    from digitcnn import finetune  # TensorFlow comes with the fine-tuning itself, after these quick checks
+    from digitcnn.training import finetune  # TensorFlow comes with the fine-tuning itself, after these quick checks
 
     finetune.check_drawings(drawings, finetune.FineTuneConfig().personal_test_share)  # before the model and data load
     model, card = registry.load_model(arguments.model, arguments.models_dir)

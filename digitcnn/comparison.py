@@ -7,7 +7,7 @@ accuracy's confidence interval (:func:`accuracy_interval`, Wilson's), the expect
 error (:func:`expected_calibration_error`), the mistakes per digit, the difference of two confusion
 matrices, and the images the models disagree on.
 
-A verdict is given only on images neither model trained on (see :mod:`digitcnn.seen`): a model scored on
+A verdict is given only on images neither model trained on (see :mod:`digitcnn.data.seen`): a model scored on
 images it learned looks better than it is, and "better" would be a measure of memory.
 
     candidates, described = comparison_test_set(dataset, card_a)
@@ -32,12 +32,12 @@ import numpy as np
 
 from digitcnn.data import Dataset
 from digitcnn.errors import SettingsError
-from digitcnn.evaluation import DIGITS, Evaluation, evaluate
-from digitcnn.seen import TrainingRecord, overlap
+from digitcnn.networks.evaluation import DIGITS, Evaluation, evaluate
+from digitcnn.data.seen import TrainingRecord, overlap
 
 if TYPE_CHECKING:
-    from digitcnn.inference import Predictor
-    from digitcnn.registry import ModelCard
+    from digitcnn.reading.inference import Predictor
+    from digitcnn.storage.registry import ModelCard
 
 SIGNIFICANCE = 0.05  # a difference with a p-value below this is called significant
 TIMED_DRAWINGS = 50  # drawings read one at a time to time a model (the median is reported)
@@ -103,7 +103,7 @@ class ModelScores:
     """One model's scores on one test set, with what its card says about it. ``refused_share`` is the
     share of these test digits its "not a digit" rule refuses (None: the model never refuses);
     ``file_bytes`` the size of its saved file (None when unknown); ``milliseconds_per_drawing`` the
-    median time :meth:`~digitcnn.inference.Predictor.read` takes on one drawing."""
+    median time :meth:`~digitcnn.reading.inference.Predictor.read` takes on one drawing."""
 
     name: str
     probabilities: np.ndarray  # (N, 10)
@@ -117,7 +117,7 @@ class ModelScores:
     file_bytes: int | None
     milliseconds_per_drawing: float
     architecture: str
-    reading: str  # how the model reads a picture (digitcnn.inference), as its card says
+    reading: str  # how the model reads a picture (digitcnn.reading.inference), as its card says
     data_source: str
     train_size: int
     training_seconds: float
@@ -135,8 +135,8 @@ class ModelScores:
 
 def score_model(predictor: Predictor, card: ModelCard, test_set: Dataset, model_file_bytes: int | None = None,
                 record: TrainingRecord | None = None) -> ModelScores:
-    """Score the model that ``predictor`` reads with (a :class:`~digitcnn.inference.Predictor`, such as
-    :func:`digitcnn.registry.load_predictor` gives; its card is ``card``, its record of the images it trained on
+    """Score the model that ``predictor`` reads with (a :class:`~digitcnn.reading.inference.Predictor`, such as
+    :func:`digitcnn.storage.registry.load_predictor` gives; its card is ``card``, its record of the images it trained on
     ``record``: None when it has none) on ``test_set``, image by image as the app reads a drawing (a tenth of a
     millisecond each, three tenths with three pens: without TensorFlow, whose import and a Keras model's loading
     made a first comparison wait seconds), then :data:`TIMED_DRAWINGS` single reads timed."""

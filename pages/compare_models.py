@@ -6,9 +6,12 @@ import itertools
 import pandas as pd
 import streamlit as st
 
-from digitcnn import charts, comparison, config, gallery, models, registry
+from digitcnn import comparison, config
+from digitcnn.views import charts, gallery
+from digitcnn.networks import architectures
+from digitcnn.storage import registry
 from digitcnn.errors import DigitCNNError
-from digitcnn.inference import READING_WORDS
+from digitcnn.reading.inference import READING_WORDS
 from digitcnn.percentages import probability_text, share_text
 from ui import navigation, state
 from ui.markup import literal
@@ -60,7 +63,7 @@ def table(all_scores: list) -> None:
     for scores in all_scores:
         low, high = scores.accuracy_interval
         rows.append({
-            "model": scores.name, "architecture": models.title_of(scores.architecture),
+            "model": scores.name, "architecture": architectures.title_of(scores.architecture),
             "reading": READING_WORDS.get(scores.reading, scores.reading),
             "test accuracy" if tested else "accuracy (not a test)": share_text(scores.accuracy),
             "95% interval": f"{share_text(low)} – {share_text(high)}", "loss": f"{scores.evaluation.loss:.4f}",

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from digitcnn import charts, gallery, summary
+from digitcnn.views import charts, gallery
+from digitcnn.data import summary
 from ui import navigation, paging, state
 from ui.markup import literal
 
@@ -29,7 +30,7 @@ DRAWINGS_PER_ROW = 8
 def my_drawings(digit: int) -> None:
     """The kept drawings of ``digit``, each with what the model answered and a Delete; Undo puts back the
     last one this session deleted."""
-    from digitcnn.models import NOT_A_DIGIT
+    from digitcnn.data import NOT_A_DIGIT
     from ui.reading import label_text
 
     st.subheader(f"Your drawings of {digit}, to delete one kept by mistake")

@@ -4,7 +4,8 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from digitcnn import models, preprocess, seen
+from digitcnn.networks import architectures
+from digitcnn.data import preprocess, seen
 from digitcnn.errors import DigitCNNError
 from ui import navigation, reading, state
 from ui.markup import literal
@@ -25,7 +26,7 @@ def active_model():
         st.warning("There is no saved model yet: train and save one on **Train & evaluate**.",
                    icon=":material/warning:")
         st.stop()
-    st.caption(f"Read by **{literal(card.name)}** ({literal(models.title_of(card.architecture))}, "
+    st.caption(f"Read by **{literal(card.name)}** ({literal(architectures.title_of(card.architecture))}, "
                f"{literal(seen.card_score_text(card))}). Pick another model in the sidebar.")
     return predictor, card
 

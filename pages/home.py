@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from digitcnn import seen
+from digitcnn.data import seen
 from digitcnn.percentages import share_text
 from ui import navigation, state
 from ui.markup import literal

@@ -5,9 +5,13 @@ import time
 
 import streamlit as st
 
-from digitcnn import charts, gallery, models, registry, seen, training
+from digitcnn import training
+from digitcnn.views import charts, gallery
+from digitcnn.networks import architectures
+from digitcnn.storage import registry
+from digitcnn.data import seen
 from digitcnn.errors import DigitCNNError
-from digitcnn.inference import PLAIN, READING_WORDS, THREE_PENS
+from digitcnn.reading.inference import PLAIN, READING_WORDS, THREE_PENS
 from digitcnn.jobs import CANCELLED, FAILED, RUNNING, WAITING
 from digitcnn.percentages import probability_text, share_text
 from digitcnn.training import SETTINGS, TrainingConfig
@@ -28,13 +32,13 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
     with valid ones; None otherwise (invalid ones are shown as a message)."""
     # The architecture sits outside the form: picking one fills the form with its recipe.
     architecture = st.selectbox(
-        "Network", options=list(models.ARCHITECTURES),
-        index=list(models.ARCHITECTURES).index(models.DEFAULT_ARCHITECTURE),
-        format_func=models.title_of, key="architecture",
+        "Network", options=list(architectures.ARCHITECTURES),
+        index=list(architectures.ARCHITECTURES).index(architectures.DEFAULT_ARCHITECTURE),
+        format_func=architectures.title_of, key="architecture",
         help="The layers the network is made of, and how it is trained: the line below says which.",
     )
-    st.caption(models.ARCHITECTURES[architecture].description)
-    recipe = models.ARCHITECTURES[architecture].recipe
+    st.caption(architectures.ARCHITECTURES[architecture].description)
+    recipe = architectures.ARCHITECTURES[architecture].recipe
     # How long a run is also sits outside the form: it sets the epochs the form starts from.
     runs = {"quick": training.quick_settings(architecture, training.train_size(dataset, TrainingConfig())),
             "recipe": training.recipe_settings(architecture)}
@@ -272,7 +276,7 @@ def scores(name: str, finished) -> None:
     test, train = result.test_evaluation, result.train_evaluation
     st.header(f"Results of {literal(name)}")
     averaged = result.config.ema_momentum
-    st.caption(f"{models.title_of(result.config.architecture)} on {literal(result.split.source)}: "
+    st.caption(f"{architectures.title_of(result.config.architecture)} on {literal(result.split.source)}: "
                f"{literal(result.split.describe())}; batches of {result.config.batch_size}"
                + (f", weights averaged over about the last {1 / (1 - averaged):.0f} steps" if averaged else "")
                + (", adapted to a short run" if result.config.fit_to_run else "")
@@ -364,7 +368,7 @@ def _saved_model_row(entry) -> dict:
            "problem": entry.problem or ""}
     if card := entry.card:
         rule = card.refusal_rule
-        row |= {"architecture": models.title_of(card.architecture),
+        row |= {"architecture": architectures.title_of(card.architecture),
                 "reading": READING_WORDS.get(card.reading, card.reading),
                 "test accuracy": f"{share_text(card.test_accuracy)}{seen.card_test_note(card)}",
                 "not a digit below": probability_text(rule.threshold) if rule.fitted else "never",

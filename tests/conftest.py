@@ -118,7 +118,7 @@ class TrainingInAThread:
 
 @pytest.fixture
 def training_workers():
-    """What lists the ids of this process's training workers (digitcnn.process_training's workers, but for those
+    """What lists the ids of this process's training workers (digitcnn.jobs.process_training's workers, but for those
     that drive trainings on Ray: they import Ray instead of TensorFlow)."""
     from pathlib import Path
 
@@ -130,7 +130,7 @@ def training_workers():
                     continue
                 parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
                 command = (entry / "cmdline").read_bytes().split(b"\0")
-                if parent == os.getpid() and b"digitcnn.process_training" in command and b"ray" not in command:
+                if parent == os.getpid() and b"digitcnn.jobs.process_training" in command and b"ray" not in command:
                     found.append(int(entry.name))
             except OSError:  # it ended while we looked
                 continue

@@ -10,7 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
-from digitcnn import ray_training
+from digitcnn.jobs import ray_training
 
 
 class LocalCluster:

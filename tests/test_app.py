@@ -11,8 +11,10 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from digitcnn import config, data, models, registry
-from digitcnn.inference import READING_WORDS, THREE_PENS
+from digitcnn import config, data
+from digitcnn.networks import architectures
+from digitcnn.storage import registry
+from digitcnn.reading.inference import READING_WORDS, THREE_PENS
 from digitcnn.percentages import probability_text, share_text
 from ui.markup import literal
 
@@ -216,7 +218,7 @@ def test_the_training_form_takes_its_limits_and_defaults_from_the_declared_setti
     from digitcnn.training import SETTINGS, TrainingConfig
 
     test = app("pages/train_evaluate.py")
-    epochs = test.number_input(key=f"epochs_{models.DEFAULT_ARCHITECTURE}_quick").proto
+    epochs = test.number_input(key=f"epochs_{architectures.DEFAULT_ARCHITECTURE}_quick").proto
     assert (epochs.min, epochs.max) == (SETTINGS["epochs"].low, SETTINGS["epochs"].high)
     seed = test.number_input(key="seed")
     assert seed.value == TrainingConfig.seed and seed.proto.max == SETTINGS["seed"].high
@@ -246,17 +248,17 @@ def test_a_quick_run_on_big_data_starts_from_one_epoch_of_its_quick_share_of_the
     assert not test.exception, test.exception
     assert test.number_input(key="train_limit").value == QUICK_RUN_MAX_IMAGES
     # (the embedded sample's quick run, shown first, was 3 epochs)
-    assert test.number_input(key=f"epochs_{models.DEFAULT_ARCHITECTURE}_quick").value == 1
-    assert test.checkbox(key=f"augment_{models.DEFAULT_ARCHITECTURE}_quick").value is False
-    recipe = models.ARCHITECTURES[models.DEFAULT_ARCHITECTURE].recipe
-    assert test.selectbox(key=f"batch_{models.DEFAULT_ARCHITECTURE}_quick").value == QUICK_RUN_BATCH_SIZE
-    assert test.number_input(key=f"rate_{models.DEFAULT_ARCHITECTURE}_quick").value == pytest.approx(
+    assert test.number_input(key=f"epochs_{architectures.DEFAULT_ARCHITECTURE}_quick").value == 1
+    assert test.checkbox(key=f"augment_{architectures.DEFAULT_ARCHITECTURE}_quick").value is False
+    recipe = architectures.ARCHITECTURES[architectures.DEFAULT_ARCHITECTURE].recipe
+    assert test.selectbox(key=f"batch_{architectures.DEFAULT_ARCHITECTURE}_quick").value == QUICK_RUN_BATCH_SIZE
+    assert test.number_input(key=f"rate_{architectures.DEFAULT_ARCHITECTURE}_quick").value == pytest.approx(
         recipe.learning_rate * QUICK_RUN_RATE_FACTOR)
     test.radio(key="run_length").set_value("recipe").run()
     assert not test.exception, test.exception
     assert test.number_input(key="train_limit").value == 0  # all
-    assert test.selectbox(key=f"batch_{models.DEFAULT_ARCHITECTURE}_recipe").value == recipe.batch_size
-    assert test.number_input(key=f"rate_{models.DEFAULT_ARCHITECTURE}_recipe").value == recipe.learning_rate
+    assert test.selectbox(key=f"batch_{architectures.DEFAULT_ARCHITECTURE}_recipe").value == recipe.batch_size
+    assert test.number_input(key=f"rate_{architectures.DEFAULT_ARCHITECTURE}_recipe").value == recipe.learning_rate
 
 
 def _mistake_filter_script(cell):
@@ -332,7 +334,7 @@ def test_a_name_that_cannot_be_saved_is_refused_before_training_and_a_result_sav
 
 
 def test_teaching_under_a_name_that_cannot_be_saved_is_refused_before_it_starts(app, tmp_path, embedded):
-    from digitcnn.finetune import MIN_DRAWINGS
+    from digitcnn.training.finetune import MIN_DRAWINGS
 
     store = _store(tmp_path)
     for index in range(MIN_DRAWINGS):
@@ -396,8 +398,8 @@ def test_a_model_that_is_briefly_unusable_is_not_forgotten(app, models_folder, t
 
 def test_a_label_smoothed_loss_curve_is_explained(app):
     test = app("pages/train_evaluate.py")
-    _train_from_the_page(test, "smoothed", models.DEFAULT_ARCHITECTURE, limit=100)
-    smoothing = models.get_architecture(models.DEFAULT_ARCHITECTURE).recipe.label_smoothing
+    _train_from_the_page(test, "smoothed", architectures.DEFAULT_ARCHITECTURE, limit=100)
+    smoothing = architectures.get_architecture(architectures.DEFAULT_ARCHITECTURE).recipe.label_smoothing
     assert any(f"labels smoothed by {smoothing:g}" in caption.value for caption in test.caption)
     assert any(caption.value.startswith("Calibrated after training (a temperature of") for caption in test.caption)
 
@@ -715,8 +717,8 @@ def test_the_train_form_and_its_results_use_plain_words_and_no_rounded_certainty
     test = app("pages/train_evaluate.py")
     network = test.selectbox(key="architecture")
     assert network.label == "Network"
-    assert network.options == [architecture.title for architecture in models.ARCHITECTURES.values()]
-    assert models.ARCHITECTURES[network.value].description in [caption.value for caption in test.caption]
+    assert network.options == [architecture.title for architecture in architectures.ARCHITECTURES.values()]
+    assert architectures.ARCHITECTURES[network.value].description in [caption.value for caption in test.caption]
     labels = {widget.label for widget in (*test.checkbox, *test.radio, *test.number_input, *test.slider)}
     assert {"Adapt to a short run", "Also read each digit bolder and finer", "Same mix of digits in both parts",
             "Vary the training images", "How long to train"} <= labels
@@ -728,7 +730,7 @@ def test_the_train_form_and_its_results_use_plain_words_and_no_rounded_certainty
 
 
 def test_teaching_states_its_rule_and_its_button_says_what_is_missing(app, tmp_path, embedded):
-    from digitcnn import finetune
+    from digitcnn.training import finetune
 
     store = _store(tmp_path)
     zeros, sevens = (np.flatnonzero(embedded.labels == digit) for digit in (0, 7))
@@ -811,13 +813,13 @@ def _drawings_script(image_data):
 
 
 def _store(tmp_path):
-    from digitcnn.drawings import DrawingStore
+    from digitcnn.data.drawings import DrawingStore
 
     return DrawingStore(tmp_path / "drawings.sqlite")  # the app fixture's data folder holds the app's store
 
 
 def test_a_reading_is_kept_as_right_or_corrected_once_in_my_drawings(app, tmp_path):
-    from digitcnn.models import NOT_A_DIGIT
+    from digitcnn.data import NOT_A_DIGIT
 
     app("pages/home.py")
     test = AppTest.from_function(_drawings_script, args=(_drawn_one(),), default_timeout=60).run()
@@ -861,7 +863,7 @@ def test_my_drawings_are_a_data_source_whose_drawings_can_be_deleted_and_put_bac
 
 
 def test_teaching_a_model_my_drawings_shows_before_and_after_and_keeps_the_gate(app, tmp_path, embedded):
-    from digitcnn.drawings import private_writer
+    from digitcnn.data.drawings import private_writer
 
     test = _train_page_with_sidebar()
     mine = private_writer(test.session_state["browser_key_of_this_session"])  # this session's, under AppTest
@@ -941,7 +943,7 @@ def test_what_people_typed_or_brought_is_shown_as_text_in_every_users_page(app, 
 
 def test_drawings_are_a_browsers_own_unless_shared_under_a_name(app, tmp_path, embedded):
     """Every session started as "me": a second user saw, deleted and taught on the first user's drawings."""
-    from digitcnn.drawings import PRIVATE_WRITER, is_private
+    from digitcnn.data.drawings import PRIVATE_WRITER, is_private
 
     app("pages/home.py")
     first = AppTest.from_function(_drawings_script, args=(_drawn_one(),), default_timeout=60).run()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from digitcnn import calibration, models
+from digitcnn.networks import calibration, architectures
 
 
 def _softmax(logits):
@@ -34,7 +34,7 @@ def test_a_fit_to_a_few_digits_all_right_stops_at_the_bound():
 
 
 def test_the_temperature_goes_into_the_models_last_layer(small_dataset):
-    model = models.build("compact")
+    model = architectures.build("compact")
     images = small_dataset.images[:16, ..., None] / 255.0
     before = np.asarray(model(images, training=False), dtype=np.float64)
     calibration.apply_temperature(model, 0.5)

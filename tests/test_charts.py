@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from digitcnn import charts
+from digitcnn.views import charts
 from digitcnn.training import Progress
 
 

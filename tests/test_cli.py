@@ -99,8 +99,9 @@ def test_evaluate_never_calls_the_shipped_models_score_on_the_embedded_sample_a_
 def test_reread_scores_a_saved_model_again_read_with_three_pens_and_saves_its_card(trained, tmp_path, capsys):
     import shutil
 
-    from digitcnn import registry, training
-    from digitcnn.inference import THREE_PENS, predict_probabilities
+    from digitcnn import training
+    from digitcnn.storage import registry
+    from digitcnn.reading.inference import THREE_PENS, predict_probabilities
 
     _, csv, models = trained
     folder = tmp_path / "models"
@@ -195,7 +196,7 @@ def test_record_gives_a_model_saved_before_records_the_images_its_card_says_it_t
                                                                                         tmp_path, capsys):
     import shutil
 
-    from digitcnn import registry
+    from digitcnn.storage import registry
 
     _, csv, models = trained
     folder = tmp_path / "models"
@@ -253,8 +254,9 @@ def test_reread_fit_refusal_gives_a_model_saved_before_rules_a_rule_fitted_as_tr
     fitted now, the network unchanged, refusing at most 1% of its test digits."""
     import shutil
 
-    from digitcnn import registry, training
-    from digitcnn.inference import predict_probabilities, predict_with_features
+    from digitcnn import training
+    from digitcnn.storage import registry
+    from digitcnn.reading.inference import predict_probabilities, predict_with_features
 
     _, csv, models = trained
     folder = tmp_path / "models"
@@ -385,7 +387,7 @@ def test_drawings_are_added_listed_exported_and_imported(small_dataset, tmp_path
     assert f"wrote 4 drawings of digits (My drawings) to {out}" in capsys.readouterr().out
     exported = data.load_csv(out)
     assert exported.labels.tolist() == [3, 3, 1, 7]
-    from digitcnn import preprocess
+    from digitcnn.data import preprocess
 
     first = preprocess.photo_to_mnist(preprocess.read_image(threes[0]))
     np.testing.assert_array_equal(exported.images[0], np.rint(first * 255).astype(np.uint8))

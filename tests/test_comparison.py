@@ -17,8 +17,8 @@ from digitcnn.comparison import (
     mcnemar,
 )
 from digitcnn.errors import SettingsError
-from digitcnn.evaluation import evaluate
-from digitcnn.inference import Predictor
+from digitcnn.networks.evaluation import evaluate
+from digitcnn.reading.inference import Predictor
 
 
 def _scored(model, card, images, **keywords):
@@ -199,7 +199,7 @@ def test_describe(verdict, words):
 def two_models(small_dataset, tiny_result):
     """The tiny model of conftest and a second one, trained for one epoch with another seed, with their cards."""
     from digitcnn import training
-    from digitcnn.registry import ModelCard
+    from digitcnn.storage.registry import ModelCard
 
     first, _ = tiny_result
     second = training.train(small_dataset, training.TrainingConfig(architecture="article", epochs=1,
@@ -265,7 +265,8 @@ def test_a_model_trained_on_the_embedded_sample_gets_a_verdict_on_mnists_test_im
     """The shipped model trained on all of MNIST's training images, the embedded sample among them: against it,
     a model trained on part of the sample is judged on MNIST's test images, which neither saw, and on the embedded
     sample not at all; two models trained on parts of the sample are judged on the part neither trained on."""
-    from digitcnn import data, registry
+    from digitcnn import data
+    from digitcnn.storage import registry
 
     model_a, card_a, record_a = two_models[0]
     shipped, shipped_card = registry.load_predictor("default")  # as the Compare page reads it

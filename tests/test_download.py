@@ -11,7 +11,8 @@ import threading
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from digitcnn import cli, config, data, download
+from digitcnn import cli, config, data
+from digitcnn.data import download
 from digitcnn.errors import DownloadError, SettingsError
 from ui.markup import literal
 

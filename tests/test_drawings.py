@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from digitcnn import config, data, preprocess
-from digitcnn.drawings import (MAX_CANVAS_PNG_BYTES, PRIVATE_WRITER, SCHEMA_VERSION, Drawing, DrawingStore,
+from digitcnn import config, data
+from digitcnn.data import preprocess
+from digitcnn.data.drawings import (MAX_CANVAS_PNG_BYTES, PRIVATE_WRITER, SCHEMA_VERSION, Drawing, DrawingStore,
                                is_private, private_writer, shown_writer, writer_name)
 from digitcnn.errors import DataError, DrawingStoreError, EmptyDrawingError, ImageError, SettingsError
-from digitcnn.models import NOT_A_DIGIT
+from digitcnn.data import NOT_A_DIGIT
 
 ROOT = config.PROJECT_ROOT
 
@@ -276,7 +277,7 @@ def test_an_empty_or_missing_folder_is_refused(store, tmp_path):
 WRITER_PROCESS = """
 import os, sys, time
 import numpy as np
-from digitcnn.drawings import DrawingStore
+from digitcnn.data.drawings import DrawingStore
 database, writer, go, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 store = DrawingStore(database)
 print("ready", flush=True)
@@ -329,7 +330,7 @@ KILLED_WRITER = """
 import io, sys
 import numpy as np
 from PIL import Image
-from digitcnn.drawings import DrawingStore
+from digitcnn.data.drawings import DrawingStore
 store = DrawingStore(sys.argv[1])
 rng = np.random.default_rng(0)
 number = 0
@@ -478,7 +479,7 @@ def test_a_path_that_is_not_a_regular_file_is_refused_and_nothing_is_made_beside
 
 READ_ONLY_LISTING = """
 import sys
-from digitcnn.drawings import DrawingStore
+from digitcnn.data.drawings import DrawingStore
 store = DrawingStore(sys.argv[1])
 print([(each.writer, each.label) for each in store.drawings()], store.counts("ana")[3])
 try:

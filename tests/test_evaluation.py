@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from digitcnn.evaluation import evaluate
+from digitcnn.networks.evaluation import evaluate
 
 
 def _one_hot_ish(predicted, confidence):

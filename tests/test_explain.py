@@ -6,8 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitcnn import data, explain, models, nondigits, registry
-from digitcnn.inference import Predictor, predict_probabilities
+from digitcnn import data
+from digitcnn.reading import explain
+from digitcnn.networks import architectures
+from digitcnn.data import nondigits
+from digitcnn.storage import registry
+from digitcnn.reading.inference import Predictor, predict_probabilities
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
@@ -35,7 +39,7 @@ def tiny(tiny_result):
 def untrained_compact():
     """A fresh compact network: its batch normalization at its initial statistics, which still
     checks that maps and logits are taken at the right layers."""
-    return models.build("compact")
+    return architectures.build("compact")
 
 
 def digits(dataset, count, offset=0):
@@ -295,7 +299,7 @@ def test_what_is_built_for_a_model_goes_with_it(embedded):
     import gc
     import weakref
 
-    model = models.build("article")
+    model = architectures.build("article")
     explain.attribution(model, digits(embedded, 1)[0])
     explain.logits_and_probabilities(model, digits(embedded, 1)[0])
     alive = weakref.ref(model)

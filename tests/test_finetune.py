@@ -9,13 +9,16 @@ import numpy as np
 import pytest
 from scipy.ndimage import grey_dilation
 
-from digitcnn import finetune, inference, registry
+from digitcnn.training import finetune
+from digitcnn.reading import inference
+from digitcnn.storage import registry
 from digitcnn.data import Dataset
 from digitcnn.errors import ModelFileError, SettingsError, TrainingCancelled
-from digitcnn.models import NOT_A_DIGIT
+from digitcnn.data import NOT_A_DIGIT
 from digitcnn.percentages import share_text
-from digitcnn.finetune import (MIN_DRAWINGS, FineTuneConfig, check_drawings, drawings_missing, fine_tune,
-                               fine_tune_saved_model, split_drawings, teaching_rule)
+from digitcnn.jobs.teaching import fine_tune_saved_model
+from digitcnn.training.finetune import (MIN_DRAWINGS, FineTuneConfig, check_drawings, drawings_missing, fine_tune,
+                                        split_drawings, teaching_rule)
 
 QUICK = FineTuneConfig(epochs=4, replay=5, batch_size=32, learning_rate=1e-3, augment=False, seed=3)
 
@@ -110,7 +113,7 @@ def test_the_fine_tuned_model_records_the_base_models_images_the_drawings_taught
 
 def test_digits_the_base_model_trained_on_are_no_test_and_are_said_to_be_none(base, writer, small_dataset):
     """The shipped model taught on the embedded sample, which it trained on, reported "the data's test set"."""
-    from digitcnn.seen import TrainingRecord, card_score_text
+    from digitcnn.data.seen import TrainingRecord, card_score_text
 
     model, card, _ = base
     settings = dataclasses.replace(QUICK, epochs=1, replay=1, max_accuracy_drop=1.0)
@@ -285,7 +288,7 @@ def test_a_bad_fine_tune_record_is_refused(taught, change, message):
 
 @pytest.mark.parametrize("freeze", ["nothing", "batchnorm", "features"])
 def test_the_copy_takes_the_temperature_out_and_putting_it_back_restores_the_base_model(base, small_dataset, freeze):
-    from digitcnn.finetune import _fold_temperature, _inference_copy, _trainable_copy
+    from digitcnn.training.finetune import _fold_temperature, _inference_copy, _trainable_copy
 
     model, _, _ = base
     copy = _trainable_copy(model, 0.5, dataclasses.replace(QUICK, freeze=freeze), label_smoothing=0.1)
@@ -299,7 +302,7 @@ def test_the_copy_takes_the_temperature_out_and_putting_it_back_restores_the_bas
 
 
 def test_replayed_digits_are_the_base_models_training_digits_balanced_and_fresh_each_epoch(base, small_dataset):
-    from digitcnn.finetune import _replayed, data_parts
+    from digitcnn.training.finetune import _replayed, data_parts
 
     _, card, trained = base
     pool, test, method = data_parts(small_dataset, card)

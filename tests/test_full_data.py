@@ -6,7 +6,9 @@ import hashlib
 import numpy as np
 import pytest
 
-from digitcnn import config, data, download, registry, training
+from digitcnn import config, data, training
+from digitcnn.data import download
+from digitcnn.storage import registry
 
 pytestmark = pytest.mark.full_data
 
@@ -70,8 +72,9 @@ def test_the_shipped_model_scores_what_its_card_says_on_the_canonical_test_set(m
 def test_the_shipped_model_refuses_non_digits_and_at_most_one_percent_of_its_test_digits(mnist):
     """Issue 13: the rule on its card refuses ≤ 1% of MNIST's test digits, and most generated non-digits; on any
     machine (issue 32: fitted to exactly 1% on one machine, it refused 1.01% on another)."""
-    from digitcnn import nondigits, refusal
-    from digitcnn.inference import predict_with_features
+    from digitcnn.data import nondigits
+    from digitcnn.reading import refusal
+    from digitcnn.reading.inference import predict_with_features
 
     model, card = registry.load_model(config.DEFAULT_MODEL_NAME, config.PROJECT_ROOT / "models")
     rule = card.refusal_rule

@@ -1,6 +1,6 @@
 import numpy as np
 
-from digitcnn import gallery
+from digitcnn.views import gallery
 
 
 def test_enlarge_turns_each_pixel_into_a_square_and_floats_into_bytes():

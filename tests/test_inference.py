@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from digitcnn import inference
+from digitcnn.reading import inference
 
 
 def test_network_input_accepts_uint8_and_float_in_any_batch_shape(small_dataset):

@@ -7,7 +7,8 @@ import weakref
 
 import pytest
 
-from digitcnn import config, ray_training, training
+from digitcnn import config, training
+from digitcnn.jobs import ray_training
 from digitcnn.errors import SettingsError
 from digitcnn.jobs import (CANCELLED, FAILED, FINISHED, LEARNING, RUNNING, SHOWING, STARTING, WAITING, WAITING_IN_LINE,
                            JobBoard)

@@ -1,26 +1,26 @@
 import numpy as np
 import pytest
 
-from digitcnn import models
+from digitcnn.networks import architectures
 from digitcnn.errors import SettingsError
 
 
 def test_article_and_a_default_architecture_are_registered():
-    assert "article" in models.ARCHITECTURES
-    assert models.DEFAULT_ARCHITECTURE in models.ARCHITECTURES
-    assert models.DEFAULT_ARCHITECTURE != "article"
-    assert all(architecture.description for architecture in models.ARCHITECTURES.values())
+    assert "article" in architectures.ARCHITECTURES
+    assert architectures.DEFAULT_ARCHITECTURE in architectures.ARCHITECTURES
+    assert architectures.DEFAULT_ARCHITECTURE != "article"
+    assert all(architecture.description for architecture in architectures.ARCHITECTURES.values())
 
 
 def test_each_architecture_has_a_short_plain_title_for_pages():
-    titles = [architecture.title for architecture in models.ARCHITECTURES.values()]
+    titles = [architecture.title for architecture in architectures.ARCHITECTURES.values()]
     assert all(0 < len(title) <= 30 for title in titles) and len(set(titles)) == len(titles)  # fits a select box
-    assert models.title_of("article") == models.ARCHITECTURES["article"].title
-    assert models.title_of("made-elsewhere") == "made-elsewhere"  # a model saved by another version keeps its name
+    assert architectures.title_of("article") == architectures.ARCHITECTURES["article"].title
+    assert architectures.title_of("made-elsewhere") == "made-elsewhere"  # a model saved by another version keeps its name
 
 
 def test_article_is_the_tutorials_network_exactly():
-    model = models.build("article")
+    model = architectures.build("article")
     kinds = [layer.__class__.__name__ for layer in model.layers]
     assert kinds == ["Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dropout", "Dense"]
     convolution, pooling, _, hidden, dropout, output = model.layers
@@ -41,7 +41,7 @@ def test_the_unsmoothed_loss_on_one_hot_labels_is_the_tutorials_sparse_cross_ent
 
     labels = np.array([0, 3, 9, 3])
     probabilities = np.random.default_rng(1).dirichlet(np.ones(10), size=4).astype("float32")
-    ours = models.build("article").loss(models.one_hot(labels), probabilities)
+    ours = architectures.build("article").loss(architectures.one_hot(labels), probabilities)
     tutorials = keras.losses.SparseCategoricalCrossentropy()(labels, probabilities)
     # Two float32 formulas of one loss, summed in their own orders by the CPU's kernels: equal to tens of units of
     # float32's last digit (1.2e-7 each) on any machine, not to a few.
@@ -50,17 +50,17 @@ def test_the_unsmoothed_loss_on_one_hot_labels_is_the_tutorials_sparse_cross_ent
 
 def test_label_smoothing_aims_below_certainty():
     labels, certain = np.array([2]), np.eye(10, dtype="float32")[[2]] * 0.999 + 0.0001
-    smoothed = models.build("compact", label_smoothing=0.1).loss
+    smoothed = architectures.build("compact", label_smoothing=0.1).loss
     assert smoothed.get_config()["label_smoothing"] == 0.1
     # with smoothing, 0.9 on the right digit (0.01 on each other) beats 99.9% certainty
     aimed = np.full((1, 10), 0.01, dtype="float32")
     aimed[0, 2] = 0.91
-    assert float(smoothed(models.one_hot(labels), aimed)) < float(smoothed(models.one_hot(labels), certain))
+    assert float(smoothed(architectures.one_hot(labels), aimed)) < float(smoothed(architectures.one_hot(labels), certain))
 
 
-@pytest.mark.parametrize("name", list(models.ARCHITECTURES))
+@pytest.mark.parametrize("name", list(architectures.ARCHITECTURES))
 def test_every_architecture_maps_digits_to_ten_probabilities(name, small_dataset):
-    model = models.build(name)
+    model = architectures.build(name)
     assert model.input_shape == (None, 28, 28, 1)
     outputs = np.asarray(model(small_dataset.images[:4, ..., None] / 255.0, training=False))
     assert outputs.shape == (4, 10)
@@ -69,27 +69,27 @@ def test_every_architecture_maps_digits_to_ten_probabilities(name, small_dataset
 
 def test_unknown_architecture_lists_the_known_ones():
     with pytest.raises(SettingsError, match="unknown architecture 'resnet'.*article"):
-        models.build("resnet")
+        architectures.build("resnet")
 
 
 def test_every_architecture_has_a_recipe_the_article_keeps_the_tutorials():
-    article = models.ARCHITECTURES["article"].recipe
+    article = architectures.ARCHITECTURES["article"].recipe
     assert (article.epochs, article.batch_size, article.learning_rate, article.schedule, article.augment) == (
         10, 32, 0.001, "constant", False)
-    for architecture in models.ARCHITECTURES.values():
-        assert architecture.recipe.schedule in models.SCHEDULES
+    for architecture in architectures.ARCHITECTURES.values():
+        assert architecture.recipe.schedule in architectures.SCHEDULES
 
 
 def test_warmup_cosine_rises_to_the_peak_then_decays_to_zero():
-    schedule = models.learning_rate_schedule(0.004, "warmup_cosine", total_steps=1500)
+    schedule = architectures.learning_rate_schedule(0.004, "warmup_cosine", total_steps=1500)
     at = lambda step: float(schedule(step))
     assert at(0) == pytest.approx(0.004 / 20)
     assert at(100) == pytest.approx(0.004)  # the peak, after 1/15 of the steps
     assert at(50) < at(100) and at(800) < at(100)
     assert at(1500) == pytest.approx(0.0, abs=1e-9)
-    assert models.learning_rate_schedule(0.01, "constant", 1500) == 0.01
+    assert architectures.learning_rate_schedule(0.01, "constant", 1500) == 0.01
     with pytest.raises(SettingsError, match="schedule 'step'"):
-        models.learning_rate_schedule(0.01, "step", 100)
+        architectures.learning_rate_schedule(0.01, "step", 100)
 
 
 def test_fused_batch_normalization_computes_what_keras_batch_normalization_does(tmp_path):
@@ -97,7 +97,7 @@ def test_fused_batch_normalization_computes_what_keras_batch_normalization_does(
 
     rng = np.random.default_rng(0)
     inputs = rng.normal(2.0, 3.0, size=(16, 7, 7, 5)).astype("float32")
-    fused = models.fused_batch_normalization()(momentum=0.9)
+    fused = architectures.fused_batch_normalization()(momentum=0.9)
     plain = keras.layers.BatchNormalization(momentum=0.9)
     for layer in (fused, plain):
         layer.build(inputs.shape)
@@ -117,7 +117,7 @@ def test_fused_batch_normalization_computes_what_keras_batch_normalization_does(
 def test_a_model_with_fused_normalization_saves_and_loads_in_safe_mode(tmp_path):
     import keras
 
-    model = models.build("compact")
+    model = architectures.build("compact")
     path = tmp_path / "compact.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
@@ -127,12 +127,12 @@ def test_a_model_with_fused_normalization_saves_and_loads_in_safe_mode(tmp_path)
 
 
 def test_a_not_a_digit_label_teaches_the_uniform_answer_and_does_not_count_for_accuracy():
-    targets = np.asarray(models.one_hot(np.array([3, models.NOT_A_DIGIT])))
+    targets = np.asarray(architectures.one_hot(np.array([3, data.NOT_A_DIGIT])))
     np.testing.assert_allclose(targets, [np.eye(10)[3], np.full(10, 0.1)])
-    model = models.build("article")
+    model = architectures.build("article")
     accuracy = [metric for metric in model.metrics if metric.name == "accuracy"] or model._compile_metrics
     probabilities = np.eye(10, dtype="float32")[[3, 5]]  # right on the digit; any answer to the non-digit
-    metric = models._digit_accuracy()
+    metric = architectures._digit_accuracy()
     metric.update_state(targets, probabilities)
     assert float(metric.result()) == 1.0  # only the digit counts
     assert accuracy  # the compiled model reports it under the name "accuracy"
@@ -155,8 +155,9 @@ def test_saved_files_load_in_plain_keras_without_this_project(architecture, smal
     import subprocess
     import sys
 
-    from digitcnn import config, registry
-    from digitcnn.inference import predict_probabilities
+    from digitcnn import config
+    from digitcnn.storage import registry
+    from digitcnn.reading.inference import predict_probabilities
 
     if architecture == "shipped":
         folder, name = config.PROJECT_ROOT / "models", config.DEFAULT_MODEL_NAME

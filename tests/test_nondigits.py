@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from digitcnn import nondigits
+from digitcnn.data import nondigits
 
 # Placement is by whole pixels: the center of mass may land half a pixel off; then rounding each pixel to uint8 moves
 # it by a little more (by at most 0.0011 px in 2,100 pictures of seed 3; 0.0003 px failed this on another machine when
@@ -143,7 +143,7 @@ def test_when_their_process_is_lost_they_are_drawn_here(small_dataset):
 CALLER = """
 import multiprocessing, sys, time
 sys.path.insert(0, sys.argv[1])
-from digitcnn import nondigits
+from digitcnn.data import nondigits
 
 if __name__ == "__main__":
     pending = nondigits.generate_elsewhere(200_000, seed=0)  # minutes of drawing
@@ -236,7 +236,7 @@ def _canvas_bar(height: int, width: int, turn: float = 0.0) -> np.ndarray:
     """A filled bar on a 280×280 canvas, ``turn`` degrees off upright, laid out as the app lays out drawings."""
     from PIL import Image, ImageDraw
 
-    from digitcnn.preprocess import ink_to_mnist
+    from digitcnn.data.preprocess import ink_to_mnist
 
     canvas = Image.new("L", (280, 280))
     ImageDraw.Draw(canvas).rectangle((140 - width // 2, 140 - height // 2, 140 + width // 2, 140 + height // 2),
@@ -260,7 +260,7 @@ def test_a_fat_letter_of_a_bar_s_outline_is_no_one():
     not solid: a letter, kept among the non-digits."""
     from PIL import Image, ImageDraw
 
-    from digitcnn.preprocess import ink_to_mnist
+    from digitcnn.data.preprocess import ink_to_mnist
 
     canvas = Image.new("L", (280, 280))
     ImageDraw.Draw(canvas).line([(110, 40), (110, 240), (210, 240)], fill=255, width=24)
@@ -282,7 +282,7 @@ def test_fast_enough_to_make_at_training_time():
 
 
 def test_imports_neither_tensorflow_nor_streamlit():
-    code = ("import sys, digitcnn.nondigits as n; n.generate(5, 0); "
+    code = ("import sys, digitcnn.data.nondigits as n; n.generate(5, 0); "
             "print([m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert result.stdout.strip() == "[]"

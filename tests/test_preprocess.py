@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import EpsImagePlugin, Image, ImageDraw
 
-from digitcnn import preprocess
+from digitcnn.data import preprocess
 from digitcnn.errors import EmptyDrawingError, ImageError
 
 

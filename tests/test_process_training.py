@@ -13,10 +13,10 @@ import types
 import numpy as np
 import pytest
 
-from digitcnn import process_training
+from digitcnn.jobs import process_training
 from digitcnn.errors import DataError, TrainingCancelled, TrainingFailed
-from digitcnn.models import ModelArchive
-from digitcnn.process_training import ProcessTrainer
+from digitcnn.networks.architectures import ModelArchive
+from digitcnn.jobs.process_training import ProcessTrainer
 from digitcnn.training import HANDING_OVER, PREPARING, STEPS_AFTER_LEARNING, TrainingConfig, evaluate_model
 
 LONG_RUN = TrainingConfig(architecture="article", epochs=50, train_limit=2000, validate_each_epoch=False)

@@ -1,7 +1,7 @@
 """Training on Ray through a real local cluster, started as `ray start --head` starts one: live progress, the
 model back, cancelling (while training, and while connecting), a worker killed mid-run, an error raised in the
 worker, a `ray://` address, and the whole cluster lost mid-run. The test process never connects to Ray itself:
-trainings are driven from processes of their own (digitcnn.ray_training.RayTrainer), as the app drives them.
+trainings are driven from processes of their own (digitcnn.jobs.ray_training.RayTrainer), as the app drives them.
 Skipped where Ray is not installed."""
 
 import functools
@@ -18,9 +18,11 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from digitcnn import config, ray_training, registry  # noqa: E402
+from digitcnn import config  # noqa: E402
+from digitcnn.jobs import ray_training
+from digitcnn.storage import registry
 from digitcnn.errors import DataError, DigitCNNError, SettingsError, TrainingCancelled, TrainingFailed  # noqa: E402
-from digitcnn.models import ModelArchive  # noqa: E402
+from digitcnn.networks.architectures import ModelArchive  # noqa: E402
 from digitcnn.training import (HANDING_OVER, PREPARING, STEPS_AFTER_LEARNING, TrainingConfig,  # noqa: E402
                                evaluate_model)
 from ray_cluster import LocalCluster, free_ports, wait_until  # noqa: E402

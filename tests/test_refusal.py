@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from digitcnn import refusal, registry
-from digitcnn.inference import Predictor, predict_with_features
+from digitcnn.reading import refusal
+from digitcnn.storage import registry
+from digitcnn.reading.inference import Predictor, predict_with_features
 
 
 def _probabilities(top: np.ndarray, digits: np.ndarray) -> np.ndarray:
@@ -103,7 +104,7 @@ def tiny_outlier_result(embedded):
 
 
 def test_a_tiny_model_refuses_non_digits_far_more_than_its_test_digits(tiny_outlier_result, tmp_path):
-    from digitcnn import nondigits
+    from digitcnn.data import nondigits
 
     result = tiny_outlier_result
     registry.save_model(result.model, registry.ModelCard.from_training("ruled", result), tmp_path)

@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitcnn import config, inference, registry
+from digitcnn import config
+from digitcnn.reading import inference
+from digitcnn.storage import registry
 from digitcnn.errors import ModelFileError, SettingsError
 
 
@@ -222,7 +224,7 @@ _SAVE_KILLED_AT_A_RENAME = """
 import os, signal, sys
 from pathlib import Path
 
-from digitcnn import registry
+from digitcnn.storage import registry
 
 source, target, killing_rename = sys.argv[1:]
 model, card = registry.load_model("tiny", source)
@@ -325,7 +327,7 @@ def test_a_changed_or_missing_record_is_caught(saved_with_record, damage, messag
                          ids=["killed before any rename", "killed after the record's", "killed before the card's"])
 def test_a_save_killed_at_a_rename_leaves_a_model_whole_with_its_record(saved_with_record, second_model, embedded,
                                                                         tmp_path_factory, killing_rename, survivor):
-    from digitcnn.seen import TrainingRecord
+    from digitcnn.data.seen import TrainingRecord
 
     result, folder = saved_with_record
     source = tmp_path_factory.mktemp("source")
@@ -550,7 +552,7 @@ if os.geteuid() == 0 and libc.prctl(PR_CAPBSET_READ, CAP_DAC_OVERRIDE) == 1:  # 
         sys.exit(77)
     os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
-from digitcnn import registry
+from digitcnn.storage import registry
 from digitcnn.errors import ModelFileError
 
 folder = sys.argv[1]

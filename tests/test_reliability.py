@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from digitcnn import config, data, preprocess, registry
+from digitcnn import config, data
+from digitcnn.data import preprocess
+from digitcnn.storage import registry
 from digitcnn.errors import DataError, EmptyDrawingError, ImageError, ModelFileError, SettingsError
 
 HEADER = ",".join(["Result"] + [f"pixel{i}" for i in range(784)])
@@ -232,7 +234,7 @@ def test_two_trainings_at_once_both_save_correct_files(small_dataset, tmp_path):
         model, card = registry.load_model(job.name, tmp_path)
         expected = job.snapshot().result.test_evaluation.probabilities[:5]
         images = job.snapshot().result.split.test.images[:5]
-        from digitcnn.inference import predict_probabilities
+        from digitcnn.reading.inference import predict_probabilities
 
         np.testing.assert_allclose(predict_probabilities(model, images), expected, atol=1e-5)
         assert card.test_accuracy == job.snapshot().result.test_evaluation.accuracy

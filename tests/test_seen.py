@@ -4,9 +4,10 @@ the embedded sample against the shipped model, a CSV of MNIST training rows, the
 import numpy as np
 import pytest
 
-from digitcnn import data, registry
+from digitcnn import data
+from digitcnn.storage import registry
 from digitcnn.errors import ModelFileError
-from digitcnn.seen import RECORD_MAGIC, TrainingRecord, card_score_text, dataset_text, image_digests, overlap
+from digitcnn.data.seen import RECORD_MAGIC, TrainingRecord, card_score_text, dataset_text, image_digests, overlap
 
 
 def test_a_fingerprint_is_the_pictures_alone_and_tells_pictures_apart(embedded):

@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from digitcnn import finetune, training
+from digitcnn import training
+from digitcnn.training import finetune
 from digitcnn.errors import SettingsError
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting
 

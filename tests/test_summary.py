@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from digitcnn import summary
+from digitcnn.data import summary
 from digitcnn.data import Dataset
 
 

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from digitcnn import calibration, data, models, training
+from digitcnn import data, training
+from digitcnn.networks import calibration, architectures
 from digitcnn.errors import DataError, SettingsError, TrainingCancelled
 
 
@@ -154,7 +155,7 @@ def test_default_architecture_trains_with_augmentation(small_dataset):
 
 
 def test_a_model_trained_to_read_with_three_pens_is_scored_so(small_dataset):
-    from digitcnn.inference import THREE_PENS, predict_probabilities, predict_with_features
+    from digitcnn.reading.inference import THREE_PENS, predict_probabilities, predict_with_features
 
     assert training.TrainingConfig().reading == "plain"
     settings = training.TrainingConfig(architecture="article", epochs=1, batch_size=32, reading=THREE_PENS,
@@ -190,7 +191,7 @@ def test_weight_averaging_follows_the_recipe_and_can_be_set(small_dataset):
 
 def test_label_smoothing_follows_the_recipe_and_can_be_set(small_dataset):
     assert training.TrainingConfig(architecture="article").label_smoothing == 0.0  # the tutorial's plain loss
-    assert training.TrainingConfig().label_smoothing == models.get_architecture("compact").recipe.label_smoothing
+    assert training.TrainingConfig().label_smoothing == architectures.get_architecture("compact").recipe.label_smoothing
     settings = training.TrainingConfig(architecture="article", epochs=1, label_smoothing=0.2, validate_each_epoch=True)
     result = training.train(small_dataset.subset(slice(0, 400)), settings)  # 268 training digits: 27 validate
     assert result.model.loss.get_config()["label_smoothing"] == 0.2
@@ -206,7 +207,7 @@ def test_label_smoothing_follows_the_recipe_and_can_be_set(small_dataset):
 
 def test_generated_non_digits_join_the_training_images_as_the_recipe_says(small_dataset):
     assert training.TrainingConfig(architecture="article").non_digit_share == 0.0
-    assert training.TrainingConfig().non_digit_share == models.get_architecture("compact").recipe.non_digit_share > 0
+    assert training.TrainingConfig().non_digit_share == architectures.get_architecture("compact").recipe.non_digit_share > 0
     events = []
     settings = training.TrainingConfig(architecture="article", epochs=1, batch_size=50, non_digit_share=0.5,
                                        validate_each_epoch=False, fit_to_run=False)
@@ -309,7 +310,7 @@ def test_wider_hands_stretch_narrow_digits_sideways_never_beyond_their_height(sm
 def test_a_run_too_short_to_learn_is_told_the_epochs_it_needs():
     warning = training.short_run_warning(training.TrainingConfig(epochs=1), 100)  # compact: 7 steps of 16
     assert warning.startswith("A run of 7 training steps (1 epoch of 100 digits in batches of 16) learns little: "
-                              f"compact needs about {models.get_architecture('compact').learning_steps} steps")
+                              f"compact needs about {architectures.get_architecture('compact').learning_steps} steps")
     assert "at least 6 epochs, or more images." in warning
     assert training.short_run_warning(training.TrainingConfig(epochs=6), 100) is None  # 6 × 7 steps is enough
     assert training.short_run_warning(training.TrainingConfig(architecture="article", epochs=1), 100) is not None
@@ -322,7 +323,7 @@ def test_a_run_too_short_to_learn_is_told_the_epochs_it_needs():
 def test_batch_normalization_ends_with_the_statistics_of_the_final_weights(small_dataset):
     import keras
 
-    from digitcnn.inference import as_network_input
+    from digitcnn.reading.inference import as_network_input
 
     settings = training.TrainingConfig(epochs=1, train_limit=100, validate_each_epoch=False)  # 7 steps
     result = training.train(small_dataset, settings)
@@ -383,7 +384,7 @@ def test_two_epochs_of_the_default_on_1500_digits_learn(embedded):
 def test_a_quick_run_shows_the_network_about_ten_thousand_images_within_the_recipe(train_size, epochs, limit):
     """…augmented only beyond 5 passes, and on big data one epoch of at most 33,000 of its digits, in batches of 64 at
     twice the learning rate."""
-    recipe = models.ARCHITECTURES["compact"].recipe
+    recipe = architectures.ARCHITECTURES["compact"].recipe
     big = limit is not None
     assert training.quick_settings("compact", train_size) == dict(
         epochs=epochs, train_limit=limit, augment=epochs > 5, validate_each_epoch=True,  # a validation curve too
@@ -393,7 +394,7 @@ def test_a_quick_run_shows_the_network_about_ten_thousand_images_within_the_reci
 
 
 def test_the_full_recipes_settings_are_the_recipe_on_all_digits_scored_each_epoch():
-    recipe = models.ARCHITECTURES["article"].recipe
+    recipe = architectures.ARCHITECTURES["article"].recipe
     assert training.recipe_settings("article") == dict(epochs=recipe.epochs, train_limit=None, augment=recipe.augment,
                                                        batch_size=recipe.batch_size, learning_rate=recipe.learning_rate,
                                                        validate_each_epoch=True)
@@ -402,7 +403,7 @@ def test_the_full_recipes_settings_are_the_recipe_on_all_digits_scored_each_epoc
 def test_the_mistakes_say_how_sure_the_model_was_as_the_draw_page_would_read_them(tiny_result):
     """One number for how sure a reading is: a test image's, beside its mistake, is the score the draw page's
     reading of that image shows (its probability × how much it looks like a digit), not its probability alone."""
-    from digitcnn.inference import Predictor
+    from digitcnn.reading.inference import Predictor
 
     result = tiny_result[0]
     evaluation, images = result.test_evaluation, result.split.test.images

@@ -1,5 +1,5 @@
 """Looking inside one reading, on the draw page: where the model looked, what it takes to change its mind, and what
-each layer sees (see digitcnn.explain). Drawn after the reading itself, so the answer never waits for the
+each layer sees (see digitcnn.reading.explain). Drawn after the reading itself, so the answer never waits for the
 explanations.
 
 What a person looks at first comes first, and only what is shown is computed and drawn: the views are tabs that
@@ -17,8 +17,9 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from digitcnn import charts, explain, gallery
-from digitcnn.inference import PLAIN
+from digitcnn.views import charts, gallery
+from digitcnn.reading import explain
+from digitcnn.reading.inference import PLAIN
 from digitcnn.percentages import probability_text
 from ui import state
 from ui.markup import literal

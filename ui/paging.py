@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from digitcnn import gallery
+from digitcnn.views import gallery
 
 
 def page_picker(indices: np.ndarray, per_page: int, at=st, key: str | None = None) -> np.ndarray:

@@ -9,11 +9,12 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from digitcnn import charts, gallery, preprocess
+from digitcnn.views import charts, gallery
+from digitcnn.data import preprocess
 from digitcnn.percentages import probability_text, share_text
 from digitcnn.errors import EmptyDrawingError, ImageError
-from digitcnn.models import NOT_A_DIGIT
-from digitcnn.refusal import Reading
+from digitcnn.data import NOT_A_DIGIT
+from digitcnn.reading.refusal import Reading
 from ui import inside, state
 from ui.markup import literal
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from digitcnn import config, data, download, models, seen
+from digitcnn import config, data
+from digitcnn.data import download, seen
+from digitcnn.networks import architectures
 from digitcnn.errors import DigitCNNError
-from digitcnn.inference import READING_WORDS, THREE_PENS
+from digitcnn.reading.inference import READING_WORDS, THREE_PENS
 from ui import state
 from ui.markup import literal
 
@@ -138,7 +140,7 @@ def _active_model(dataset) -> None:
     st.selectbox("Model for drawings", options=list(cards), key=state.MODEL_PICKER,
                  on_change=lambda: state.set_active_model(st.session_state[state.MODEL_PICKER]))
     pens = f", reads each digit {READING_WORDS[THREE_PENS]}" if card.reading == THREE_PENS else ""
-    st.caption(f"{literal(models.title_of(card.architecture))}{pens}, {literal(seen.card_score_text(card))}")
+    st.caption(f"{literal(architectures.title_of(card.architecture))}{pens}, {literal(seen.card_score_text(card))}")
     try:
         st.caption(literal(seen.dataset_text(card, state.training_record(card), dataset)))
     except DigitCNNError as error:

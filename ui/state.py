@@ -20,7 +20,8 @@ import streamlit as st
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from digitcnn import config, data, registry
+from digitcnn import config, data
+from digitcnn.storage import registry
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError
 from digitcnn.jobs import JobBoard, TrainingJob, server_board
@@ -85,7 +86,7 @@ def load_keras_in_background() -> threading.Thread:
     """Import Keras (and TensorFlow: about 6 s of a core) in a thread of the server's own, once per server, then
     keep Streamlit's cleanup cheap (see :func:`keep_streamlits_cleanup_cheap`); returns that thread. Called once a
     page has begun importing Keras (to read drawings with a saved model, say). The train page no longer imports
-    it: a trained model comes back from its worker as its file's bytes (see digitcnn.models.ModelArchive), which
+    it: a trained model comes back from its worker as its file's bytes (see digitcnn.networks.architectures.ModelArchive), which
     the server shows and saves without TensorFlow (550 MB less at rest)."""
     loader = threading.Thread(target=_import_keras_then_freeze, name="keras loader", daemon=True)
     loader.start()
@@ -157,7 +158,7 @@ def _load_training_record(name: str, record_sha256: str):
 
 
 def training_record(card: registry.ModelCard):
-    """The record of the images the model of ``card`` trained on (see digitcnn.seen); None when it has none. A
+    """The record of the images the model of ``card`` trained on (see digitcnn.data.seen); None when it has none. A
     record that cannot be read raises :class:`~digitcnn.errors.DigitCNNError`."""
     if card.trained_on is None:
         return None
@@ -251,7 +252,7 @@ def open_sample(chart_key: str) -> None:
 
 @st.cache_resource
 def _drawing_store_at(path: str):
-    from digitcnn.drawings import DrawingStore
+    from digitcnn.data.drawings import DrawingStore
 
     return DrawingStore(path)
 
@@ -266,7 +267,7 @@ def writer() -> str:
     """Whose drawings this user keeps, sees, deletes and teaches: the name they chose to share them under (typed in
     the sidebar: anyone who types it shares them), else this browser's own private writer, whose drawings nobody
     else sees (see :func:`ui.identity.browser_key`)."""
-    from digitcnn.drawings import private_writer
+    from digitcnn.data.drawings import private_writer
 
     return st.session_state.get(_WRITER) or private_writer(identity.browser_key())
 
@@ -331,7 +332,7 @@ def kept_label(digit) -> int | None:
 
 def _digest(digit) -> str:
     """A short digest of a drawing's pixels as the store keeps them: the same drawing, the same digest."""
-    from digitcnn.drawings import image_bytes
+    from digitcnn.data.drawings import image_bytes
 
     return hashlib.blake2b(image_bytes(digit), digest_size=12).hexdigest()
 
@@ -482,15 +483,16 @@ def _forget_save_attempt() -> None:
 
 def start_teaching(name: str, base_name: str, data_for_replay: Dataset, settings) -> TrainingJob:
     """Start teaching a copy of the saved model ``base_name`` this user's writer's drawings, saved as
-    ``name`` if it passes (see digitcnn.finetune), as a job on the board like a training. The model is
+    ``name`` if it passes (see digitcnn.training.finetune), as a job on the board like a training. The model is
     loaded by the job, in its worker, so the page does not wait for it."""
-    from digitcnn import finetune
-    from digitcnn.drawings import shown_writer
+    from digitcnn.data.drawings import shown_writer
+    from digitcnn.jobs.teaching import fine_tune_saved_model
+    from digitcnn.training import finetune
 
     drawings = drawing_store().dataset(writer())
     finetune.check_drawings(drawings, settings.personal_test_share)  # too few: say so now, not from the job
-    # The writer as a model card may name it: a private writer's key stays here (see digitcnn.drawings.shown_writer).
-    teach = functools.partial(finetune.fine_tune_saved_model, base_name, config.models_dir(), drawings,
+    # The writer as a model card may name it: a private writer's key stays here (see digitcnn.data.drawings.shown_writer).
+    teach = functools.partial(fine_tune_saved_model, base_name, config.models_dir(), drawings,
                               shown_writer(writer()))
     return start_training(name, data_for_replay, settings, work=teach)
 
@@ -525,7 +527,7 @@ def save_trained_model(job: TrainingJob) -> None:
 
 def is_fine_tuning(result) -> bool:
     """Whether a job's ``result`` is a fine-tuning's (a FineTuneResult), not a training's."""
-    from digitcnn.finetune import FineTuneResult
+    from digitcnn.training.finetune import FineTuneResult
 
     return isinstance(result, FineTuneResult)
 

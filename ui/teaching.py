@@ -7,8 +7,9 @@ import re
 
 import streamlit as st
 
-from digitcnn import charts, registry
-from digitcnn.drawings import PRIVATE_WRITER
+from digitcnn.views import charts
+from digitcnn.storage import registry
+from digitcnn.data.drawings import PRIVATE_WRITER
 from digitcnn.errors import DigitCNNError
 from digitcnn.percentages import share_text
 from ui import saving, state
@@ -16,8 +17,8 @@ from ui.markup import literal
 
 
 def teach_form(dataset, cards: dict) -> None:
-    """Pick a saved model and a name, and press Teach: a fine-tuning job starts (see digitcnn.finetune)."""
-    from digitcnn import finetune
+    """Pick a saved model and a name, and press Teach: a fine-tuning job starts (see digitcnn.training.finetune)."""
+    from digitcnn.training import finetune
 
     st.header("Teach a model your handwriting")
     try:

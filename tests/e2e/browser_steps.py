@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from digitcnn import models
+from digitcnn.networks import architectures
 
 # A training's first batch comes after its worker has imported TensorFlow and traced the network: over a minute in
 # a clean clone's CI run on a busy 2-core machine (two test workers, a server, a training worker and a browser).
@@ -33,7 +33,7 @@ def start_training(page, settle, name: str, epochs: int, images: int, architectu
     """On Train & evaluate: pick the architecture, fill the form and press Train; the training starts, or
     if ``queued`` waits in line."""
     open_page(page, "Train & evaluate", "Train & evaluate")
-    choose(page, "Network", re.compile(f"^{re.escape(models.title_of(architecture))}"))
+    choose(page, "Network", re.compile(f"^{re.escape(architectures.title_of(architecture))}"))
     settle()
     epochs_field = page.locator(f".st-key-epochs_{architecture}_quick input")
     expect(epochs_field).to_be_visible(timeout=30_000)

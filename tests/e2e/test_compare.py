@@ -6,7 +6,8 @@ import numpy as np
 from browser_steps import choose, expect_no_exception, open_page
 from playwright.sync_api import expect
 
-from digitcnn import data, registry
+from digitcnn import data
+from digitcnn.storage import registry
 
 
 def test_two_saved_models_are_compared_with_a_verdict_on_images_neither_trained_on(page, settle, e2e_models_dir,

@@ -7,8 +7,8 @@ import numpy as np
 from browser_steps import expect_no_exception, open_page
 from playwright.sync_api import expect
 
-from digitcnn import registry
-from digitcnn.drawings import DrawingStore
+from digitcnn.storage import registry
+from digitcnn.data.drawings import DrawingStore
 
 WRITER = "honest"
 

@@ -10,7 +10,7 @@ import pytest
 from browser_steps import choose, expect_no_exception, new_tab, open_page, settler
 from playwright.sync_api import expect
 
-from digitcnn import registry
+from digitcnn.storage import registry
 
 NAVIGATION = [("Dataset browser", "Dataset browser"), ("Train & evaluate", "Train & evaluate"),
               ("Draw a digit", "Draw a digit"), ("Compare models", "Compare models"), ("Home", "DigitCNN")]

@@ -10,7 +10,8 @@ from browser_steps import FIRST_BATCH_TIMEOUT, expect_no_exception, new_tab, set
 from playwright.sync_api import expect
 
 from benchmarks.common import running_app
-from digitcnn import config, ray_training
+from digitcnn import config
+from digitcnn.jobs import ray_training
 
 pytest.importorskip("ray")
 

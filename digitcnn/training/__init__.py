@@ -17,15 +17,15 @@ from typing import Callable
 
 import numpy as np
 
-from digitcnn.calibration import apply_temperature, fit_temperature, rescale
+from digitcnn.networks.calibration import apply_temperature, fit_temperature, rescale
 from digitcnn.data import IMAGE_SIDE, Dataset, split_dataset
 from digitcnn.errors import DataError, TrainingCancelled
-from digitcnn.evaluation import Evaluation, evaluate
-from digitcnn.inference import PLAIN, READINGS, predict_probabilities, predict_with_features
-from digitcnn.models import ARCHITECTURES, DEFAULT_ARCHITECTURE, SCHEDULES, Recipe, get_architecture
-from digitcnn.pens import bolder, finer, redrawn
-from digitcnn.refusal import DigitLikeness, RefusalRule, fit_likeness, fit_refusal
-from digitcnn.seen import TrainingRecord
+from digitcnn.networks.evaluation import Evaluation, evaluate
+from digitcnn.reading.inference import PLAIN, READINGS, predict_probabilities, predict_with_features
+from digitcnn.networks.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE, SCHEDULES, Recipe, get_architecture
+from digitcnn.reading.pens import bolder, finer, redrawn
+from digitcnn.reading.refusal import DigitLikeness, RefusalRule, fit_likeness, fit_refusal
+from digitcnn.data.seen import TrainingRecord
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 
 TEST_SET_CHOICES = ("auto", "holdout", "own")
@@ -155,13 +155,13 @@ SETTINGS = {
 class TrainingConfig:
     """Everything that decides a training run. Epochs, batch size, learning rate, schedule,
     augmentation, weight averaging and label smoothing left as ``None`` take the architecture's
-    recipe (see :mod:`digitcnn.models`): for ``article`` that is the tutorial's own settings. The
+    recipe (see :mod:`digitcnn.networks.architectures`): for ``article`` that is the tutorial's own settings. The
     test set defaults to the tutorial's: 33% held out with seed 42.
 
     ``test_set``: ``"holdout"`` splits off ``test_fraction`` of the data; ``"own"`` uses the
     source's own test set (MNIST's 10,000); ``"auto"`` takes the own one when there is one.
 
-    ``reading``: how the trained model reads pictures (:data:`~digitcnn.inference.READINGS`): its scores are
+    ``reading``: how the trained model reads pictures (:data:`~digitcnn.reading.inference.READINGS`): its scores are
     measured so, and the app and the command line read with it so (it is on its card).
     """
 
@@ -181,7 +181,7 @@ class TrainingConfig:
     validate_each_epoch: bool = True
     train_limit: int | None = None  # learn from at most this many images, for quick trials
     fit_to_run: bool = True  # shrink the batch size and the weight averaging for short runs (see fitted_to_run)
-    reading: str = PLAIN  # how the model reads a picture, here and wherever it is used (see digitcnn.inference)
+    reading: str = PLAIN  # how the model reads a picture, here and wherever it is used (see digitcnn.reading.inference)
 
     def __post_init__(self):
         recipe = get_architecture(self.architecture).recipe
@@ -240,8 +240,8 @@ class Progress:
 class TrainingResult:
     """A trained model with its settings, its split, its history and its scores. ``temperature``
     is the one its logits were divided by after training (1: left as trained; see
-    :mod:`digitcnn.calibration`); the scores are the calibrated model's. ``refusal`` is its rule for
-    saying "not a digit", fitted to its test digits (see :mod:`digitcnn.refusal`)."""
+    :mod:`digitcnn.networks.calibration`); the scores are the calibrated model's. ``refusal`` is its rule for
+    saying "not a digit", fitted to its test digits (see :mod:`digitcnn.reading.refusal`)."""
 
     model: object
     config: TrainingConfig
@@ -256,7 +256,7 @@ class TrainingResult:
 
     @cached_property  # its card and its save both ask: hashed once
     def trained_on(self) -> TrainingRecord:
-        """The record of the images the model was fitted on (see :mod:`digitcnn.seen`): its split's training
+        """The record of the images the model was fitted on (see :mod:`digitcnn.data.seen`): its split's training
         digits, those held out to validate included, since the steps after the learning (batch normalization's
         statistics, calibration, the "not a digit" rule) read a sample of all of them. The generated non-digits
         are left out: no dataset holds them."""
@@ -320,7 +320,7 @@ def _train(dataset: Dataset, config: TrainingConfig, on_progress, cancel, then: 
            ) -> tuple[TrainingResult, _ProgressRelay]:
     """:func:`train`, and the relay of its progress, whose steps after the learning end with ``then``: the steps
     its caller takes next (:func:`train_to_send`'s handing over), counted in its estimates."""
-    from digitcnn import nondigits
+    from digitcnn.data import nondigits
     from digitcnn.runtime import apply_thread_setting
 
     apply_thread_setting()
@@ -372,10 +372,10 @@ def _images_read_after_learning(train_sample: int, likeness_digits: int, test: i
 
 def train_to_send(dataset: Dataset, config: TrainingConfig, on_progress=None, cancel=None) -> TrainingResult:
     """:func:`train` in a worker, its result ready to cross to the caller (:data:`HANDING_OVER`, its last step): the
-    model as its :class:`~digitcnn.models.ModelArchive`, which the caller, the app's server say, holds and saves
+    model as its :class:`~digitcnn.networks.architectures.ModelArchive`, which the caller, the app's server say, holds and saves
     without importing Keras; without the split (``split`` None): the split's images are the caller's own dataset,
     47 MB of them for full MNIST, which :func:`received` chooses again there."""
-    from digitcnn.models import ModelArchive
+    from digitcnn.networks.architectures import ModelArchive
 
     result, relay = _train(dataset, config, on_progress, cancel, then=(HANDING_OVER,))
     relay.step(HANDING_OVER)
@@ -420,7 +420,7 @@ def _fit(learning: Dataset, validation: Dataset | None, config: TrainingConfig, 
     :class:`TrainingCancelled` once ``cancel`` is set."""
     import keras
 
-    from digitcnn.models import build, learning_rate_schedule
+    from digitcnn.networks.architectures import build, learning_rate_schedule
     from digitcnn.runtime import distribution_strategy
 
     keras.utils.set_random_seed(config.seed)
@@ -466,7 +466,7 @@ def _settle_batch_normalization(model, train_sample: Dataset) -> None:
     99.42% and 99.52%, with three pens 99.60% and 99.62%."""
     from keras import layers
 
-    from digitcnn.inference import as_network_input
+    from digitcnn.reading.inference import as_network_input
 
     normalizations = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
     if not normalizations:
@@ -482,7 +482,7 @@ def _settle_batch_normalization(model, train_sample: Dataset) -> None:
 
 
 def _calibrate(model, train_sample: Dataset, config: TrainingConfig) -> tuple[float, Evaluation]:
-    """The temperature ``model``'s logits are now divided by (1: none; see :mod:`digitcnn.calibration`) and its
+    """The temperature ``model``'s logits are now divided by (1: none; see :mod:`digitcnn.networks.calibration`) and its
     scores on the training digits (read as ``config.reading`` says), both measured on ``train_sample`` (at most
     :data:`TRAIN_SCORE_SAMPLE` of them: :func:`_train_score_sample`)."""
     # Through the same two-output twin that the refusal rule's fit then reads: Keras traces each model's
@@ -524,7 +524,7 @@ def scores_read_as(model, config: TrainingConfig, dataset: Dataset, likeness: Di
 def refusal_on_test_digits(model, test_set: Dataset, likeness: DigitLikeness | None, reading: str
                            ) -> tuple[RefusalRule, Evaluation]:
     """The rule with ``likeness`` whose threshold refuses at most 0.95% of ``test_set``'s digits (a margin below the
-    1% promised: see :data:`digitcnn.refusal.FITTED_REFUSED_DIGITS`), as ``model`` reads them the ``reading`` way,
+    1% promised: see :data:`digitcnn.reading.refusal.FITTED_REFUSED_DIGITS`), as ``model`` reads them the ``reading`` way,
     and its scores on them."""
     probabilities, features = predict_with_features(model, test_set.images, _EVALUATION_BATCH_SIZE, reading)
     rule = fit_refusal(probabilities, test_set.labels, features, likeness)
@@ -534,15 +534,15 @@ def refusal_on_test_digits(model, test_set: Dataset, likeness: DigitLikeness | N
 
 def fit_digit_likeness(model, train_set: Dataset, seed: int, non_digits=None, *, learned_scans: bool
                        ) -> DigitLikeness:
-    """How much a picture looks like a digit to ``model`` (see :mod:`digitcnn.refusal`), fitted to the digits and
+    """How much a picture looks like a digit to ``model`` (see :mod:`digitcnn.reading.refusal`), fitted to the digits and
     non-digits of :func:`likeness_sample` (``non_digits``: those non-digits, drawn already; else drawn now), some
     of the digits with another pen and through a coarse scan: as :data:`LIKENESS_AFTER_SCANS` says for a network
     that ``learned_scans`` (trained with augmentation, coarse scans included), :data:`LIKENESS_WITHOUT_SCANS` for
     one that did not."""
     import tensorflow as tf
 
-    from digitcnn import nondigits
-    from digitcnn.inference import as_network_input
+    from digitcnn.data import nondigits
+    from digitcnn.reading.inference import as_network_input
 
     sample, non_digit_order = likeness_sample(train_set, seed, learned_scans=learned_scans)
     others = non_digits if non_digits is not None else nondigits.generate(**non_digit_order)
@@ -564,7 +564,7 @@ def likeness_recipe(learned_scans: bool) -> LikenessRecipe:
 def likeness_sample(train_set: Dataset, seed: int, *, learned_scans: bool) -> tuple[Dataset, dict]:
     """What :func:`fit_digit_likeness` learns from: at most :func:`likeness_recipe`'s count of the training digits
     (half of a small run's), chosen with ``seed``, and the order for its non-digits (the arguments of
-    :func:`digitcnn.nondigits.generate`): as many, at most :data:`LIKENESS_NON_DIGITS`, of every kind, pieces and
+    :func:`digitcnn.data.nondigits.generate`): as many, at most :data:`LIKENESS_NON_DIGITS`, of every kind, pieces and
     overlaps of those digits included (where they hold digits to make them of), drawn with another seed than the
     training's own non-digits (so that it learns what makes a non-digit, not the ones the network has seen)."""
     count = min(likeness_recipe(learned_scans).digits, len(train_set) // 2 or 1)
@@ -653,9 +653,9 @@ def evaluate_model(model, dataset: Dataset, reading: str = PLAIN) -> Evaluation:
 
 def _with_non_digits(train_set: Dataset, config: TrainingConfig) -> tuple[np.ndarray, np.ndarray]:
     """The training images and labels, with ``non_digit_share`` generated non-digits per digit added
-    (labelled :data:`~digitcnn.models.NOT_A_DIGIT`)."""
-    from digitcnn import nondigits
-    from digitcnn.models import NOT_A_DIGIT
+    (labelled :data:`~digitcnn.data.NOT_A_DIGIT`)."""
+    from digitcnn.data import nondigits
+    from digitcnn.data import NOT_A_DIGIT
 
     count = _non_digit_count(train_set, config)
     if count == 0:
@@ -697,7 +697,7 @@ def _network_inputs(images, labels):
     """uint8 images → floats in [0, 1] with a channel axis; labels → target rows (see models.one_hot)."""
     import tensorflow as tf
 
-    from digitcnn.models import one_hot
+    from digitcnn.networks.architectures import one_hot
 
     return tf.cast(images, tf.float32)[..., tf.newaxis] / 255.0, one_hot(labels)
 

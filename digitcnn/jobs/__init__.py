@@ -16,8 +16,8 @@ of an ended job's model and scores. When the process exits, jobs are cancelled a
 no training thread is cut off inside TensorFlow.
 
 Where a job trains is the board's ``trainer``: on a Ray cluster when ``$DIGITCNN_RAY_ADDRESS`` is set
-(a :class:`~digitcnn.ray_training.RayTrainer`, which drives it from a process of its own), else the board's
-``processes`` (a :class:`~digitcnn.process_training.ProcessTrainer`), worker processes of its own, which
+(a :class:`~digitcnn.jobs.ray_training.RayTrainer`, which drives it from a process of its own), else the board's
+``processes`` (a :class:`~digitcnn.jobs.process_training.ProcessTrainer`), worker processes of its own, which
 also run the work a job is started with (a fine-tuning's): what an app that calls
 ``keras.backend.clear_session()`` between its runs, as Streamlit does, needs (see that module); else
 :func:`digitcnn.training.train` in this process. :func:`server_board` makes the board a server wants.
@@ -36,8 +36,8 @@ from typing import Callable, Hashable
 
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError, SettingsError, TrainingCancelled
-from digitcnn.process_training import TRAINING_IMPORTS, ProcessTrainer
-from digitcnn.registry import validate_model_name
+from digitcnn.jobs.process_training import TRAINING_IMPORTS, ProcessTrainer
+from digitcnn.storage.registry import validate_model_name
 from digitcnn.training import Progress, TrainingConfig, TrainingResult
 
 _log = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ class JobBoard:
         apart: a session, say), which starts at once if a place is free; refused while that owner has
         another job waiting or running. The job runs ``work(dataset, config, on_progress=…, cancel=…)``:
         by default the board's trainer with a :class:`~digitcnn.training.TrainingConfig`; a fine-tuning
-        (see :mod:`digitcnn.finetune`) passes its own."""
+        (see :mod:`digitcnn.training.finetune`) passes its own."""
         name = validate_model_name(name)
         with self._lock:
             busy = [job.name for job in (*self._running, *self._waiting) if job.owner == owner]
@@ -361,7 +361,7 @@ class JobBoard:
 def _default_trainer(count: int, processes: ProcessTrainer | None) -> Trainer:
     """Ray's when ``$DIGITCNN_RAY_ADDRESS`` names a cluster (driven from up to ``count`` processes of its own),
     else ``processes``, else this process's."""
-    from digitcnn import ray_training
+    from digitcnn.jobs import ray_training
     from digitcnn.training import train
 
     if ray_training.ray_address():
@@ -371,10 +371,10 @@ def _default_trainer(count: int, processes: ProcessTrainer | None) -> Trainer:
 
 def server_board(max_running: int | None = None) -> JobBoard:
     """The board of a server's trainings, of every user: trainings (unless on Ray) and fine-tunings run in worker
-    processes (see :mod:`digitcnn.process_training` for why), started when work needs them. Unless trainings go
+    processes (see :mod:`digitcnn.jobs.process_training` for why), started when work needs them. Unless trainings go
     to Ray, one is started now, so that the first training finds TensorFlow imported and warmed up (see
     :func:`digitcnn.training.warm_up`): without it, the first Train waits the seconds a worker takes to import it."""
-    from digitcnn import ray_training
+    from digitcnn.jobs import ray_training
     from digitcnn.runtime import max_trainings
 
     processes = ProcessTrainer(max_trainings(max_running), (*TRAINING_IMPORTS, "digitcnn.training:warm_up"))

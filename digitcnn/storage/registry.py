@@ -1,5 +1,5 @@
 """Saved models: ``models/NAME.keras`` plus ``models/NAME.json``, its model card, and ``models/NAME.seen``,
-the record of the images it trained on (:mod:`digitcnn.seen`; a model saved without one has none).
+the record of the images it trained on (:mod:`digitcnn.data.seen`; a model saved without one has none).
 
 The record is a file of its own, not a field of the card: full MNIST's 60,000 fingerprints are 480 kB
 (about 1.1 MB as JSON text, over a card's limit), and listing the models reads every card, which stays a few kB.
@@ -50,12 +50,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from digitcnn import config, files
-from digitcnn.calibration import TEMPERATURE_BOUNDS
+from digitcnn.networks.calibration import TEMPERATURE_BOUNDS
 from digitcnn.errors import ModelFileError, SettingsError
 from digitcnn.data import IMAGE_SIDE
-from digitcnn.models import CLASS_COUNT, portable_copy, register_custom_objects
-from digitcnn.refusal import NEVER_REFUSE, RefusalRule
-from digitcnn.seen import TrainingRecord
+from digitcnn.networks.architectures import CLASS_COUNT, portable_copy, register_custom_objects
+from digitcnn.reading.refusal import NEVER_REFUSE, RefusalRule
+from digitcnn.data.seen import TrainingRecord
 from digitcnn.training import TrainingConfig
 
 CARD_FORMAT = "digitcnn-model-card/1"
@@ -112,8 +112,8 @@ class ModelCard:
     created: str  # ISO 8601, UTC
     model_sha256: str = ""
     format: str = CARD_FORMAT
-    temperature: float = 1.0  # the logits' divisor fitted after training (digitcnn.calibration); 1: none
-    refusal: dict | None = None  # the "not a digit" rule fitted after training (digitcnn.refusal); None: never refuses
+    temperature: float = 1.0  # the logits' divisor fitted after training (digitcnn.networks.calibration); 1: none
+    refusal: dict | None = None  # the "not a digit" rule fitted after training (digitcnn.reading.refusal); None: never refuses
     fine_tuned: dict | None = None  # how a fine-tuned model came from its base (see from_fine_tune); None: trained
     # The record of the images it trained on, NAME.seen: {"images": how many, "sha256": the file's}; set by the save.
     # None: not recorded (a card saved before records, or a model saved without one).
@@ -139,7 +139,7 @@ class ModelCard:
 
     @property
     def reading(self) -> str:
-        """How the model reads a picture (see :mod:`digitcnn.inference`); a card that predates readings: plain."""
+        """How the model reads a picture (see :mod:`digitcnn.reading.inference`); a card that predates readings: plain."""
         return self.training_config.reading
 
     @property
@@ -201,7 +201,7 @@ class ModelCard:
 
     @classmethod
     def from_fine_tune(cls, name: str, result) -> ModelCard:
-        """The card of a :class:`~digitcnn.finetune.FineTuneResult` that passed its gate (one that did not
+        """The card of a :class:`~digitcnn.training.finetune.FineTuneResult` that passed its gate (one that did not
         raises :class:`SettingsError` with its message: such a model is not saved). It keeps the base
         model's architecture and training settings; its sizes are the images the fine-tune learned from
         (drawings, replayed digits and non-digits) and the data's test set, its scores the fine-tuned
@@ -389,13 +389,13 @@ CONVERTED_FOLDER = ".litert"  # in the models folder: each model as the app read
 
 
 def load_predictor(name: str, models_dir: str | os.PathLike | None = None):
-    """The model called ``name`` ready to read drawings (a :class:`~digitcnn.inference.Predictor`) and its card,
+    """The model called ``name`` ready to read drawings (a :class:`~digitcnn.reading.inference.Predictor`) and its card,
     without TensorFlow once it has been converted: the LiteRT flatbuffer its predictor runs is kept in the models
     folder's ``.litert/``, named by the model's checksum and how it reads (a model saved again is converted again),
     and the Keras model is loaded only when the predictor's ``model`` is asked for (looking inside a reading).
     Converting needs TensorFlow and Keras: 6-8 s of a core on a fresh server, where a kept one is read in
     milliseconds. A folder that cannot be written to only keeps nothing."""
-    from digitcnn.inference import Predictor, litert_flatbuffer
+    from digitcnn.reading.inference import Predictor, litert_flatbuffer
 
     model_path, card, _, _ = _model_file_and_card(name, models_dir)
     features = card.refusal_rule.likeness is not None
@@ -597,8 +597,8 @@ def _check_fine_tuned(record: dict, where: str) -> None:
     model's name, the writer's, the numbers of drawings, of those kept apart to test and of replayed digits,
     valid fine-tune settings, and scores from 0 to 1 before and after. Entries this version does not know are
     ignored (a newer digitcnn's)."""
-    from digitcnn.drawings import writer_name
-    from digitcnn.finetune import FineTuneConfig
+    from digitcnn.data.drawings import writer_name
+    from digitcnn.training.finetune import FineTuneConfig
 
     _check_entries(record, _FINE_TUNED_KINDS, where)
     try:

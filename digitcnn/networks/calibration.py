@@ -1,6 +1,6 @@
 """Temperature scaling: probabilities that say how often the model is right.
 
-A network trained against smoothed labels (see :class:`digitcnn.models.Recipe`) is
+A network trained against smoothed labels (see :class:`digitcnn.networks.architectures.Recipe`) is
 underconfident by design: about 91% on digits it nearly always gets right. Dividing its logits by
 one temperature, fitted to the training digits, undoes that without changing a single
 prediction (Guo et al., 2017, "On Calibration of Modern Neural Networks"). The temperature goes

@@ -24,7 +24,7 @@ class Evaluation:
     confusion_matrix: np.ndarray  # (10, 10) counts, rows = true digit, columns = predicted
     report: dict  # scikit-learn's classification_report(output_dict=True)
     # (N,) how sure the model was of each answer as its reading says it (its "not a digit" rule's score, see
-    # digitcnn.refusal); None: the probability of the digit read, for a model without a rule
+    # digitcnn.reading.refusal); None: the probability of the digit read, for a model without a rule
     scores: np.ndarray | None = None
 
     @cached_property  # computed once: a page filters the mistakes on every rerun

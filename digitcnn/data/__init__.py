@@ -36,6 +36,7 @@ PIXEL_COUNT = IMAGE_SIDE * IMAGE_SIDE
 CSV_COLUMN_COUNT = PIXEL_COUNT + 1
 LABEL_COLUMN_NAMES = ("result", "label")
 CSV_LABEL_HEADER = "Result"
+NOT_A_DIGIT = -1  # the label of a picture that is no digit: a generated non-digit, a drawing kept as one
 
 EMBEDDED = "embedded"
 KERAS_CACHE = "keras"
@@ -111,9 +112,9 @@ class Dataset:
 
     @cached_property
     def image_digests(self) -> np.ndarray:
-        """Each image's fingerprint (uint64; see :mod:`digitcnn.seen`), computed when first asked: what tells
+        """Each image's fingerprint (uint64; see :mod:`digitcnn.data.seen`), computed when first asked: what tells
         whether a model trained on an image."""
-        from digitcnn.seen import image_digests
+        from digitcnn.data.seen import image_digests
 
         digests = image_digests(self.images)
         digests.setflags(write=False)

@@ -9,7 +9,7 @@ run on that cluster (:class:`RayTrainer`). The design:
 - A server never drives them itself: Ray's core worker ends the process it lives in when its cluster goes
   ("The connection to the plasma store is failed. Terminate the process"), which took a Streamlit server
   and every user's page down with it. :class:`RayTrainer` drives each training from a small worker process
-  of its own (:mod:`digitcnn.process_training`, without TensorFlow): a lost cluster costs that process, and
+  of its own (:mod:`digitcnn.jobs.process_training`, without TensorFlow): a lost cluster costs that process, and
   the training fails with a message; the next training gets a fresh process and connects afresh.
 - Each training is one Ray task (``max_retries=0``: a lost worker fails the run instead of retraining in
   silence) that calls ``train`` in the worker, and one small channel actor between the two. The worker
@@ -18,7 +18,7 @@ run on that cluster (:class:`RayTrainer`). The design:
   caller marks the channel, the worker reads the mark in the channel's answers and stops after its current
   batch, and a worker that has not stopped within seconds is killed.
 - The :class:`~digitcnn.training.TrainingResult` comes back pickled into bytes by the worker, its model a
-  :class:`~digitcnn.models.ModelArchive` (its ``.keras`` file's bytes), and is read only where it is wanted:
+  :class:`~digitcnn.networks.architectures.ModelArchive` (its ``.keras`` file's bytes), and is read only where it is wanted:
   nothing in between (a ``ray://`` address's client server, the driving process), nor the caller, needs Keras
   to pass it on, hold it or save it.
 - A worker, node or channel lost on the way raises :class:`TrainingFailed` ("the Ray worker training this
@@ -44,7 +44,7 @@ from typing import Callable
 from digitcnn.config import RAY_ADDRESS_VARIABLE
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError, SettingsError, TrainingCancelled, TrainingFailed
-from digitcnn.process_training import ProcessTrainer, WorkerLost
+from digitcnn.jobs.process_training import ProcessTrainer, WorkerLost
 from digitcnn.training import Progress, TrainingConfig, TrainingResult, received
 
 TASK_NAME = "digitcnn training"  # the Ray task's name: its worker's process title is "ray::digitcnn training"
@@ -53,7 +53,7 @@ POLL_SECONDS = 0.2  # how often the caller looks for new progress, for the end o
 BATCH_EVENT_SECONDS = 0.25  # the worker sends at most one batch event per this long (epoch ends: every one)
 CHANNEL_TIMEOUT_SECONDS = 60.0  # a channel that does not answer within this long (a few ms when well) is lost
 CANCEL_GRACE_SECONDS = 5.0  # a cancelled worker gets this long to stop after its batch before it is killed
-DRIVER_IMPORTS = ("ray", "digitcnn.ray_training")  # what a process driving trainings on Ray imports ahead
+DRIVER_IMPORTS = ("ray", "digitcnn.jobs.ray_training")  # what a process driving trainings on Ray imports ahead
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _connect_lock = threading.Lock()
 _connection: Future | None = None  # this process's latest ray.init: running, failed or done (see connect)
@@ -237,7 +237,7 @@ def _failure(error: Exception, message: str) -> TrainingFailed:
     """``message`` as a :class:`TrainingFailed`, unless ``error`` is the workers' failing to import this
     package: the one failure of setting up that has a plain remedy (Ray's message buries it)."""
     if "No module named 'digitcnn'" in str(error):
-        message = ("the Ray workers cannot import digitcnn: let digitcnn.ray_training.connect connect to Ray "
+        message = ("the Ray workers cannot import digitcnn: let digitcnn.jobs.ray_training.connect connect to Ray "
                    "(it ships the package to the workers), or start Ray from the project's folder")
     return TrainingFailed(message)
 

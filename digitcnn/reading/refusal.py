@@ -7,7 +7,7 @@ learned the digit-likeness (below) scores **digit-likeness × top probability**:
   several digits;
 * the *digit-likeness* is the probability that the picture is a digit at all, from a logistic regression on the
   network's features (the input of its last layer), fitted after training to tell the training digits (most of
-  them with another pen and through a coarse scan) from generated non-digits it never trained on (:mod:`digitcnn.nondigits`,
+  them with another pen and through a coarse scan) from generated non-digits it never trained on (:mod:`digitcnn.data.nondigits`,
   pieces and overlaps of the training digits included). The top probability alone mixes up "unsure which
   digit" with "not a digit": a blocky 9 that might be a 3 is unsure but digit-like, a letter's top probability
   can be high. Measured on the shipped model (``benchmarks.not_a_digit``), the product refuses far more

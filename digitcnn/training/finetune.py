@@ -14,18 +14,18 @@ what it knew. The drawings are weighted so that every digit drawn counts the sam
 of it there are.
 
 A fine-tune starts from a copy of the base model (the base model object is never changed), with its
-temperature taken out of the last layer (see :mod:`digitcnn.calibration`), learns with the base model's
+temperature taken out of the last layer (see :mod:`digitcnn.networks.calibration`), learns with the base model's
 own loss (its label smoothing), then gets a temperature again and a refusal rule fitted to the data's
 test set, as a trained model does. Its scores before and after: on the writer's test drawings (all and
 per digit) and on the data's test set, the source's own (MNIST's 10,000) or else the part the base
 model's card held out; of those, only the digits the base model never trained on, as its record of them
-says (:mod:`digitcnn.seen`). Where it trained on all of them (the shipped model, trained on full MNIST,
+says (:mod:`digitcnn.data.seen`). Where it trained on all of them (the shipped model, trained on full MNIST,
 on the embedded sample), they are scored all the same, to see that nothing is forgotten, and the report
 says they are no test. The fine-tuned model's record is the base model's, the taught drawings and the
 replayed digits.
 
 The gate: if the accuracy on the data's test set falls by more than ``max_accuracy_drop`` (0.1 points), the
-result is marked not passed and :meth:`ModelCard.from_fine_tune <digitcnn.registry.ModelCard.from_fine_tune>`
+result is marked not passed and :meth:`ModelCard.from_fine_tune <digitcnn.storage.registry.ModelCard.from_fine_tune>`
 refuses to make its card, so it cannot be saved.
 """
 
@@ -40,12 +40,12 @@ from typing import Callable
 import numpy as np
 
 from digitcnn.data import Dataset
-from digitcnn.drawings import shown_writer
+from digitcnn.data.drawings import shown_writer
 from digitcnn.errors import SettingsError, TrainingCancelled
-from digitcnn.evaluation import Evaluation, evaluate
+from digitcnn.networks.evaluation import Evaluation, evaluate
 from digitcnn.percentages import share_text
-from digitcnn.refusal import RefusalRule, fit_refusal
-from digitcnn.seen import TrainingRecord, overlap
+from digitcnn.reading.refusal import RefusalRule, fit_refusal
+from digitcnn.data.seen import TrainingRecord, overlap
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 from digitcnn.training import SETTINGS as TRAINING_SETTINGS
 from digitcnn.training import (FITTING_REFUSAL, HANDING_OVER, LIKENESS_NON_DIGITS, READ_COST, SCORING_TEST, Progress,
@@ -180,33 +180,6 @@ class FineTuneResult:
         return self.drawings_count - self.personal_test_size
 
 
-def fine_tune_saved_model(
-    base_name: str,
-    models_dir,
-    drawings: Dataset,
-    writer: str,
-    data: Dataset,
-    settings: FineTuneConfig = FineTuneConfig(),
-    on_progress: Callable[[Progress], None] | None = None,
-    cancel: threading.Event | None = None,
-) -> FineTuneResult:
-    """:func:`fine_tune` of the model saved as ``base_name`` in ``models_dir``, loaded here: a job's work
-    (``functools.partial(fine_tune_saved_model, base_name, models_dir, drawings, writer)``), which loads the
-    model where it runs, in a worker process say, while the page that started it goes on; its result's model is a
-    :class:`~digitcnn.models.ModelArchive`, ready to cross to the caller (:data:`~digitcnn.training.HANDING_OVER`,
-    its last step), which then holds and saves it without importing Keras. Too few drawings are refused before the
-    model is loaded."""
-    from digitcnn import registry
-
-    check_drawings(drawings, settings.personal_test_share)
-    if on_progress is not None:
-        on_progress(first_step(LOADING))
-    base_model, base_card = registry.load_model(base_name, models_dir)
-    base_record = registry.load_training_record(base_name, models_dir)
-    return _fine_tune(base_model, base_card, drawings, data, settings, on_progress, cancel, writer, base_record,
-                      hand_over=True)
-
-
 def fine_tune(
     base_model,
     base_card,
@@ -217,6 +190,7 @@ def fine_tune(
     cancel: threading.Event | None = None,
     writer: str = "me",
     base_record: TrainingRecord | None = None,
+    hand_over: bool = False,
 ) -> FineTuneResult:
     """Teach a copy of ``base_model`` (whose card is ``base_card``, whose record of the images it trained on is
     ``base_record``: None when it has none) the writer's ``drawings``, replaying digits of ``data``, and score it
@@ -225,20 +199,15 @@ def fine_tune(
     ``on_progress`` receives a :class:`~digitcnn.training.Progress` after every batch and epoch (an
     epoch's ``validation_accuracy`` is on the writer's test drawings). Setting ``cancel`` stops after the
     current batch and raises :class:`TrainingCancelled`. Too few drawings raise :class:`SettingsError`.
+    With ``hand_over``, the result's model is a :class:`~digitcnn.networks.architectures.ModelArchive`, ready to
+    cross from a worker process to its caller (:data:`~digitcnn.training.HANDING_OVER` is then its last step;
+    see :func:`digitcnn.jobs.teaching.fine_tune_saved_model`).
     """
-    return _fine_tune(base_model, base_card, drawings, data, settings, on_progress, cancel, writer, base_record)
-
-
-def _fine_tune(base_model, base_card, drawings: Dataset, data: Dataset, settings: FineTuneConfig, on_progress,
-               cancel: threading.Event | None, writer: str, base_record: TrainingRecord | None = None,
-               hand_over: bool = False) -> FineTuneResult:
-    """:func:`fine_tune`; with ``hand_over``, its model as a :class:`~digitcnn.models.ModelArchive` (see
-    :func:`fine_tune_saved_model`)."""
     import keras
 
-    from digitcnn.calibration import fit_temperature
-    from digitcnn.inference import PLAIN, predict_probabilities
-    from digitcnn.models import ModelArchive
+    from digitcnn.networks.calibration import fit_temperature
+    from digitcnn.reading.inference import PLAIN, predict_probabilities
+    from digitcnn.networks.architectures import ModelArchive
     from digitcnn.runtime import apply_thread_setting
 
     if not isinstance(settings, FineTuneConfig):
@@ -486,10 +455,10 @@ def _training_mix(taught: Dataset, replayed: list[_Images], non_digit_share: flo
                   rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Each epoch's images, labels and weights to learn from, in a random order: the taught drawings, weighted
     so that each digit drawn weighs the same (their weights adding up to their number), the epoch's replayed
-    digits, and as many generated non-digits (label :data:`~digitcnn.models.NOT_A_DIGIT`) per replayed digit as
+    digits, and as many generated non-digits (label :data:`~digitcnn.data.NOT_A_DIGIT`) per replayed digit as
     the base model learned from (so that it stays unsure of what is not a digit)."""
-    from digitcnn import nondigits
-    from digitcnn.models import NOT_A_DIGIT
+    from digitcnn.data import nondigits
+    from digitcnn.data import NOT_A_DIGIT
 
     counts = np.bincount(taught.labels, minlength=10)
     drawing_weights = (len(taught) / (np.count_nonzero(counts) * counts[taught.labels])).astype(np.float32)
@@ -515,7 +484,7 @@ def _trainable_copy(base_model, temperature: float, settings: FineTuneConfig, la
     ``settings.freeze`` names frozen, compiled with Adam and the base model's loss."""
     import keras
 
-    from digitcnn.models import compile_for_training, fused_batch_normalization
+    from digitcnn.networks.architectures import compile_for_training, fused_batch_normalization
 
     fused = fused_batch_normalization()
     config = base_model.get_config()
@@ -541,7 +510,7 @@ def _trainable_copy(base_model, temperature: float, settings: FineTuneConfig, la
 
 def _inference_copy(model):
     """The fine-tuned network as saved models are (Keras's own layers, everything trainable, no optimizer)."""
-    from digitcnn.models import portable_copy
+    from digitcnn.networks.architectures import portable_copy
 
     copy = portable_copy(model)
     for layer in copy.layers:
@@ -551,7 +520,7 @@ def _inference_copy(model):
 
 def _fold_temperature(model, temperature: float) -> None:
     if temperature != 1:
-        from digitcnn.calibration import apply_temperature
+        from digitcnn.networks.calibration import apply_temperature
 
         apply_temperature(model, temperature)
 
@@ -590,7 +559,7 @@ class _Scored:
 
 
 def _scores(model, personal_test: Dataset | None, data_test: Dataset, reading: str) -> _Scored:
-    from digitcnn.inference import predict_probabilities, predict_with_features
+    from digitcnn.reading.inference import predict_probabilities, predict_with_features
 
     probabilities, features = predict_with_features(model, data_test.images, _EVALUATION_BATCH_SIZE, reading)
     evaluation = evaluate(data_test.labels, probabilities)

@@ -5,7 +5,7 @@ Everything is drawn here, from nothing downloaded: letters from the fonts that c
 packages (Matplotlib's and Pillow's, never the machine's, so that a seed makes the same pictures on every machine), and
 shapes, scribbles, blobs and dots drawn the way a person draws on the app's 280×280 canvas — pen strokes 8–30
 px wide, the drawing 80–250 px across, a little wobble in the hand. Each drawing then goes through
-:func:`digitcnn.preprocess.ink_to_mnist`, the very step that lays out the app's drawings before a model reads
+:func:`digitcnn.data.preprocess.ink_to_mnist`, the very step that lays out the app's drawings before a model reads
 them, so a non-digit is cropped, scaled to 20 px and centered by mass exactly as a drawn digit is. Only the
 part of the canvas that holds the drawing is rasterized, and at half its resolution (:data:`RASTER_SCALE`):
 ``ink_to_mnist`` crops to the ink and reduces it to 20 px anyway, so where the drawing sat on the canvas
@@ -47,7 +47,7 @@ from scipy.spatial import ConvexHull
 
 from digitcnn.data import IMAGE_SIDE
 from digitcnn.errors import EmptyDrawingError
-from digitcnn.preprocess import ink_to_mnist
+from digitcnn.data.preprocess import ink_to_mnist
 
 _log = logging.getLogger(__name__)
 KINDS = ("letter", "shape", "scribble", "blob", "noise", "fragment", "overlap")

@@ -2,7 +2,7 @@
 
 A :class:`DrawingStore` is one SQLite file (``data/drawings.sqlite`` unless told otherwise, see
 :func:`digitcnn.config.drawings_db`). Each :class:`Drawing` holds the 28×28 image the model saw, its
-label (a digit 0–9, or :data:`~digitcnn.models.NOT_A_DIGIT`), who drew it, and what the model answered.
+label (a digit 0–9, or :data:`~digitcnn.data.NOT_A_DIGIT`), who drew it, and what the model answered.
 
 Many sessions and processes may write at once and lose nothing, and a process killed while it writes
 leaves the file whole:
@@ -39,9 +39,10 @@ from pathlib import Path
 
 import numpy as np
 
-from digitcnn import config, data, preprocess
+from digitcnn import config, data
+from digitcnn.data import preprocess
 from digitcnn.errors import DataError, DrawingStoreError, EmptyDrawingError, ImageError, SettingsError
-from digitcnn.models import NOT_A_DIGIT
+from digitcnn.data import NOT_A_DIGIT
 
 SCHEMA_VERSION = 1  # kept in PRAGMA user_version; a file of a higher version was made by a newer DigitCNN
 BUSY_TIMEOUT_SECONDS = 10.0  # how long a write waits for the others before it gives up
@@ -85,7 +86,7 @@ _INSERT = f"INSERT INTO drawings ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 @dataclass(frozen=True, eq=False)
 class Drawing:
     """One kept drawing. ``image`` is what the model saw, uint8 (28, 28), 0 = background, 255 = ink;
-    ``label`` is the true digit or :data:`~digitcnn.models.NOT_A_DIGIT`; ``answer`` is the digit the model
+    ``label`` is the true digit or :data:`~digitcnn.data.NOT_A_DIGIT`; ``answer`` is the digit the model
     read (None: it said "not a digit", or no model read it), with its ``confidence``; ``created`` is ISO 8601 UTC.
     Two drawings are equal when all their fields are."""
 
@@ -140,7 +141,7 @@ class DrawingStore:
     def add(self, writer: str, label: int, image, canvas_png: bytes | None = None, model: str | None = None,
             answer: int | None = None, confidence: float | None = None) -> int:
         """Keep a drawing; returns its id. ``image`` is the 28×28 image the model saw: uint8 (or whole numbers)
-        0–255, or floats in [0, 1] as :func:`~digitcnn.preprocess.canvas_to_mnist` gives them. ``canvas_png``
+        0–255, or floats in [0, 1] as :func:`~digitcnn.data.preprocess.canvas_to_mnist` gives them. ``canvas_png``
         larger than :data:`MAX_CANVAS_PNG_BYTES` is kept at a smaller size. A bad value raises
         :class:`~digitcnn.errors.SettingsError` naming it. The same picture kept again by the same writer with
         the same label is kept once: the id of the one kept before is returned (the same picture added again
@@ -176,7 +177,7 @@ class DrawingStore:
 
     def import_folder(self, folder: str | os.PathLike, writer: str) -> int:
         """Keep every picture in ``folder``'s sub-folders ``0`` to ``9`` (and ``not-a-digit``), labelled by the
-        sub-folder, each read as :func:`~digitcnn.preprocess.photo_to_mnist` reads a photo; returns how many.
+        sub-folder, each read as :func:`~digitcnn.data.preprocess.photo_to_mnist` reads a photo; returns how many.
 
         All or nothing: the first picture that cannot be read (or holds no digit), or anything in ``folder``
         but those sub-folders, raises an error naming it, and nothing is imported. Hidden files (``.DS_Store``)
@@ -227,7 +228,7 @@ class DrawingStore:
 
     def counts(self, writer: str | None = None) -> dict[int, int]:
         """How many drawings there are of each label: every digit 0–9 (zero included), then
-        :data:`~digitcnn.models.NOT_A_DIGIT` when there are any."""
+        :data:`~digitcnn.data.NOT_A_DIGIT` when there are any."""
         where, parameters = _filter(writer, None)
         with self._reading() as connection:
             found = dict(connection.execute(f"SELECT label, COUNT(*) FROM drawings {where} GROUP BY label", parameters))

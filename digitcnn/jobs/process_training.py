@@ -17,7 +17,7 @@ The design:
   when work needs them, up to ``count``, and stay for the next task; :meth:`ProcessTrainer.prestart` starts
   some ahead (importing TensorFlow takes seconds, a worker of about 600 MB once it has).
 - Tasks, results and progress events (batch ends thinned to a few a second, every epoch end and step) travel
-  pickled over a socket between the two; a trained model crosses as a :class:`~digitcnn.models.ModelArchive`
+  pickled over a socket between the two; a trained model crosses as a :class:`~digitcnn.networks.architectures.ModelArchive`
   (its ``.keras`` file's bytes: see :func:`digitcnn.training.train_to_send`), so the caller need not import Keras.
 - A cancel is a message too, which the worker passes to its training, stopped after its batch; a worker
   that has not stopped within :data:`CANCEL_GRACE_SECONDS` is killed. A worker that dies mid-task, or sends
@@ -137,7 +137,7 @@ class ProcessTrainer:
 
 
 class _Worker:
-    """One worker process, started as ``python -m digitcnn.process_training``, and its end of the socket.
+    """One worker process, started as ``python -m digitcnn.jobs.process_training``, and its end of the socket.
 
     Not multiprocessing's spawn: that runs the parent's ``__main__`` again in the child, and in a Streamlit
     server ``__main__`` is the page being run."""
@@ -145,7 +145,7 @@ class _Worker:
     def __init__(self, imports: tuple[str, ...]):
         parent_end, child_end = socket.socketpair()
         with child_end:
-            command = [sys.executable, "-m", "digitcnn.process_training", str(child_end.fileno()), *imports]
+            command = [sys.executable, "-m", "digitcnn.jobs.process_training", str(child_end.fileno()), *imports]
             self.process = subprocess.Popen(command, pass_fds=[child_end.fileno()], env=_worker_environment())
         self.connection = Connection(parent_end.detach())
         self.connection.send(("path", sys.path))  # the child finds what this process finds: work, and digitcnn

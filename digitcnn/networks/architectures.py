@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from digitcnn.data import IMAGE_SIDE
+from digitcnn.data import IMAGE_SIDE, NOT_A_DIGIT
 from digitcnn.errors import SettingsError
 
 CLASS_COUNT = 10
@@ -31,7 +31,7 @@ class Recipe:
     (Keras's ``CategoricalCrossentropy(label_smoothing=…)``), so the network stops pushing its
     confidence in the training digits towards 100%. ``non_digit_share`` above 0 adds that many
     generated non-digits per training digit (letters, shapes, scribbles, blobs, noise: see
-    :mod:`digitcnn.nondigits`), each taught to give every digit the same probability ("outlier
+    :mod:`digitcnn.data.nondigits`), each taught to give every digit the same probability ("outlier
     exposure"), so the network learns to be unsure of what is not a digit.
     """
 
@@ -269,9 +269,6 @@ def compile_for_training(model, optimizer, label_smoothing: float) -> None:
     model.compile(optimizer=optimizer, loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
                   metrics=[_digit_accuracy()])
     optimizer.build(model.trainable_variables)
-
-
-NOT_A_DIGIT = -1  # the training label of a generated non-digit
 
 
 def one_hot(labels):

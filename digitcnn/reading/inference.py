@@ -4,7 +4,7 @@ A model reads a picture one of :data:`READINGS` ways, as its card says (its sett
 
 * ``plain``: the network's answer for the picture as it is;
 * ``three-pens``: the average of its answers for the picture as drawn, with a bolder pen and with a finer one
-  (each half-way to the picture's 3×3 dilation or erosion: :mod:`digitcnn.pens`). Other writers' pens are rarely
+  (each half-way to the picture's 3×3 dilation or erosion: :mod:`digitcnn.reading.pens`). Other writers' pens are rarely
   MNIST's, and three readings of one picture agree where one might slip. Measured on the shipped model (trained
   with strokes made bolder and finer, see :mod:`digitcnn.training`): MNIST's test 99.42% plain, 99.60% with the
   three pens; re-drawn scikit-learn digits (``benchmarks.drawn_digits``) 94.82% and 96.05% (the previous shipped
@@ -23,10 +23,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from digitcnn import pens
+from digitcnn.reading import pens
 from digitcnn.data import IMAGE_SIDE, scale_images
-from digitcnn.models import CLASS_COUNT
-from digitcnn.refusal import NEVER_REFUSE, Reading, RefusalRule
+from digitcnn.networks.architectures import CLASS_COUNT
+from digitcnn.reading.refusal import NEVER_REFUSE, Reading, RefusalRule
 
 _DIRECT_CALL_LIMIT = 256  # below this many images, one direct call beats model.predict's overhead
 PLAIN, THREE_PENS = "plain", "three-pens"
@@ -125,7 +125,7 @@ class Predictor:
     a drawing, where making the pictures in NumPy around one thread's interpreter took 0.8).
 
     Given ``flatbuffer``, what :func:`litert_flatbuffer` made of the model before (a saved model's is kept, see
-    :func:`digitcnn.registry.load_predictor`), it reads without TensorFlow, and ``model`` is a function that loads
+    :func:`digitcnn.storage.registry.load_predictor`), it reads without TensorFlow, and ``model`` is a function that loads
     the Keras model, called the first time :attr:`model` is asked for."""
 
     def __init__(self, model, refusal: RefusalRule = NEVER_REFUSE, reading: str = PLAIN,
@@ -157,7 +157,7 @@ class Predictor:
 
     @property
     def model(self):
-        """The Keras model itself, for what the interpreter cannot show (:mod:`digitcnn.explain`); loaded the first
+        """The Keras model itself, for what the interpreter cannot show (:mod:`digitcnn.reading.explain`); loaded the first
         time it is asked for when the predictor was made from a flatbuffer."""
         with self._model_lock:
             if self._model is None:
@@ -177,7 +177,7 @@ class Predictor:
 
     def read(self, image: np.ndarray, threshold: float | None = None) -> Reading:
         """The digit in one 28×28 image, or None when it does not look like a digit: refused below
-        ``threshold`` (by default the model's own, see :mod:`digitcnn.refusal`)."""
+        ``threshold`` (by default the model's own, see :mod:`digitcnn.reading.refusal`)."""
         return self.refusal.read(*self._run(image), threshold=threshold)
 
     def _run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

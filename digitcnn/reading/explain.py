@@ -1,7 +1,7 @@
 """Looking inside a reading: what each convolution stage sees, which pixels made the answer, and
 what small change to the drawing would change it.
 
-Every function takes ``image`` as :class:`digitcnn.inference.Predictor` does: a 28×28 MNIST-style
+Every function takes ``image`` as :class:`digitcnn.reading.inference.Predictor` does: a 28×28 MNIST-style
 image, float32 in [0, 1] (uint8 0–255 is accepted too), white ink on black. The model is any saved
 Keras model that maps 28×28×1 images to ten softmax probabilities: layers are found by what they
 are and what shape they give, never by name, so the tutorial's ``article`` network, the
@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from digitcnn.data import IMAGE_SIDE
-from digitcnn.inference import as_network_input
+from digitcnn.reading.inference import as_network_input
 
 # Integrated-gradient steps. Measured on 50 MNIST test digits with the shipped model, the attributions'
 # completeness error (how far their sum misses the change in the answer's logit from black to the
@@ -71,7 +71,7 @@ def channel_order(maps: np.ndarray) -> np.ndarray:
 
 def logits_and_probabilities(model, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The last layer's ten values before the softmax (the logits; any temperature the model was
-    calibrated with is in them, see :mod:`digitcnn.calibration`) and the ten probabilities."""
+    calibrated with is in them, see :mod:`digitcnn.networks.calibration`) and the ten probabilities."""
     probe = _probe(model)
     logits = np.asarray(probe.forward(as_network_input(image))[-1])[0].astype(np.float64)
     shifted = np.exp(logits - logits.max())
@@ -281,7 +281,7 @@ class Flip:
     """The smallest change found that makes the model answer otherwise: ``kind`` is "rotation"
     (``rotation`` degrees, positive clockwise) or "shift" (``shift`` = pixels right, down); the
     answer then, ``digit`` (None: not a digit), with its reading's ``score`` (see
-    :class:`digitcnn.refusal.Reading`), and the answer before, ``was`` (None: not a digit)."""
+    :class:`digitcnn.reading.refusal.Reading`), and the answer before, ``was`` (None: not a digit)."""
 
     kind: str
     rotation: float
@@ -312,7 +312,7 @@ def smallest_flip(predictor, image: np.ndarray, kind: str, reach: int | None = N
     """The smallest turn or move of ``image`` after which ``predictor`` answers otherwise (another digit;
     "not a digit" where it read one; a digit where it refused), or None when none within ``reach`` does.
 
-    Judged exactly as the answer it changes: ``predictor`` is the :class:`digitcnn.inference.Predictor`
+    Judged exactly as the answer it changes: ``predictor`` is the :class:`digitcnn.reading.inference.Predictor`
     that read ``image``, and each changed version, made as :func:`transformed` makes it, goes through its
     ``read`` with ``threshold`` (None: the model's own), so with the same pens and the same rule for "not a
     digit". Reading ``transformed(image, flip.rotation, flip.shift)`` so gives ``flip.digit`` again; the top

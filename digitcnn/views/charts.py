@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from digitcnn import gallery
+from digitcnn.views import gallery
 from digitcnn.percentages import probability_text, share_text
 
 DIGITS = list(range(10))
@@ -108,7 +108,7 @@ def confusion_matrix_heatmap(matrix: np.ndarray, normalize: bool = False) -> go.
 
 def probability_bars(sureness: np.ndarray) -> go.Figure:
     """How sure the model is of each digit 0–9 (ten values: probabilities) and, given an eleventh, of "not a
-    digit" (see :attr:`digitcnn.refusal.Reading.sureness`), the likeliest answer highlighted; a bar of 1% or more
+    digit" (see :attr:`digitcnn.reading.refusal.Reading.sureness`), the likeliest answer highlighted; a bar of 1% or more
     is labelled as the app writes a probability."""
     sureness = np.asarray(sureness, dtype=float)
     answers = [str(digit) for digit in DIGITS] + ["not a digit"][:len(sureness) - len(DIGITS)]
@@ -165,7 +165,7 @@ def sample_grid(images: np.ndarray, rows: np.ndarray, labels: np.ndarray, column
     """Digit images side by side, ``columns`` to a row, each a tile a click picks: a transparent point on it
     whose ``customdata`` is its row in the data (``rows``) and whose hover tells that row and its label.
 
-    One heat map of the :func:`digitcnn.gallery.montage` of the images (a Plotly image cannot be selected,
+    One heat map of the :func:`digitcnn.views.gallery.montage` of the images (a Plotly image cannot be selected,
     streamlit#8760), covered by a large point per tile: forty tiles stay forty points, not 31,360 pixels."""
     gap = 2
     sheet = gallery.montage(images, columns=columns, scale=1, gap=gap).astype(np.float32)
