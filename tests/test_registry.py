@@ -587,7 +587,7 @@ def test_a_read_only_models_folder_still_lists_and_loads(saved):
 
 def test_listing_never_imports_keras(saved):
     _, folder = saved
-    script = ("import sys; from digitcnn import registry; "
+    script = ("import sys; from digitcnn.storage import registry; "
               f"print([e.problem for e in registry.list_models({str(folder)!r})], 'keras' in sys.modules)")
     process = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(config.PROJECT_ROOT)},
                              capture_output=True, text=True, timeout=120)
