@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path

@@ -1,5 +1,5 @@
 """A class at once: simulated users start trainings at the same moment on one server, while another user keeps
-drawing. The trainings go through a job board (digitcnn.jobs.JobBoard) as in the app's server; each user then
+drawing. The trainings go through a job board (digitcnn.jobs.board.JobBoard) as in the app's server; each user then
 saves their model and the file is loaded back and checked. Side by side in one run: the board as the app sets it (a
 few at a time in warm worker processes, the rest queued), the same in this process's threads (as the app trained
 before its worker processes), and every training at once in threads (the behaviour before the line).
@@ -36,7 +36,7 @@ from digitcnn import data
 from digitcnn.data import preprocess
 from digitcnn.storage import registry
 from digitcnn.reading.inference import Predictor
-from digitcnn.jobs import FINISHED, WAITING, JobBoard
+from digitcnn.jobs.board import FINISHED, WAITING, JobBoard
 from digitcnn.jobs.process_training import ProcessTrainer
 from digitcnn.runtime import max_trainings
 from digitcnn.training import TrainingConfig, evaluate_model, train

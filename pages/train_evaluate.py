@@ -12,7 +12,7 @@ from digitcnn.storage import registry
 from digitcnn.data import seen
 from digitcnn.errors import DigitCNNError
 from digitcnn.reading.inference import PLAIN, READING_WORDS, THREE_PENS
-from digitcnn.jobs import CANCELLED, FAILED, RUNNING, WAITING
+from digitcnn.jobs.board import CANCELLED, FAILED, RUNNING, WAITING
 from digitcnn.percentages import probability_text, share_text
 from digitcnn.training import SETTINGS, TrainingConfig
 from ui import navigation, paging, saving, state, teaching

@@ -655,7 +655,7 @@ def test_streamlits_rerun_cleanup_leaves_trainings_alone_and_keras_as_it_comes(a
     from keras.src.backend.common import global_state
     from streamlit.runtime.scriptrunner import script_runner
 
-    from digitcnn.jobs import FINISHED
+    from digitcnn.jobs.board import FINISHED
     from ui import state
 
     test = AppTest.from_function(_start_a_training_script, default_timeout=60).run()

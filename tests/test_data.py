@@ -1,4 +1,3 @@
-import contextlib
 import gzip
 import io
 import json

@@ -10,7 +10,7 @@ import pytest
 from digitcnn import config, training
 from digitcnn.jobs import ray_training
 from digitcnn.errors import SettingsError
-from digitcnn.jobs import (CANCELLED, FAILED, FINISHED, LEARNING, RUNNING, SHOWING, STARTING, WAITING, WAITING_IN_LINE,
+from digitcnn.jobs.board import (CANCELLED, FAILED, FINISHED, LEARNING, RUNNING, SHOWING, STARTING, WAITING, WAITING_IN_LINE,
                            JobBoard)
 from digitcnn.training import TrainingConfig
 
@@ -204,7 +204,7 @@ def test_a_failure_is_reported_not_raised(small_dataset):
 _EXIT_WHILE_TRAINING = """
 import sys, time
 from digitcnn.data import load_embedded
-from digitcnn.jobs import JobBoard
+from digitcnn.jobs.board import JobBoard
 from digitcnn.training import TrainingConfig
 
 job = JobBoard().start("alice", "exiting", load_embedded(), TrainingConfig(epochs=50))

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from digitcnn import data
 from digitcnn.networks import architectures
 from digitcnn.errors import SettingsError
 

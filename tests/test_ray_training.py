@@ -21,7 +21,7 @@ ray = pytest.importorskip("ray")
 from digitcnn import config  # noqa: E402
 from digitcnn.jobs import ray_training
 from digitcnn.storage import registry
-from digitcnn.errors import DataError, DigitCNNError, SettingsError, TrainingCancelled, TrainingFailed  # noqa: E402
+from digitcnn.errors import DataError, DigitCNNError, SettingsError, TrainingCancelled  # noqa: E402
 from digitcnn.networks.architectures import ModelArchive  # noqa: E402
 from digitcnn.training import (HANDING_OVER, PREPARING, STEPS_AFTER_LEARNING, TrainingConfig,  # noqa: E402
                                evaluate_model)
@@ -120,7 +120,7 @@ def test_cancelling_stops_the_ray_task_promptly(cluster, trainer, embedded, in_a
 @pytest.mark.timeout(120)
 def test_cancelling_while_connecting_ends_the_training_as_cancelled_at_once(monkeypatch, small_dataset):
     """Once, a cancel while Ray connected was ignored for the connection's whole minute, then reported as a failure."""
-    from digitcnn.jobs import CANCELLED, JobBoard
+    from digitcnn.jobs.board import CANCELLED, JobBoard
 
     (nobody,) = free_ports(1)  # no cluster answers there: connecting goes on and on
     monkeypatch.setenv(ray_training.RAY_ADDRESS_VARIABLE, f"127.0.0.1:{nobody}")
@@ -154,7 +154,7 @@ def test_a_worker_killed_mid_run_fails_the_training_and_never_hangs(cluster, tra
 @pytest.mark.timeout(240)
 def test_with_the_setting_the_job_board_trains_on_ray_not_in_this_process(cluster, monkeypatch, small_dataset):
     from digitcnn import training
-    from digitcnn.jobs import FINISHED, JobBoard
+    from digitcnn.jobs.board import FINISHED, JobBoard
 
     def no_training_here(*args, **kwargs):
         raise AssertionError("the app's process trained a model")
@@ -175,7 +175,7 @@ def test_with_the_setting_the_job_board_trains_on_ray_not_in_this_process(cluste
 @pytest.mark.timeout(240)
 def test_a_ray_client_address_trains_and_brings_the_model_back(cluster, monkeypatch, embedded):
     """A `ray://` address used to fail every training: Ray's client server could not unpickle the Keras model."""
-    from digitcnn.jobs import FINISHED, JobBoard
+    from digitcnn.jobs.board import FINISHED, JobBoard
 
     monkeypatch.setenv(ray_training.RAY_ADDRESS_VARIABLE, cluster.client_address)
     board = JobBoard(1)
@@ -193,7 +193,7 @@ def test_a_ray_client_address_trains_and_brings_the_model_back(cluster, monkeypa
 @pytest.mark.timeout(180)
 def test_a_cluster_that_refuses_this_process_says_why_in_the_message(tmp_path_factory, monkeypatch, small_dataset):
     """Once, a cluster wanting a token failed the training with "Failed to connect", the reason only in the log."""
-    from digitcnn.jobs import FAILED, JobBoard
+    from digitcnn.jobs.board import FAILED, JobBoard
 
     guarded = LocalCluster(tmp_path_factory.mktemp("ray"), RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=uuid.uuid4().hex)
     guarded.start()
@@ -216,7 +216,7 @@ def test_a_cluster_that_refuses_this_process_says_why_in_the_message(tmp_path_fa
 _LOSE_THE_CLUSTER = """
 import sys
 from digitcnn.data import load_embedded
-from digitcnn.jobs import JobBoard
+from digitcnn.jobs.board import JobBoard
 from digitcnn.training import TrainingConfig
 
 board, dataset = JobBoard(1), load_embedded()

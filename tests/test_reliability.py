@@ -216,7 +216,7 @@ def test_a_training_killed_mid_run_saves_nothing(tmp_path, small_dataset):
 # --- Many users at once ---------------------------------------------------------------------------
 
 def test_two_trainings_at_once_both_save_correct_files(small_dataset, tmp_path):
-    from digitcnn.jobs import FINISHED, JobBoard
+    from digitcnn.jobs.board import FINISHED, JobBoard
     from digitcnn.training import TrainingConfig
 
     board = JobBoard()

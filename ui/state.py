@@ -24,7 +24,7 @@ from digitcnn import config, data
 from digitcnn.storage import registry
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError
-from digitcnn.jobs import JobBoard, TrainingJob, server_board
+from digitcnn.jobs.board import JobBoard, TrainingJob, server_board
 from ui import identity
 
 UPLOAD = "upload"  # the data-source choice that means "the CSV this user uploaded"
@@ -64,7 +64,7 @@ def load_source(source: str) -> Dataset:
 
 @st.cache_resource(on_release=lambda board: board.close())
 def job_board() -> JobBoard:
-    """The process's trainings of every browser (see digitcnn.jobs.server_board: in worker processes, as
+    """The process's trainings of every browser (see digitcnn.jobs.board.server_board: in worker processes, as
     Streamlit clears Keras's state after every run of a page, which would break a model built in one of the
     server's threads); a thread cancels those whose browser has gone."""
     board = server_board()
@@ -457,7 +457,7 @@ def _owner() -> str:
 
 def start_training(name: str, dataset: Dataset, settings, work=None) -> TrainingJob:
     """Start training a model called ``name`` for this user, or queue it behind other users' trainings
-    (see digitcnn.jobs.JobBoard.start, and its ``work``); it replaces the user's previous job, which lets
+    (see digitcnn.jobs.board.JobBoard.start, and its ``work``); it replaces the user's previous job, which lets
     go of its model."""
     previous = training_job()
     job = job_board().start(_owner(), name, dataset, settings, work)

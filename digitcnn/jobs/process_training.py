@@ -41,13 +41,12 @@ import threading
 import time
 import traceback
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Callable
 
+from digitcnn import config
 from digitcnn.errors import DigitCNNError, TrainingCancelled, TrainingFailed
 
 _log = logging.getLogger(__name__)
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds the digitcnn package
 POLL_SECONDS = 0.1  # how often the caller looks for a cancel and for a worker that died without a word
 BATCH_EVENT_SECONDS = 0.25  # a worker sends at most one batch event per this long (epoch ends: every one)
 CANCEL_GRACE_SECONDS = 10.0  # a cancelled worker gets this long to stop after its batch before it is killed
@@ -66,7 +65,7 @@ class WorkerLost(TrainingFailed):
 
 class ProcessTrainer:
     """Runs jobs' work in up to ``count`` worker processes (one job at a time each; the caller, such as a
-    :class:`~digitcnn.jobs.JobBoard`, keeps to ``count`` at once), each of which imports the modules
+    :class:`~digitcnn.jobs.board.JobBoard`, keeps to ``count`` at once), each of which imports the modules
     ``imports`` before its first task (by default TensorFlow and what a training needs; ``"module:function"``
     also calls that function, :func:`digitcnn.training.warm_up` say). Calling it trains:
     ``trainer(dataset, config, on_progress=…, cancel=…)`` is :func:`digitcnn.training.train` in a worker."""
@@ -214,7 +213,7 @@ def _unreadable(error, config, on_progress, cancel):
 def _worker_environment() -> dict[str, str]:
     """This process's environment, with this copy of digitcnn first on the worker's path (whatever folder the
     server was started from)."""
-    path = [str(_PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    path = [str(config.PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
 
 

@@ -38,10 +38,9 @@ import threading
 import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from pathlib import Path
 from typing import Callable
 
-from digitcnn.config import RAY_ADDRESS_VARIABLE
+from digitcnn.config import PROJECT_ROOT, RAY_ADDRESS_VARIABLE
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError, SettingsError, TrainingCancelled, TrainingFailed
 from digitcnn.jobs.process_training import ProcessTrainer, WorkerLost
@@ -54,7 +53,7 @@ BATCH_EVENT_SECONDS = 0.25  # the worker sends at most one batch event per this 
 CHANNEL_TIMEOUT_SECONDS = 60.0  # a channel that does not answer within this long (a few ms when well) is lost
 CANCEL_GRACE_SECONDS = 5.0  # a cancelled worker gets this long to stop after its batch before it is killed
 DRIVER_IMPORTS = ("ray", "digitcnn.jobs.ray_training")  # what a process driving trainings on Ray imports ahead
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = PROJECT_ROOT / "digitcnn"  # what Ray ships to its workers
 _connect_lock = threading.Lock()
 _connection: Future | None = None  # this process's latest ray.init: running, failed or done (see connect)
 

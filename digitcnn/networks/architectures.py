@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from digitcnn.data import IMAGE_SIDE, NOT_A_DIGIT
+from digitcnn.data import IMAGE_SIDE
 from digitcnn.errors import SettingsError
 
 CLASS_COUNT = 10
@@ -273,7 +273,7 @@ def compile_for_training(model, optimizer, label_smoothing: float) -> None:
 
 def one_hot(labels):
     """Training labels (a tensor) as the rows :func:`build`'s models learn from: a digit 0–9 as its
-    one-hot row, :data:`NOT_A_DIGIT` as the uniform row (every digit equally likely)."""
+    one-hot row, :data:`~digitcnn.data.NOT_A_DIGIT` as the uniform row (every digit equally likely)."""
     import tensorflow as tf
 
     digits = tf.one_hot(labels, CLASS_COUNT)

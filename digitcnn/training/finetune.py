@@ -49,7 +49,7 @@ from digitcnn.data.seen import TrainingRecord, overlap
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 from digitcnn.training import SETTINGS as TRAINING_SETTINGS
 from digitcnn.training import (FITTING_REFUSAL, HANDING_OVER, LIKENESS_NON_DIGITS, READ_COST, SCORING_TEST, Progress,
-                               _images_read_after_learning, _ProgressRelay, first_step, fit_digit_likeness)
+                               _images_read_after_learning, _ProgressRelay, fit_digit_likeness)
 
 # The steps of a fine-tune besides its batches (see digitcnn.training's), as a person sees them.
 LOADING = "Loading the model"
