@@ -88,8 +88,8 @@ def write_csv(dataset: Dataset, path: str | os.PathLike, header: bool = True) ->
     except OSError as error:
         reason = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
                   errno.EROFS: "read-only file system",  # its folder exists: a refused creation is read-only too
-                  errno.ENOENT: "its folder takes no new files (read-only)"}.get(error.errno, files.reason(error).lower())
-        raise DataError(f"cannot write {path.name}: {reason}") from None
+                  errno.ENOENT: "its folder takes no new files (read-only)"}.get(error.errno)
+        raise DataError(f"cannot write {path.name}: {reason or files.reason(error).lower()}") from None
     return path
 
 
