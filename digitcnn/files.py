@@ -8,7 +8,8 @@
   at once each write their own temporary (a fixed ``NAME.tmp`` was shared by them, and corrupted).
 
 Both raise ``OSError`` (its ``strerror`` says why in words, without the path) for the caller to word
-as its own error (:class:`~digitcnn.errors.DataError`, :class:`~digitcnn.errors.ImageError`, …).
+as its own error (:class:`~digitcnn.errors.DataError`, :class:`~digitcnn.errors.ImageError`, …);
+:func:`reason` gives those words (a user of a shared server sees no server paths).
 """
 
 from __future__ import annotations
@@ -83,3 +84,8 @@ def replaced_atomically(path: str | os.PathLike):
         if descriptor is not None:
             os.close(descriptor)
         temporary.unlink(missing_ok=True)
+
+
+def reason(error: Exception) -> str:
+    """What went wrong, without the file's full path (which OSError's text includes)."""
+    return (error.strerror if isinstance(error, OSError) else None) or str(error) or type(error).__name__

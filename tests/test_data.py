@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from digitcnn import config, data
+from digitcnn.data import npz_files
 from digitcnn.errors import DataError, SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -278,7 +279,7 @@ def test_npz_declaring_a_billion_images_is_refused_before_reading(tmp_path, smal
 
 def test_npz_member_unpacking_beyond_the_limit_is_refused_before_reading(tmp_path, small_dataset, monkeypatch):
     path = _write_npz(tmp_path / "mnist.npz", small_dataset, x_train=np.zeros((2000, 28, 28), np.uint8))
-    monkeypatch.setattr(data, "MAX_PIXELS", 100_000)  # so 1.5 MB unpacked is over it
+    monkeypatch.setattr(npz_files, "MAX_PIXELS", 100_000)  # so 1.5 MB unpacked is over it
     with pytest.raises(DataError, match=r"^mnist\.npz, x_train: unpacks to 1,568,\d+ bytes, more than the 865,536"):
         data.load_npz(path)
 

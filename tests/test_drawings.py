@@ -18,8 +18,8 @@ from PIL import Image, ImageDraw
 
 from digitcnn import config, data
 from digitcnn.data import preprocess
-from digitcnn.data.drawings import (MAX_CANVAS_PNG_BYTES, PRIVATE_WRITER, SCHEMA_VERSION, Drawing, DrawingStore,
-                               is_private, private_writer, shown_writer, writer_name)
+from digitcnn.data.drawings import MAX_CANVAS_PNG_BYTES, SCHEMA_VERSION, Drawing, DrawingStore
+from digitcnn.data.writers import PRIVATE_WRITER, is_private, private_writer, shown_writer, writer_name
 from digitcnn.errors import DataError, DrawingStoreError, EmptyDrawingError, ImageError, SettingsError
 from digitcnn.data import NOT_A_DIGIT
 

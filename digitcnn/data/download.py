@@ -28,7 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from digitcnn import config, data, files
+from digitcnn import config, files
+from digitcnn.data.idx_files import read_idx
 from digitcnn.errors import DataError, DigitCNNError, DownloadError
 
 TIMEOUT_SECONDS = 30  # for the connection and for each read: a stalled download fails instead of hanging
@@ -211,7 +212,7 @@ def _check(mnist_file: MnistFile, temporary: Path, base: str) -> None:
     content has MNIST's MD5 (so another dataset in MNIST's format at the address is not taken for it)."""
     not_mnist = f"the {mnist_file.name} at {base} is not MNIST's"
     try:
-        content = data.read_idx(temporary, dimensions=len(mnist_file.shape))
+        content = read_idx(temporary, dimensions=len(mnist_file.shape))
     except DataError as error:
         raise DownloadError(f"{not_mnist}: {str(error).removeprefix(temporary.name + ': ')}") from None
     if content.shape != mnist_file.shape:

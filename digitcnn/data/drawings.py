@@ -19,9 +19,8 @@ SQLite database, one of a newer schema version (``PRAGMA user_version``) or one 
 :class:`~digitcnn.errors.DrawingStoreError` naming it, and is left exactly as it was. Reads open the file
 read-only, so a store on a read-only file system can still be read (keeping drawings there says why it cannot).
 
-Whose drawings: a *writer* is either a name people type (anyone who types it shares its drawings: the command
-line's ``--writer``, a name typed in the app) or a private writer, one browser's own (see
-:func:`private_writer`), never shown by its key: :func:`shown_writer` names it :data:`PRIVATE_WRITER`.
+Whose drawings: a *writer* is a name people type or one browser's private writer, never shown by its key
+(:mod:`digitcnn.data.writers`, whose names this module offers too).
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ import contextlib
 import io
 import numbers
 import os
-import re
 import sqlite3
 import time
 from dataclasses import dataclass, field, fields
@@ -39,29 +37,26 @@ from pathlib import Path
 
 import numpy as np
 
-from digitcnn import config, data
+from digitcnn import config
 from digitcnn.data import preprocess
+from digitcnn.data.csv_files import write_csv
+from digitcnn.data.dataset import IMAGE_SIDE, NOT_A_DIGIT, Dataset
+# The writers' names are checked by writers.py; PRIVATE_WRITER, is_private and private_writer are named here too,
+# for the callers that take everything about drawings from this module.
+from digitcnn.data.writers import PRIVATE_WRITER, is_private, private_writer, shown_writer, writer_name  # noqa: F401
 from digitcnn.errors import DataError, DrawingStoreError, EmptyDrawingError, ImageError, SettingsError
-from digitcnn.data import NOT_A_DIGIT
 
 SCHEMA_VERSION = 1  # kept in PRAGMA user_version; a file of a higher version was made by a newer DigitCNN
 BUSY_TIMEOUT_SECONDS = 10.0  # how long a write waits for the others before it gives up
-MAX_WRITER_LENGTH = 64
 MAX_CANVAS_PNG_BYTES = 30_000  # larger canvas pictures are halved in size until they fit
 LABELS = (*range(10), NOT_A_DIGIT)
 NOT_A_DIGIT_FOLDER = "not-a-digit"
 LABEL_FOLDERS = {**{str(digit): digit for digit in range(10)}, NOT_A_DIGIT_FOLDER: NOT_A_DIGIT}
 SOURCE_NAME = "My drawings"
-PRIVATE_WRITER = "a private writer"  # how one browser's own writer is named wherever people may read it
-# A private writer is this mark and a browser's key. The mark is a control character that is not a blank (so no
-# strip() takes it off), which no typed name can hold (names are printable): nobody can type their way into it.
-_PRIVATE_MARK = "\x01"
-_PRIVATE_KEY = re.compile(r"[0-9a-f]{16,64}")
-_SHOWN_NAME_LENGTH = 40  # a name in an error is cut to this many characters: the error is one line
 
 _SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PIXELS = data.IMAGE_SIDE * data.IMAGE_SIDE
+_PIXELS = IMAGE_SIDE * IMAGE_SIDE
 # AUTOINCREMENT: an id is never handed out twice, so a deleted drawing can always be restored under its own id.
 # The CHECKs repeat what add() checks, so that no other program can leave a row that reads back wrong.
 _SCHEMA = (
@@ -237,7 +232,7 @@ class DrawingStore:
             counts[NOT_A_DIGIT] = found[NOT_A_DIGIT]
         return counts
 
-    def dataset(self, writer: str | None = None) -> data.Dataset:
+    def dataset(self, writer: str | None = None) -> Dataset:
         """The drawings of digits (not those marked "not a digit") as a :class:`~digitcnn.data.Dataset`, oldest
         first, named ``My drawings`` (``My drawings (W)`` for writer W's alone, a private writer named as
         :func:`shown_writer` names it). A Dataset cannot be empty: with no such drawings yet, raises
@@ -251,11 +246,11 @@ class DrawingStore:
             raise DataError(f"{source}: no drawings yet of digits 0–9 to learn from")
         images = np.frombuffer(b"".join(image for _, image in rows), dtype=np.uint8)
         labels = np.array([label for label, _ in rows], dtype=np.int64)
-        return data.Dataset(images.reshape(-1, data.IMAGE_SIDE, data.IMAGE_SIDE), labels, source)
+        return Dataset(images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE), labels, source)
 
     def export_csv(self, path: str | os.PathLike, writer: str | None = None) -> Path:
         """Write :meth:`dataset` as a CSV in the tutorial's format (see :func:`digitcnn.data.write_csv`)."""
-        return data.write_csv(self.dataset(writer), path)
+        return write_csv(self.dataset(writer), path)
 
     # -- the file
 
@@ -418,41 +413,6 @@ def _row(drawing_id, created, writer, label, image, canvas_png, model, answer, c
             model, None if answer is None else int(answer), confidence)
 
 
-def writer_name(writer) -> str:
-    """``writer`` trimmed, if it is a name of 1 to :data:`MAX_WRITER_LENGTH` printable characters (or a
-    :func:`private_writer`, as it is): the one rule for writers' names, of kept drawings and of fine-tunings."""
-    if is_private(writer):
-        return writer
-    name = writer.strip() if isinstance(writer, str) else None
-    if not name or len(name) > MAX_WRITER_LENGTH or not name.isprintable():
-        shown = repr(writer)
-        if len(shown) > _SHOWN_NAME_LENGTH:  # the message stays one readable line, whatever was typed
-            shown = f"{shown[:_SHOWN_NAME_LENGTH]}… ({len(writer):,} characters)"
-        raise SettingsError(f"writer {shown} is not a name: the writer's name must be 1–{MAX_WRITER_LENGTH} "
-                            f"printable characters")
-    return name
-
-
-def private_writer(key: str) -> str:
-    """The writer one browser keeps its drawings as when they are shared under no name: ``key`` (the browser's
-    own, 16–64 hex digits, see ``ui.identity``) marked so that no typed name can be it."""
-    if not isinstance(key, str) or not _PRIVATE_KEY.fullmatch(key):
-        raise SettingsError("a private writer's key must be 16–64 hex digits")
-    return _PRIVATE_MARK + key
-
-
-def is_private(writer) -> bool:
-    """Whether ``writer`` is a :func:`private_writer`."""
-    return (isinstance(writer, str) and writer.startswith(_PRIVATE_MARK)
-            and bool(_PRIVATE_KEY.fullmatch(writer[len(_PRIVATE_MARK):])))
-
-
-def shown_writer(writer) -> str:
-    """``writer`` as people may read it (on a model card, in a list): its name, or :data:`PRIVATE_WRITER` for
-    a private writer, whose key is never shown."""
-    return PRIVATE_WRITER if is_private(writer) else writer_name(writer)
-
-
 def _label(label) -> int:
     if not _is_whole(label) or label not in LABELS:
         raise SettingsError(f"label {label!r} is not a digit 0–9, or {NOT_A_DIGIT} for not a digit")
@@ -483,7 +443,7 @@ def _filter(writer, label) -> tuple[str, tuple]:
 def image_bytes(image) -> bytes:
     """The 784 bytes of a 28×28 image: whole numbers 0–255 as they are, floats in [0, 1] scaled to 0–255."""
     array = np.asarray(image)
-    if array.shape != (data.IMAGE_SIDE, data.IMAGE_SIDE):
+    if array.shape != (IMAGE_SIDE, IMAGE_SIDE):
         raise SettingsError(f"a drawing's image must be 28×28, got shape {array.shape}")
     if array.dtype.kind in "iu":
         if array.min() < 0 or array.max() > 255:
@@ -523,7 +483,7 @@ def _small_png(canvas_png) -> bytes | None:
 
 def _drawing(row: tuple) -> Drawing:
     drawing_id, created, writer, label, image, canvas_png, model, answer, confidence = row
-    pixels = np.frombuffer(image, dtype=np.uint8).reshape(data.IMAGE_SIDE, data.IMAGE_SIDE)  # read-only, as bytes are
+    pixels = np.frombuffer(image, dtype=np.uint8).reshape(IMAGE_SIDE, IMAGE_SIDE)  # read-only, as bytes are
     return Drawing(drawing_id, created, writer, label, pixels, canvas_png, model, answer, confidence)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 
 from digitcnn import files
-from digitcnn.data import IMAGE_SIDE
+from digitcnn.data.dataset import IMAGE_SIDE
 from digitcnn.errors import EmptyDrawingError, ImageError
 
 MNIST_BOX = 20  # the longer side of a digit's bounding box in MNIST

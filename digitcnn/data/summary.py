@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from digitcnn.data import IMAGE_SIDE, PIXEL_COUNT, Dataset
+from digitcnn.data.dataset import IMAGE_SIDE, PIXEL_COUNT, Dataset
 
 
 def overview(dataset: Dataset) -> dict:
