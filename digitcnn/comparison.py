@@ -37,7 +37,7 @@ from digitcnn.data.seen import TrainingRecord, overlap
 
 if TYPE_CHECKING:
     from digitcnn.reading.inference import Predictor
-    from digitcnn.storage.registry import ModelCard
+    from digitcnn.storage.card import ModelCard
 
 SIGNIFICANCE = 0.05  # a difference with a p-value below this is called significant
 TIMED_DRAWINGS = 50  # drawings read one at a time to time a model (the median is reported)

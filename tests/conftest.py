@@ -35,6 +35,17 @@ def tiny_result(small_dataset):
     return result, events
 
 
+@pytest.fixture
+def saved(tiny_result, tmp_path):
+    """The tiny model saved as 'tiny' in a fresh models folder."""
+    from digitcnn.storage import registry
+
+    result, _ = tiny_result
+    card = registry.ModelCard.from_training("tiny", result)
+    registry.save_model(result.model, card, tmp_path)
+    return result, tmp_path
+
+
 @pytest.fixture(scope="session")
 def mnist_dir():
     """The folder of canonical MNIST IDX files named by $DIGITCNN_MNIST_DIR; skips without it."""

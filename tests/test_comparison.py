@@ -199,7 +199,7 @@ def test_describe(verdict, words):
 def two_models(small_dataset, tiny_result):
     """The tiny model of conftest and a second one, trained for one epoch with another seed, with their cards."""
     from digitcnn import training
-    from digitcnn.storage.registry import ModelCard
+    from digitcnn.storage.card import ModelCard
 
     first, _ = tiny_result
     second = training.train(small_dataset, training.TrainingConfig(architecture="article", epochs=1,

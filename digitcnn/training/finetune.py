@@ -25,7 +25,7 @@ says they are no test. The fine-tuned model's record is the base model's, the ta
 replayed digits.
 
 The gate: if the accuracy on the data's test set falls by more than ``max_accuracy_drop`` (0.1 points), the
-result is marked not passed and :meth:`ModelCard.from_fine_tune <digitcnn.storage.registry.ModelCard.from_fine_tune>`
+result is marked not passed and :meth:`ModelCard.from_fine_tune <digitcnn.storage.card.ModelCard.from_fine_tune>`
 refuses to make its card, so it cannot be saved.
 """
 
