@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitcnn import config
+from digitcnn import config, files
 from digitcnn.data import preprocess
 from digitcnn.data.csv_files import write_csv
 from digitcnn.data.dataset import IMAGE_SIDE, NOT_A_DIGIT, Dataset
@@ -268,13 +268,13 @@ class DrawingStore:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise DrawingStoreError(
-                    f"{path.name}: its folder {path.parent.name}/ cannot be made ({_reason(error)})") from None
+                    f"{path.name}: its folder {path.parent.name}/ cannot be made ({files.reason(error)})") from None
             return
         try:
             with open(path, "rb") as handle:
                 header = handle.read(len(_SQLITE_HEADER))
         except OSError as error:
-            raise DrawingStoreError(f"{path.name}: cannot be read ({_reason(error)})") from None
+            raise DrawingStoreError(f"{path.name}: cannot be read ({files.reason(error)})") from None
         if header and header != _SQLITE_HEADER:  # an empty file is an empty database to SQLite
             raise DrawingStoreError(f"{path.name}: not an SQLite database, so not a database of drawings; "
                                     f"it was left as it is (name another file for drawings)")
@@ -489,7 +489,3 @@ def _drawing(row: tuple) -> Drawing:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _reason(error: OSError) -> str:
-    return error.strerror or type(error).__name__
