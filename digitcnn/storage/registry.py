@@ -598,7 +598,7 @@ def _check_fine_tuned(record: dict, where: str) -> None:
     valid fine-tune settings, and scores from 0 to 1 before and after. Entries this version does not know are
     ignored (a newer digitcnn's)."""
     from digitcnn.data.drawings import writer_name
-    from digitcnn.training.finetune import FineTuneConfig
+    from digitcnn.training.finetune_config import FineTuneConfig
 
     _check_entries(record, _FINE_TUNED_KINDS, where)
     try:
