@@ -10,7 +10,6 @@ import numpy as np
 from digitcnn.data import Dataset
 from digitcnn.errors import SettingsError
 
-
 MIN_DRAWINGS = 10  # fewer drawings in all teach nothing that lasts
 
 

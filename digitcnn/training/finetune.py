@@ -46,19 +46,20 @@ from digitcnn.networks.evaluation import Evaluation, evaluate
 from digitcnn.percentages import share_text
 from digitcnn.reading.refusal import RefusalRule, fit_refusal
 from digitcnn.data.seen import TrainingRecord, overlap
+from digitcnn.training.augmentation import augmenter
 from digitcnn.training.drawings_rule import check_drawings, split_drawings
 from digitcnn.training.finetune_config import FineTuneConfig
 from digitcnn.training.likeness import LIKENESS_NON_DIGITS, fit_digit_likeness
+from digitcnn.training.pipelines import EVALUATION_BATCH_SIZE, network_dataset, network_inputs
 from digitcnn.training.progress import (FITTING_REFUSAL, HANDING_OVER, READ_COST, SCORING_TEST, Progress,
                                         ProgressRelay, images_read_after_learning)
+from digitcnn.training.splits import make_split
 
 # The steps of a fine-tune besides its batches (see digitcnn.training's), as a person sees them.
 LOADING = "Loading the model"
 SCORING_BEFORE = "Scoring the model before it learns"
 CALIBRATING_TAUGHT = "Scoring and calibrating on the taught drawings"
 STEPS_AFTER_TEACHING = (CALIBRATING_TAUGHT, SCORING_TEST, FITTING_REFUSAL)
-
-_EVALUATION_BATCH_SIZE = 512
 
 
 @dataclass(frozen=True)
@@ -199,12 +200,12 @@ def fine_tune(
     model = _inference_copy(model)
     learned = _Images(np.concatenate([taught.images, replayed[-1].images]),
                       np.concatenate([taught.labels, replayed[-1].labels]))
-    train_probabilities = predict_probabilities(model, learned.images, _EVALUATION_BATCH_SIZE)
+    train_probabilities = predict_probabilities(model, learned.images, EVALUATION_BATCH_SIZE)
     temperature = fit_temperature(train_probabilities, learned.labels) if settings.refit_temperature \
         else base_card.temperature
     _fold_temperature(model, temperature)
     if reading != PLAIN:  # the temperature was fitted to the plain reading; the scores are the model's reading's
-        train_probabilities = predict_probabilities(model, learned.images, _EVALUATION_BATCH_SIZE, reading)
+        train_probabilities = predict_probabilities(model, learned.images, EVALUATION_BATCH_SIZE, reading)
     train_accuracy = float((train_probabilities.argmax(axis=1) == learned.labels).mean())
     _check_cancel(cancel)
     relay.step(SCORING_TEST)
@@ -255,8 +256,6 @@ def data_parts(data: Dataset, base_card) -> tuple[Dataset, Dataset, str]:
     """The digits of ``data`` to replay, its test set, and where that came from: the source's own test set
     ("own") when it has one, else ("holdout") the part that the base model's card held out, so that no
     digit the base model learned from is scored."""
-    from digitcnn.training.splits import make_split
-
     if data.test is not None:
         return Dataset(data.images, data.labels, data.source), data.test, "own"
     settings = replace(base_card.training_config, test_set="holdout", train_limit=None)
@@ -394,9 +393,6 @@ def _pipeline(epochs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], settings:
 
     import tensorflow as tf
 
-    from digitcnn.training.augmentation import augmenter
-    from digitcnn.training.pipelines import network_inputs
-
     parts = [tf.data.Dataset.from_tensor_slices(arrays).batch(settings.batch_size) for arrays in epochs]
     pipeline = functools.reduce(tf.data.Dataset.concatenate, parts).map(
         lambda x, y, w: (*network_inputs(x, y), w), num_parallel_calls=tf.data.AUTOTUNE)
@@ -407,9 +403,7 @@ def _pipeline(epochs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], settings:
 
 
 def _validation(dataset: Dataset):
-    from digitcnn.training.pipelines import network_dataset
-
-    return network_dataset(dataset, _EVALUATION_BATCH_SIZE)
+    return network_dataset(dataset, EVALUATION_BATCH_SIZE)
 
 
 # --- Scores and the report ---------------------------------------------------------------------------
@@ -424,12 +418,12 @@ class _Scored:
 def _scores(model, personal_test: Dataset | None, data_test: Dataset, reading: str) -> _Scored:
     from digitcnn.reading.inference import predict_probabilities, predict_with_features
 
-    probabilities, features = predict_with_features(model, data_test.images, _EVALUATION_BATCH_SIZE, reading)
+    probabilities, features = predict_with_features(model, data_test.images, EVALUATION_BATCH_SIZE, reading)
     evaluation = evaluate(data_test.labels, probabilities)
     per_digit = [math.nan] * 10
     personal = math.nan
     if personal_test is not None:
-        right = predict_probabilities(model, personal_test.images, _EVALUATION_BATCH_SIZE, reading).argmax(axis=1) \
+        right = predict_probabilities(model, personal_test.images, EVALUATION_BATCH_SIZE, reading).argmax(axis=1) \
             == personal_test.labels
         personal = float(right.mean())
         per_digit = [float(right[personal_test.labels == digit].mean()) if (personal_test.labels == digit).any()

@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 from digitcnn.training.recipes import SETTINGS as TRAINING_SETTINGS
 
-
 FREEZE_CHOICES = ("nothing", "batchnorm", "features")
 
 

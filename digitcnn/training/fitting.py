@@ -35,7 +35,6 @@ from digitcnn.training.progress import (CALIBRATING, FITTING_REFUSAL, HANDING_OV
 from digitcnn.training.recipes import TrainingConfig, fitted_to_run
 from digitcnn.training.splits import Split, make_split, train_score_sample, validation_split
 
-
 WARM_UP_IMAGES = 300  # what warm_up trains on: enough for a validation share and a refusal rule to be fitted
 
 

@@ -11,7 +11,6 @@ from digitcnn.data import Dataset
 from digitcnn.training.augmentation import augmenter
 from digitcnn.training.recipes import TrainingConfig
 
-
 EVALUATION_BATCH_SIZE = 512
 
 

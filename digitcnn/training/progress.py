@@ -13,7 +13,6 @@ import numpy as np
 
 from digitcnn.reading.inference import PLAIN
 
-
 # The steps of a run besides its batches, named as a person sees them: one before the first batch (the first batch
 # also traces the network), those after the last, and the handing over of a run made in a worker process.
 PREPARING = "Preparing the images and the network"

@@ -13,7 +13,6 @@ from digitcnn.networks.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE,
 from digitcnn.reading.inference import PLAIN, READINGS
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 
-
 TEST_SET_CHOICES = ("auto", "holdout", "own")
 MAX_EPOCHS = 200  # the recipes take 10 to 13; more only waits longer
 MIN_STEPS_PER_EPOCH = 40  # on small data the batch size is halved until an epoch has at least this many steps…

@@ -15,7 +15,6 @@ from digitcnn.data.seen import TrainingRecord
 from digitcnn.errors import DataError
 from digitcnn.training.recipes import TrainingConfig
 
-
 # The training accuracy and the temperature are measured on at most this many training digits, drawn with the
 # run's seed: all 60,000 of full MNIST took 16 s of a 2-core quick run (a seventh of it). Measured on the shipped
 # model's 60,000 training digits (99.43%, temperature 1.033): three samples of 5,000 gave 99.30–99.52% and
