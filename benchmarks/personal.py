@@ -30,7 +30,8 @@ from digitcnn import config, data
 from digitcnn.data import preprocess
 from digitcnn.storage import registry
 from digitcnn.errors import EmptyDrawingError
-from digitcnn.training.finetune import FineTuneConfig, fine_tune
+from digitcnn.training.finetune import fine_tune
+from digitcnn.training.finetune_config import FineTuneConfig
 from digitcnn.reading.inference import predict_probabilities
 
 POOL_PER_DIGIT = 20  # drawings per digit set aside to teach from; the rest are scored

@@ -569,8 +569,10 @@ def _fine_tune(arguments) -> int:
     drawings = store.dataset(writer)
     writers = [writer] if writer else store.writers()
     from digitcnn.training import finetune  # TensorFlow comes with the fine-tuning itself, after these quick checks
+    from digitcnn.training.drawings_rule import check_drawings
+    from digitcnn.training.finetune_config import FineTuneConfig
 
-    finetune.check_drawings(drawings, finetune.FineTuneConfig().personal_test_share)  # before the model and data load
+    check_drawings(drawings, FineTuneConfig().personal_test_share)  # before the model and data load
     model, card = registry.load_model(arguments.model, arguments.models_dir)
     record = registry.load_training_record(arguments.model, arguments.models_dir)
     dataset = data.load_dataset(arguments.data)

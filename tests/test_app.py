@@ -334,7 +334,7 @@ def test_a_name_that_cannot_be_saved_is_refused_before_training_and_a_result_sav
 
 
 def test_teaching_under_a_name_that_cannot_be_saved_is_refused_before_it_starts(app, tmp_path, embedded):
-    from digitcnn.training.finetune import MIN_DRAWINGS
+    from digitcnn.training.drawings_rule import MIN_DRAWINGS
 
     store = _store(tmp_path)
     for index in range(MIN_DRAWINGS):
@@ -730,7 +730,7 @@ def test_the_train_form_and_its_results_use_plain_words_and_no_rounded_certainty
 
 
 def test_teaching_states_its_rule_and_its_button_says_what_is_missing(app, tmp_path, embedded):
-    from digitcnn.training import finetune
+    from digitcnn.training import drawings_rule, finetune_config
 
     store = _store(tmp_path)
     zeros, sevens = (np.flatnonzero(embedded.labels == digit) for digit in (0, 7))
@@ -740,7 +740,7 @@ def test_teaching_states_its_rule_and_its_button_says_what_is_missing(app, tmp_p
     test = _train_page_with_sidebar()
     test.sidebar.text_input[0].set_value("me").run()  # shared under the name they were kept under
     assert not test.exception, test.exception
-    rule = finetune.teaching_rule(finetune.FineTuneConfig().personal_test_share)
+    rule = drawings_rule.teaching_rule(finetune_config.FineTuneConfig().personal_test_share)
     assert "at least 2 of each digit" in rule and any(rule in markdown.value for markdown in test.markdown)
     [teach] = [button for button in test.button if button.label.startswith("Keep")]
     assert teach.label == "Keep one more drawing of 7 to teach" and teach.disabled

@@ -17,8 +17,10 @@ from digitcnn.errors import ModelFileError, SettingsError, TrainingCancelled
 from digitcnn.data import NOT_A_DIGIT
 from digitcnn.percentages import share_text
 from digitcnn.jobs.teaching import fine_tune_saved_model
-from digitcnn.training.finetune import (MIN_DRAWINGS, FineTuneConfig, check_drawings, drawings_missing, fine_tune,
-                                        split_drawings, teaching_rule)
+from digitcnn.training.drawings_rule import (MIN_DRAWINGS, check_drawings, drawings_missing, split_drawings,
+                                             teaching_rule)
+from digitcnn.training.finetune import fine_tune
+from digitcnn.training.finetune_config import FineTuneConfig
 
 QUICK = FineTuneConfig(epochs=4, replay=5, batch_size=32, learning_rate=1e-3, augment=False, seed=3)
 

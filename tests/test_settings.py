@@ -3,7 +3,7 @@ import math
 import pytest
 
 from digitcnn import training
-from digitcnn.training import finetune
+from digitcnn.training import finetune_config
 from digitcnn.errors import SettingsError
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting
 
@@ -48,7 +48,7 @@ def _edges(setting):
 
 
 @pytest.mark.parametrize("config, declared", [(training.TrainingConfig, training.SETTINGS),
-                                              (finetune.FineTuneConfig, finetune.SETTINGS)])
+                                              (finetune_config.FineTuneConfig, finetune_config.SETTINGS)])
 def test_every_declared_setting_is_what_the_config_checks(config, declared):
     """The declarations are the rules: each range's ends are taken or refused exactly as declared, each
     choice is taken and anything else refused."""

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from digitcnn import data, training
+from digitcnn.training import augmentation, progress
 from digitcnn.networks import calibration, architectures
 from digitcnn.errors import DataError, SettingsError, TrainingCancelled
 
@@ -55,7 +56,7 @@ def test_a_test_image_that_copies_a_training_image_is_no_test_image(small_datase
     doubled = small_dataset.subset(twice, "doubled")
     split = training.make_split(doubled, training.TrainingConfig(test_fraction=0.25))
     assert len(split.train) == 525 and not np.isin(split.test.image_digests, split.train.image_digests).any()
-    naive = training.split_dataset(doubled, 0.25, training.TrainingConfig.seed)[1]
+    naive = data.split_dataset(doubled, 0.25, training.TrainingConfig.seed)[1]
     assert len(split.test) < len(naive) == 175  # the copies the plain split put in the test part are left out
     with_own = type(small_dataset)(small_dataset.images, small_dataset.labels, "x", small_dataset.subset(slice(0, 9)))
     with pytest.raises(DataError, match="x: each of its 9 test images is also one of its training images: none is "
@@ -97,9 +98,9 @@ def test_every_step_before_the_first_batch_and_after_the_last_is_named_in_order(
 def test_the_time_left_waits_for_the_pace_after_the_first_batch_then_falls():
     """The first batch also traces the network: a pace counted from the start once said "about 412 s left"."""
     events, clock = [], [0.0]
-    relay = training._ProgressRelay(epochs=2, batches=10, on_progress=events.append,
-                                    steps_after=("scoring",), after_units=5)
-    training.time.perf_counter, real = (lambda: clock[0]), training.time.perf_counter
+    relay = progress.ProgressRelay(epochs=2, batches=10, on_progress=events.append,
+                                   steps_after=("scoring",), after_units=5)
+    progress.time.perf_counter, real = (lambda: clock[0]), progress.time.perf_counter
     try:
         relay.started = 0.0
         for batch in range(10):
@@ -107,7 +108,7 @@ def test_the_time_left_waits_for_the_pace_after_the_first_batch_then_falls():
             relay.batch_end(batch)
         relay.step("scoring")
     finally:
-        training.time.perf_counter = real
+        progress.time.perf_counter = real
     left = [e.seconds_left for e in events]
     assert left[:training.PACE_AFTER_BATCHES] == [None] * training.PACE_AFTER_BATCHES  # estimating, no guess
     assert left[training.PACE_AFTER_BATCHES] == pytest.approx(1.0 * (20 - 6 + 5))  # the steady pace, steps included
@@ -225,7 +226,7 @@ def test_stroke_width_augmentation_thickens_and_thins_but_keeps_the_digit_in_pla
     import tensorflow as tf
 
     images = tf.constant(small_dataset.images[:200, ..., None] / 255.0, tf.float32)
-    varied = training._vary_stroke_width(images).numpy()
+    varied = augmentation.vary_stroke_width(images).numpy()
     ink_before, ink_after = images.numpy().sum(axis=(1, 2, 3)), varied.sum(axis=(1, 2, 3))
     assert (ink_after > ink_before * 1.05).any() and (ink_after < ink_before * 0.95).any()
     assert varied.min() >= 0 and varied.max() <= 1
@@ -238,9 +239,9 @@ def test_coarse_scans_make_some_digits_blocky_and_bold_and_leave_them_in_place(s
     import tensorflow as tf
 
     images = tf.constant(small_dataset.images[:400, ..., None] / 255.0, tf.float32)
-    scanned = training._coarse_scan(images).numpy()
+    scanned = augmentation._coarse_scan(images).numpy()
     changed = np.abs(scanned - images.numpy()).max(axis=(1, 2, 3)) > 0
-    assert 0.5 * training.COARSE_SHARE < changed.mean() < 1.5 * training.COARSE_SHARE
+    assert 0.5 * augmentation.COARSE_SHARE < changed.mean() < 1.5 * augmentation.COARSE_SHARE
     assert scanned.min() >= 0 and scanned.max() <= 1
     solid = lambda batch: (batch > 0.5).sum(axis=(1, 2, 3))  # noqa: E731
     assert np.median(solid(scanned[changed]) / solid(images.numpy()[changed])) > 1.1  # bolder strokes
@@ -255,14 +256,14 @@ def test_the_digit_likeness_sees_digits_through_every_grid_not_one(small_dataset
     equals its own grid's scan, and another grid's differs."""
     images = (small_dataset.images[:60, ..., None] / 255.0).astype(np.float32)
     cut = (0.2, 0.2)
-    scanned = training._scanned_through_every_grid(images, cut)
-    sides = list(range(training.COARSE_GRID[0], training.COARSE_GRID[1] + 1))
+    scanned = augmentation.scanned_through_every_grid(images, cut)
+    sides = list(range(augmentation.COARSE_GRID[0], augmentation.COARSE_GRID[1] + 1))
     parts = np.array_split(np.arange(len(images)), len(sides))
     assert scanned.shape == images.shape and len(sides) > 1
     for side, part in zip(sides, parts):
-        np.testing.assert_allclose(scanned[part], training._coarse_scan(images[part], 1.0, cut, side).numpy())
+        np.testing.assert_allclose(scanned[part], augmentation._coarse_scan(images[part], 1.0, cut, side).numpy())
         other = sides[-1] if side != sides[-1] else sides[0]
-        assert np.abs(scanned[part] - training._coarse_scan(images[part], 1.0, cut, other).numpy()).max() > 0.1
+        assert np.abs(scanned[part] - augmentation._coarse_scan(images[part], 1.0, cut, other).numpy()).max() > 0.1
 
 
 def test_a_network_that_learned_scans_gets_a_digit_likeness_of_more_digits_more_of_them_scanned():
@@ -286,7 +287,7 @@ def test_wider_hands_stretch_narrow_digits_sideways_never_beyond_their_height(sm
 
     tf.random.set_seed(0)
     images = np.concatenate([small_dataset.images[:300] / 255.0, np.zeros((1, 28, 28))])[..., None]  # and a blank
-    widened = training._widened(tf.constant(images, tf.float32), share=1.0).numpy()
+    widened = augmentation._widened(tf.constant(images, tf.float32), share=1.0).numpy()
     inked = lambda batch, axis: (batch.max(axis=(axis, 3)) > 0.5).sum(axis=1)  # noqa: E731 - columns or rows
     columns_before, columns_after = inked(images, 1), inked(widened, 1)
     rows_before, rows_after = inked(images, 2), inked(widened, 2)
@@ -301,10 +302,10 @@ def test_wider_hands_stretch_narrow_digits_sideways_never_beyond_their_height(sm
     assert not widened[-1].any()  # a blank stays blank
 
     all_600 = small_dataset.images[..., None] / 255.0
-    some = training._widened(tf.constant(all_600, tf.float32)).numpy()  # the recipe's share of them
+    some = augmentation._widened(tf.constant(all_600, tf.float32)).numpy()  # the recipe's share of them
     changed = np.abs(some - all_600).max(axis=(1, 2, 3)) > 1e-3
     narrow = inked(all_600, 1) < 0.6 * inked(all_600, 2)
-    assert 0.5 * training.WIDE_SHARE < changed[narrow].mean() < 1.5 * training.WIDE_SHARE
+    assert 0.5 * augmentation.WIDE_SHARE < changed[narrow].mean() < 1.5 * augmentation.WIDE_SHARE
 
 
 def test_a_run_too_short_to_learn_is_told_the_epochs_it_needs():

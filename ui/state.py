@@ -487,10 +487,10 @@ def start_teaching(name: str, base_name: str, data_for_replay: Dataset, settings
     loaded by the job, in its worker, so the page does not wait for it."""
     from digitcnn.data.drawings import shown_writer
     from digitcnn.jobs.teaching import fine_tune_saved_model
-    from digitcnn.training import finetune
+    from digitcnn.training.drawings_rule import check_drawings
 
     drawings = drawing_store().dataset(writer())
-    finetune.check_drawings(drawings, settings.personal_test_share)  # too few: say so now, not from the job
+    check_drawings(drawings, settings.personal_test_share)  # too few: say so now, not from the job
     # The writer as a model card may name it: a private writer's key stays here (see digitcnn.data.drawings.shown_writer).
     teach = functools.partial(fine_tune_saved_model, base_name, config.models_dir(), drawings,
                               shown_writer(writer()))

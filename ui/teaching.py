@@ -18,7 +18,7 @@ from ui.markup import literal
 
 def teach_form(dataset, cards: dict) -> None:
     """Pick a saved model and a name, and press Teach: a fine-tuning job starts (see digitcnn.training.finetune)."""
-    from digitcnn.training import finetune
+    from digitcnn.training import drawings_rule, finetune_config
 
     st.header("Teach a model your handwriting")
     try:
@@ -27,7 +27,7 @@ def teach_form(dataset, cards: dict) -> None:
         st.error(literal(error), icon=":material/error:")
         return
     digits = sum(count for label, count in counts.items() if label >= 0)
-    settings = finetune.FineTuneConfig()
+    settings = finetune_config.FineTuneConfig()
     st.caption(f"Starting from a saved model, it learns the drawings you kept on **Draw a digit** as "
                f"**{literal(state.writer_shown())}** ({digits} digits so far), mixed with replayed digits of the "
                f"data in use ({literal(dataset.source)}) so that it does not forget them. A share of your drawings "
@@ -40,9 +40,9 @@ def teach_form(dataset, cards: dict) -> None:
     if not cards:
         st.info("Save a model first: teaching starts from a saved one.", icon=":material/info:")
         return
-    st.markdown(f"It needs {finetune.teaching_rule(settings.personal_test_share)}: keep them on **Draw a digit** "
+    st.markdown(f"It needs {drawings_rule.teaching_rule(settings.personal_test_share)}: keep them on **Draw a digit** "
                 f"(press **Right**, or pick what it is, under a reading).")
-    missing = finetune.drawings_missing(counts, settings.personal_test_share)
+    missing = drawings_rule.drawings_missing(counts, settings.personal_test_share)
     with st.form("teach_settings"):
         base_column, name_column = st.columns(2)
         names = list(cards)

@@ -9,7 +9,9 @@ from typing import Callable
 from digitcnn.data import Dataset
 from digitcnn.storage import registry
 from digitcnn.training import Progress, first_step
-from digitcnn.training.finetune import LOADING, FineTuneConfig, FineTuneResult, check_drawings, fine_tune
+from digitcnn.training.drawings_rule import check_drawings
+from digitcnn.training.finetune import LOADING, FineTuneResult, fine_tune
+from digitcnn.training.finetune_config import FineTuneConfig
 
 
 def fine_tune_saved_model(

@@ -221,7 +221,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             Recipe(epochs=13, batch_size=128, learning_rate=0.003, schedule="warmup_cosine", augment=True,
                    ema_momentum=0.99, label_smoothing=0.1, non_digit_share=0.1),
             learning_steps=40,  # on the embedded sample (2026-11-26): 7 steps scored 33%, 21 steps 46–50%, 28 steps
-            # 61%, 42 steps 73–77% (with batch normalization settled at the end: see training.py)
+            # 61%, 42 steps 73–77% (with batch normalization settled at the end: see training/fitting.py)
         ),
     )
 }

@@ -230,7 +230,7 @@ def transformed(image: np.ndarray, rotation: float = 0.0, shift: tuple[float, fl
     a digit's centre, so a turn or zoom does not also move it), then moved ``shift`` = (right,
     down) pixels, and drawn with a pen ``stroke`` thicker (0 to 1) or thinner (−1 to 0): blended
     that far towards its 3×3 grey dilation or erosion, as training varies it (see
-    :func:`digitcnn.training._vary_stroke_width`). Bilinear, black outside; float32 in [0, 1].
+    :func:`digitcnn.training.augmentation.vary_stroke_width`). Bilinear, black outside; float32 in [0, 1].
     """
     from scipy import ndimage
 

@@ -1,5 +1,5 @@
 """A picture as another pen would have drawn it: bolder (its 3×3 dilation) or finer (its 3×3 erosion), or part of
-the way there. Training varies its digits' pens so (:func:`digitcnn.training.augmenter`), and a model that reads
+the way there. Training varies its digits' pens so (:mod:`digitcnn.training.augmentation`), and a model that reads
 with three pens (:mod:`digitcnn.reading.inference`) averages its answers for a picture as drawn, half-way to bolder and
 half-way to finer. TensorFlow's operations, so that the same code runs on a batch of pictures, inside a training's
 input pipeline, and inside the LiteRT graph that reads one drawing."""

@@ -387,8 +387,8 @@ def _check_fine_tuned(record: dict, where: str) -> None:
     model's name, the writer's, the numbers of drawings, of those kept apart to test and of replayed digits,
     valid fine-tune settings, and scores from 0 to 1 before and after. Entries this version does not know are
     ignored (a newer digitcnn's)."""
-    from digitcnn.data.drawings import writer_name
-    from digitcnn.training.finetune import FineTuneConfig
+    from digitcnn.data.writers import writer_name
+    from digitcnn.training.finetune_config import FineTuneConfig
 
     _check_entries(record, _FINE_TUNED_KINDS, where)
     try:

@@ -25,7 +25,7 @@ says they are no test. The fine-tuned model's record is the base model's, the ta
 replayed digits.
 
 The gate: if the accuracy on the data's test set falls by more than ``max_accuracy_drop`` (0.1 points), the
-result is marked not passed and :meth:`ModelCard.from_fine_tune <digitcnn.storage.card.ModelCard.from_fine_tune>`
+result is marked not passed and :meth:`ModelCard.from_fine_tune <digitcnn.storage.registry.ModelCard.from_fine_tune>`
 refuses to make its card, so it cannot be saved.
 """
 
@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -46,86 +46,20 @@ from digitcnn.networks.evaluation import Evaluation, evaluate
 from digitcnn.percentages import share_text
 from digitcnn.reading.refusal import RefusalRule, fit_refusal
 from digitcnn.data.seen import TrainingRecord, overlap
-from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
-from digitcnn.training import SETTINGS as TRAINING_SETTINGS
-from digitcnn.training import (FITTING_REFUSAL, HANDING_OVER, LIKENESS_NON_DIGITS, READ_COST, SCORING_TEST, Progress,
-                               _images_read_after_learning, _ProgressRelay, fit_digit_likeness)
+from digitcnn.training.augmentation import augmenter
+from digitcnn.training.drawings_rule import check_drawings, split_drawings
+from digitcnn.training.finetune_config import FineTuneConfig
+from digitcnn.training.likeness import LIKENESS_NON_DIGITS, fit_digit_likeness
+from digitcnn.training.pipelines import EVALUATION_BATCH_SIZE, network_dataset, network_inputs
+from digitcnn.training.progress import (FITTING_REFUSAL, HANDING_OVER, READ_COST, SCORING_TEST, Progress,
+                                        ProgressRelay, images_read_after_learning)
+from digitcnn.training.splits import make_split
 
 # The steps of a fine-tune besides its batches (see digitcnn.training's), as a person sees them.
 LOADING = "Loading the model"
 SCORING_BEFORE = "Scoring the model before it learns"
 CALIBRATING_TAUGHT = "Scoring and calibrating on the taught drawings"
 STEPS_AFTER_TEACHING = (CALIBRATING_TAUGHT, SCORING_TEST, FITTING_REFUSAL)
-
-MIN_DRAWINGS = 10  # fewer drawings in all teach nothing that lasts
-FREEZE_CHOICES = ("nothing", "batchnorm", "features")
-_EVALUATION_BATCH_SIZE = 512
-
-
-# What each setting of a fine-tune allows, read by FineTuneConfig's check.
-SETTINGS = {
-    "epochs": Setting("epochs", WHOLE, 1, 100),
-    "learning_rate": TRAINING_SETTINGS["learning_rate"],
-    "batch_size": TRAINING_SETTINGS["batch_size"],
-    "replay": Setting("replayed digits per drawing", WHOLE, 0, 1000),
-    "personal_test_share": Setting("the share of drawings kept apart to test", NUMBER, 0, 1, below_high=True,
-                                   note="0 is none"),
-    "max_accuracy_drop": Setting("the largest accuracy drop allowed", NUMBER, 0, 1, note="0.001 is 0.1 points"),
-    "seed": TRAINING_SETTINGS["seed"],
-    "augment": TRAINING_SETTINGS["augment"],
-    "freeze": Setting("freeze", CHOICE, choices=FREEZE_CHOICES),
-    "refit_temperature": Setting("refit temperature", FLAG),
-}
-
-
-@dataclass(frozen=True)
-class FineTuneConfig:
-    """Everything that decides a fine-tune.
-
-    ``replay``: digits of the active data's training part mixed in per taught drawing in each epoch (0: none).
-    ``personal_test_share``: the share of each digit's drawings kept apart as the writer's test set,
-    rounded, but at least one and never all of them, so each digit drawn keeps one drawing to learn from
-    and one to test on (a digit needs two drawings then); 0 keeps none apart (every drawing is taught, one
-    of a digit is enough, and there are no personal scores). ``max_accuracy_drop``: the largest fall of the
-    accuracy on the data's test set (a share: 0.001 is 0.1 points) that still passes the gate.
-    ``augment``: shift, turn, zoom, widen and re-pen the images as training does. ``freeze``: what keeps its
-    weights: ``"nothing"``, ``"batchnorm"`` (the batch-normalization layers keep their statistics and
-    scales, the rest learns) or ``"features"`` (only the layers after the last Flatten learn).
-    ``refit_temperature``: fit the temperature again on the fine-tune's training images (else the base
-    model's is put back).
-
-    The defaults were chosen with ``python -m benchmarks.personal``: the shipped model taught 10 re-drawn
-    scikit-learn digits of each digit, scored on that writer's 1,597 other drawings and on MNIST's test set
-    (2-core AMD EPYC; below, how far the errors fell / MNIST's accuracy after, one figure per seed).
-    8 epochs of 10 replayed digits per drawing at 3e-4: 63% / 99.63% in 20 s. Augmenting as training does
-    hurt (43, 50, 36% / 99.48, 99.38, 99.48%: the writer's own shifts and pen are what is to be learned).
-    Fresh replayed digits each epoch keep MNIST: 200 replayed in each of six epochs cost it 0.16 points
-    (refused), 200 fresh ones each epoch 0.03 or nothing. 20 per drawing learned no more (6 epochs: 53,
-    50%) in twice the time, 5 per drawing less (47, 46, 57%). A rate of 1e-3 learned a little more (61,
-    68%) but took MNIST down to 99.49–99.55%. Frozen batch normalization learned less (61, 63, 55% against
-    63, 63, 59%) and was barely faster; the last layer alone (``"features"``, at 1e-3): 48, 50, 48%. A
-    temperature fitted again to the fine-tune's own images hit its bound (0.25: the network is surest of
-    what it just learned) and raised MNIST's test loss from 0.0147 to 0.0193, so the base model's (0.40)
-    is put back.
-    """
-
-    epochs: int = 8
-    learning_rate: float = 3e-4
-    batch_size: int = 64
-    replay: int = 10
-    personal_test_share: float = 0.3
-    max_accuracy_drop: float = 0.001
-    seed: int = 0
-    augment: bool = False
-    freeze: str = "nothing"
-    refit_temperature: bool = False
-
-    def __post_init__(self):
-        check_all(self, SETTINGS)
-
-    def to_dict(self) -> dict:
-        """The settings as plain JSON-ready values."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -228,12 +162,12 @@ def fine_tune(
     epochs = _training_mix(taught, replayed, base_settings.non_digit_share, settings.seed, rng)
     reading = base_settings.reading  # the fine-tuned model reads as its base does (its card keeps the settings)
     learned_count = len(taught) + len(replayed[-1])
-    read_after = _images_read_after_learning(
+    read_after = images_read_after_learning(
         learned_count, min(LIKENESS_NON_DIGITS, learned_count // 2),
         len(data_test) + (0 if personal_test is None else len(personal_test)), reading)
-    relay = _ProgressRelay(settings.epochs, math.ceil(len(epochs[0][1]) / settings.batch_size), on_progress,
-                           STEPS_AFTER_TEACHING + ((HANDING_OVER,) if hand_over else ()),
-                           read_after * READ_COST / settings.batch_size)
+    relay = ProgressRelay(settings.epochs, math.ceil(len(epochs[0][1]) / settings.batch_size), on_progress,
+                          STEPS_AFTER_TEACHING + ((HANDING_OVER,) if hand_over else ()),
+                          read_after * READ_COST / settings.batch_size)
 
     _check_cancel(cancel)
     relay.step(SCORING_BEFORE)
@@ -266,12 +200,12 @@ def fine_tune(
     model = _inference_copy(model)
     learned = _Images(np.concatenate([taught.images, replayed[-1].images]),
                       np.concatenate([taught.labels, replayed[-1].labels]))
-    train_probabilities = predict_probabilities(model, learned.images, _EVALUATION_BATCH_SIZE)
+    train_probabilities = predict_probabilities(model, learned.images, EVALUATION_BATCH_SIZE)
     temperature = fit_temperature(train_probabilities, learned.labels) if settings.refit_temperature \
         else base_card.temperature
     _fold_temperature(model, temperature)
     if reading != PLAIN:  # the temperature was fitted to the plain reading; the scores are the model's reading's
-        train_probabilities = predict_probabilities(model, learned.images, _EVALUATION_BATCH_SIZE, reading)
+        train_probabilities = predict_probabilities(model, learned.images, EVALUATION_BATCH_SIZE, reading)
     train_accuracy = float((train_probabilities.argmax(axis=1) == learned.labels).mean())
     _check_cancel(cancel)
     relay.step(SCORING_TEST)
@@ -316,85 +250,12 @@ def fine_tune(
     )
 
 
-# --- The drawings, the data and the mix ------------------------------------------------------------
-
-def check_drawings(drawings: Dataset, personal_test_share: float) -> None:
-    """Raise :class:`SettingsError`, saying how many are needed, unless the drawings meet
-    :func:`teaching_rule`. Copies of one picture count once: ten copies of two pictures taught a model
-    two images, and left the "not a digit" rule's scikit-learn fit too few different ones to fit."""
-    pictures = {(int(label), image.tobytes()) for image, label in zip(drawings.images, drawings.labels)}
-    counts = {digit: sum(label == digit for label, _ in pictures) for digit in range(10)}
-    short = _short_digits(counts, personal_test_share)
-    if len(pictures) < MIN_DRAWINGS:
-        different = "" if len(pictures) == len(drawings) else " different ones"
-        why = f"there {'is' if len(pictures) == 1 else 'are'} only {len(pictures)}{different}"
-    elif short:
-        why = f"digit {short[0]} has only one" if len(short) == 1 else f"digits {_listed(short)} have only one each"
-    else:
-        return
-    raise SettingsError(f"teaching needs {teaching_rule(personal_test_share)}: {why}")
-
-
-def teaching_rule(personal_test_share: float) -> str:
-    """The drawings teaching needs, in words: :data:`MIN_DRAWINGS` in all and, of each digit drawn, two (one to
-    learn from, one to test on) when a share of them is kept apart to test, else one."""
-    if _per_digit(personal_test_share) == 1:
-        return f"at least {MIN_DRAWINGS} drawings"
-    return f"at least {MIN_DRAWINGS} drawings, and at least 2 of each digit drawn (one to learn from, one to test on)"
-
-
-def drawings_missing(counts: dict[int, int], personal_test_share: float) -> str | None:
-    """What drawings ``counts`` (label → how many; labels other than digits are not taught) lack to meet
-    :func:`teaching_rule`, said as the Teach button says it: "Keep 3 more drawings to teach", "Keep one more
-    drawing of 7 to teach", "Keep 2 more drawings, one more of each of 3 and 7 among them, to teach"; None when
-    they are enough."""
-    digits = {digit: counts.get(digit, 0) for digit in range(10)}
-    short = _short_digits(digits, personal_test_share)  # each lacks one: a digit needs at most two
-    more = max(MIN_DRAWINGS - sum(digits.values()), len(short))
-    if more <= 0:
-        return None
-    drawings = f"{more} more drawing{'s' if more > 1 else ''}" if more > len(short) or not short else ""
-    of = ("" if not short else f"one more drawing of {short[0]}" if len(short) == 1
-          else f"one more drawing of each of {_listed(short)}")
-    if drawings and of:
-        return f"Keep {drawings}, {of.replace(' drawing', '')} among them, to teach"
-    return f"Keep {drawings or of} to teach"
-
-
-def _per_digit(personal_test_share: float) -> int:
-    """The drawings each digit drawn needs: one to learn from, and one to test on when some are kept apart."""
-    return 2 if personal_test_share > 0 else 1
-
-
-def _short_digits(counts: dict[int, int], personal_test_share: float) -> list[int]:
-    """The digits drawn fewer times than each digit drawn needs."""
-    return [digit for digit in range(10) if 0 < counts[digit] < _per_digit(personal_test_share)]
-
-
-def split_drawings(drawings: Dataset, share: float, seed: int) -> tuple[Dataset, Dataset | None]:
-    """The drawings to teach and those kept apart to test (None if ``share`` is 0): of each digit,
-    ``share`` of its drawings rounded, at least one and never all (see :class:`FineTuneConfig`),
-    chosen at random with ``seed``."""
-    if share == 0:
-        return drawings.subset(np.arange(len(drawings)), drawings.source), None
-    rng = np.random.default_rng(seed)
-    test = []
-    for digit in range(10):
-        indices = rng.permutation(np.flatnonzero(drawings.labels == digit))
-        if len(indices):
-            test.extend(indices[: min(len(indices) - 1, max(1, round(share * len(indices))))])
-    kept = np.zeros(len(drawings), bool)
-    kept[test] = True
-    return (drawings.subset(np.flatnonzero(~kept), f"{drawings.source} (taught)"),
-            drawings.subset(np.flatnonzero(kept), f"{drawings.source} (kept apart to test)"))
-
+# --- The data and the mix --------------------------------------------------------------------------
 
 def data_parts(data: Dataset, base_card) -> tuple[Dataset, Dataset, str]:
     """The digits of ``data`` to replay, its test set, and where that came from: the source's own test set
     ("own") when it has one, else ("holdout") the part that the base model's card held out, so that no
     digit the base model learned from is scored."""
-    from digitcnn.training import make_split
-
     if data.test is not None:
         return Dataset(data.images, data.labels, data.source), data.test, "own"
     settings = replace(base_card.training_config, test_set="holdout", train_limit=None)
@@ -532,11 +393,9 @@ def _pipeline(epochs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], settings:
 
     import tensorflow as tf
 
-    from digitcnn.training import _network_inputs, augmenter
-
     parts = [tf.data.Dataset.from_tensor_slices(arrays).batch(settings.batch_size) for arrays in epochs]
     pipeline = functools.reduce(tf.data.Dataset.concatenate, parts).map(
-        lambda x, y, w: (*_network_inputs(x, y), w), num_parallel_calls=tf.data.AUTOTUNE)
+        lambda x, y, w: (*network_inputs(x, y), w), num_parallel_calls=tf.data.AUTOTUNE)
     if settings.augment:
         augment = augmenter(settings.seed)
         pipeline = pipeline.map(lambda x, y, w: (augment(x), y, w), num_parallel_calls=tf.data.AUTOTUNE)
@@ -544,9 +403,7 @@ def _pipeline(epochs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], settings:
 
 
 def _validation(dataset: Dataset):
-    from digitcnn.training import _network_dataset
-
-    return _network_dataset(dataset, _EVALUATION_BATCH_SIZE)
+    return network_dataset(dataset, EVALUATION_BATCH_SIZE)
 
 
 # --- Scores and the report ---------------------------------------------------------------------------
@@ -561,12 +418,12 @@ class _Scored:
 def _scores(model, personal_test: Dataset | None, data_test: Dataset, reading: str) -> _Scored:
     from digitcnn.reading.inference import predict_probabilities, predict_with_features
 
-    probabilities, features = predict_with_features(model, data_test.images, _EVALUATION_BATCH_SIZE, reading)
+    probabilities, features = predict_with_features(model, data_test.images, EVALUATION_BATCH_SIZE, reading)
     evaluation = evaluate(data_test.labels, probabilities)
     per_digit = [math.nan] * 10
     personal = math.nan
     if personal_test is not None:
-        right = predict_probabilities(model, personal_test.images, _EVALUATION_BATCH_SIZE, reading).argmax(axis=1) \
+        right = predict_probabilities(model, personal_test.images, EVALUATION_BATCH_SIZE, reading).argmax(axis=1) \
             == personal_test.labels
         personal = float(right.mean())
         per_digit = [float(right[personal_test.labels == digit].mean()) if (personal_test.labels == digit).any()
@@ -602,10 +459,6 @@ def _message(writer: str, drawings: int, personal_test, source: str, before: Fin
 def _check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("fine-tuning was cancelled; nothing was saved")
-
-
-def _listed(digits: list[int]) -> str:
-    return ", ".join(map(str, digits[:-1])) + (" and " if len(digits) > 1 else "") + str(digits[-1])
 
 
 def _or_none(value: float):
