@@ -15,7 +15,7 @@ from digitcnn.reading.inference import PLAIN, READING_WORDS, THREE_PENS
 from digitcnn.jobs import CANCELLED, FAILED, RUNNING, WAITING
 from digitcnn.percentages import probability_text, share_text
 from digitcnn.training import SETTINGS, TrainingConfig
-from ui import navigation, paging, saving, state, teaching
+from ui import navigation, paging, saving, state, teaching, training_jobs
 from ui.markup import literal
 
 navigation.through_the_entry_point("pages/train_evaluate.py")  # before anything: see ui.navigation
@@ -59,7 +59,7 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
     with st.form("training_settings"):
         name_column, epochs_column, batch_column, rate_column = st.columns([2, 1, 1, 1])
         name = name_column.text_input("Model name",
-                                      value=previous.name if (previous := state.training_job()) else "my-model",
+                                      value=previous.name if (previous := training_jobs.training_job()) else "my-model",
                                       help="Letters, digits, '-' and '_'. Saving replaces a model of that name; the "
                                            "shipped default's name is taken.")
         epochs = epochs_column.number_input("Epochs", min_value=epochs_rule.low, max_value=epochs_rule.high,
@@ -142,7 +142,7 @@ def start(name: str, dataset, settings: TrainingConfig) -> None:
     """Start the run, or say why it cannot start; warn when it is too short to learn much, and when its model
     will not be savable."""
     try:
-        state.start_training(name, dataset, settings)
+        training_jobs.start_training(name, dataset, settings)
     except DigitCNNError as error:
         st.error(literal(error), icon=":material/error:")
         return
@@ -250,7 +250,7 @@ def outcome(job):
                        icon=":material/cancel:")
         else:
             st.error(literal(finished.error), icon=":material/error:")
-        st.button("Dismiss", on_click=state.dismiss_training, key="dismiss_ended")
+        st.button("Dismiss", on_click=training_jobs.dismiss_training, key="dismiss_ended")
     return finished
 
 
@@ -259,9 +259,9 @@ def results(job, finished) -> None:
     """The results of the ended ``job`` (``finished`` is its final snapshot): a fine-tuning's, or a training's
     scores, confusion matrix, mistakes and Save."""
     result = finished.result
-    if state.is_fine_tuning(result):
+    if training_jobs.is_fine_tuning(result):
         teaching.fine_tune_results(job, finished)
-        st.button("Dismiss these results", icon=":material/close:", on_click=state.dismiss_training)
+        st.button("Dismiss these results", icon=":material/close:", on_click=training_jobs.dismiss_training)
         return
     scores(job.name, finished)
     confusion_and_report(result.test_evaluation)
@@ -356,7 +356,7 @@ def save(job) -> None:
     """Save the trained model under its name or another (or why it failed), and Dismiss."""
     st.subheader("Save")
     saved = saving.save_controls(job, key="save_trained")
-    st.button("Dismiss these results", icon=":material/close:", on_click=state.dismiss_training,
+    st.button("Dismiss these results", icon=":material/close:", on_click=training_jobs.dismiss_training,
               help="Lets go of this run's model and scores" + ("" if saved else ": unsaved, it is lost") + ".")
 
 
@@ -403,7 +403,7 @@ st.caption(f"Data: {literal(dataset.source)}, {len(dataset):,} images"
 if (run := settings_form(dataset)) is not None:
     name, settings = run
     start(name, dataset, settings)
-job = state.training_job()
+job = training_jobs.training_job()
 if job is not None and not job.snapshot().done:
     live_progress(job)  # until it ends: then the page reruns with its results
     live_curves(job)

@@ -231,12 +231,12 @@ def test_the_apps_board_starts_one_worker_ahead_and_the_others_when_work_needs_t
                                                                                      small_dataset):
     """Once every place's worker (a TensorFlow process of about 600 MB) started at the app's first visit: 4 GB idle
     for six places. One is started ahead, so that the first training finds TensorFlow imported."""
-    from ui import state
+    from ui import training_jobs
 
     monkeypatch.setenv("DIGITCNN_MAX_TRAININGS", "3")
     monkeypatch.delenv(ray_training.RAY_ADDRESS_VARIABLE, raising=False)
-    state.job_board.clear()
-    board = state.job_board()
+    training_jobs.job_board.clear()
+    board = training_jobs.job_board()
     try:
         assert len(training_workers()) == 1
         jobs = [board.start(owner, "quick", small_dataset, QUICK) for owner in ("alice", "bob")]
@@ -244,20 +244,20 @@ def test_the_apps_board_starts_one_worker_ahead_and_the_others_when_work_needs_t
         assert [job.snapshot().status for job in jobs] == [FINISHED, FINISHED]
         assert len(training_workers()) == 2  # two trainings at once needed two; they stay for the next
     finally:
-        state.job_board.clear()  # closes the board, and its workers
+        training_jobs.job_board.clear()  # closes the board, and its workers
     assert training_workers() == []
 
 
 def test_with_ray_the_apps_board_starts_no_training_worker(monkeypatch, training_workers):
     """Once a server set to train on Ray still started DIGITCNN_MAX_TRAININGS TensorFlow processes of its own."""
-    from ui import state
+    from ui import training_jobs
 
     monkeypatch.setenv("DIGITCNN_MAX_TRAININGS", "3")
     monkeypatch.setenv(ray_training.RAY_ADDRESS_VARIABLE, "127.0.0.1:6379")
-    state.job_board.clear()
-    state.job_board()
+    training_jobs.job_board.clear()
+    training_jobs.job_board()
     try:
         time.sleep(1)
         assert training_workers() == []
     finally:
-        state.job_board.clear()
+        training_jobs.job_board.clear()

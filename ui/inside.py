@@ -21,7 +21,7 @@ from digitcnn.views import charts, gallery
 from digitcnn.reading import explain
 from digitcnn.reading.inference import PLAIN
 from digitcnn.percentages import probability_text
-from ui import state
+from ui import loaders, state
 from ui.markup import literal
 
 CHANNELS_SHOWN = 16  # per layer: the strongest; a compact layer has up to 64
@@ -44,7 +44,7 @@ def inside_section(predictor, digit: np.ndarray, key: str, threshold: float | No
     # and when the page opened, the page (4 → 8 s).
     with st.spinner("Loading the network: the first look after the server started takes a few seconds…"):
         model = predictor.model
-    state.keep_streamlits_cleanup_cheap()  # here too: the panel's runs are its own, not the entry point's
+    loaders.keep_streamlits_cleanup_cheap()  # here too: the panel's runs are its own, not the entry point's
     remembered = state.inside_memory(key, (predictor, hashlib.blake2b(digit.tobytes()).hexdigest()))
     looked, changes, layers = st.tabs(VIEWS, key=f"{key}_view", on_change="rerun")
     if looked.open:
