@@ -30,7 +30,8 @@ except DigitCNNError as error:
     st.error(f"The server is set up wrongly: {literal(error)}. Whoever runs it needs to correct this and restart it.",
              icon=":material/error:")
     st.stop()
-training_jobs.join_job_board()  # made once per server (its first worker starts importing TensorFlow); counts this session
+# The job board: made once per server (its first worker starts importing TensorFlow); counts this session.
+training_jobs.join_job_board()
 sidebar.render()
 page.run()
 loaders.keep_streamlits_cleanup_cheap()  # once Keras is in (a page may have just loaded a model)

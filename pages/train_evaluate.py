@@ -1,8 +1,6 @@
 """Train & evaluate: choose a network and its settings, train it in the background while the
 curves grow, then study its scores and mistakes, and save it."""
 
-import time
-
 import streamlit as st
 
 from digitcnn import training
@@ -62,17 +60,17 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
                                       value=previous.name if (previous := training_jobs.training_job()) else "my-model",
                                       help="Letters, digits, '-' and '_'. Saving replaces a model of that name; the "
                                            "shipped default's name is taken.")
-        epochs = epochs_column.number_input("Epochs", min_value=epochs_rule.low, max_value=epochs_rule.high,
-                                            value=run["epochs"],
-                                            key=_from_default(f"epochs_{architecture}_{run_length}", run["epochs"]))
+        epochs = epochs_column.number_input(
+            "Epochs", min_value=epochs_rule.low, max_value=epochs_rule.high, value=run["epochs"],
+            key=state.from_default(f"epochs_{architecture}_{run_length}", run["epochs"]))
         batch_sizes = sorted({16, 32, 64, 128, 256, 512, run["batch_size"]})
-        batch_size = batch_column.selectbox("Batch size", options=batch_sizes,
-                                            index=batch_sizes.index(run["batch_size"]),
-                                            key=_from_default(f"batch_{architecture}_{run_length}", run["batch_size"]))
+        batch_size = batch_column.selectbox(
+            "Batch size", options=batch_sizes, index=batch_sizes.index(run["batch_size"]),
+            key=state.from_default(f"batch_{architecture}_{run_length}", run["batch_size"]))
         learning_rate = rate_column.number_input(
             "Learning rate", min_value=float(rate_rule.low), max_value=float(rate_rule.high),
             value=run["learning_rate"], step=1e-4, format="%.4f",
-            key=_from_default(f"rate_{architecture}_{run_length}", run["learning_rate"]),
+            key=state.from_default(f"rate_{architecture}_{run_length}", run["learning_rate"]),
             help=f"How far each batch moves the network's weights (Adam's step size); over the run, "
                  f"{SCHEDULE_WORDS.get(recipe.schedule, recipe.schedule.replace('_', ' '))}.")
         test_column, fraction_column, seed_column, limit_column = st.columns([2, 1, 1, 1])
@@ -91,13 +89,13 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
                                              "same seed and settings train the same way again.")
         limit = limit_column.number_input(
             "Training images (0 = all)", min_value=0, max_value=len(dataset), value=run_limit or 0, step=1000,
-            key=_from_default("train_limit", run_limit or 0),
+            key=state.from_default("train_limit", run_limit or 0),
             help=f"Fewer images train faster: handy for a first try. At least {SETTINGS['train_limit'].low:,}.")
         stratify = st.checkbox("Same mix of digits in both parts",
                                help="Keep each digit's share equal in the training and the held-out images "
                                     "(a stratified split).")
         augment = st.checkbox("Vary the training images", value=run["augment"],
-                              key=_from_default(f"augment_{architecture}_{run_length}", run["augment"]),
+                              key=state.from_default(f"augment_{architecture}_{run_length}", run["augment"]),
                               help="Shift, turn and zoom training images a little, widen some, and vary their "
                                    "pen's width (augmentation): the network learns handwriting, not these images.")
         fit_to_run = st.checkbox("Adapt to a short run", value=TrainingConfig.fit_to_run,
@@ -127,17 +125,6 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
     return name, settings
 
 
-def _from_default(key: str, default) -> str:
-    """``key``, the field's, after starting the field again from ``default`` if the run's default for it has
-    changed since the field was filled: another dataset changes a quick run's epochs (4 on the embedded sample, 1
-    on full MNIST), its augmentation and its image limit, and a field kept from the other would make a quick run
-    on full MNIST one of four epochs. A value the user typed stays as long as the default it replaced stays."""
-    made_from = f"{key}__default"
-    if st.session_state.get(made_from) != default:
-        st.session_state[key] = st.session_state[made_from] = default
-    return key
-
-
 def start(name: str, dataset, settings: TrainingConfig) -> None:
     """Start the run, or say why it cannot start; warn when it is too short to learn much, and when its model
     will not be savable."""
@@ -160,26 +147,6 @@ def short_run(settings: TrainingConfig, train_size: int) -> None:
 
 
 # --- 2. Progress, live -----------------------------------------------------------------------
-def _progress_line(snapshot) -> str:
-    """What the job is doing, the seconds since the click and about how many are left. Redrawn twice a second with
-    the time elapsed on the server's clock, so that it changes every second, whatever the job is doing."""
-    progress, elapsed = snapshot.progress, f"{snapshot.seconds:.0f} s elapsed"
-    if progress is None:
-        return f"Starting… · {elapsed}"
-    if progress.stage != "step":
-        doing = f"Epoch {progress.epoch}/{progress.epochs} · batch {progress.batch}/{progress.batches}"
-    elif progress.step_number:
-        doing = f"{progress.step} (step {progress.step_number} of {progress.steps} after the learning)"
-    else:
-        doing = progress.step
-    left = progress.seconds_left
-    if left is None:
-        return f"{doing} · {elapsed} · estimating the time left"
-    if progress.stage == "step":  # the estimate was made as the step began
-        left -= time.time() - snapshot.stages[-1][1]
-    return f"{doing} · {elapsed} · about {max(left, 1):.0f} s left"
-
-
 def show_curves(snapshot, settings: TrainingConfig, key: str, validation_size: int | None = None) -> None:
     """The loss and accuracy curves of a job's ``snapshot``, with what its loss is when labels are smoothed and,
     given ``validation_size``, how many images its validation curve is on."""
@@ -224,7 +191,7 @@ def live_progress(job) -> None:
     else:
         st.subheader(f"Training {literal(snapshot.name)}")
         fraction = snapshot.progress.fraction_done if snapshot.progress else 0.0
-        st.progress(fraction, text=_progress_line(snapshot))
+        st.progress(fraction, text=snapshot.describe_progress())
     if st.button("Cancel", icon=":material/stop:"):
         job.cancel()
 

@@ -124,14 +124,13 @@ def inside_the_network(model, digit: np.ndarray, key: str, remembered: dict) -> 
     below, on demand."""
     stages = _once(remembered, "maps", lambda: explain.activation_maps(model, digit))
     names = [name for name, _ in stages]
-    if st.session_state.get(state.layer_picker(key)) not in names:
-        st.session_state[state.layer_picker(key)] = names[0]
-    _take_map_click(st.session_state[state.layer_picker(key)], key)
+    picker = state.layer_picker(key, names)
+    _take_map_click(st.session_state[picker], key)
     input_column, picked_column = st.columns(2)
     input_column.image(gallery.enlarge(digit, 6), caption="The input: 28×28", output_format="PNG")
     with picked_column:
         layer_column, channel_column = st.columns(2)
-        name = layer_column.selectbox("Layer", names, key=state.layer_picker(key),
+        name = layer_column.selectbox("Layer", names, key=picker,
                                       help=f"The network's {len(names)} convolution and pooling stages, first to last: "
                                            f"pick one to see its maps.")
         maps = dict(stages)[name]

@@ -173,11 +173,29 @@ def pick_confusion_cell(cell: tuple[int, int] | None) -> None:
         st.session_state[MISTAKE_TRUE], st.session_state[MISTAKE_PREDICTED] = cell
 
 
+def from_default(key: str, default) -> str:
+    """``key``, the field's, after starting the field again from ``default`` if the run's default for it has
+    changed since the field was filled: another dataset changes a quick run's epochs (4 on the embedded sample, 1
+    on full MNIST), its augmentation and its image limit, and a field kept from the other would make a quick run
+    on full MNIST one of four epochs. A value the user typed stays as long as the default it replaced stays."""
+    made_from = f"{key}__default"
+    if st.session_state.get(made_from) != default:
+        st.session_state[key] = st.session_state[made_from] = default
+    return key
+
+
 # --- Looking inside a reading (ui.inside) ------------------------------------------------------------
 # Each reading's panel has keys of its own, made from the panel's ``key``.
 
-def layer_picker(key: str) -> str:
-    """The key of the panel's picker of the layer shown large."""
+def layer_picker(key: str, layers: list[str]) -> str:
+    """The key of the panel's picker of the layer shown large; it shows the first of ``layers`` until one of them is
+    picked."""
+    if st.session_state.get(_layer_picker(key)) not in layers:
+        st.session_state[_layer_picker(key)] = layers[0]
+    return _layer_picker(key)
+
+
+def _layer_picker(key: str) -> str:
     return f"{key}_layer"
 
 
