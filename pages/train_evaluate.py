@@ -4,10 +4,9 @@ curves grow, then study its scores and mistakes, and save it."""
 import streamlit as st
 
 from digitcnn import training
-from digitcnn.views import charts, gallery
+from digitcnn.views import charts, gallery, tables
 from digitcnn.networks import architectures
 from digitcnn.storage import registry
-from digitcnn.data import seen
 from digitcnn.errors import DigitCNNError
 from digitcnn.reading.inference import PLAIN, READING_WORDS, THREE_PENS
 from digitcnn.jobs import CANCELLED, FAILED, RUNNING, WAITING
@@ -328,23 +327,6 @@ def save(job) -> None:
 
 
 # --- 4. Saved models -----------------------------------------------------------------------
-def _saved_model_row(entry) -> dict:
-    """One line of the saved-models table; a model without a readable card shows only its problem."""
-    row = {"name": entry.name, "architecture": "—", "reading": "—", "test accuracy": "—", "not a digit below": "—",
-           "test digits refused": "—", "data": "—", "train / test images": "—", "epochs": None, "created": "—",
-           "problem": entry.problem or ""}
-    if card := entry.card:
-        rule = card.refusal_rule
-        row |= {"architecture": architectures.title_of(card.architecture),
-                "reading": READING_WORDS.get(card.reading, card.reading),
-                "test accuracy": f"{share_text(card.test_accuracy)}{seen.card_test_note(card)}",
-                "not a digit below": probability_text(rule.threshold) if rule.fitted else "never",
-                "test digits refused": share_text(rule.test_refused) if rule.fitted else "—",
-                "data": card.data_source, "train / test images": f"{card.train_size:,} / {card.test_size:,}",
-                "epochs": card.epochs, "created": card.created}
-    return row
-
-
 def saved_models() -> dict:
     """The table of saved models, and the card of any of them; returns the usable ones' cards, by name."""
     st.header("Saved models")
@@ -353,7 +335,7 @@ def saved_models() -> dict:
     if not entries:
         st.info("No saved models yet.")
         return cards
-    st.dataframe([_saved_model_row(entry) for entry in entries], hide_index=True)
+    st.dataframe([tables.saved_model_row(entry) for entry in entries], hide_index=True)
     if cards:
         with st.expander("Model card"):
             shown_card = st.selectbox("Model", list(cards), key="card_to_show")
