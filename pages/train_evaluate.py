@@ -23,10 +23,10 @@ SCHEDULE_WORDS = {"constant": "the same all through", "warmup_cosine": "rising o
 
 
 # --- 1. Settings ---------------------------------------------------------------------------
-def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
-    """The architecture, the length of the run and the form of the other settings, their limits and
-    defaults as training declares them. Returns the model's name and the settings when Train is pressed
-    with valid ones; None otherwise (invalid ones are shown as a message)."""
+def network_and_run_length(dataset) -> tuple[str, str, dict]:
+    """The architecture and the length of the run, outside the form: picking them fills the form. Returns the
+    architecture, the length ("quick" or "recipe") and the run's settings on ``dataset`` (see
+    training.quick_settings)."""
     # The architecture sits outside the form: picking one fills the form with its recipe.
     architecture = st.selectbox(
         "Network", options=list(architectures.ARCHITECTURES),
@@ -35,7 +35,6 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
         help="The layers the network is made of, and how it is trained: the line below says which.",
     )
     st.caption(architectures.ARCHITECTURES[architecture].description)
-    recipe = architectures.ARCHITECTURES[architecture].recipe
     # How long a run is also sits outside the form: it sets the epochs the form starts from.
     runs = {"quick": training.quick_settings(architecture, training.train_size(dataset, TrainingConfig())),
             "recipe": training.recipe_settings(architecture)}
@@ -50,7 +49,14 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
              f"embedded sample (about 98%), in under a minute on full MNIST (about 99%). Full training, made for "
              f"full MNIST, gets the best accuracy in several minutes.",
     )
-    run = runs[run_length]
+    return architecture, run_length, runs[run_length]
+
+
+def settings_form(dataset, architecture: str, run_length: str, run: dict) -> tuple[str, TrainingConfig] | None:
+    """The form of the settings of a run of ``architecture`` (``run``: its settings, of length ``run_length``), their
+    limits and defaults as training declares them. Returns the model's name and the settings when Train is
+    pressed with valid ones; None otherwise (invalid ones are shown as a message)."""
+    recipe = architectures.ARCHITECTURES[architecture].recipe
     run_limit = run["train_limit"]  # a quick run's on big data, else None
     epochs_rule, rate_rule, fraction_rule = SETTINGS["epochs"], SETTINGS["learning_rate"], SETTINGS["test_fraction"]
     with st.form("training_settings"):
@@ -349,8 +355,8 @@ dataset = state.active_dataset()
 st.title("Train & evaluate")
 st.caption(f"Data: {literal(dataset.source)}, {len(dataset):,} images"
            + (f" and its own {len(dataset.test):,} test images" if dataset.test is not None else ""))
-if (run := settings_form(dataset)) is not None:
-    name, settings = run
+if (chosen := settings_form(dataset, *network_and_run_length(dataset))) is not None:
+    name, settings = chosen
     start(name, dataset, settings)
 job = training_jobs.training_job()
 if job is not None and not job.snapshot().done:
