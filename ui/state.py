@@ -3,9 +3,9 @@ and the widgets of the pages that the app sets from code.
 
 Every piece of session state has one owner, the module that writes it; the others read it through that module's
 functions. This module owns the choices of data and model and the keys of the widgets the app sets (named here,
-with their setters: other files may read a widget's value by its key); ui.drawings owns My drawings' state,
-ui.training_jobs the saving of a result's, ui.identity and ui.navigation their own keys. What every session
-shares, loaded once per server, is in ui.loaders.
+with their setters: other files may read a widget's value by its key). ui.drawings owns the state of My drawings,
+ui.training_jobs that of saving a result (its name field and its last error), ui.identity and ui.navigation keys
+of their own. What every session shares, loaded once per server, is in ui.loaders.
 """
 
 from __future__ import annotations
