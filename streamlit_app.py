@@ -7,7 +7,7 @@ import streamlit as st
 
 from digitcnn import config
 from digitcnn.errors import DigitCNNError
-from ui import navigation, sidebar, state
+from ui import loaders, navigation, sidebar, training_jobs
 from ui.markup import literal
 
 # An emoji, not a ":material/…:" icon: Streamlit fetches those for the browser tab from a font server on the internet,
@@ -30,7 +30,8 @@ except DigitCNNError as error:
     st.error(f"The server is set up wrongly: {literal(error)}. Whoever runs it needs to correct this and restart it.",
              icon=":material/error:")
     st.stop()
-state.join_job_board()  # made once per server (its first worker starts importing TensorFlow); counts this session
+# The job board: made once per server (its first worker starts importing TensorFlow); counts this session.
+training_jobs.join_job_board()
 sidebar.render()
 page.run()
-state.keep_streamlits_cleanup_cheap()  # once Keras is in (a page may have just loaded a model)
+loaders.keep_streamlits_cleanup_cheap()  # once Keras is in (a page may have just loaded a model)

@@ -13,7 +13,7 @@ from digitcnn.storage import registry
 from digitcnn.errors import DigitCNNError
 from digitcnn.reading.inference import READING_WORDS
 from digitcnn.percentages import probability_text, share_text
-from ui import navigation, state
+from ui import loaders, navigation, state
 from ui.markup import literal
 
 navigation.through_the_entry_point("pages/compare_models.py")  # before anything: see ui.navigation
@@ -41,7 +41,7 @@ def scored(chosen: list, dataset) -> tuple[list, object]:
     """Each chosen model's scores on the test images of ``dataset`` that none of them trained on (all of them, with
     why there is no verdict, where none remain), with progress the first time."""
     candidates, described = comparison.comparison_test_set(dataset, chosen[0])
-    records = {card.name: state.training_record(card) for card in chosen}
+    records = {card.name: loaders.training_record(card) for card in chosen}
     test_set, how, testable = comparison.unseen_part(candidates, records)
     st.caption(f"Every model is scored on the same images: {literal(described)}.")
     if testable:

@@ -4,7 +4,7 @@ import streamlit as st
 
 from digitcnn.views import charts, gallery
 from digitcnn.data import summary
-from ui import navigation, paging, state
+from ui import drawings, navigation, paging, state
 from ui.markup import literal
 
 navigation.through_the_entry_point("pages/dataset_browser.py")  # before anything: see ui.navigation
@@ -34,22 +34,22 @@ def my_drawings(digit: int) -> None:
     from ui.reading import label_text
 
     st.subheader(f"Your drawings of {digit}, to delete one kept by mistake")
-    st.download_button("Download all as a CSV (the tutorial's format)", state.my_drawings_csv(),
+    st.download_button("Download all as a CSV (the tutorial's format)", drawings.my_drawings_csv(),
                        file_name="my-drawings.csv", mime="text/csv", icon=":material/download:",
                        help="To import a folder of pictures sorted into 0/ … 9/: python -m digitcnn drawings import")
-    if (deleted := state.last_deleted()) is not None:
+    if (deleted := drawings.last_deleted()) is not None:
         st.button(f"Undo: put back the drawing of {label_text(deleted.label)} deleted last", icon=":material/undo:",
-                  on_click=state.undo_delete)
-    kept = state.drawing_store().drawings(state.writer(), digit)
-    refused = state.drawing_store().counts(state.writer()).get(NOT_A_DIGIT, 0)
-    st.caption(f"{len(kept)} kept as {digit} by {literal(state.writer_shown())}; {refused} kept as not a digit "
+                  on_click=drawings.undo_delete)
+    kept = drawings.drawing_store().drawings(drawings.writer(), digit)
+    refused = drawings.drawing_store().counts(drawings.writer()).get(NOT_A_DIGIT, 0)
+    st.caption(f"{len(kept)} kept as {digit} by {literal(drawings.writer_shown())}; {refused} kept as not a digit "
                "(not part of the data).")
     for start in range(0, len(kept), DRAWINGS_PER_ROW):
         for column, drawing in zip(st.columns(DRAWINGS_PER_ROW), kept[start : start + DRAWINGS_PER_ROW]):
             answered = "not a digit" if drawing.answer is None else drawing.answer
             column.image(gallery.enlarge(drawing.image, 3), caption=f"#{drawing.id}: read {answered}",
                          output_format="PNG")
-            column.button("Delete", key=f"delete_{drawing.id}", on_click=state.delete_drawing, args=(drawing.id,))
+            column.button("Delete", key=f"delete_{drawing.id}", on_click=drawings.delete_drawing, args=(drawing.id,))
 
 
 def overview(dataset, facts) -> None:
@@ -114,7 +114,7 @@ def mean_images(facts) -> None:
 dataset = state.active_dataset()
 facts = describe(dataset.fingerprint, dataset)
 st.title("Dataset browser")
-if error := state.delete_error():  # here, not beside the drawings: the last of them may have gone with it
+if error := drawings.delete_error():  # here, not beside the drawings: the last of them may have gone with it
     st.warning(literal(error), icon=":material/warning:")
 st.caption(f"Source: {literal(dataset.source)}")
 digit = samples(dataset)

@@ -1,21 +1,18 @@
 """Train & evaluate: choose a network and its settings, train it in the background while the
 curves grow, then study its scores and mistakes, and save it."""
 
-import time
-
 import streamlit as st
 
 from digitcnn import training
-from digitcnn.views import charts, gallery
+from digitcnn.views import charts, gallery, tables
 from digitcnn.networks import architectures
 from digitcnn.storage import registry
-from digitcnn.data import seen
 from digitcnn.errors import DigitCNNError
 from digitcnn.reading.inference import PLAIN, READING_WORDS, THREE_PENS
 from digitcnn.jobs.board import CANCELLED, FAILED, RUNNING, WAITING
 from digitcnn.percentages import probability_text, share_text
 from digitcnn.training import SETTINGS, TrainingConfig
-from ui import navigation, paging, saving, state, teaching
+from ui import navigation, paging, saving, state, teaching, training_jobs
 from ui.markup import literal
 
 navigation.through_the_entry_point("pages/train_evaluate.py")  # before anything: see ui.navigation
@@ -26,10 +23,10 @@ SCHEDULE_WORDS = {"constant": "the same all through", "warmup_cosine": "rising o
 
 
 # --- 1. Settings ---------------------------------------------------------------------------
-def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
-    """The architecture, the length of the run and the form of the other settings, their limits and
-    defaults as training declares them. Returns the model's name and the settings when Train is pressed
-    with valid ones; None otherwise (invalid ones are shown as a message)."""
+def network_and_run_length(dataset) -> tuple[str, str, dict]:
+    """The architecture and the length of the run, outside the form: picking them fills the form. Returns the
+    architecture, the length ("quick" or "recipe") and the run's settings on ``dataset`` (see
+    training.quick_settings)."""
     # The architecture sits outside the form: picking one fills the form with its recipe.
     architecture = st.selectbox(
         "Network", options=list(architectures.ARCHITECTURES),
@@ -38,7 +35,6 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
         help="The layers the network is made of, and how it is trained: the line below says which.",
     )
     st.caption(architectures.ARCHITECTURES[architecture].description)
-    recipe = architectures.ARCHITECTURES[architecture].recipe
     # How long a run is also sits outside the form: it sets the epochs the form starts from.
     runs = {"quick": training.quick_settings(architecture, training.train_size(dataset, TrainingConfig())),
             "recipe": training.recipe_settings(architecture)}
@@ -53,26 +49,33 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
              f"embedded sample (about 98%), in under a minute on full MNIST (about 99%). Full training, made for "
              f"full MNIST, gets the best accuracy in several minutes.",
     )
-    run = runs[run_length]
+    return architecture, run_length, runs[run_length]
+
+
+def settings_form(dataset, architecture: str, run_length: str, run: dict) -> tuple[str, TrainingConfig] | None:
+    """The form of the settings of a run of ``architecture`` (``run``: its settings, of length ``run_length``), their
+    limits and defaults as training declares them. Returns the model's name and the settings when Train is
+    pressed with valid ones; None otherwise (invalid ones are shown as a message)."""
+    recipe = architectures.ARCHITECTURES[architecture].recipe
     run_limit = run["train_limit"]  # a quick run's on big data, else None
     epochs_rule, rate_rule, fraction_rule = SETTINGS["epochs"], SETTINGS["learning_rate"], SETTINGS["test_fraction"]
     with st.form("training_settings"):
         name_column, epochs_column, batch_column, rate_column = st.columns([2, 1, 1, 1])
         name = name_column.text_input("Model name",
-                                      value=previous.name if (previous := state.training_job()) else "my-model",
+                                      value=previous.name if (previous := training_jobs.training_job()) else "my-model",
                                       help="Letters, digits, '-' and '_'. Saving replaces a model of that name; the "
                                            "shipped default's name is taken.")
-        epochs = epochs_column.number_input("Epochs", min_value=epochs_rule.low, max_value=epochs_rule.high,
-                                            value=run["epochs"],
-                                            key=_from_default(f"epochs_{architecture}_{run_length}", run["epochs"]))
+        epochs = epochs_column.number_input(
+            "Epochs", min_value=epochs_rule.low, max_value=epochs_rule.high, value=run["epochs"],
+            key=state.from_default(f"epochs_{architecture}_{run_length}", run["epochs"]))
         batch_sizes = sorted({16, 32, 64, 128, 256, 512, run["batch_size"]})
-        batch_size = batch_column.selectbox("Batch size", options=batch_sizes,
-                                            index=batch_sizes.index(run["batch_size"]),
-                                            key=_from_default(f"batch_{architecture}_{run_length}", run["batch_size"]))
+        batch_size = batch_column.selectbox(
+            "Batch size", options=batch_sizes, index=batch_sizes.index(run["batch_size"]),
+            key=state.from_default(f"batch_{architecture}_{run_length}", run["batch_size"]))
         learning_rate = rate_column.number_input(
             "Learning rate", min_value=float(rate_rule.low), max_value=float(rate_rule.high),
             value=run["learning_rate"], step=1e-4, format="%.4f",
-            key=_from_default(f"rate_{architecture}_{run_length}", run["learning_rate"]),
+            key=state.from_default(f"rate_{architecture}_{run_length}", run["learning_rate"]),
             help=f"How far each batch moves the network's weights (Adam's step size); over the run, "
                  f"{SCHEDULE_WORDS.get(recipe.schedule, recipe.schedule.replace('_', ' '))}.")
         test_column, fraction_column, seed_column, limit_column = st.columns([2, 1, 1, 1])
@@ -91,13 +94,13 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
                                              "same seed and settings train the same way again.")
         limit = limit_column.number_input(
             "Training images (0 = all)", min_value=0, max_value=len(dataset), value=run_limit or 0, step=1000,
-            key=_from_default("train_limit", run_limit or 0),
+            key=state.from_default("train_limit", run_limit or 0),
             help=f"Fewer images train faster: handy for a first try. At least {SETTINGS['train_limit'].low:,}.")
         stratify = st.checkbox("Same mix of digits in both parts",
                                help="Keep each digit's share equal in the training and the held-out images "
                                     "(a stratified split).")
         augment = st.checkbox("Vary the training images", value=run["augment"],
-                              key=_from_default(f"augment_{architecture}_{run_length}", run["augment"]),
+                              key=state.from_default(f"augment_{architecture}_{run_length}", run["augment"]),
                               help="Shift, turn and zoom training images a little, widen some, and vary their "
                                    "pen's width (augmentation): the network learns handwriting, not these images.")
         fit_to_run = st.checkbox("Adapt to a short run", value=TrainingConfig.fit_to_run,
@@ -127,22 +130,11 @@ def settings_form(dataset) -> tuple[str, TrainingConfig] | None:
     return name, settings
 
 
-def _from_default(key: str, default) -> str:
-    """``key``, the field's, after starting the field again from ``default`` if the run's default for it has
-    changed since the field was filled: another dataset changes a quick run's epochs (4 on the embedded sample, 1
-    on full MNIST), its augmentation and its image limit, and a field kept from the other would make a quick run
-    on full MNIST one of four epochs. A value the user typed stays as long as the default it replaced stays."""
-    made_from = f"{key}__default"
-    if st.session_state.get(made_from) != default:
-        st.session_state[key] = st.session_state[made_from] = default
-    return key
-
-
 def start(name: str, dataset, settings: TrainingConfig) -> None:
     """Start the run, or say why it cannot start; warn when it is too short to learn much, and when its model
     will not be savable."""
     try:
-        state.start_training(name, dataset, settings)
+        training_jobs.start_training(name, dataset, settings)
     except DigitCNNError as error:
         st.error(literal(error), icon=":material/error:")
         return
@@ -160,26 +152,6 @@ def short_run(settings: TrainingConfig, train_size: int) -> None:
 
 
 # --- 2. Progress, live -----------------------------------------------------------------------
-def _progress_line(snapshot) -> str:
-    """What the job is doing, the seconds since the click and about how many are left. Redrawn twice a second with
-    the time elapsed on the server's clock, so that it changes every second, whatever the job is doing."""
-    progress, elapsed = snapshot.progress, f"{snapshot.seconds:.0f} s elapsed"
-    if progress is None:
-        return f"Starting… · {elapsed}"
-    if progress.stage != "step":
-        doing = f"Epoch {progress.epoch}/{progress.epochs} · batch {progress.batch}/{progress.batches}"
-    elif progress.step_number:
-        doing = f"{progress.step} (step {progress.step_number} of {progress.steps} after the learning)"
-    else:
-        doing = progress.step
-    left = progress.seconds_left
-    if left is None:
-        return f"{doing} · {elapsed} · estimating the time left"
-    if progress.stage == "step":  # the estimate was made as the step began
-        left -= time.time() - snapshot.stages[-1][1]
-    return f"{doing} · {elapsed} · about {max(left, 1):.0f} s left"
-
-
 def show_curves(snapshot, settings: TrainingConfig, key: str, validation_size: int | None = None) -> None:
     """The loss and accuracy curves of a job's ``snapshot``, with what its loss is when labels are smoothed and,
     given ``validation_size``, how many images its validation curve is on."""
@@ -224,7 +196,7 @@ def live_progress(job) -> None:
     else:
         st.subheader(f"Training {literal(snapshot.name)}")
         fraction = snapshot.progress.fraction_done if snapshot.progress else 0.0
-        st.progress(fraction, text=_progress_line(snapshot))
+        st.progress(fraction, text=snapshot.describe_progress())
     if st.button("Cancel", icon=":material/stop:"):
         job.cancel()
 
@@ -250,7 +222,7 @@ def outcome(job):
                        icon=":material/cancel:")
         else:
             st.error(literal(finished.error), icon=":material/error:")
-        st.button("Dismiss", on_click=state.dismiss_training, key="dismiss_ended")
+        st.button("Dismiss", on_click=training_jobs.dismiss_training, key="dismiss_ended")
     return finished
 
 
@@ -259,9 +231,9 @@ def results(job, finished) -> None:
     """The results of the ended ``job`` (``finished`` is its final snapshot): a fine-tuning's, or a training's
     scores, confusion matrix, mistakes and Save."""
     result = finished.result
-    if state.is_fine_tuning(result):
+    if training_jobs.is_fine_tuning(result):
         teaching.fine_tune_results(job, finished)
-        st.button("Dismiss these results", icon=":material/close:", on_click=state.dismiss_training)
+        st.button("Dismiss these results", icon=":material/close:", on_click=training_jobs.dismiss_training)
         return
     scores(job.name, finished)
     confusion_and_report(result.test_evaluation)
@@ -356,28 +328,11 @@ def save(job) -> None:
     """Save the trained model under its name or another (or why it failed), and Dismiss."""
     st.subheader("Save")
     saved = saving.save_controls(job, key="save_trained")
-    st.button("Dismiss these results", icon=":material/close:", on_click=state.dismiss_training,
+    st.button("Dismiss these results", icon=":material/close:", on_click=training_jobs.dismiss_training,
               help="Lets go of this run's model and scores" + ("" if saved else ": unsaved, it is lost") + ".")
 
 
 # --- 4. Saved models -----------------------------------------------------------------------
-def _saved_model_row(entry) -> dict:
-    """One line of the saved-models table; a model without a readable card shows only its problem."""
-    row = {"name": entry.name, "architecture": "—", "reading": "—", "test accuracy": "—", "not a digit below": "—",
-           "test digits refused": "—", "data": "—", "train / test images": "—", "epochs": None, "created": "—",
-           "problem": entry.problem or ""}
-    if card := entry.card:
-        rule = card.refusal_rule
-        row |= {"architecture": architectures.title_of(card.architecture),
-                "reading": READING_WORDS.get(card.reading, card.reading),
-                "test accuracy": f"{share_text(card.test_accuracy)}{seen.card_test_note(card)}",
-                "not a digit below": probability_text(rule.threshold) if rule.fitted else "never",
-                "test digits refused": share_text(rule.test_refused) if rule.fitted else "—",
-                "data": card.data_source, "train / test images": f"{card.train_size:,} / {card.test_size:,}",
-                "epochs": card.epochs, "created": card.created}
-    return row
-
-
 def saved_models() -> dict:
     """The table of saved models, and the card of any of them; returns the usable ones' cards, by name."""
     st.header("Saved models")
@@ -386,7 +341,7 @@ def saved_models() -> dict:
     if not entries:
         st.info("No saved models yet.")
         return cards
-    st.dataframe([_saved_model_row(entry) for entry in entries], hide_index=True)
+    st.dataframe([tables.saved_model_row(entry) for entry in entries], hide_index=True)
     if cards:
         with st.expander("Model card"):
             shown_card = st.selectbox("Model", list(cards), key="card_to_show")
@@ -400,10 +355,10 @@ dataset = state.active_dataset()
 st.title("Train & evaluate")
 st.caption(f"Data: {literal(dataset.source)}, {len(dataset):,} images"
            + (f" and its own {len(dataset.test):,} test images" if dataset.test is not None else ""))
-if (run := settings_form(dataset)) is not None:
-    name, settings = run
+if (chosen := settings_form(dataset, *network_and_run_length(dataset))) is not None:
+    name, settings = chosen
     start(name, dataset, settings)
-job = state.training_job()
+job = training_jobs.training_job()
 if job is not None and not job.snapshot().done:
     live_progress(job)  # until it ends: then the page reruns with its results
     live_curves(job)

@@ -591,16 +591,16 @@ def test_broken_model_files_are_shown_as_broken_and_the_app_carries_on(tiny_resu
 def _start_a_training_script():
     from digitcnn.data import load_embedded
     from digitcnn.training import TrainingConfig
-    from ui import state
+    from ui import training_jobs
 
     settings = TrainingConfig(architecture="compact", epochs=2, train_limit=600, validate_each_epoch=False)
-    state.start_training("guarded", load_embedded(), settings)
+    training_jobs.start_training("guarded", load_embedded(), settings)
 
 
 _CLEANUP_COST_SCRIPT = """
 import json, sys, threading, time
 from streamlit.runtime.scriptrunner import script_runner
-from ui import state
+from ui import loaders
 
 def cost():  # processor seconds of what Streamlit runs after each run of a page, once Keras is in
     started = time.process_time()
@@ -613,9 +613,9 @@ importer = threading.Thread(target=lambda: __import__("keras"))
 importer.start()
 while "keras" not in sys.modules:
     time.sleep(0.001)
-state.keep_streamlits_cleanup_cheap()  # starts the freeze's thread, which waits for the whole import
+loaders.keep_streamlits_cleanup_cheap()  # starts the freeze's thread, which waits for the whole import
 returned_during_the_import = importer.is_alive()
-state.load_keras_in_background().join()  # the same thread: one per process
+loaders.load_keras_in_background().join()  # the same thread: one per process
 import_finished_before_the_freeze = not importer.is_alive()
 importer.join()
 after = cost()
@@ -656,11 +656,11 @@ def test_streamlits_rerun_cleanup_leaves_trainings_alone_and_keras_as_it_comes(a
     from streamlit.runtime.scriptrunner import script_runner
 
     from digitcnn.jobs.board import FINISHED
-    from ui import state
+    from ui import training_jobs
 
     test = AppTest.from_function(_start_a_training_script, default_timeout=60).run()
     assert not test.exception, test.exception
-    [job] = [job for job in state.job_board().running() if job.name == "guarded"]
+    [job] = [job for job in training_jobs.job_board().running() if job.name == "guarded"]
     deadline = time.monotonic() + 180
     while not job.wait(0.05):
         script_runner._clean_problem_modules()  # what Streamlit runs after each script run
@@ -675,13 +675,13 @@ def test_streamlits_rerun_cleanup_leaves_trainings_alone_and_keras_as_it_comes(a
 @pytest.fixture
 def one_training_at_a_time(monkeypatch):
     """The app's job board, made afresh to run one training at a time."""
-    from ui import state
+    from ui import training_jobs
 
     monkeypatch.setenv("DIGITCNN_MAX_TRAININGS", "1")
-    state.job_board.clear()
-    yield state.job_board()
-    assert state.job_board().stop_all(60)
-    state.job_board.clear()
+    training_jobs.job_board.clear()
+    yield training_jobs.job_board()
+    assert training_jobs.job_board().stop_all(60)
+    training_jobs.job_board.clear()
 
 
 def _press_train(test, name: str, epochs: int, limit: int) -> None:
@@ -787,11 +787,12 @@ def test_dismissed_or_saved_results_let_go_of_the_model(app, models_folder):
     import gc
     import weakref
 
-    from ui import state
+    from ui import training_jobs
 
     test = _train_page_with_sidebar()
     _train_from_the_page(test, "page-released", "article", limit=100)
-    job = state.job_board().latest(test.session_state["browser_key_of_this_session"])  # ui.identity's, without a cookie
+    key = test.session_state["browser_key_of_this_session"]  # ui.identity's, without a cookie
+    job = training_jobs.job_board().latest(key)
     model = weakref.ref(job.snapshot().result.model)
     _button(test, "Save as page-released").click().run()
     assert not test.exception, test.exception
@@ -801,7 +802,7 @@ def test_dismissed_or_saved_results_let_go_of_the_model(app, models_folder):
     _button(test, "Dismiss these results").click().run()
     assert not test.exception, test.exception
     assert not any(header.value.startswith("Results of") for header in test.header)
-    assert job.snapshot().result is None and state.job_board().running() == []
+    assert job.snapshot().result is None and training_jobs.job_board().running() == []
 
 
 def _drawings_script(image_data):

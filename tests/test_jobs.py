@@ -1,3 +1,4 @@
+import dataclasses
 import gc
 import os
 import subprocess
@@ -231,12 +232,12 @@ def test_the_apps_board_starts_one_worker_ahead_and_the_others_when_work_needs_t
                                                                                      small_dataset):
     """Once every place's worker (a TensorFlow process of about 600 MB) started at the app's first visit: 4 GB idle
     for six places. One is started ahead, so that the first training finds TensorFlow imported."""
-    from ui import state
+    from ui import training_jobs
 
     monkeypatch.setenv("DIGITCNN_MAX_TRAININGS", "3")
     monkeypatch.delenv(ray_training.RAY_ADDRESS_VARIABLE, raising=False)
-    state.job_board.clear()
-    board = state.job_board()
+    training_jobs.job_board.clear()
+    board = training_jobs.job_board()
     try:
         assert len(training_workers()) == 1
         jobs = [board.start(owner, "quick", small_dataset, QUICK) for owner in ("alice", "bob")]
@@ -244,20 +245,47 @@ def test_the_apps_board_starts_one_worker_ahead_and_the_others_when_work_needs_t
         assert [job.snapshot().status for job in jobs] == [FINISHED, FINISHED]
         assert len(training_workers()) == 2  # two trainings at once needed two; they stay for the next
     finally:
-        state.job_board.clear()  # closes the board, and its workers
+        training_jobs.job_board.clear()  # closes the board, and its workers
     assert training_workers() == []
 
 
 def test_with_ray_the_apps_board_starts_no_training_worker(monkeypatch, training_workers):
     """Once a server set to train on Ray still started DIGITCNN_MAX_TRAININGS TensorFlow processes of its own."""
-    from ui import state
+    from ui import training_jobs
 
     monkeypatch.setenv("DIGITCNN_MAX_TRAININGS", "3")
     monkeypatch.setenv(ray_training.RAY_ADDRESS_VARIABLE, "127.0.0.1:6379")
-    state.job_board.clear()
-    state.job_board()
+    training_jobs.job_board.clear()
+    training_jobs.job_board()
     try:
         time.sleep(1)
         assert training_workers() == []
     finally:
-        state.job_board.clear()
+        training_jobs.job_board.clear()
+
+
+def test_a_jobs_progress_line_says_what_it_does_the_time_elapsed_and_about_how_long_is_left():
+    from digitcnn.jobs.board import JobSnapshot
+    from digitcnn.training import Progress
+
+    now = time.time()
+    snapshot = JobSnapshot("quick", RUNNING, QUICK, "embedded", None, [], [], None, None, started=now - 12, ended=now)
+    assert snapshot.describe_progress() == "Starting… · 12 s elapsed"
+    batch = Progress("batch", 2, 3, 5, 10, 0.5, 0.8, elapsed=6.0, fraction_done=0.5)
+    assert (dataclasses.replace(snapshot, progress=batch).describe_progress()
+            == "Epoch 2/3 · batch 5/10 · 12 s elapsed · estimating the time left")
+    assert (dataclasses.replace(snapshot, progress=dataclasses.replace(batch, seconds_left=29.6)).describe_progress()
+            == "Epoch 2/3 · batch 5/10 · 12 s elapsed · about 30 s left")
+    # A step's estimate was made as it began: the seconds since then are taken off it (here 5 s, give or take a
+    # slow machine's moment).
+    step = Progress("step", 3, 3, 10, 10, 0.4, 0.9, elapsed=10.0, seconds_left=20.0, step="Scoring the test images",
+                    step_number=2, steps=3)
+    stepping = dataclasses.replace(snapshot, progress=step, stages=(("Scoring the test images", now - 5),))
+    line = stepping.describe_progress()
+    assert line.startswith("Scoring the test images (step 2 of 3 after the learning) · 12 s elapsed · about ")
+    assert 13 <= int(line.split("about ")[1].split(" s left")[0]) <= 15
+    before = dataclasses.replace(step, step_number=0, steps=0, step="Preparing the data")
+    assert (dataclasses.replace(snapshot, progress=dataclasses.replace(before, seconds_left=None)).describe_progress()
+            == "Preparing the data · 12 s elapsed · estimating the time left")
+    assert dataclasses.replace(snapshot, progress=dataclasses.replace(before, seconds_left=0.2), stages=(
+        ("Preparing the data", now),)).describe_progress().endswith("about 1 s left")  # never "0 s"

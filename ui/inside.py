@@ -21,7 +21,7 @@ from digitcnn.views import charts, gallery
 from digitcnn.reading import explain
 from digitcnn.reading.inference import PLAIN
 from digitcnn.percentages import probability_text
-from ui import state
+from ui import loaders, state
 from ui.markup import literal
 
 CHANNELS_SHOWN = 16  # per layer: the strongest; a compact layer has up to 64
@@ -44,7 +44,7 @@ def inside_section(predictor, digit: np.ndarray, key: str, threshold: float | No
     # and when the page opened, the page (4 → 8 s).
     with st.spinner("Loading the network: the first look after the server started takes a few seconds…"):
         model = predictor.model
-    state.keep_streamlits_cleanup_cheap()  # here too: the panel's runs are its own, not the entry point's
+    loaders.keep_streamlits_cleanup_cheap()  # here too: the panel's runs are its own, not the entry point's
     remembered = state.inside_memory(key, (predictor, hashlib.blake2b(digit.tobytes()).hexdigest()))
     looked, changes, layers = st.tabs(VIEWS, key=f"{key}_view", on_change="rerun")
     if looked.open:
@@ -124,14 +124,13 @@ def inside_the_network(model, digit: np.ndarray, key: str, remembered: dict) -> 
     below, on demand."""
     stages = _once(remembered, "maps", lambda: explain.activation_maps(model, digit))
     names = [name for name, _ in stages]
-    if st.session_state.get(state.layer_picker(key)) not in names:
-        st.session_state[state.layer_picker(key)] = names[0]
-    _take_map_click(st.session_state[state.layer_picker(key)], key)
+    picker = state.layer_picker(key, names)
+    _take_map_click(st.session_state[picker], key)
     input_column, picked_column = st.columns(2)
     input_column.image(gallery.enlarge(digit, 6), caption="The input: 28×28", output_format="PNG")
     with picked_column:
         layer_column, channel_column = st.columns(2)
-        name = layer_column.selectbox("Layer", names, key=state.layer_picker(key),
+        name = layer_column.selectbox("Layer", names, key=picker,
                                       help=f"The network's {len(names)} convolution and pooling stages, first to last: "
                                            f"pick one to see its maps.")
         maps = dict(stages)[name]

@@ -15,7 +15,7 @@ from digitcnn.percentages import probability_text, share_text
 from digitcnn.errors import EmptyDrawingError, ImageError
 from digitcnn.data import NOT_A_DIGIT
 from digitcnn.reading.refusal import Reading
-from ui import inside, state
+from ui import drawings, inside
 from ui.markup import literal
 
 DRAW_PROMPT = "Draw a digit (0–9) on the canvas: the model reads it as you draw."
@@ -98,18 +98,18 @@ def keep_controls(reading: Reading, digit: np.ndarray, picture: Image.Image, car
     answer = NOT_A_DIGIT if reading.digit is None else reading.digit
     small = _small_png(picture)
     right, wrong = st.columns([1, 2], vertical_alignment="bottom")
-    right.button("Right", icon=":material/check:", key=f"{key}_right", on_click=state.keep_drawing,
+    right.button("Right", icon=":material/check:", key=f"{key}_right", on_click=drawings.keep_drawing,
                  args=(answer, digit, small, card, reading), help=f"Keep it as {label_text(answer)}.")
     labels = [label for label in (*range(10), NOT_A_DIGIT) if label != answer]
     correction_key = f"{key}_correction_{hash(digit.tobytes())}"  # a new drawing starts with no correction
     wrong.selectbox("No, it's …", options=labels, index=None, format_func=label_text, key=correction_key,
-                    placeholder="pick what it is", on_change=lambda: state.keep_drawing(
+                    placeholder="pick what it is", on_change=lambda: drawings.keep_drawing(
                         st.session_state[correction_key], digit, small, card, reading),
                     help="Keep it with the right label.")
-    if error := state.keep_error():
+    if error := drawings.keep_error():
         st.error(literal(error), icon=":material/error:")
-    elif (kept := state.kept_label(digit)) is not None:
-        shared = state.shared_name()
+    elif (kept := drawings.kept_label(digit)) is not None:
+        shared = drawings.shared_name()
         st.caption(f"Kept as {label_text(kept)} in **My drawings** "
                    + (f"(shared as **{literal(shared)}**)." if shared else "(yours alone, this browser)."))
 

@@ -9,7 +9,7 @@ from digitcnn.data import download, seen
 from digitcnn.networks import architectures
 from digitcnn.errors import DigitCNNError
 from digitcnn.reading.inference import READING_WORDS, THREE_PENS
-from ui import state
+from ui import drawings, loaders, state
 from ui.markup import literal
 
 _UPLOAD_LABEL = "Upload a CSV…"
@@ -53,14 +53,14 @@ def _data_source():
             on_change=_load_upload,
             help="A 'Result' or 'label' column and 784 pixel columns, or no header with the label first.",
         )
-    state.fill_writer_field()
-    st.text_input("Share my drawings under a name", key=state.WRITER_FIELD, max_chars=64,
+    drawings.fill_writer_field()
+    st.text_input("Share my drawings under a name", key=drawings.WRITER_FIELD, max_chars=64,
                   placeholder="empty: mine alone",
-                  on_change=lambda: state.set_writer(st.session_state[state.WRITER_FIELD]),
+                  on_change=lambda: drawings.set_writer(st.session_state[drawings.WRITER_FIELD]),
                   help="Left empty, the drawings you keep on Draw a digit are yours alone, kept for this browser. "
                        "Type a name to share them: anyone who types the same name sees them, adds to them, can "
                        "delete them and teach a model on them. A model taught on them records the name.")
-    shared = state.shared_name()
+    shared = drawings.shared_name()
     st.caption(f"My drawings: shared as **{literal(shared)}**" if shared else "My drawings: yours alone (this browser)")
     if error := state.source_error():
         st.error(literal(error), icon=":material/error:")
@@ -142,6 +142,6 @@ def _active_model(dataset) -> None:
     pens = f", reads each digit {READING_WORDS[THREE_PENS]}" if card.reading == THREE_PENS else ""
     st.caption(f"{literal(architectures.title_of(card.architecture))}{pens}, {literal(seen.card_score_text(card))}")
     try:
-        st.caption(literal(seen.dataset_text(card, state.training_record(card), dataset)))
+        st.caption(literal(seen.dataset_text(card, loaders.training_record(card), dataset)))
     except DigitCNNError as error:
         st.caption(literal(f"Which images {card.name} trained on cannot be read: {error}"))

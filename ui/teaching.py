@@ -12,7 +12,7 @@ from digitcnn.storage import registry
 from digitcnn.data.drawings import PRIVATE_WRITER
 from digitcnn.errors import DigitCNNError
 from digitcnn.percentages import share_text
-from ui import saving, state
+from ui import drawings, saving, state, training_jobs
 from ui.markup import literal
 
 
@@ -22,14 +22,14 @@ def teach_form(dataset, cards: dict) -> None:
 
     st.header("Teach a model your handwriting")
     try:
-        counts = state.drawing_store().counts(state.writer())
+        counts = drawings.drawing_store().counts(drawings.writer())
     except DigitCNNError as error:
         st.error(literal(error), icon=":material/error:")
         return
     digits = sum(count for label, count in counts.items() if label >= 0)
     settings = finetune_config.FineTuneConfig()
     st.caption(f"Starting from a saved model, it learns the drawings you kept on **Draw a digit** as "
-               f"**{literal(state.writer_shown())}** ({digits} digits so far), mixed with replayed digits of the "
+               f"**{literal(drawings.writer_shown())}** ({digits} digits so far), mixed with replayed digits of the "
                f"data in use ({literal(dataset.source)}) so that it does not forget them. A share of your drawings "
                f"is kept apart to show what it learned; if its accuracy on the data's held-out digits falls by more "
                f"than {settings.max_accuracy_drop * 100:g} points it is not saved.")
@@ -48,14 +48,14 @@ def teach_form(dataset, cards: dict) -> None:
         names = list(cards)
         active = state.active_model_card(cards)
         base = base_column.selectbox("Start from", names, index=names.index(active.name) if active else 0)
-        name = name_column.text_input("Save as", value=_taught_name(base, state.shared_name()),
+        name = name_column.text_input("Save as", value=_taught_name(base, drawings.shared_name()),
                                       help="Letters, digits, '-' and '_'. The shipped default cannot be replaced.")
         start = st.form_submit_button(missing or "Teach", type="primary", icon=":material/school:",
                                       disabled=missing is not None)
     if start:
         try:
             registry.check_new_name(name, starts_from=base)  # now, not when its work is done
-            state.start_teaching(name, base, dataset, settings)
+            training_jobs.start_teaching(name, base, dataset, settings)
         except DigitCNNError as error:
             st.error(literal(error), icon=":material/error:")
         else:

@@ -97,6 +97,26 @@ class JobSnapshot:
         stages = ", ".join(f"{name[0].lower() + name[1:]} {seconds:.1f} s" for name, seconds in self.stage_seconds())
         return f"{self.seconds:.1f} s from the click to the results: {stages}."
 
+    def describe_progress(self) -> str:
+        """What the job is doing, the seconds since the click and about how many are left, in a line for people.
+        The time elapsed is on this process's clock, so that a page redrawing the line changes it every second,
+        whatever the job is doing."""
+        progress, elapsed = self.progress, f"{self.seconds:.0f} s elapsed"
+        if progress is None:
+            return f"Starting… · {elapsed}"
+        if progress.stage != "step":
+            doing = f"Epoch {progress.epoch}/{progress.epochs} · batch {progress.batch}/{progress.batches}"
+        elif progress.step_number:
+            doing = f"{progress.step} (step {progress.step_number} of {progress.steps} after the learning)"
+        else:
+            doing = progress.step
+        left = progress.seconds_left
+        if left is None:
+            return f"{doing} · {elapsed} · estimating the time left"
+        if progress.stage == "step":  # the estimate was made as the step began
+            left -= time.time() - self.stages[-1][1]
+        return f"{doing} · {elapsed} · about {max(left, 1):.0f} s left"
+
 
 @dataclass(eq=False)
 class TrainingJob:

@@ -1,0 +1,25 @@
+"""The rows of the tables the pages show, in words for people (Streamlit draws them as they are)."""
+
+from __future__ import annotations
+
+from digitcnn.data import seen
+from digitcnn.networks import architectures
+from digitcnn.percentages import probability_text, share_text
+from digitcnn.reading.inference import READING_WORDS
+
+
+def saved_model_row(entry) -> dict:
+    """One line of the saved-models table; a model without a readable card shows only its problem."""
+    row = {"name": entry.name, "architecture": "—", "reading": "—", "test accuracy": "—", "not a digit below": "—",
+           "test digits refused": "—", "data": "—", "train / test images": "—", "epochs": None, "created": "—",
+           "problem": entry.problem or ""}
+    if card := entry.card:
+        rule = card.refusal_rule
+        row |= {"architecture": architectures.title_of(card.architecture),
+                "reading": READING_WORDS.get(card.reading, card.reading),
+                "test accuracy": f"{share_text(card.test_accuracy)}{seen.card_test_note(card)}",
+                "not a digit below": probability_text(rule.threshold) if rule.fitted else "never",
+                "test digits refused": share_text(rule.test_refused) if rule.fitted else "—",
+                "data": card.data_source, "train / test images": f"{card.train_size:,} / {card.test_size:,}",
+                "epochs": card.epochs, "created": card.created}
+    return row
