@@ -864,7 +864,7 @@ def test_my_drawings_are_a_data_source_whose_drawings_can_be_deleted_and_put_bac
 
 
 def test_teaching_a_model_my_drawings_shows_before_and_after_and_keeps_the_gate(app, tmp_path, embedded):
-    from digitcnn.data.drawings import private_writer
+    from digitcnn.data.writers import private_writer
 
     test = _train_page_with_sidebar()
     mine = private_writer(test.session_state["browser_key_of_this_session"])  # this session's, under AppTest
@@ -944,7 +944,7 @@ def test_what_people_typed_or_brought_is_shown_as_text_in_every_users_page(app, 
 
 def test_drawings_are_a_browsers_own_unless_shared_under_a_name(app, tmp_path, embedded):
     """Every session started as "me": a second user saw, deleted and taught on the first user's drawings."""
-    from digitcnn.data.drawings import PRIVATE_WRITER, is_private
+    from digitcnn.data.writers import PRIVATE_WRITER, is_private
 
     app("pages/home.py")
     first = AppTest.from_function(_drawings_script, args=(_drawn_one(),), default_timeout=60).run()

@@ -44,7 +44,7 @@ def writer() -> str:
     """Whose drawings this user keeps, sees, deletes and teaches: the name they chose to share them under (typed in
     the sidebar: anyone who types it shares them), else this browser's own private writer, whose drawings nobody
     else sees (see :func:`ui.identity.browser_key`)."""
-    from digitcnn.data.drawings import private_writer
+    from digitcnn.data.writers import private_writer
 
     return st.session_state.get(_WRITER) or private_writer(identity.browser_key())
 

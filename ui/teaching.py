@@ -9,7 +9,7 @@ import streamlit as st
 
 from digitcnn.views import charts
 from digitcnn.storage import registry
-from digitcnn.data.drawings import PRIVATE_WRITER
+from digitcnn.data.writers import PRIVATE_WRITER
 from digitcnn.errors import DigitCNNError
 from digitcnn.percentages import share_text
 from ui import drawings, saving, state, training_jobs

@@ -118,7 +118,7 @@ def start_teaching(name: str, base_name: str, data_for_replay: Dataset, settings
     """Start teaching a copy of the saved model ``base_name`` this user's writer's drawings, saved as
     ``name`` if it passes (see digitcnn.training.finetune), as a job on the board like a training. The model is
     loaded by the job, in its worker, so the page does not wait for it."""
-    from digitcnn.data.drawings import shown_writer
+    from digitcnn.data.writers import shown_writer
     from digitcnn.jobs.teaching import fine_tune_saved_model
     from digitcnn.training.drawings_rule import check_drawings
 

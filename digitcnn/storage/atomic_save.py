@@ -239,7 +239,7 @@ def open_for_reading(path: Path):
     except FileNotFoundError:
         raise
     except OSError as error:
-        raise ModelFileError(f"{path.name}: cannot be read ({os_error_reason(error)})") from None
+        raise ModelFileError(f"{path.name}: cannot be read ({files.reason(error)})") from None
 
 
 def sha256_of(opened) -> str:
@@ -270,8 +270,3 @@ def current_version(path: Path) -> tuple[int, int, int, int] | None:
         return file_version(os.stat(path))
     except OSError:
         return None
-
-
-def os_error_reason(error: OSError) -> str:
-    """What went wrong, without the file's path (an ``OSError``'s text names it in full)."""
-    return error.strerror or str(error)

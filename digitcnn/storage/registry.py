@@ -42,7 +42,6 @@ from digitcnn.storage.atomic_save import file_version as _version
 from digitcnn.storage.atomic_save import finish_killed_save as _finish_killed_save
 from digitcnn.storage.atomic_save import name_lock as _name_lock
 from digitcnn.storage.atomic_save import open_for_reading as _open_regular
-from digitcnn.storage.atomic_save import os_error_reason as _reason
 from digitcnn.storage.atomic_save import recover as _recover
 from digitcnn.storage.atomic_save import save_running as _save_running
 from digitcnn.storage.atomic_save import sha256_of as _sha256
@@ -104,7 +103,7 @@ def check_writable(models_dir: str | os.PathLike | None = None) -> Path:
         os.close(descriptor)
         os.unlink(probe)
     except OSError as error:
-        reason = "not a folder" if isinstance(error, (FileExistsError, NotADirectoryError)) else _reason(error)
+        reason = "not a folder" if isinstance(error, (FileExistsError, NotADirectoryError)) else files.reason(error)
         raise ModelFileError(
             f"the models folder '{folder.name}' cannot be written ({reason}): "
             f"make it a writable folder, or set {config.MODELS_DIR_VARIABLE} to one"
@@ -132,7 +131,7 @@ def save_model(model, card: ModelCard, models_dir: str | os.PathLike | None = No
             _finish_killed_save(card.name, folder)
             _write_pair(model, card, model_path, card_path, trained_on)
     except OSError as error:
-        raise ModelFileError(f"{model_path.name}: cannot be saved ({_reason(error)})") from None
+        raise ModelFileError(f"{model_path.name}: cannot be saved ({files.reason(error)})") from None
     return model_path
 
 
@@ -149,7 +148,7 @@ def attach_training_record(name: str, record: TrainingRecord, test_seen: int,
             card = _checked_pair(name, folder)[1]
             _write_pair(None, dataclasses.replace(card, test_seen=test_seen), model_path, card_path, record)
     except OSError as error:
-        raise ModelFileError(f"{name}{RECORD_SUFFIX}: cannot be saved ({_reason(error)})") from None
+        raise ModelFileError(f"{name}{RECORD_SUFFIX}: cannot be saved ({files.reason(error)})") from None
     return model_path.with_suffix(RECORD_SUFFIX)
 
 
@@ -235,7 +234,7 @@ def list_models(models_dir: str | os.PathLike | None = None) -> list[SavedModel]
     try:
         names, interrupted = _scan(folder)
     except OSError as error:
-        raise ModelFileError(f"the models folder cannot be read ({_reason(error)})") from None
+        raise ModelFileError(f"the models folder cannot be read ({files.reason(error)})") from None
     for name in interrupted:
         _recover(name, folder)
     return [_listed(name, folder) for name in sorted(names)]

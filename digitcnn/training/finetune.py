@@ -40,7 +40,7 @@ from typing import Callable
 import numpy as np
 
 from digitcnn.data import Dataset
-from digitcnn.data.drawings import shown_writer
+from digitcnn.data.writers import shown_writer
 from digitcnn.errors import SettingsError, TrainingCancelled
 from digitcnn.networks.evaluation import Evaluation, evaluate
 from digitcnn.percentages import share_text
