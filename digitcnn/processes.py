@@ -1,12 +1,15 @@
-"""The processes the library starts, and how each starts: a new Python running one of digitcnn's modules
-(``python -m digitcnn.…``), which talks with the process that started it, its parent, over a socket it is handed.
+"""The processes the library starts, and how each starts: a new Python (``python -m digitcnn.processes``) that
+imports one of digitcnn's modules and runs a function of it, which talks with the process that started it, its
+parent, over a socket it is handed.
 
 Never multiprocessing's spawn (nor a ``ProcessPoolExecutor`` on it): a spawned child imports its parent's
 ``__main__`` again to find what it is sent. A user's script without ``if __name__ == "__main__":`` then ran again
 in the child, up to its first training, where the child failed ("bootstrapping phase"); in a Streamlit server
 ``__main__`` is the page being run. A child started here imports only the module it runs and what its messages
 name, so it starts the same from a script, a notebook (whose ``__main__`` is no file), a server or a Ray worker.
-Never a fork either: TensorFlow's threads do not survive one.
+Never a fork either: TensorFlow's threads do not survive one. And not ``python -m`` of the module itself: a module
+that its package's ``__init__`` imports (``digitcnn.jobs`` imports its workers') would be imported twice, once as
+``__main__``, with a warning from runpy each time; this module is imported by no ``__init__``.
 
 A child whose parent has gone (ended, killed, or closed its end of the socket) ends at once and quietly
 (:class:`Parent`): nobody is left to want its work, and a traceback about a broken pipe would only alarm whoever
@@ -18,6 +21,7 @@ trainings on Ray) and :mod:`digitcnn.data.nondigits_process` (non-digits drawn b
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import subprocess
@@ -29,20 +33,15 @@ from typing import NoReturn
 from digitcnn.config import PROJECT_ROOT
 
 
-def start(module: str, *arguments: str) -> tuple[subprocess.Popen, Connection]:
-    """Start ``python -m module FD arguments…``, FD the child's end of a socket (its :func:`parent`), and return
-    the process and this end. The child finds this copy of digitcnn first on its path, whatever folder this
-    process was started from; its standard streams are this process's."""
+def start(entry: str, *arguments: str) -> tuple[subprocess.Popen, Connection]:
+    """Start a process that calls ``entry`` (``"module:function"``) with its end of a socket to this process (a
+    :class:`Parent`) and ``arguments``, and return the process and this end. The child finds this copy of digitcnn
+    first on its path, whatever folder this process was started from; its standard streams are this process's."""
     parent_end, child_end = socket.socketpair()
     with child_end:
-        command = [sys.executable, "-m", module, str(child_end.fileno()), *arguments]
+        command = [sys.executable, "-m", __name__, entry, str(child_end.fileno()), *arguments]
         process = subprocess.Popen(command, pass_fds=[child_end.fileno()], env=_environment())
     return process, Connection(parent_end.detach())
-
-
-def parent() -> Parent:
-    """In a child that :func:`start` started: its end of the socket to its parent (the first argument)."""
-    return Parent(Connection(int(sys.argv[1])))
 
 
 class Parent:
@@ -79,3 +78,13 @@ def _environment() -> dict[str, str]:
     """This process's environment, with the folder that holds this copy of digitcnn first on the child's path."""
     path = [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+
+
+def _run(entry: str, fd: str, arguments: list[str]) -> None:
+    """A child's life: ``entry`` called with its :class:`Parent` and ``arguments``."""
+    module, _, function = entry.partition(":")
+    getattr(importlib.import_module(module), function)(Parent(Connection(int(fd))), *arguments)
+
+
+if __name__ == "__main__":
+    _run(sys.argv[1], sys.argv[2], sys.argv[3:])

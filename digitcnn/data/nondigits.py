@@ -17,7 +17,10 @@ wrongly blamed. Hence: no letter that looks like a digit (:data:`EXCLUDED_LETTER
 a 1 in it, and nothing at all, of any kind, that comes out as a bar near upright, a long one or a short solid one
 (:func:`_looks_like_a_one`). Drawings that the
 app itself would refuse as empty, a speck or a dot (``EmptyDrawingError``) never reach a model, so they are
-drawn again too.
+drawn again too. Drawn in a process of their own beside a training: :mod:`digitcnn.data.nondigits_process`.
+
+Longer than 500 lines on purpose: the seven kinds share the pen, the placement and the checks above, and each kind's
+reasons (what it leaves out, and why) sit beside its drawing, where whoever changes one reads them.
 
     >>> made = generate(1000, seed=0)
     >>> made.images.shape, made.images.dtype, sorted(set(made.kinds.tolist()))

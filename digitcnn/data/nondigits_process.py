@@ -1,7 +1,6 @@
 """Non-digits drawn in a process of their own (:func:`generate_elsewhere`), beside a training that uses the other
-cores: :func:`digitcnn.data.nondigits.generate` run by ``python -m digitcnn.data.nondigits_process``, started as
-:mod:`digitcnn.processes` starts every process of the library (the caller's ``__main__`` is never imported
-again). The caller sends the order, the child sends the images back and ends; a child whose caller has gone (a
+cores: :func:`digitcnn.data.nondigits.generate` run in a process started as :mod:`digitcnn.processes` starts every
+process of the library (the caller's ``__main__`` is never imported again). The caller sends the order, the child sends the images back and ends; a child whose caller has gone (a
 training worker killed mid-run, say: once, its drawing process stayed, 180 MB for the life of the machine) ends
 at once.
 """
@@ -49,7 +48,7 @@ class Pending:
         if count < ELSEWHERE_MIN_COUNT:
             return
         try:
-            process, self._connection = processes.start("digitcnn.data.nondigits_process")
+            process, self._connection = processes.start(f"{__name__}:_draw")
         except OSError as error:
             _log.warning("drawing non-digits in this process: no process of their own (%s)", error)
             return
@@ -99,7 +98,3 @@ def _draw(caller: processes.Parent) -> None:
     if digits is not None:
         digits = types.SimpleNamespace(images=digits[0], labels=digits[1])
     caller.send(generate(count, seed, kinds, digits))
-
-
-if __name__ == "__main__":
-    _draw(processes.parent())

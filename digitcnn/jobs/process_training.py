@@ -135,11 +135,11 @@ class ProcessTrainer:
 
 
 class _Worker:
-    """One worker process, started as ``python -m digitcnn.jobs.process_training`` (see :mod:`digitcnn.processes`),
-    and its end of the socket."""
+    """One worker process (its life: :func:`_serve`, started as :mod:`digitcnn.processes` says) and its end of the
+    socket."""
 
     def __init__(self, imports: tuple[str, ...]):
-        self.process, self.connection = processes.start("digitcnn.jobs.process_training", *imports)
+        self.process, self.connection = processes.start(f"{__name__}:_serve", *imports)
         self.connection.send(("path", sys.path))  # the child finds what this process finds: work, and digitcnn
         self.tasks = 0
         self.ready = False  # whether it has said that TensorFlow is imported
@@ -203,7 +203,7 @@ def _unreadable(error, config, on_progress, cancel):
                          f"{error}")
 
 
-def _serve(connection: processes.Parent, imports: list[str]) -> None:
+def _serve(connection: processes.Parent, *imports: str) -> None:
     """A worker's life: import ``imports``, read the caller's messages on one thread, say it is alive on
     another, run tasks on this one, until the caller has gone (then it ends at once: see
     :class:`~digitcnn.processes.Parent`)."""
@@ -289,7 +289,3 @@ def _sendable(error: Exception) -> Exception:
     else:
         _log.error("training failed in its worker process:\n%s", traceback.format_exc())
     return TrainingFailed(f"training failed: {type(error).__name__}: {error}")
-
-
-if __name__ == "__main__":
-    _serve(processes.parent(), sys.argv[2:])

@@ -54,7 +54,7 @@ BATCH_EVENT_SECONDS = 0.25  # the worker sends at most one batch event per this 
 CHANNEL_TIMEOUT_SECONDS = 60.0  # a channel that does not answer within this long (a few ms when well) is lost
 CANCEL_GRACE_SECONDS = 5.0  # a cancelled worker gets this long to stop after its batch before it is killed
 DRIVER_IMPORTS = ("ray", "digitcnn.jobs.ray_training")  # what a process driving trainings on Ray imports ahead
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the digitcnn package, shipped whole to the workers
 _connect_lock = threading.Lock()
 _connection: Future | None = None  # this process's latest ray.init: running, failed or done (see connect)
 
