@@ -53,7 +53,6 @@ class Pending:
             _log.warning("drawing non-digits in this process: no process of their own (%s)", error)
             return
         self.process_id = process.pid
-        self._ended = weakref.finalize(self, _end, process, self._connection)
         # Only what generate reads of the digits crosses: the caller's object might not unpickle over there. Sent
         # from a thread, as the child reads it once it has imported digitcnn (about a second): the training starts
         # meanwhile.
@@ -61,6 +60,7 @@ class Pending:
         self._sending = threading.Thread(target=_send, args=(self._connection, order), daemon=True,
                                          name="non-digits order")
         self._sending.start()
+        self._ended = weakref.finalize(self, _end, process, self._connection, self._sending)
 
     def result(self) -> NonDigits:
         """The non-digits, once drawn."""
@@ -82,10 +82,11 @@ def _send(connection, order) -> None:
         pass  # the process is lost: result() finds its end of the socket closed, and draws them here
 
 
-def _end(process, connection) -> None:
-    connection.close()
+def _end(process, connection, sending: threading.Thread) -> None:
     process.kill()  # done already, or its work no longer wanted
     process.wait()
+    sending.join()  # an order still being sent fails at once, its reader gone
+    connection.close()
 
 
 def _draw(caller: processes.Parent) -> None:
