@@ -33,13 +33,13 @@ from typing import NoReturn
 from digitcnn.config import PROJECT_ROOT
 
 
-def start(entry: str, *arguments: str) -> tuple[subprocess.Popen, Connection]:
-    """Start a process that calls ``entry`` (``"module:function"``) with its end of a socket to this process (a
-    :class:`Parent`) and ``arguments``, and return the process and this end. The child finds this copy of digitcnn
+def start(module: str, function: str, *arguments: str) -> tuple[subprocess.Popen, Connection]:
+    """Start a process that imports ``module`` and calls its ``function`` with its end of a socket to this process
+    (a :class:`Parent`) and ``arguments``, and return the process and this end. The child finds this copy of digitcnn
     first on its path, whatever folder this process was started from; its standard streams are this process's."""
     parent_end, child_end = socket.socketpair()
     with child_end:
-        command = [sys.executable, "-m", __name__, entry, str(child_end.fileno()), *arguments]
+        command = [sys.executable, "-m", __name__, module, function, str(child_end.fileno()), *arguments]
         process = subprocess.Popen(command, pass_fds=[child_end.fileno()], env=_environment())
     return process, Connection(parent_end.detach())
 
@@ -80,11 +80,10 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
 
 
-def _run(entry: str, fd: str, arguments: list[str]) -> None:
-    """A child's life: ``entry`` called with its :class:`Parent` and ``arguments``."""
-    module, _, function = entry.partition(":")
+def _run(module: str, function: str, fd: str, *arguments: str) -> None:
+    """A child's life: ``module``'s ``function`` called with its :class:`Parent` and ``arguments``."""
     getattr(importlib.import_module(module), function)(Parent(Connection(int(fd))), *arguments)
 
 
 if __name__ == "__main__":
-    _run(sys.argv[1], sys.argv[2], sys.argv[3:])
+    _run(*sys.argv[1:])

@@ -48,7 +48,7 @@ class Pending:
         if count < ELSEWHERE_MIN_COUNT:
             return
         try:
-            process, self._connection = processes.start(f"{__name__}:_draw")
+            process, self._connection = processes.start(__name__, "_draw")
         except OSError as error:
             _log.warning("drawing non-digits in this process: no process of their own (%s)", error)
             return

@@ -139,7 +139,7 @@ class _Worker:
     socket."""
 
     def __init__(self, imports: tuple[str, ...]):
-        self.process, self.connection = processes.start(f"{__name__}:_serve", *imports)
+        self.process, self.connection = processes.start(__name__, "_serve", *imports)
         self.connection.send(("path", sys.path))  # the child finds what this process finds: work, and digitcnn
         self.tasks = 0
         self.ready = False  # whether it has said that TensorFlow is imported
