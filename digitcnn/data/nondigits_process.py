@@ -1,8 +1,8 @@
 """Non-digits drawn in a process of their own (:func:`generate_elsewhere`), beside a training that uses the other
 cores: :func:`digitcnn.data.nondigits.generate` run in a process started as :mod:`digitcnn.processes` starts every
-process of the library (the caller's ``__main__`` is never imported again). The caller sends the order, the child sends the images back and ends; a child whose caller has gone (a
-training worker killed mid-run, say: once, its drawing process stayed, 180 MB for the life of the machine) ends
-at once.
+process of the library (the caller's ``__main__`` is never imported again). The caller sends the order, the child
+sends the images back and ends; a child whose caller has gone (a training worker killed mid-run, say: once, its
+drawing process stayed, 180 MB for the life of the machine) ends at once.
 """
 
 from __future__ import annotations
