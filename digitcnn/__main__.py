@@ -4,5 +4,5 @@ import sys
 
 from digitcnn.cli import main
 
-if __name__ == "__main__":  # not when a process it spawns imports it again (see nondigits.generate_elsewhere)
+if __name__ == "__main__":
     sys.exit(main())

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # (docs/library.md draws the same picture.)
 LAYERS = (
     ("foundation", ("digitcnn.errors", "digitcnn.settings", "digitcnn.config", "digitcnn.files",
-                    "digitcnn.percentages", "digitcnn.runtime")),
+                    "digitcnn.percentages", "digitcnn.runtime", "digitcnn.processes", "digitcnn.version")),
     ("data", ("digitcnn.data",)),
     ("networks", ("digitcnn.networks",)),
     ("reading", ("digitcnn.reading",)),
@@ -72,10 +72,14 @@ def layer_of(name: str) -> int | None:
 
 
 def test_every_library_module_has_a_layer():
-    # The package's root (digitcnn/__init__.py) is the public face: its version, read by anything, and an entry
-    # that imports lazily from the layers; it is imported before any module of the package anyway.
+    # The package's root (digitcnn/__init__.py) is the public face, above every layer: the version and
+    # digitcnn.load, which imports from the layers when it is called. No module of the package imports it.
     library = [name for name in MODULES if name.startswith("digitcnn.")]
     assert [name for name in library if layer_of(name) is None] == []
+
+
+def test_no_module_of_the_package_imports_its_root():
+    assert [name for name, imported in GRAPH.items() if name.startswith("digitcnn.") and "digitcnn" in imported] == []
 
 
 def test_no_module_imports_from_a_layer_above_its_own():

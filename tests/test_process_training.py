@@ -2,9 +2,11 @@
 error raised in the worker, and Keras's clear_session() in this process (as Streamlit calls it after every
 run of a page) leaving a training alone."""
 
+import contextlib
 import functools
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -170,3 +172,62 @@ def test_a_stopped_worker_is_noticed_and_fails_the_training_and_a_quiet_one_is_n
     error = training.outcome.get("error")
     assert isinstance(error, TrainingFailed) and "has not answered for 4 s" in str(error), error
     assert trainer.run(worker_process_id, small_dataset, None) not in (stopped, os.getpid())
+
+
+WORKER_SIDE = '''
+import os, time
+
+def wait_a_moment():
+    """A worker's import that takes a while (TensorFlow's, for a training worker)."""
+    open("worker.pid", "w").write(str(os.getpid()))
+    time.sleep(2)
+
+def chatter(dataset, config, on_progress, cancel):
+    """Work that sends progress until it is cancelled."""
+    open("worker.pid", "w").write(str(os.getpid()))
+    while not cancel.is_set():
+        on_progress(os.getpid())
+        time.sleep(0.05)
+'''
+CALLER = '''
+import os, sys, threading, time
+from digitcnn.jobs.process_training import ProcessTrainer
+import worker_side
+
+if sys.argv[1] == "importing":
+    trainer = ProcessTrainer(1, imports=("worker_side:wait_a_moment",))
+    trainer.prestart()
+    deadline = time.monotonic() + 60
+    while not os.path.exists("worker.pid") and time.monotonic() < deadline:  # the worker is importing
+        time.sleep(0.01)
+else:
+    heard = threading.Event()
+    trainer = ProcessTrainer(1, imports=())
+    threading.Thread(target=trainer.run, args=(worker_side.chatter, None, None),
+                     kwargs=dict(on_progress=lambda _: heard.set()), daemon=True).start()
+    heard.wait(60)
+os._exit(0)  # gone at once, as a server killed or a test process ending without closing its trainers
+'''
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("when", ["importing", "running"])
+def test_a_worker_whose_caller_has_gone_ends_quietly(tmp_path, when):
+    """Under AppTest, a worker whose caller had gone printed a BrokenPipeError's traceback (or two, one logged):
+    it ends, saying nothing, whether it was still importing or running a task (nor does it warn, as it started, of
+    its module imported twice)."""
+    (tmp_path / "worker_side.py").write_text(WORKER_SIDE)
+    (tmp_path / "caller.py").write_text(CALLER)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([root, str(tmp_path)])}
+    caller = subprocess.Popen([sys.executable, "caller.py", when], cwd=tmp_path, env=environment,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, errors = caller.communicate(timeout=60)  # the worker shares the caller's streams: both have closed them
+    finally:
+        caller.kill()
+        if (tmp_path / "worker.pid").exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int((tmp_path / "worker.pid").read_text()), signal.SIGKILL)
+    assert (tmp_path / "worker.pid").exists()  # the worker had started its import or its task
+    assert errors == ""

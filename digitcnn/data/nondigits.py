@@ -17,7 +17,10 @@ wrongly blamed. Hence: no letter that looks like a digit (:data:`EXCLUDED_LETTER
 a 1 in it, and nothing at all, of any kind, that comes out as a bar near upright, a long one or a short solid one
 (:func:`_looks_like_a_one`). Drawings that the
 app itself would refuse as empty, a speck or a dot (``EmptyDrawingError``) never reach a model, so they are
-drawn again too.
+drawn again too. Drawn in a process of their own beside a training: :mod:`digitcnn.data.nondigits_process`.
+
+Why one module: the seven kinds share the pen, the placement and the checks above, and each kind's
+reasons (what it leaves out, and why) sit beside its drawing, where whoever changes one reads them.
 
     >>> made = generate(1000, seed=0)
     >>> made.images.shape, made.images.dtype, sorted(set(made.kinds.tolist()))
@@ -29,15 +32,9 @@ from __future__ import annotations
 import functools
 import glob
 import importlib.util
-import logging
 import math
-import multiprocessing
 import os
-import threading
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +46,6 @@ from digitcnn.data import IMAGE_SIDE
 from digitcnn.errors import EmptyDrawingError
 from digitcnn.data.preprocess import ink_to_mnist
 
-_log = logging.getLogger(__name__)
 KINDS = ("letter", "shape", "scribble", "blob", "noise", "fragment", "overlap")
 # The kinds made from real digits, and how many different digits of PIECE_DIGITS (below) the digits given must hold
 # for each: a fragment is cut from one, an overlap draws two.
@@ -162,68 +158,6 @@ def generate(count: int, seed: int, kinds: Sequence[str] | None = None, digits=N
     for index in range(count):
         images[index] = _one(_DRAWERS[kinds[index % len(kinds)]], rng, materials)
     return NonDigits(images, np.array([kinds[index % len(kinds)] for index in range(count)], dtype=str))
-
-
-# Fewer non-digits than this are not worth a process of their own: starting one costs about a second of processor
-# time (its imports). The process runs at a lower priority (NICENESS added to its nice value), so that it takes the
-# cores a training leaves (compact's fit keeps about 1.6 of 2 busy), not the training's own. Measured on the embedded
-# sample's quick run in one process, whose digit-likeness draws 1,675 (two runs each, 2 cores): drawn after the fit,
-# 6.5 and 7.0 s from the fit's end to the result; drawn during it at a lower priority, 4.7 and 4.6 s (at the same
-# priority 4.3 and 5.0 s), the fit as long (19.3–22.3 s in all six runs).
-ELSEWHERE_MIN_COUNT = 1_000
-NICENESS = 10
-# How often the drawing process looks whether its caller is still there. A caller killed mid-training (a worker that
-# did not stop within its cancel's grace, say) left it drawing, then waiting forever to hand the pictures over:
-# 180 MB for the life of the machine, one more with each such kill.
-CALLER_CHECK_SECONDS = 1.0
-
-
-def generate_elsewhere(count: int, seed: int, kinds: Sequence[str] | None = None, digits=None) -> Pending:
-    """:func:`generate` started in a new process, for a caller with other work to do meanwhile: drawing is pure
-    Python on one core, and a training beside it uses the others. :meth:`Pending.result` waits for the images
-    (the same as :func:`generate`'s). Fewer than :data:`ELSEWHERE_MIN_COUNT`, and all of them where no process
-    can be started or it is lost on the way, are drawn when asked for."""
-    return Pending(count, seed, kinds, digits)
-
-
-class Pending:
-    """Non-digits being drawn in a process of their own (see :func:`generate_elsewhere`)."""
-
-    def __init__(self, count: int, seed: int, kinds: Sequence[str] | None = None, digits=None):
-        self._arguments = (count, seed, kinds, digits)
-        self._future = None
-        if count < ELSEWHERE_MIN_COUNT:
-            return
-        try:
-            # spawn, never fork: the caller may hold TensorFlow's threads, which do not survive a fork
-            executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=_start_drawing_process, initargs=(os.getpid(),))
-            self._future = executor.submit(generate, *self._arguments)
-            executor.shutdown(wait=False)  # its process ends once this one task is done
-        except OSError as error:
-            _log.warning("drawing non-digits in this process: no process of their own (%s)", error)
-
-    def result(self) -> NonDigits:
-        """The non-digits, once drawn."""
-        if self._future is not None:
-            try:
-                return self._future.result()
-            except BrokenProcessPool:
-                _log.warning("the process drawing non-digits was lost: drawing them here")
-        return generate(*self._arguments)
-
-
-def _start_drawing_process(caller: int) -> None:
-    """The drawing process's start: at a lower priority (:data:`NICENESS`), and ended once ``caller`` (the process
-    that started it) is gone, whatever it was doing."""
-    os.nice(NICENESS)
-    threading.Thread(target=_end_without, args=(caller,), daemon=True, name="ends-without-its-caller").start()
-
-
-def _end_without(caller: int) -> None:
-    while os.getppid() == caller:  # a process whose parent dies is handed to another
-        time.sleep(CALLER_CHECK_SECONDS)
-    os._exit(1)
 
 
 def font_files() -> list[str]:

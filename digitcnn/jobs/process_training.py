@@ -12,8 +12,9 @@ crashes TensorFlow takes only its worker down.
 
 The design:
 
-- A worker is a new Python (never a fork: TensorFlow's threads do not survive one) that imports TensorFlow
-  once (or the ``imports`` it is made with), then runs the tasks it is sent one after another. Workers start
+- A worker is a new Python started as :mod:`digitcnn.processes` starts every process of the library (neither a
+  fork nor multiprocessing's spawn, which imports the caller's ``__main__`` again) that imports TensorFlow once (or
+  the ``imports`` it is made with), then runs the tasks it is sent one after another. Workers start
   when work needs them, up to ``count``, and stay for the next task; :meth:`ProcessTrainer.prestart` starts
   some ahead (importing TensorFlow takes seconds, a worker of about 600 MB once it has).
 - Tasks, results and progress events (batch ends thinned to a few a second, every epoch end and step) travel
@@ -24,7 +25,7 @@ The design:
   nothing (not even its heartbeat, every :data:`HEARTBEAT_SECONDS`) for :data:`SILENCE_SECONDS` (stopped by a
   signal, say), fails the training with :class:`WorkerLost`. After any
   :class:`~digitcnn.errors.TrainingFailed` the worker is stopped (its state is unknown): the next training
-  gets a fresh one.
+  gets a fresh one. A worker whose caller has gone ends at once, quietly.
 """
 
 from __future__ import annotations
@@ -34,16 +35,14 @@ import logging
 import os
 import pickle
 import queue
-import socket
 import subprocess
 import sys
 import threading
 import time
 import traceback
-from multiprocessing.connection import Connection
 from typing import Callable
 
-from digitcnn import config
+from digitcnn import processes
 from digitcnn.errors import DigitCNNError, TrainingCancelled, TrainingFailed
 
 _log = logging.getLogger(__name__)
@@ -65,7 +64,7 @@ class WorkerLost(TrainingFailed):
 
 class ProcessTrainer:
     """Runs jobs' work in up to ``count`` worker processes (one job at a time each; the caller, such as a
-    :class:`~digitcnn.jobs.board.JobBoard`, keeps to ``count`` at once), each of which imports the modules
+    :class:`~digitcnn.jobs.JobBoard`, keeps to ``count`` at once), each of which imports the modules
     ``imports`` before its first task (by default TensorFlow and what a training needs; ``"module:function"``
     also calls that function, :func:`digitcnn.training.warm_up` say). Calling it trains:
     ``trainer(dataset, config, on_progress=…, cancel=…)`` is :func:`digitcnn.training.train` in a worker."""
@@ -136,17 +135,11 @@ class ProcessTrainer:
 
 
 class _Worker:
-    """One worker process, started as ``python -m digitcnn.jobs.process_training``, and its end of the socket.
-
-    Not multiprocessing's spawn: that runs the parent's ``__main__`` again in the child, and in a Streamlit
-    server ``__main__`` is the page being run."""
+    """One worker process (its life: :func:`_serve`, started as :mod:`digitcnn.processes` says) and its end of the
+    socket."""
 
     def __init__(self, imports: tuple[str, ...]):
-        parent_end, child_end = socket.socketpair()
-        with child_end:
-            command = [sys.executable, "-m", "digitcnn.jobs.process_training", str(child_end.fileno()), *imports]
-            self.process = subprocess.Popen(command, pass_fds=[child_end.fileno()], env=_worker_environment())
-        self.connection = Connection(parent_end.detach())
+        self.process, self.connection = processes.start(__name__, "_serve", *imports)
         self.connection.send(("path", sys.path))  # the child finds what this process finds: work, and digitcnn
         self.tasks = 0
         self.ready = False  # whether it has said that TensorFlow is imported
@@ -210,18 +203,11 @@ def _unreadable(error, config, on_progress, cancel):
                          f"{error}")
 
 
-def _worker_environment() -> dict[str, str]:
-    """This process's environment, with this copy of digitcnn first on the worker's path (whatever folder the
-    server was started from)."""
-    path = [str(config.PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
-
-
-def _serve(fd: int, imports: list[str]) -> None:
+def _serve(connection: processes.Parent, *imports: str) -> None:
     """A worker's life: import ``imports``, read the caller's messages on one thread, say it is alive on
-    another, run tasks on this one, until the caller closes the socket."""
+    another, run tasks on this one, until the caller has gone (then it ends at once: see
+    :class:`~digitcnn.processes.Parent`)."""
     os.nice(WORKER_NICENESS)
-    connection = _Sending(Connection(fd))
     tasks: queue.Queue = queue.Queue()
     current = {"task": None, "cancel": threading.Event()}  # the task running, and its cancel
 
@@ -229,9 +215,6 @@ def _serve(fd: int, imports: list[str]) -> None:
         while True:
             try:
                 message = connection.recv()
-            except (EOFError, OSError):
-                tasks.put(None)
-                return
             except Exception as error:  # noqa: BLE001 - a task that does not unpickle here (its work unknown)
                 tasks.put((None, _unreadable, error, None))
                 continue
@@ -250,10 +233,7 @@ def _serve(fd: int, imports: list[str]) -> None:
         while True:
             time.sleep(HEARTBEAT_SECONDS)
             if busy.is_set():
-                try:
-                    connection.send(("alive", None))
-                except OSError:  # the caller has gone
-                    return
+                connection.send(("alive", None))
 
     threading.Thread(target=read, name="caller", daemon=True).start()
     threading.Thread(target=heartbeat, name="heartbeat", daemon=True).start()
@@ -268,9 +248,9 @@ def _serve(fd: int, imports: list[str]) -> None:
     connection.send(("ready", None))
     busy.clear()
 
-    while (task := tasks.get()) is not None:
+    while True:
+        number, work, dataset, config = tasks.get()
         busy.set()
-        number, work, dataset, config = task
         current["cancel"] = cancel = threading.Event()
         current["task"] = number
         try:
@@ -280,21 +260,6 @@ def _serve(fd: int, imports: list[str]) -> None:
         else:
             connection.send(("result", result))
         busy.clear()
-
-
-class _Sending:
-    """A worker's end of the socket, whose ``send`` several threads share (the task's, the heartbeat's)."""
-
-    def __init__(self, connection: Connection):
-        self.connection = connection
-        self._lock = threading.Lock()
-
-    def recv(self):
-        return self.connection.recv()
-
-    def send(self, message) -> None:
-        with self._lock:
-            self.connection.send(message)
 
 
 class _Relay:
@@ -324,7 +289,3 @@ def _sendable(error: Exception) -> Exception:
     else:
         _log.error("training failed in its worker process:\n%s", traceback.format_exc())
     return TrainingFailed(f"training failed: {type(error).__name__}: {error}")
-
-
-if __name__ == "__main__":
-    _serve(int(sys.argv[1]), sys.argv[2:])

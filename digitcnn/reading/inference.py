@@ -22,9 +22,11 @@ import weakref
 from collections.abc import Iterator
 
 import numpy as np
+from PIL import Image
 
 from digitcnn.reading import pens
 from digitcnn.data import IMAGE_SIDE, scale_images
+from digitcnn.data.preprocess import photo_to_mnist, read_image
 from digitcnn.networks.architectures import CLASS_COUNT
 from digitcnn.reading.refusal import NEVER_REFUSE, Reading, RefusalRule
 
@@ -128,6 +130,8 @@ class Predictor:
     :func:`digitcnn.storage.registry.load_predictor`), it reads without TensorFlow, and ``model`` is a function that loads
     the Keras model, called the first time :attr:`model` is asked for."""
 
+    card = None  # the saved model's card when it was loaded by name (digitcnn.load): what it is, how it was trained
+
     def __init__(self, model, refusal: RefusalRule = NEVER_REFUSE, reading: str = PLAIN,
                  flatbuffer: bytes | None = None):
         from ai_edge_litert.interpreter import Interpreter
@@ -179,6 +183,15 @@ class Predictor:
         """The digit in one 28×28 image, or None when it does not look like a digit: refused below
         ``threshold`` (by default the model's own, see :mod:`digitcnn.reading.refusal`)."""
         return self.refusal.read(*self._run(image), threshold=threshold)
+
+    def read_picture(self, picture, threshold: float | None = None) -> Reading:
+        """The digit in a picture of one digit: a path or a file object (read by
+        :func:`~digitcnn.data.preprocess.read_image`) or a PIL image, a photo, a scan or a drawing of any size, dark
+        on light or light on dark, laid out as MNIST's digits first (:func:`~digitcnn.data.preprocess.photo_to_mnist`),
+        then read as :meth:`read` reads. A file that is not a picture raises :class:`~digitcnn.errors.ImageError`, a
+        picture with nothing drawn :class:`~digitcnn.errors.EmptyDrawingError`."""
+        image = picture if isinstance(picture, Image.Image) else read_image(picture)
+        return self.read(photo_to_mnist(image), threshold)
 
     def _run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The probabilities of one image, and its features when the rule reads them."""

@@ -248,7 +248,7 @@ def library_versions() -> dict:
     """The versions of Python and the libraries a model was trained with."""
     import numpy
 
-    from digitcnn import __version__
+    from digitcnn.version import __version__
 
     return {
         "python": platform.python_version(),

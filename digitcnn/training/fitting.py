@@ -84,7 +84,7 @@ def _train(dataset: Dataset, config: TrainingConfig, on_progress, cancel, then: 
            ) -> tuple[TrainingResult, ProgressRelay]:
     """:func:`train`, and the relay of its progress, whose steps after the learning end with ``then``: the steps
     its caller takes next (:func:`train_to_send`'s handing over), counted in its estimates."""
-    from digitcnn.data import nondigits
+    from digitcnn.data.nondigits_process import generate_elsewhere
     from digitcnn.runtime import apply_thread_setting
 
     apply_thread_setting()
@@ -101,7 +101,7 @@ def _train(dataset: Dataset, config: TrainingConfig, on_progress, cancel, then: 
     relay.step(PREPARING)
     # The non-digits the refusal rule's digit-likeness learns from are drawn on a core of their own while the
     # network trains: drawn after it, they took about 5 s of a quick run on full MNIST.
-    likeness_non_digits = nondigits.generate_elsewhere(**non_digit_order)
+    likeness_non_digits = generate_elsewhere(**non_digit_order)
     model, history, training_seconds = _fit(learning, validation, config, relay, cancel)
     relay.step(SETTLING)
     _settle_batch_normalization(model, train_sample)
