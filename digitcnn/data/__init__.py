@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from digitcnn import config, files
-from digitcnn.errors import DataError, SettingsError
+from digitcnn.errors import DataError, SettingsError, not_found
 
 IMAGE_SIDE = 28
 PIXEL_COUNT = IMAGE_SIDE * IMAGE_SIDE
@@ -153,10 +153,8 @@ def load_dataset(source: str | os.PathLike) -> Dataset:
     if path.is_dir():
         return load_idx_folder(path)
     if not path.exists():
-        raise DataError(
-            f"{path.name}: no such file or folder (give a CSV, an .npz, a folder of IDX files, "
-            f"or one of {', '.join(NAMED_SOURCES)})"
-        )
+        raise DataError(not_found("data file or folder", path.name, "give a CSV, an .npz, a folder of IDX files, "
+                                  f"or one of {', '.join(NAMED_SOURCES)}"))
     if path.suffix.lower() == ".npz":
         return load_npz(path)
     return load_csv(path)

@@ -41,7 +41,7 @@ import numpy as np
 
 from digitcnn import config, data
 from digitcnn.data import preprocess
-from digitcnn.errors import DataError, DrawingStoreError, EmptyDrawingError, ImageError, SettingsError
+from digitcnn.errors import DataError, DrawingStoreError, EmptyDrawingError, ImageError, SettingsError, not_found
 from digitcnn.data import NOT_A_DIGIT
 
 SCHEMA_VERSION = 1  # kept in PRAGMA user_version; a file of a higher version was made by a newer DigitCNN
@@ -186,7 +186,7 @@ class DrawingStore:
         folder = Path(folder).resolve()  # so that messages can name it, "." included
         writer = writer_name(writer)
         if not folder.is_dir():
-            raise DataError(f"{folder.name}: no such folder")
+            raise DataError(not_found("drawings folder", folder.name))
         rows = []
         for label, path in _label_folder_pictures(folder):
             shown = f"{folder.name}/{path.parent.name}/{path.name}"

@@ -51,7 +51,7 @@ from pathlib import Path
 
 from digitcnn import config, files
 from digitcnn.networks.calibration import TEMPERATURE_BOUNDS
-from digitcnn.errors import ModelFileError, SettingsError
+from digitcnn.errors import ModelFileError, ModelNotFoundError, SettingsError, not_found
 from digitcnn.data import IMAGE_SIDE
 from digitcnn.networks.architectures import CLASS_COUNT, portable_copy, register_custom_objects
 from digitcnn.reading.refusal import NEVER_REFUSE, RefusalRule
@@ -694,11 +694,29 @@ def _listed(name: str, folder: Path) -> SavedModel:
 
 def _model_file_and_card(name: str, models_dir, read_record: bool = False
                          ) -> tuple[Path, ModelCard, tuple, TrainingRecord | None]:
-    """:func:`_checked_pair` for ``name``, once what a killed save of it left is dealt with."""
-    model_path, _ = model_paths(name, models_dir)
+    """:func:`_checked_pair` for ``name``, once what a killed save of it left is dealt with; a name with neither a
+    model file nor a card raises :class:`ModelNotFoundError`, naming the models there are."""
+    model_path, card_path = model_paths(name, models_dir)
     _recover(name, model_path.parent)
+    if not (os.path.lexists(model_path) or os.path.lexists(card_path)):
+        _raise_not_found(name, model_path.parent)
     return _while_saving(name, model_path.parent,
                          lambda: _checked_pair(name, model_path.parent, read_record=read_record))
+
+
+_NAMES_LISTED = 10  # saved models named in the message about a name that is not one of them
+
+
+def _raise_not_found(name: str, folder: Path) -> None:
+    """Raise :class:`ModelNotFoundError`: no saved model ``name`` in ``folder``, whose models it names."""
+    try:
+        saved = sorted(_scan(folder)[0])
+    except OSError:
+        saved = []
+    listed = ", ".join(saved[:_NAMES_LISTED]) + (f", and {len(saved) - _NAMES_LISTED} more" if len(saved) >
+                                                 _NAMES_LISTED else "")
+    there = f"saved: {listed}" if saved else f"none saved in {folder.name}/"
+    raise ModelNotFoundError(not_found("saved model", name, there))
 
 
 def _while_saving(name: str, folder: Path, read):
