@@ -324,6 +324,30 @@ def test_every_command_has_help(command, capsys):
     assert "usage: python -m digitcnn " + command in capsys.readouterr().out
 
 
+def test_the_help_of_every_option_that_takes_a_value_gives_its_default():
+    import argparse
+
+    from digitcnn.cli.parser import build_parser
+
+    def parsers(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for command in action.choices.values():
+                    yield from parsers(command)
+
+    checked = 0
+    for parser in parsers(build_parser()):
+        options = parser.format_help().split("\noptions:\n")[1]
+        for action in parser._actions:
+            if action.option_strings and action.nargs != 0 and not action.required:
+                block = options[options.index(f"  {', '.join(action.option_strings)} "):]
+                text = " ".join(block.split("\n  -")[0].split())  # the option's help, its lines joined
+                assert "(default: " in text, (parser.prog, text)
+                checked += 1
+    assert checked > 40
+
+
 def test_bad_settings_and_missing_models_are_one_line_errors(tmp_path, capsys):
     assert cli.main(["train", "--epochs", "0", "--no-save"]) == cli.EXIT_USER_ERROR
     assert "epochs must be" in capsys.readouterr().err
