@@ -24,7 +24,7 @@ def predict(arguments) -> int:
     if cap is not None:  # the predictor's interpreter (and a first conversion) take the cap from the environment
         os.environ[config.THREADS_VARIABLE] = str(cap)
     with start_up_lines_dropped():  # LiteRT's line as its interpreter starts, TensorFlow's where it converts
-        predictor, card = registry.load_predictor(arguments.model, arguments.models_dir)
+        predictor, _ = registry.load_predictor(arguments.model, arguments.models_dir)
     failures = 0
     for path in arguments.images:
         try:
