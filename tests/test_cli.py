@@ -447,7 +447,7 @@ def test_predict_with_the_shipped_model_of_a_fresh_clone_imports_no_tensorflow(s
     assert sorted((clone / ".litert").iterdir()) == kept  # nothing converted
 
 
-def test_predict_prints_no_start_up_lines_and_honours_the_users_log_level(trained, small_dataset, tmp_path):
+def test_predict_prints_no_start_up_lines_where_the_user_set_no_log_level(trained, small_dataset, tmp_path):
     _, _, models = trained
     picture = tmp_path / "digit.png"
     Image.fromarray(small_dataset.images[0]).save(picture)
