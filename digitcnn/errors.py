@@ -9,6 +9,12 @@ class DigitCNNError(Exception):
     """Base class of every error a user can cause."""
 
 
+def not_found(what: str, name: str, there: str | None = None) -> str:
+    """The one wording of a thing a user named that is not there, naming it as they did: ``no saved model named
+    'nosuch' (saved: default, tiny)``; ``there``, what there is instead, in brackets where given."""
+    return f"no {what} named {name!r}" + (f" ({there})" if there else "")
+
+
 class SettingsError(DigitCNNError, ValueError):
     """A setting is out of range or unknown: an architecture name, an epoch count, a model name."""
 
@@ -19,6 +25,10 @@ class DataError(DigitCNNError, ValueError):
 
 class ModelFileError(DigitCNNError, OSError):
     """A saved model or its model card is missing, truncated, foreign or misnamed."""
+
+
+class ModelNotFoundError(ModelFileError):
+    """No saved model has the name asked for: neither its model file nor its card is there."""
 
 
 class ImageError(DigitCNNError, ValueError):

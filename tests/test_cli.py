@@ -5,23 +5,36 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from digitcnn import cli, config, data
+from digitcnn import cli, config, data, training
+from digitcnn.cli.output import display_width
 from digitcnn.percentages import share_text
 
 ROOT = config.PROJECT_ROOT
 
 
+# What TensorFlow and LiteRT print as they start, whatever TF_CPP_MIN_LOG_LEVEL says (see digitcnn.native_logs).
+START_UP_LINES = ("absl::InitializeLog", "oneDNN custom operations", "port.cc", "cpu_feature_guard", "XNNPACK")
+
+
 def run(*arguments, cwd=ROOT, **environment):
-    """``python -m digitcnn ARGUMENTS`` in a fresh process, from ``cwd``, with extra environment variables."""
+    """``python -m digitcnn ARGUMENTS`` in a fresh process, from ``cwd``, with extra environment variables (None:
+    unset)."""
+    variables = {**os.environ, "PYTHONPATH": str(ROOT), **environment}
     return subprocess.run(
         [sys.executable, "-m", "digitcnn", *map(str, arguments)], cwd=cwd, capture_output=True, text=True,
-        timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT), **environment},
+        timeout=300, env={name: value for name, value in variables.items() if value is not None},
     )
+
+
+def assert_no_start_up_lines(completed):
+    printed = completed.stdout + completed.stderr
+    assert not [line for line in START_UP_LINES if line in printed], completed.stderr[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +44,7 @@ def trained(small_dataset, tmp_path_factory):
     csv = data.write_csv(small_dataset, folder / "sample.csv")
     models = folder / "models"
     completed = run("train", "--data", csv, "--arch", "article", "--epochs", "2", "--name", "tiny",
-                    "--models-dir", models)
+                    "--models-dir", models, TF_CPP_MIN_LOG_LEVEL=None)  # as a user who set nothing runs it
     return completed, csv, models
 
 
@@ -41,10 +54,19 @@ def test_train_prints_progress_and_a_summary_and_saves_the_model(trained):
     output = completed.stdout
     assert "epoch 1/2" in output and "epoch 2/2" in output
     assert "402 training images, 198 test images (held out at random)" in output
-    accuracy = float(re.search(r"^test accuracy: (\d+\.\d\d)%$", output, re.M).group(1))
+    assert "recipe: article's full recipe (10 epochs), changed by --epochs; --quick trains the app's quick first " \
+           "model (" in output
+    # One test accuracy, the finished model's, which its card keeps: each epoch's score is on validation digits
+    # (held out of the fit, named so), and the classification report's accuracy row, the same figure, is left out.
+    assert len(re.findall("test accuracy", output)) == 1
+    accuracy = float(re.search(r"^test accuracy: (\d+\.\d\d)% \(the finished model, read plain, on its 198 test "
+                               r"images: the score on its card\)$", output, re.M).group(1))
     card = json.loads((models / "tiny.json").read_text())
     assert accuracy == pytest.approx(100 * card["test_accuracy"], abs=0.005)
+    assert re.search(r"^epoch 2/2 .*, validation accuracy \d+\.\d\d%$", output, re.M)
     assert "classification report" in output and "confusion matrix" in output
+    assert not re.search(r"^ +accuracy ", output, re.M)
+    assert_no_start_up_lines(completed)
     assert (models / "tiny.keras").is_file()
     assert "weight averaging off, label smoothing off" in output  # the tutorial's recipe
     assert "smoothed" not in output
@@ -57,6 +79,16 @@ def test_train_warns_of_a_run_too_short_to_learn(small_dataset, tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert ("warning: A run of 3 training steps (1 epoch of 40 digits in batches of 16) learns little: article "
             "needs about 10 steps to learn much. Give it at least 4 epochs, or more images.") in completed.stdout
+
+
+def test_train_quick_runs_the_apps_quick_first_model_and_says_so(small_dataset, tmp_path):
+    csv = data.write_csv(small_dataset.subset(slice(0, 60)), tmp_path / "sixty.csv")
+    completed = run("train", "--data", csv, "--arch", "article", "--quick", "--no-save")
+    assert completed.returncode == 0, completed.stderr
+    quick = training.quick_settings("article", 40)  # what the app's Train page offers for these 40 training digits
+    assert f"recipe: the app's quick first model ({quick['epochs']} epochs here); without --quick, article's full " \
+           f"recipe (10 epochs)" in completed.stdout
+    assert f"training article for {quick['epochs']} epochs" in completed.stdout
 
 
 def test_evaluate_reproduces_the_test_accuracy_of_the_card(trained, capsys):
@@ -292,13 +324,137 @@ def test_every_command_has_help(command, capsys):
     assert "usage: python -m digitcnn " + command in capsys.readouterr().out
 
 
+def test_the_help_of_every_option_that_takes_a_value_gives_its_default():
+    import argparse
+
+    from digitcnn.cli.parser import build_parser
+
+    def parsers(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for command in action.choices.values():
+                    yield from parsers(command)
+
+    checked = 0
+    for parser in parsers(build_parser()):
+        options = parser.format_help().split("\noptions:\n")[1]
+        for action in parser._actions:
+            if action.option_strings and action.nargs != 0 and not action.required:
+                block = options[options.index(f"  {', '.join(action.option_strings)} "):]
+                text = " ".join(block.split("\n  -")[0].split())  # the option's help, its lines joined
+                assert "(default: " in text, (parser.prog, text)
+                checked += 1
+    assert checked > 40
+
+
 def test_bad_settings_and_missing_models_are_one_line_errors(tmp_path, capsys):
     assert cli.main(["train", "--epochs", "0", "--no-save"]) == cli.EXIT_USER_ERROR
     assert "epochs must be" in capsys.readouterr().err
     assert cli.main(["train", "--name", "../x", "--no-save"]) == cli.EXIT_USER_ERROR
     assert "not allowed" in capsys.readouterr().err
     assert cli.main(["evaluate", "--models-dir", str(tmp_path), "--model", "absent"]) == cli.EXIT_USER_ERROR
-    assert "no model card" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"error: no saved model named 'absent' (none saved in {tmp_path.name}/)\n"
+
+
+def test_what_a_user_named_that_is_not_there_is_named_as_typed_in_one_form(trained, tmp_path):
+    _, _, models = trained
+    picture = tmp_path / "digit.png"
+    Image.new("L", (28, 28), 0).save(picture)
+    _one_line_error(run("predict", "--models-dir", models, "--model", "nosuch", picture),
+                    "error: no saved model named 'nosuch' (saved: tiny)")
+    typed = os.path.join("photos", "one.png")
+    completed = run("predict", "--models-dir", models, "--model", "tiny", typed, cwd=tmp_path)
+    assert completed.returncode == cli.EXIT_USER_ERROR
+    assert completed.stderr == f"no picture file named '{typed}'\n"
+    _one_line_error(run("train", "--data", "data/nosuch.csv", cwd=tmp_path),
+                    "error: no data file or folder named 'data/nosuch.csv'")
+    _one_line_error(run("drawings", "import", "--db", tmp_path / "drawings.sqlite", "my-digits", cwd=tmp_path),
+                    "error: no drawings folder named 'my-digits'")
+
+
+_WITHOUT_TENSORFLOW = """
+import contextlib, io, json, sys
+from digitcnn.cli import main
+
+answers = []
+for arguments in json.loads(sys.argv[1]):
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown), contextlib.redirect_stderr(shown):
+        try:
+            status = main(arguments)
+        except SystemExit as exit:
+            status = exit.code
+    answers.append([arguments, status, shown.getvalue(), [m for m in ("tensorflow", "keras") if m in sys.modules]])
+print(json.dumps(answers))
+"""
+
+
+def _run_without_tensorflow(commands: list[list[str]], cwd=ROOT) -> list:
+    """Run each command through ``main`` in one fresh process: its status, what it printed, and which of TensorFlow
+    and Keras were imported by then."""
+    completed = subprocess.run([sys.executable, "-c", _WITHOUT_TENSORFLOW, json.dumps(commands)], cwd=cwd,
+                               capture_output=True, text=True, timeout=120,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert_no_start_up_lines(completed)
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_models_every_help_and_an_unknown_model_answer_without_tensorflow(trained):
+    _, _, models = trained
+    helps = [[*command, "--help"] for command in [[], ["train"], ["evaluate"], ["reread"], ["predict"], ["models"],
+                                                   ["record"], ["export-csv"], ["download-mnist"], ["fine-tune"],
+                                                   ["drawings"], ["drawings", "add"], ["drawings", "list"],
+                                                   ["drawings", "export"], ["drawings", "import"]]]
+    answers = _run_without_tensorflow([["models"], *helps, ["predict", "--model", "nosuch", "x.png"],
+                                       ["models", "--models-dir", str(models)]])
+    for arguments, status, shown, imported in answers:
+        assert imported == [], arguments
+        if arguments[-1] == "--help":
+            assert status == 0 and shown.startswith("usage: python -m digitcnn"), (arguments, shown)
+    assert answers[0][1] == 0 and answers[0][2].startswith("default: compact, test accuracy ")
+    assert answers[-2][1:3] == [cli.EXIT_USER_ERROR, "error: no saved model named 'nosuch' (saved: default)\n"]
+    assert answers[-1][2].startswith("tiny: article, ")
+
+
+def test_predict_with_the_shipped_model_of_a_fresh_clone_imports_no_tensorflow(small_dataset, tmp_path):
+    """The shipped model's LiteRT conversion is committed beside it (.gitignore): a fresh clone's first predict
+    reads without converting, which takes TensorFlow and seconds."""
+    import shutil
+
+    try:
+        tracked = subprocess.run(["git", "ls-files", "models"], cwd=ROOT, capture_output=True, text=True,
+                                 check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: what a clone holds is not known")
+    clone = tmp_path / "models"
+    for path in tracked:
+        copy = clone / Path(path).relative_to("models")
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / path, copy)
+    kept = sorted((clone / ".litert").iterdir())
+    pictures = []
+    for digit in range(10):
+        pictures.append(str(tmp_path / f"{digit}.png"))
+        Image.fromarray(small_dataset.images[np.flatnonzero(small_dataset.labels == digit)[0]]).resize(
+            (84, 84)).save(pictures[-1])
+    [(_, status, shown, imported)] = _run_without_tensorflow([["predict", "--models-dir", str(clone), *pictures]])
+    assert status == 0 and imported == [], shown
+    answers = [re.fullmatch(r".*(\d)\.png: (\d) \(.*% sure\); next: .*", line) for line in shown.splitlines()]
+    assert all(answers) and len(answers) == 10, shown
+    assert sum(answer[1] == answer[2] for answer in answers) >= 9, shown  # the shipped model reads 99.6% of MNIST
+    assert sorted((clone / ".litert").iterdir()) == kept  # nothing converted
+
+
+def test_predict_prints_no_start_up_lines_where_the_user_set_no_log_level(trained, small_dataset, tmp_path):
+    _, _, models = trained
+    picture = tmp_path / "digit.png"
+    Image.fromarray(small_dataset.images[0]).save(picture)
+    completed = run("predict", "--models-dir", models, "--model", "tiny", picture, TF_CPP_MIN_LOG_LEVEL=None)
+    assert completed.returncode == 0, completed.stderr
+    assert_no_start_up_lines(completed)
+    assert completed.stderr == ""
 
 
 def _one_line_error(completed, *fragments, status=cli.EXIT_USER_ERROR):
@@ -409,7 +565,7 @@ def test_drawings_mistakes_are_one_line_errors_and_a_foreign_file_is_left_as_it_
     assert notes.read_text() == "my shopping list\n"
 
     assert cli.main(["drawings", "add", "--label", "5", "--db", str(database), str(picture), "missing.png"]) == 1
-    assert capsys.readouterr().err.strip() == "error: missing.png: no such file; nothing kept"
+    assert capsys.readouterr().err.strip() == "error: no picture file named 'missing.png'; nothing kept"
     assert cli.main(["drawings", "list", "--db", str(database)]) == 0  # the good picture was not kept either
     assert capsys.readouterr().out == "drawings.sqlite: no drawings yet\n"
     assert cli.main(["drawings", "export", "--db", str(database), "--out", str(tmp_path / "x.csv")]) == 1
@@ -469,7 +625,7 @@ def test_drawings_list_refuses_an_empty_writer_before_printing_and_aligns_wide_n
     header, ana, wide = capsys.readouterr().out.splitlines()[1:4]
     assert wide.startswith("数字を書く人 ")
     # Each row's counts end in the same terminal column as the header's: a wide character takes two
-    width = cli._display_width
+    width = display_width
     assert width(header) == width(ana) == width(wide) and len(wide) == len(ana) - 6
 
 
@@ -507,7 +663,7 @@ def test_fine_tune_refuses_the_shipped_name_and_its_own_base_before_any_work(tra
     """`fine-tune --name default` replaced the shipped model with a fine-tune whose base was itself."""
     _, _, models = trained
     database = tmp_path / "drawings.sqlite"
-    before = {path.name: path.read_bytes() for path in models.iterdir()}
+    before = {path.name: path.read_bytes() for path in models.iterdir() if path.is_file()}  # .litert/: kept readings
     assert cli.main(["fine-tune", "--name", "default", "--db", str(database), "--models-dir", str(models)]) == 1
     assert capsys.readouterr().err == ("error: 'default' is the shipped model, which is not replaced from here; "
                                        "save under another name\n")
@@ -515,7 +671,7 @@ def test_fine_tune_refuses_the_shipped_name_and_its_own_base_before_any_work(tra
                      str(models)]) == cli.EXIT_USER_ERROR
     assert capsys.readouterr().err == ("error: 'tiny' is the model it starts from, which it does not replace; save "
                                        "under another name\n")
-    assert {path.name: path.read_bytes() for path in models.iterdir()} == before
+    assert {path.name: path.read_bytes() for path in models.iterdir() if path.is_file()} == before
     assert not database.exists()  # refused before the store was even opened
 
 
@@ -549,8 +705,8 @@ def test_a_models_folder_that_is_missing_or_a_file_is_named_as_such(tmp_path, ca
     absent, a_file = tmp_path / "absent", tmp_path / "a-file"
     a_file.write_text("not a folder")
     assert cli.main(["evaluate", "--models-dir", str(absent)]) == cli.EXIT_CANNOT_START
-    assert capsys.readouterr().err == ("error: the models folder 'absent' does not exist: give --models-dir a folder "
-                                       "of saved models, or set DIGITCNN_MODELS_DIR to one\n")
+    assert capsys.readouterr().err == (f"error: no models folder named '{absent}' (give --models-dir a folder of saved "
+                                       "models, or set DIGITCNN_MODELS_DIR to one)\n")
     assert cli.main(["models", "--models-dir", str(a_file)]) == cli.EXIT_CANNOT_START
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("error: the models folder 'a-file' is not a folder: ")

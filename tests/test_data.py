@@ -403,7 +403,7 @@ def test_csv_with_a_byte_order_mark_loads(make_csv, csv_lines):
 
 
 def test_missing_path_is_a_clear_error(tmp_path):
-    with pytest.raises(DataError, match="no such file or folder"):
+    with pytest.raises(DataError, match=r"^no data file or folder named 'nowhere\.csv' \(give a CSV"):
         data.load_dataset(tmp_path / "nowhere.csv")
 
 

@@ -267,7 +267,7 @@ def test_an_empty_or_missing_folder_is_refused(store, tmp_path):
     (tmp_path / "empty" / "3").mkdir(parents=True)
     with pytest.raises(DataError, match=r"^empty/: no pictures"):
         store.import_folder(tmp_path / "empty", "ana")
-    with pytest.raises(DataError, match=r"^absent: no such folder$"):
+    with pytest.raises(DataError, match=r"^no drawings folder named 'absent'$"):
         store.import_folder(tmp_path / "absent", "ana")
 
 

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # (docs/library.md draws the same picture.)
 LAYERS = (
     ("foundation", ("digitcnn.errors", "digitcnn.settings", "digitcnn.config", "digitcnn.files",
-                    "digitcnn.percentages", "digitcnn.runtime", "digitcnn.processes", "digitcnn.version")),
+                    "digitcnn.percentages", "digitcnn.runtime", "digitcnn.processes", "digitcnn.version",
+                    "digitcnn.native_logs")),
     ("data", ("digitcnn.data",)),
     ("networks", ("digitcnn.networks",)),
     ("reading", ("digitcnn.reading",)),

@@ -124,7 +124,7 @@ def start_teaching(name: str, base_name: str, data_for_replay: Dataset, settings
 
     drawings = drawing_store().dataset(writer())
     check_drawings(drawings, settings.personal_test_share)  # too few: say so now, not from the job
-    # The writer as a model card may name it: a private writer's key stays here (see digitcnn.data.drawings.shown_writer).
+    # The writer as a model card may name it: a private writer's key stays here (see digitcnn.data.writers.shown_writer).
     teach = functools.partial(fine_tune_saved_model, base_name, config.models_dir(), drawings,
                               shown_writer(writer()))
     return start_training(name, data_for_replay, settings, work=teach)

@@ -41,10 +41,8 @@ from digitcnn import config, files
 from digitcnn.data import preprocess
 from digitcnn.data.csv_files import write_csv
 from digitcnn.data.dataset import IMAGE_SIDE, NOT_A_DIGIT, Dataset
-# The writers' names are checked by writers.py; PRIVATE_WRITER, is_private and private_writer are named here too,
-# for the callers that take everything about drawings from this module.
-from digitcnn.data.writers import PRIVATE_WRITER, is_private, private_writer, shown_writer, writer_name  # noqa: F401
-from digitcnn.errors import DataError, DrawingStoreError, EmptyDrawingError, ImageError, SettingsError
+from digitcnn.data.writers import shown_writer, writer_name
+from digitcnn.errors import DataError, DrawingStoreError, EmptyDrawingError, ImageError, SettingsError, not_found
 
 SCHEMA_VERSION = 1  # kept in PRAGMA user_version; a file of a higher version was made by a newer DigitCNN
 BUSY_TIMEOUT_SECONDS = 10.0  # how long a write waits for the others before it gives up
@@ -181,7 +179,7 @@ class DrawingStore:
         folder = Path(folder).resolve()  # so that messages can name it, "." included
         writer = writer_name(writer)
         if not folder.is_dir():
-            raise DataError(f"{folder.name}: no such folder")
+            raise DataError(not_found("drawings folder", folder.name))
         rows = []
         for label, path in _label_folder_pictures(folder):
             shown = f"{folder.name}/{path.parent.name}/{path.name}"

@@ -23,7 +23,7 @@ from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 
 from digitcnn import files
 from digitcnn.data.dataset import IMAGE_SIDE
-from digitcnn.errors import EmptyDrawingError, ImageError
+from digitcnn.errors import EmptyDrawingError, ImageError, not_found
 
 MNIST_BOX = 20  # the longer side of a digit's bounding box in MNIST
 MNIST_CENTER = IMAGE_SIDE / 2  # where MNIST digits have their center of mass (row, column)
@@ -114,7 +114,7 @@ def read_image(source: str | os.PathLike | BinaryIO) -> Image.Image:
     try:
         opened = files.open_regular(source)
     except FileNotFoundError:
-        raise ImageError(f"{name}: no such file") from None
+        raise ImageError(not_found("picture file", name)) from None
     except OSError as error:
         raise ImageError(f"{name}: cannot be read ({error.strerror or error})") from None
     with opened:

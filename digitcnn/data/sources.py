@@ -14,7 +14,7 @@ from digitcnn.data.idx_files import IDX_FILES, find_idx_file, load_idx_folder
 from digitcnn.data.named_sources import (EMBEDDED, KERAS_CACHE, KERAS_DOWNLOAD, NAMED_SOURCES, download_keras_mnist,
                                          load_embedded, load_keras_cache)
 from digitcnn.data.npz_files import load_npz
-from digitcnn.errors import DataError
+from digitcnn.errors import DataError, not_found
 
 
 def load_dataset(source: str | os.PathLike) -> Dataset:
@@ -33,10 +33,8 @@ def load_dataset(source: str | os.PathLike) -> Dataset:
     if path.is_dir():
         return load_idx_folder(path)
     if not path.exists():
-        raise DataError(
-            f"{path.name}: no such file or folder (give a CSV, an .npz, a folder of IDX files, "
-            f"or one of {', '.join(NAMED_SOURCES)})"
-        )
+        raise DataError(not_found("data file or folder", path.name, "give a CSV, an .npz, a folder of IDX files, "
+                                  f"or one of {', '.join(NAMED_SOURCES)}"))
     if path.suffix.lower() == ".npz":
         return load_npz(path)
     return load_csv(path)

@@ -28,24 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digitcnn import config, files
-from digitcnn.errors import ModelFileError, SettingsError
+from digitcnn.errors import ModelFileError, ModelNotFoundError, SettingsError, not_found
 from digitcnn.data import IMAGE_SIDE
 from digitcnn.networks.architectures import CLASS_COUNT, register_custom_objects
 from digitcnn.data.seen import TrainingRecord
 from digitcnn.storage.card import (CARD_SUFFIX, MAX_CARD_BYTES, MAX_RECORD_BYTES, MODEL_SUFFIX, RECORD_SUFFIX,
                                    ModelCard, model_paths, validate_model_name)
-# The save protocol's parts, under private names here: they are not the registry's API (and the load path keeps
-# the names it had before the protocol moved out).
-from digitcnn.storage.atomic_save import TEMPORARY_PATTERN as _TEMPORARY_PATTERN
-from digitcnn.storage.atomic_save import current_version as _current_version
-from digitcnn.storage.atomic_save import file_version as _version
-from digitcnn.storage.atomic_save import finish_killed_save as _finish_killed_save
-from digitcnn.storage.atomic_save import name_lock as _name_lock
-from digitcnn.storage.atomic_save import open_for_reading as _open_regular
-from digitcnn.storage.atomic_save import recover as _recover
-from digitcnn.storage.atomic_save import save_running as _save_running
-from digitcnn.storage.atomic_save import sha256_of as _sha256
-from digitcnn.storage.atomic_save import write_pair as _write_pair
+from digitcnn.storage import atomic_save
 
 SHIPPED_MODEL_NAMES = (config.DEFAULT_MODEL_NAME,)  # made by the command line; the app does not replace them
 MAX_UNPACKED_MODEL_BYTES = 200_000_000  # the article network unpacks to 2.5 MB; a zip bomb to far more
@@ -66,8 +55,8 @@ class SavedModel:
 class _TornPair(ModelFileError):
     """A model without its card, or with a card that does not match it: what a reader finds between a
     save's two renames, or when a whole save lands between its reading of the card and of the model, and then
-    no damage. ``seen`` is the versions (:func:`_version`) of the model file and the card that it read, when it
-    read both."""
+    no damage. ``seen`` is the versions (:func:`atomic_save.file_version`) of the model file and the card that it
+    read, when it read both."""
 
     def __init__(self, message: str, seen: tuple | None = None):
         super().__init__(message)
@@ -127,9 +116,9 @@ def save_model(model, card: ModelCard, models_dir: str | os.PathLike | None = No
     model_path, card_path = model_paths(card.name, models_dir)
     folder = check_writable(model_path.parent)
     try:
-        with _name_lock(card.name, folder, wait=True):
-            _finish_killed_save(card.name, folder)
-            _write_pair(model, card, model_path, card_path, trained_on)
+        with atomic_save.name_lock(card.name, folder, wait=True):
+            atomic_save.finish_killed_save(card.name, folder)
+            atomic_save.write_pair(model, card, model_path, card_path, trained_on)
     except OSError as error:
         raise ModelFileError(f"{model_path.name}: cannot be saved ({files.reason(error)})") from None
     return model_path
@@ -143,10 +132,10 @@ def attach_training_record(name: str, record: TrainingRecord, test_seen: int,
     model_path, card_path = model_paths(name, models_dir)
     folder = check_writable(model_path.parent)
     try:
-        with _name_lock(name, folder, wait=True):
-            _finish_killed_save(name, folder)
+        with atomic_save.name_lock(name, folder, wait=True):
+            atomic_save.finish_killed_save(name, folder)
             card = _checked_pair(name, folder)[1]
-            _write_pair(None, dataclasses.replace(card, test_seen=test_seen), model_path, card_path, record)
+            atomic_save.write_pair(None, dataclasses.replace(card, test_seen=test_seen), model_path, card_path, record)
     except OSError as error:
         raise ModelFileError(f"{name}{RECORD_SUFFIX}: cannot be saved ({files.reason(error)})") from None
     return model_path.with_suffix(RECORD_SUFFIX)
@@ -159,7 +148,7 @@ def load_model(name: str, models_dir: str | os.PathLike | None = None):
     for _ in range(_LOAD_ATTEMPTS):
         model_path, card, version, _ = _model_file_and_card(name, models_dir)
         model = _read_keras_model(model_path)
-        if _current_version(model_path) == version:
+        if atomic_save.current_version(model_path) == version:
             check_model_shape(model, model_path.name)
             return model, card
     raise ModelFileError(f"{model_path.name}: replaced by other saves each time it was read; try again")
@@ -236,7 +225,7 @@ def list_models(models_dir: str | os.PathLike | None = None) -> list[SavedModel]
     except OSError as error:
         raise ModelFileError(f"the models folder cannot be read ({files.reason(error)})") from None
     for name in interrupted:
-        _recover(name, folder)
+        atomic_save.recover(name, folder)
     return [_listed(name, folder) for name in sorted(names)]
 
 
@@ -248,7 +237,7 @@ def _scan(folder: Path) -> tuple[set[str], set[str]]:
     names, interrupted = set(), set()
     for entry in os.listdir(folder):
         stem, suffix = os.path.splitext(entry)
-        if temporary := _TEMPORARY_PATTERN.fullmatch(entry):
+        if temporary := atomic_save.TEMPORARY_PATTERN.fullmatch(entry):
             interrupted.add(temporary["name"])
         elif not entry.startswith(".") and suffix in (MODEL_SUFFIX, CARD_SUFFIX):
             names.add(stem)
@@ -266,11 +255,29 @@ def _listed(name: str, folder: Path) -> SavedModel:
 
 def _model_file_and_card(name: str, models_dir, read_record: bool = False
                          ) -> tuple[Path, ModelCard, tuple, TrainingRecord | None]:
-    """:func:`_checked_pair` for ``name``, once what a killed save of it left is dealt with."""
-    model_path, _ = model_paths(name, models_dir)
-    _recover(name, model_path.parent)
+    """:func:`_checked_pair` for ``name``, once what a killed save of it left is dealt with; a name with neither a
+    model file nor a card raises :class:`ModelNotFoundError`, naming the models there are."""
+    model_path, card_path = model_paths(name, models_dir)
+    atomic_save.recover(name, model_path.parent)
+    if not (os.path.lexists(model_path) or os.path.lexists(card_path)):
+        _raise_not_found(name, model_path.parent)
     return _while_saving(name, model_path.parent,
                          lambda: _checked_pair(name, model_path.parent, read_record=read_record))
+
+
+_NAMES_LISTED = 10  # saved models named in the message about a name that is not one of them
+
+
+def _raise_not_found(name: str, folder: Path) -> None:
+    """Raise :class:`ModelNotFoundError`: no saved model ``name`` in ``folder``, whose models it names."""
+    try:
+        saved = sorted(_scan(folder)[0])
+    except OSError:
+        saved = []
+    listed = ", ".join(saved[:_NAMES_LISTED]) + (f", and {len(saved) - _NAMES_LISTED} more" if len(saved) >
+                                                 _NAMES_LISTED else "")
+    there = f"saved: {listed}" if saved else f"none saved in {folder.name}/"
+    raise ModelNotFoundError(not_found("saved model", name, there))
 
 
 def _while_saving(name: str, folder: Path, read):
@@ -283,29 +290,31 @@ def _while_saving(name: str, folder: Path, read):
         try:
             return read()
         except _TornPair as torn:
-            if time.monotonic() > deadline or not (_save_running(name, folder) or _replaced_since(torn, name, folder)):
+            if time.monotonic() > deadline:
+                raise
+            if not (atomic_save.save_running(name, folder) or _replaced_since(torn, name, folder)):
                 raise
         time.sleep(_RETRY_SECONDS)
 
 
 def _replaced_since(torn: _TornPair, name: str, folder: Path) -> bool:
     """Whether the model file or the card of ``name`` is another version than the torn read saw."""
-    return torn.seen is not None and torn.seen != tuple(map(_current_version, model_paths(name, folder)))
+    return torn.seen is not None and torn.seen != tuple(map(atomic_save.current_version, model_paths(name, folder)))
 
 
 def _checked_pair(name: str, folder: Path, *, read_record: bool = False
                   ) -> tuple[Path, ModelCard, tuple, TrainingRecord | None]:
-    """The model's file, its card, the version (:func:`_version`) of the file that matched the card's
+    """The model's file, its card, the version (:func:`atomic_save.file_version`) of the file that matched the card's
     checksum, and with ``read_record`` the record of the images it trained on (None: it has none; always None
     without ``read_record``: the record's checksum is checked all the same). The card's name is checked last:
     files that do not match their card say more."""
     model_path, card_path = model_paths(name, folder)
-    card_version = _current_version(card_path)  # before the read: a card replaced after it is another version
+    card_version = atomic_save.current_version(card_path)  # before the read: a card replaced after it differs
     card = _read_card(card_path)
     try:
-        with _open_regular(model_path) as model_file:
-            version = _version(os.fstat(model_file.fileno()))
-            if card.model_sha256 and _sha256(model_file) != card.model_sha256:
+        with atomic_save.open_for_reading(model_path) as model_file:
+            version = atomic_save.file_version(os.fstat(model_file.fileno()))
+            if card.model_sha256 and atomic_save.sha256_of(model_file) != card.model_sha256:
                 raise _TornPair(f"{model_path.name}: does not match its model card {card_path.name} "
                                 f"(changed or half-copied file?)", seen=(version, card_version))
     except FileNotFoundError:
@@ -321,8 +330,8 @@ def _checked_record(card: ModelCard, path: Path, seen: tuple, read: bool) -> Tra
     if card.trained_on is None:
         return None
     try:
-        with _open_regular(path) as record_file:
-            if _sha256(record_file) != card.trained_on["sha256"]:
+        with atomic_save.open_for_reading(path) as record_file:
+            if atomic_save.sha256_of(record_file) != card.trained_on["sha256"]:
                 raise _TornPair(f"{path.name}: does not match its model card {card.name}{CARD_SUFFIX} (changed or "
                                 f"half-copied file?)", seen=seen)
             if not read:
@@ -348,7 +357,7 @@ def _check_card_name(card: ModelCard, card_path: Path) -> None:
 def _read_card(path: Path) -> ModelCard:
     """The checked card in ``path``, read only from a regular file and only if it is at most 1 MB."""
     try:
-        with _open_regular(path) as card_file:
+        with atomic_save.open_for_reading(path) as card_file:
             data = card_file.read(MAX_CARD_BYTES + 1)
     except FileNotFoundError:
         raise _TornPair(f"{path.name}: no model card (was the model saved by digitcnn?)") from None
@@ -373,7 +382,7 @@ def _check_unpacked_size(model_path: Path) -> None:
     """Refuse an archive whose files would unpack to more than 200 MB (a zip bomb) before Keras unpacks it.
     The sizes the archive declares bound what is unpacked: Python's zipfile reads no further."""
     try:
-        with _open_regular(model_path) as model_file, zipfile.ZipFile(model_file) as archive:
+        with atomic_save.open_for_reading(model_path) as model_file, zipfile.ZipFile(model_file) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())
     except FileNotFoundError:
         raise ModelFileError(f"{model_path.name}: no model file") from None
