@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     rules, defaults = training.SETTINGS, training.TrainingConfig  # the class's defaults: the tutorial's split
     recipe = "default: the recipe's, see --quick"
     train.add_argument("--arch", default=architectures.DEFAULT_ARCHITECTURE, choices=rules["architecture"].choices,
-                       help="the network: " + ", ".join(f"{name} ({architecture.title})" for name, architecture
+                       help="the network: " + "; ".join(f"{name}, the {architecture.title[0].lower()}"
+                                                        f"{architecture.title[1:]}" for name, architecture
                                                         in architectures.ARCHITECTURES.items()))
     full_epochs = ", ".join(f"{architecture.recipe.epochs} epochs for {name}"
                             for name, architecture in architectures.ARCHITECTURES.items())
