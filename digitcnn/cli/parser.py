@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="dark-on-light or light-on-dark digit pictures")
     predict.add_argument("--model", default=config.DEFAULT_MODEL_NAME, help="the saved model's name")
     _add_models_dir_option(predict)
-    _add_threads_option(predict)
+    _add_threads_option(predict, who="the reading (LiteRT)")
     predict.set_defaults(command=reading_commands.predict, reads_models=True)
 
     listing = commands.add_parser("models", help="list saved models with their scores")
@@ -210,6 +210,6 @@ def _add_models_dir_option(command: argparse.ArgumentParser) -> None:
                                               f"else models/)")
 
 
-def _add_threads_option(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--threads", type=int, help=f"CPU threads TensorFlow may use, 1 to {config.MAX_THREADS} "
+def _add_threads_option(command: argparse.ArgumentParser, who: str = "TensorFlow") -> None:
+    command.add_argument("--threads", type=int, help=f"CPU threads {who} may use, 1 to {config.MAX_THREADS} "
                          f"(default: ${runtime.THREADS_VARIABLE}, else all cores)")
