@@ -11,7 +11,10 @@ from playwright.sync_api import expect
 
 from digitcnn import training
 
-LONGEST_STILL_SECONDS = 2.0  # issue 33: no stretch longer than this without a visible change while a person waits
+# Issue 33: the page sat still 7–14 s after the last batch. The wait a person sees is measured by
+# benchmarks/app_interactions.py (about 1 s on a quiet machine); this bound leaves room for a machine busy with
+# other tests (3–4 s stretches seen while they ran beside it) and still fails that defect.
+LONGEST_STILL_SECONDS = 5.0
 
 
 def test_training_by_clicking_shows_progress_then_a_confusion_matrix(page, settle, snapshot):
