@@ -2,7 +2,7 @@
 default settings: compact, 33% held out with seed 42) and on full MNIST (its own 10,000 test digits), next to the
 full recipe on the embedded sample. Seconds are the whole of a training as the page runs it, in a warm worker
 process (see digitcnn.jobs.process_training): sending the data, split, build, fit, calibration, scoring, the refusal
-rule, and the model and scores back.
+rule, and the model and scores back; `fit s` is the median of the fit alone, the network's learning.
 
     python -m benchmarks.first_model [--data PATH/TO/mnist] [--recipe] [--repeat N] [--page N]
 
@@ -39,21 +39,26 @@ def timed_runs(trainer: ProcessTrainer, dataset, label: str, quick: bool, repeat
     settings = TrainingConfig()  # the page's defaults
     if quick:
         settings = TrainingConfig(**quick_settings(settings.architecture, train_size(dataset, settings)))
-    seconds, accuracies = [], []
+    seconds, fit_seconds, accuracies = [], [], []
     for _ in range(repeat):
         started = time.perf_counter()
         result = trainer(dataset, settings)
         seconds.append(time.perf_counter() - started)
+        fit_seconds.append(result.training_seconds)
         accuracies.append(result.test_evaluation.accuracy)
-    print_row(label, result.split.train, result.config, seconds, accuracies)
+    print_row(label, result.split.train, result.config, seconds, accuracies, fit_seconds)
 
 
-def print_row(label: str, train_set, settings: TrainingConfig, seconds: list[float], accuracies: list[float]) -> None:
+def print_row(label: str, train_set, settings: TrainingConfig, seconds: list[float], accuracies: list[float],
+              fit_seconds: list[float] | None = None) -> None:
+    """A row of the table; ``fit_seconds``, the fit alone in each run (the learning, without the steps before and
+    after it), where the run says it (a click on the page does not)."""
     times = f"{min(seconds):.1f}–{max(seconds):.1f}" if len(seconds) > 1 else ""
     scores = f"{min(accuracies):.2%}–{max(accuracies):.2%}" if len(accuracies) > 1 else f"{accuracies[0]:.2%}"
+    fit = f"{statistics.median(fit_seconds):.1f}" if fit_seconds else "—"
     print(f"{label:34} {len(train_set):>7,} {settings.epochs:>6} {settings.batch_size:>6} "
           f"{'on' if settings.augment else 'off':>8} {seconds[0]:>7.1f} {statistics.median(seconds):>8.1f} "
-          f"{times:>11} {scores:>15}",
+          f"{times:>11} {fit:>7} {scores:>15}",
           flush=True)
 
 
@@ -116,7 +121,7 @@ def main() -> None:
 
     print(f"compact, the train page's defaults; {machine()}")
     print(f"{'run':34} {'images':>7} {'epochs':>6} {'batch':>6} {'augment':>8} {'first s':>7} {'median s':>8} "
-          f"{'range s':>11} {'test acc':>15}")
+          f"{'range s':>11} {'fit s':>7} {'test acc':>15}")
     # As in the app's server, TensorFlow is in use before the first training: the result's model is unpickled
     # here, and a first import of TensorFlow would otherwise be timed with it.
     import keras  # noqa: F401
