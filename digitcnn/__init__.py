@@ -26,6 +26,5 @@ def load(name: str | None = None, models_dir=None):
     from digitcnn.config import DEFAULT_MODEL_NAME
     from digitcnn.storage.registry import load_predictor
 
-    predictor, card = load_predictor(name or DEFAULT_MODEL_NAME, models_dir)
-    predictor.card = card
+    predictor, _ = load_predictor(name or DEFAULT_MODEL_NAME, models_dir)
     return predictor

@@ -17,7 +17,6 @@ from digitcnn.percentages import probability_text
 def predict(arguments) -> int:
     """Read each picture with the saved model's LiteRT predictor (:func:`digitcnn.storage.registry.load_predictor`:
     converted once and kept beside the model, so a call imports no TensorFlow), as the app reads a drawing."""
-    from digitcnn.data import preprocess
     from digitcnn.storage import registry
 
     cap = runtime.thread_cap(arguments.threads)
@@ -28,13 +27,12 @@ def predict(arguments) -> int:
     failures = 0
     for path in arguments.images:
         try:
-            digit = preprocess.photo_to_mnist(preprocess.read_image(typed_path(path, "picture file", ImageError)))
+            reading = predictor.read_picture(typed_path(path, "picture file", ImageError))
         except (ImageError, EmptyDrawingError) as error:
             named = str(error).startswith(("no picture file", os.path.basename(path)))  # it names the file already
             print(str(error) if named else f"{path}: {error}", file=sys.stderr)
             failures += 1
             continue
-        reading = predictor.read(digit)
         sureness = reading.sureness  # as the app's reading shows it: the digit read's is the reading's score
         if reading.digit is None:
             closest = reading.closest

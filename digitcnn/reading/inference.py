@@ -130,15 +130,14 @@ class Predictor:
     :func:`digitcnn.storage.registry.load_predictor`), it reads without TensorFlow, and ``model`` is a function that loads
     the Keras model, called the first time :attr:`model` is asked for."""
 
-    card = None  # the saved model's card when it was loaded by name (digitcnn.load): what it is, how it was trained
-
     def __init__(self, model, refusal: RefusalRule = NEVER_REFUSE, reading: str = PLAIN,
-                 flatbuffer: bytes | None = None):
+                 flatbuffer: bytes | None = None, card=None):
         from ai_edge_litert.interpreter import Interpreter
 
         from digitcnn.runtime import thread_cap
 
         reading = _checked(reading)
+        self.card = card  # a saved model's card (loaded by name): what it is, how it was trained; else None
         self._model, self._load_model, self._model_lock = None, model, threading.Lock()
         if flatbuffer is None:
             self._model = model

@@ -185,7 +185,7 @@ def load_predictor(name: str, models_dir: str | os.PathLike | None = None):
 
     try:
         with files.open_regular(converted) as kept:
-            return Predictor(keras_model, card.refusal_rule, card.reading, flatbuffer=kept.read()), card
+            return Predictor(keras_model, card.refusal_rule, card.reading, flatbuffer=kept.read(), card=card), card
     except OSError:
         pass  # not converted yet (or unreadable): convert it
     model = keras_model()
@@ -196,7 +196,7 @@ def load_predictor(name: str, models_dir: str | os.PathLike | None = None):
             temporary.write_bytes(flatbuffer)
     except OSError:
         pass  # a read-only folder: converted again next time
-    return Predictor(lambda: model, card.refusal_rule, card.reading, flatbuffer=flatbuffer), card
+    return Predictor(lambda: model, card.refusal_rule, card.reading, flatbuffer=flatbuffer, card=card), card
 
 
 def check_model_shape(model, where: str) -> None:
