@@ -55,3 +55,18 @@ def test_a_bad_count_of_trainings_at_once_names_the_variable(monkeypatch, value)
     monkeypatch.setenv(runtime.MAX_TRAININGS_VARIABLE, value)
     with pytest.raises(SettingsError, match=f"DIGITCNN_MAX_TRAININGS='{value}'.*whole number from 1 to 1024"):
         runtime.max_trainings()
+
+
+@pytest.mark.parametrize("flags, native", [("fpu sse avx2 avx512f avx512_bf16 avx512_vnni", True),
+                                           ("fpu avx2 amx_bf16 amx_tile", True), ("fpu sse avx2 avx512f", False),
+                                           ("", False), ("avx512_bf16x", False)])
+def test_bfloat16_is_native_where_the_processor_says_so(flags, native):
+    assert runtime.native_bfloat16(f"flags\t\t: {flags}\n") is native
+
+
+def test_a_training_computes_in_bfloat16_only_where_asked_or_native():
+    assert runtime.training_precision("float32") == "float32"
+    assert runtime.training_precision("bfloat16") == "bfloat16"
+    assert runtime.training_precision("auto") == ("bfloat16" if runtime.native_bfloat16() else "float32")
+    with pytest.raises(ValueError, match="precision must be one of auto, float32, bfloat16"):
+        runtime.training_precision("half")

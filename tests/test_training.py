@@ -1,3 +1,4 @@
+import dataclasses
 
 import numpy as np
 import pytest
@@ -185,7 +186,9 @@ def test_weight_averaging_follows_the_recipe_and_can_be_set(small_dataset):
     settings = training.TrainingConfig(architecture="article", epochs=1, ema_momentum=0.9, validate_each_epoch=False,
                                        fit_to_run=False)  # fitted, so short a run would average over too few steps
     result = training.train(small_dataset.subset(slice(0, 200)), settings)
-    assert result.model.optimizer.use_ema and result.model.optimizer.ema_momentum == 0.9
+    assert result.config.ema_momentum == 0.9
+    optimizer = architectures.build("article", ema_momentum=result.config.ema_momentum).optimizer  # as the run built it
+    assert optimizer.use_ema and optimizer.ema_momentum == 0.9
     with pytest.raises(SettingsError, match="weight-averaging momentum"):
         training.TrainingConfig(ema_momentum=1.0)
 
@@ -195,7 +198,8 @@ def test_label_smoothing_follows_the_recipe_and_can_be_set(small_dataset):
     assert training.TrainingConfig().label_smoothing == architectures.get_architecture("compact").recipe.label_smoothing
     settings = training.TrainingConfig(architecture="article", epochs=1, label_smoothing=0.2, validate_each_epoch=True)
     result = training.train(small_dataset.subset(slice(0, 400)), settings)  # 268 training digits: 27 validate
-    assert result.model.loss.get_config()["label_smoothing"] == 0.2
+    assert result.config.label_smoothing == 0.2
+    assert architectures.build("article", label_smoothing=0.2).loss.get_config()["label_smoothing"] == 0.2
     low, high = calibration.TEMPERATURE_BOUNDS
     assert result.temperature != 1.0 and low <= result.temperature <= high  # calibrated after smoothing
     images = small_dataset.images[:5, ..., None] / 255.0
@@ -239,9 +243,10 @@ def test_coarse_scans_make_some_digits_blocky_and_bold_and_leave_them_in_place(s
     import tensorflow as tf
 
     images = tf.constant(small_dataset.images[:400, ..., None] / 255.0, tf.float32)
-    scanned = augmentation._coarse_scan(images).numpy()
+    scanned = augmentation._some_scanned(images, tf.constant([0, 1], tf.int64)).numpy()
     changed = np.abs(scanned - images.numpy()).max(axis=(1, 2, 3)) > 0
-    assert 0.5 * augmentation.COARSE_SHARE < changed.mean() < 1.5 * augmentation.COARSE_SHARE
+    share = round(augmentation.COARSE_SHARE * len(images))  # the first of a shuffled batch: any of them
+    assert changed[:share].all() and not changed[share:].any()
     assert scanned.min() >= 0 and scanned.max() <= 1
     solid = lambda batch: (batch > 0.5).sum(axis=(1, 2, 3))  # noqa: E731
     assert np.median(solid(scanned[changed]) / solid(images.numpy()[changed])) > 1.1  # bolder strokes
@@ -261,9 +266,9 @@ def test_the_digit_likeness_sees_digits_through_every_grid_not_one(small_dataset
     parts = np.array_split(np.arange(len(images)), len(sides))
     assert scanned.shape == images.shape and len(sides) > 1
     for side, part in zip(sides, parts):
-        np.testing.assert_allclose(scanned[part], augmentation._coarse_scan(images[part], 1.0, cut, side).numpy())
+        np.testing.assert_allclose(scanned[part], augmentation._coarse_scan(images[part], side, 0.2).numpy())
         other = sides[-1] if side != sides[-1] else sides[0]
-        assert np.abs(scanned[part] - augmentation._coarse_scan(images[part], 1.0, cut, other).numpy()).max() > 0.1
+        assert np.abs(scanned[part] - augmentation._coarse_scan(images[part], other, 0.2).numpy()).max() > 0.1
 
 
 def test_a_network_that_learned_scans_gets_a_digit_likeness_of_more_digits_more_of_them_scanned():
@@ -285,7 +290,6 @@ def test_a_network_that_learned_scans_gets_a_digit_likeness_of_more_digits_more_
 def test_wider_hands_stretch_narrow_digits_sideways_never_beyond_their_height(small_dataset):
     import tensorflow as tf
 
-    tf.random.set_seed(0)
     images = np.concatenate([small_dataset.images[:300] / 255.0, np.zeros((1, 28, 28))])[..., None]  # and a blank
     widened = augmentation._widened(tf.constant(images, tf.float32), share=1.0).numpy()
     inked = lambda batch, axis: (batch.max(axis=(axis, 3)) > 0.5).sum(axis=1)  # noqa: E731 - columns or rows
@@ -415,3 +419,40 @@ def test_the_mistakes_say_how_sure_the_model_was_as_the_draw_page_would_read_the
         assert evaluation.confidences[index] == pytest.approx(predictor.read(images[index]).score, abs=1e-5)
     top = evaluation.probabilities.max(axis=1)
     assert (evaluation.confidences <= top).all() and (evaluation.confidences < top).any()  # the likeness counts
+
+
+def test_a_seed_gives_the_same_network_twice_and_another_seed_another(small_dataset):
+    """Augmented, with weight averaging and non-digits, on parallel pipelines: the same seed gives the same weights."""
+    settings = training.TrainingConfig(epochs=1, train_limit=200, validate_each_epoch=False)
+    first, again = (training.train(small_dataset, settings).model.get_weights() for _ in range(2))
+    other = training.train(small_dataset, dataclasses.replace(settings, seed=43)).model.get_weights()
+    for mine, same in zip(first, again):
+        np.testing.assert_array_equal(mine, same)
+    assert any(not np.array_equal(mine, theirs) for mine, theirs in zip(first, other))
+
+
+def test_a_network_trained_in_bfloat16_is_saved_and_read_in_float32(small_dataset, tmp_path):
+    """In bfloat16 (Keras's mixed precision: on a processor without it, emulated) the network that is scored and
+    saved computes in float32, its file loads in plain Keras and reads as the trained network does; the run records
+    the arithmetic it took, and "auto" takes one of the two."""
+    import keras
+
+    settings = training.TrainingConfig(epochs=1, train_limit=150, validate_each_epoch=False, precision="bfloat16")
+    result = training.train(small_dataset, settings)
+    assert result.config.precision == "bfloat16"
+    assert {layer.dtype_policy.name for layer in result.model.layers} == {"float32"}
+    architectures.portable_copy(result.model).save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    images = result.split.test.images[:50, ..., None] / 255.0
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), result.model.predict(images, verbose=0), atol=1e-6)
+    assert result.test_evaluation.accuracy > 0.3  # it learned: chance is 10%
+    chosen = training.train(small_dataset, dataclasses.replace(settings, precision="auto", train_limit=20)).config
+    assert chosen.precision in ("float32", "bfloat16")
+
+
+def test_a_network_built_for_bfloat16_computes_in_it_but_for_its_probabilities():
+    model = architectures.build("compact", precision="bfloat16")
+    assert {layer.dtype_policy.name for layer in model.layers[:-1]} == {"mixed_bfloat16"}
+    assert model.layers[-1].dtype_policy.name == "float32"
+    assert model(np.zeros((1, 28, 28, 1), np.float32)).dtype == "float32"
+    assert {layer.dtype_policy.name for layer in architectures.portable_copy(model).layers} == {"float32"}

@@ -15,7 +15,7 @@ from digitcnn.percentages import share_text
 
 # The settings `train` takes from options of the same names (the architecture is --arch).
 _TRAIN_OPTIONS = ("epochs", "batch_size", "learning_rate", "schedule", "test_fraction", "seed", "stratify", "test_set",
-                  "augment", "fit_to_run", "reading")
+                  "augment", "fit_to_run", "reading", "precision")
 
 
 def train(arguments) -> int:
@@ -35,13 +35,14 @@ def train(arguments) -> int:
                                         if getattr(arguments, setting, None) is None})
     print(_recipe_text(arguments, quick))
     train_size = training.train_size(dataset, settings)
-    run = training.fitted_to_run(settings, train_size)  # what train() uses
+    run = replace(training.fitted_to_run(settings, train_size),  # what train() uses
+                  precision=runtime.training_precision(settings.precision))
     print(f"training {run.architecture} for {run.epochs} epochs, batch size {run.batch_size}, "
           f"learning rate {run.learning_rate:g} ({run.schedule}), "
           f"augmentation {'on' if run.augment else 'off'}, "
           f"weight averaging {f'momentum {run.ema_momentum:g}' if run.ema_momentum else 'off'}, "
-          f"label smoothing {run.label_smoothing or 'off'}, reading {run.reading}"
-          f"{', fitted to the run' if run != settings else ''} (Ctrl-C cancels)")
+          f"label smoothing {run.label_smoothing or 'off'}, reading {run.reading}, computing in {run.precision}"
+          f"{', fitted to the run' if replace(run, precision=settings.precision) != settings else ''} (Ctrl-C cancels)")
     print("after each epoch it is scored on training images held out of the fit (validation); the finished model "
           "is scored on the test images once, at the end")
     if settings.label_smoothing:

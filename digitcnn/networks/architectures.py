@@ -14,6 +14,7 @@ from typing import Callable
 
 from digitcnn.data import IMAGE_SIDE
 from digitcnn.errors import SettingsError
+from digitcnn.runtime import BFLOAT16, FLOAT32, training_precision
 
 CLASS_COUNT = 10
 
@@ -146,8 +147,8 @@ class ModelArchive:
 
 
 def portable_copy(model):
-    """A copy of ``model`` made of Keras's own layers only, with its weights and without its optimizer's
-    state (a third of a file): what is saved, so that any Keras, TF.js or LiteRT tool reads the file
+    """A copy of ``model`` made of Keras's own layers only, computing in float32, with its weights and without its
+    optimizer's state (a third of a file): what is saved, so that any Keras, TF.js or LiteRT tool reads the file
     without this project. :func:`fused_batch_normalization` is a training-time detail: it computes what
     BatchNormalization computes, with the same weights. A :class:`ModelArchive` is portable already: itself."""
     if isinstance(model, ModelArchive):
@@ -158,6 +159,8 @@ def portable_copy(model):
     for layer in config["layers"]:
         if layer["class_name"] == "FusedBatchNormalization":
             layer.update(class_name="BatchNormalization", module="keras.layers", registered_name=None)
+        if "dtype" in layer["config"]:  # a network trained in bfloat16 reads in float32 (see build)
+            layer["config"]["dtype"] = FLOAT32
     copy = _sequential_from_config(config) if type(model) is keras.Sequential else type(model).from_config(config)
     copy.set_weights(model.get_weights())
     return copy
@@ -244,16 +247,29 @@ def get_architecture(name: str) -> Architecture:
 
 
 def build(name: str = DEFAULT_ARCHITECTURE, learning_rate=0.001, ema_momentum: float = 0.0,
-          label_smoothing: float = 0.0):
+          label_smoothing: float = 0.0, precision: str = FLOAT32):
     """A new Keras model of the named architecture, compiled with Adam at ``learning_rate`` (a
     number or a schedule, see :func:`learning_rate_schedule`), weight averaging when
     ``ema_momentum`` is above 0, and categorical cross-entropy with ``label_smoothing`` (0: plain
     cross-entropy, the same loss as the tutorial's sparse one). It learns from one-hot labels
-    (:func:`one_hot`)."""
+    (:func:`one_hot`).
+
+    In ``precision`` :data:`~digitcnn.runtime.BFLOAT16` its layers compute in bfloat16 but for the last, whose
+    probabilities the loss reads in float32; its weights stay float32 (Keras's ``"mixed_bfloat16"``), and
+    :func:`portable_copy` makes it a float32 network with the same weights."""
     import keras
 
     architecture = get_architecture(name)
-    model = keras.Sequential([keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE, 1)), *architecture.layers()], name=name)
+    policy = "mixed_bfloat16" if training_precision(precision) == BFLOAT16 else FLOAT32
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)  # the policy a layer takes is the one in force when it is made
+    try:
+        layers = architecture.layers()
+    finally:
+        keras.config.set_dtype_policy(previous)
+    last = layers[-1]
+    layers[-1] = type(last).from_config({**last.get_config(), "dtype": FLOAT32})
+    model = keras.Sequential([keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE, 1)), *layers], name=name)
     optimizer = keras.optimizers.Adam(learning_rate, use_ema=ema_momentum > 0, ema_momentum=ema_momentum)
     compile_for_training(model, optimizer, label_smoothing)
     return model

@@ -46,7 +46,7 @@ from digitcnn.networks.evaluation import Evaluation, evaluate
 from digitcnn.percentages import share_text
 from digitcnn.reading.refusal import RefusalRule, fit_refusal
 from digitcnn.data.seen import TrainingRecord, overlap
-from digitcnn.training.augmentation import augmenter
+from digitcnn.training.augmentation import augmented
 from digitcnn.training.drawings_rule import check_drawings, split_drawings
 from digitcnn.training.finetune_config import FineTuneConfig
 from digitcnn.training.likeness import LIKENESS_NON_DIGITS, fit_digit_likeness
@@ -397,8 +397,7 @@ def _pipeline(epochs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], settings:
     pipeline = functools.reduce(tf.data.Dataset.concatenate, parts).map(
         lambda x, y, w: (*network_inputs(x, y), w), num_parallel_calls=tf.data.AUTOTUNE)
     if settings.augment:
-        augment = augmenter(settings.seed)
-        pipeline = pipeline.map(lambda x, y, w: (augment(x), y, w), num_parallel_calls=tf.data.AUTOTUNE)
+        pipeline = augmented(pipeline, settings.seed)
     return pipeline.prefetch(tf.data.AUTOTUNE)
 
 

@@ -85,11 +85,11 @@ def _train(dataset: Dataset, config: TrainingConfig, on_progress, cancel, then: 
     """:func:`train`, and the relay of its progress, whose steps after the learning end with ``then``: the steps
     its caller takes next (:func:`train_to_send`'s handing over), counted in its estimates."""
     from digitcnn.data.nondigits_process import generate_elsewhere
-    from digitcnn.runtime import apply_thread_setting
+    from digitcnn.runtime import apply_thread_setting, training_precision
 
     apply_thread_setting()
     split = make_split(dataset, config)
-    config = fitted_to_run(config, len(split.train))
+    config = replace(fitted_to_run(config, len(split.train)), precision=training_precision(config.precision))
     learning, validation = validation_split(split.train, config)
     train_sample = train_score_sample(split.train, config.seed)
     likeness_digits, non_digit_order = likeness_sample(split.train, config.seed, learned_scans=config.augment)
@@ -164,7 +164,7 @@ def _fit(learning: Dataset, validation: Dataset | None, config: TrainingConfig, 
     :class:`TrainingCancelled` once ``cancel`` is set."""
     import keras
 
-    from digitcnn.networks.architectures import build, learning_rate_schedule
+    from digitcnn.networks.architectures import build, learning_rate_schedule, portable_copy
     from digitcnn.runtime import distribution_strategy
 
     keras.utils.set_random_seed(config.seed)
@@ -172,7 +172,7 @@ def _fit(learning: Dataset, validation: Dataset | None, config: TrainingConfig, 
     with distribution_strategy().scope():
         model = build(config.architecture,
                       learning_rate_schedule(config.learning_rate, config.schedule, config.epochs * relay.batches),
-                      config.ema_momentum, config.label_smoothing)
+                      config.ema_momentum, config.label_smoothing, config.precision)
 
     def after_batch(batch, logs=None):
         if cancel is not None and cancel.is_set():
@@ -196,7 +196,9 @@ def _fit(learning: Dataset, validation: Dataset | None, config: TrainingConfig, 
     training_seconds = time.perf_counter() - started
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training was cancelled; nothing was saved")
-    return model, {key: [float(value) for value in values] for key, values in history.history.items()}, training_seconds
+    # What is scored, calibrated and saved from here on is the network as it reads everywhere: float32, of Keras's
+    # own layers (a network trained in bfloat16 reads a few test digits differently in float32).
+    return portable_copy(model), {key: [float(value) for value in values] for key, values in history.history.items()}, training_seconds
 
 
 def _settle_batch_normalization(model, train_sample: Dataset) -> None:

@@ -1,6 +1,6 @@
 """The batches a network learns from and is scored in, as TensorFlow pipelines: images scaled to [0, 1] with a
 channel axis and labels as target rows (:func:`network_inputs`); for learning, shuffled with the run's seed and
-varied as :func:`~digitcnn.training.augmentation.augmenter` varies them (:func:`training_dataset`). Scoring reads
+varied as :func:`~digitcnn.training.augmentation.augmented` varies them (:func:`training_dataset`). Scoring reads
 in batches of :data:`EVALUATION_BATCH_SIZE`."""
 
 from __future__ import annotations
@@ -8,15 +8,15 @@ from __future__ import annotations
 import numpy as np
 
 from digitcnn.data import Dataset
-from digitcnn.training.augmentation import augmenter
+from digitcnn.training.augmentation import augmented
 from digitcnn.training.recipes import TrainingConfig
 
 EVALUATION_BATCH_SIZE = 512
 
 
 def training_dataset(images: np.ndarray, labels: np.ndarray, config: TrainingConfig):
-    """Shuffled batches of scaled images and their target rows, varied as :func:`augmenter` varies them if
-    ``augment``."""
+    """Shuffled batches of scaled images and their target rows, varied as :func:`augmented` varies them if
+    ``augment``: the same seed gives the same batches."""
     import tensorflow as tf
 
     pipeline = (
@@ -26,8 +26,7 @@ def training_dataset(images: np.ndarray, labels: np.ndarray, config: TrainingCon
         .map(network_inputs, num_parallel_calls=tf.data.AUTOTUNE)
     )
     if config.augment:
-        augment = augmenter(config.seed)
-        pipeline = pipeline.map(lambda images, labels: (augment(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
+        pipeline = augmented(pipeline, config.seed)
     return pipeline.prefetch(tf.data.AUTOTUNE)
 
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from digitcnn.networks.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE, SCHEDULES, Recipe, get_architecture
 from digitcnn.reading.inference import PLAIN, READINGS
+from digitcnn.runtime import AUTO, PRECISIONS
 from digitcnn.settings import CHOICE, FLAG, NUMBER, WHOLE, Setting, check_all
 
 TEST_SET_CHOICES = ("auto", "holdout", "own")
@@ -60,6 +61,7 @@ SETTINGS = {
     "train_limit": Setting("training image limit", WHOLE, 10, optional=True, note="or none: all"),
     "fit_to_run": Setting("fit to the run", FLAG),
     "reading": Setting("reading", CHOICE, choices=READINGS),
+    "precision": Setting("precision", CHOICE, choices=PRECISIONS),
 }
 
 
@@ -75,6 +77,10 @@ class TrainingConfig:
 
     ``reading``: how the trained model reads pictures (:data:`~digitcnn.reading.inference.READINGS`): its scores are
     measured so, and the app and the command line read with it so (it is on its card).
+
+    ``precision``: the arithmetic the network trains in (:data:`~digitcnn.runtime.PRECISIONS`); ``"auto"`` is
+    bfloat16 where the processor computes it natively, else float32, and a run records which it took (see
+    :func:`digitcnn.runtime.training_precision`). The trained network reads in float32 either way.
     """
 
     architecture: str = DEFAULT_ARCHITECTURE
@@ -94,6 +100,7 @@ class TrainingConfig:
     train_limit: int | None = None  # learn from at most this many images, for quick trials
     fit_to_run: bool = True  # shrink the batch size and the weight averaging for short runs (see fitted_to_run)
     reading: str = PLAIN  # how the model reads a picture, here and wherever it is used (see digitcnn.reading.inference)
+    precision: str = AUTO  # the arithmetic of the training: a run replaces "auto" with the one it took
 
     def __post_init__(self):
         recipe = get_architecture(self.architecture).recipe
