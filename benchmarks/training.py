@@ -66,8 +66,9 @@ def train_network(dataset: data.Dataset, architecture: str, epochs: int | None, 
 
 
 def _mean(rows: list[dict], model: str) -> dict:
-    """The mean of ``rows``' figures, as a row named ``model``."""
-    return {"model": model, **{key: sum(row[key] for row in rows) / len(rows) for key in rows[0] if key != "model"}}
+    """The mean of ``rows``' figures, as a row named ``model`` (the parameter count, the same in each, as it is)."""
+    return {"model": model, "parameters": rows[0]["parameters"],
+            **{key: sum(row[key] for row in rows) / len(rows) for key in rows[0] if key not in ("model", "parameters")}}
 
 
 def train_keras_example(dataset: data.Dataset) -> dict:

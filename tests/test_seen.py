@@ -56,11 +56,11 @@ def test_the_unseen_part_is_scored_alone_and_said_so(embedded):
 
 
 @pytest.mark.parametrize("changes, words", [
-    ({}, "test accuracy 99.60% on 10,000 images of MNIST (IDX)"),
-    ({"test_seen": 1650, "test_size": 1650}, "accuracy 99.60% on 1,650 images of MNIST (IDX) (seen in training: 1,650 "
+    ({}, "test accuracy 99.67% on 10,000 images of MNIST (IDX)"),
+    ({"test_seen": 1650, "test_size": 1650}, "accuracy 99.67% on 1,650 images of MNIST (IDX) (seen in training: 1,650 "
                                              "of 1,650 — not a test)"),
-    ({"test_seen": None}, "test accuracy 99.60% on 10,000 images of MNIST (IDX)"),  # trained: its test held out
-    ({"test_seen": None, "fine_tuned": {"base_model": "x"}}, "accuracy 99.60% on 10,000 images of MNIST (IDX) (not "
+    ({"test_seen": None}, "test accuracy 99.67% on 10,000 images of MNIST (IDX)"),  # trained: its test held out
+    ({"test_seen": None, "fine_tuned": {"base_model": "x"}}, "accuracy 99.67% on 10,000 images of MNIST (IDX) (not "
                                                              "known whether it trained on them: not a test)"),
 ], ids=["tested", "seen", "a trained card from before records", "a fine-tuned card from before records"])
 def test_a_cards_score_is_called_a_test_only_on_images_its_model_never_saw(changes, words):
