@@ -20,7 +20,7 @@ MIN_STEPS_PER_EPOCH = 40  # on small data the batch size is halved until an epoc
 MIN_BATCH_SIZE = 16  # …but not below this
 AVERAGING_SHARE = 0.1  # weight averaging spans at most this share of a run's steps…
 MIN_AVERAGING_MOMENTUM = 0.9  # …and is turned off where that would mean averaging over fewer than 10 steps
-QUICK_RUN_IMAGES = 10_000  # a quick run shows the network about this many images: ~15 s for compact on 2 cores…
+QUICK_RUN_IMAGES = 10_000  # a quick run shows the network about this many images: ~8 s for compact on 2 cores…
 # …without augmentation unless that takes more than this many passes over its digits. Measured with compact on the
 # embedded sample (2026-11-26, 2 cores; seed 42, then seeds 1, 2 and 3): 4 epochs of 3,350 digits scored 98.42%,
 # 97.15%, 97.70% and 97.45% without, 97.33–98.06%, 96.55%, 97.09% and 96.85% with; 3 epochs without, 97.88%, 97.03%,
@@ -167,7 +167,7 @@ def quick_settings(architecture: str, train_size: int) -> dict:
     from the digits as they are, so a quick run goes without augmentation unless it makes more than
     :data:`QUICK_RUN_MAX_EPOCHS_UNAUGMENTED` (compact, one epoch of full MNIST: 99.10% without, 98.86% with; more
     measurements with the constant). On the embedded sample (3,350 training digits) that is 3 epochs of ``compact``
-    instead of 13, a first model at about 98% in about 15 s. Like a full run it is scored after each epoch on the
+    instead of 13, a first model at 97–98% in about 8 s. Like a full run it is scored after each epoch on the
     training digits it holds out to validate (see :func:`validation_split`: 335 of them, a few hundredths of a
     second an epoch), and on its test images once, at its end."""
     recipe = get_architecture(architecture).recipe
