@@ -36,7 +36,9 @@ def augment(images, key):
 # The placement: shifts of up to a tenth of the side each way, turns of up to 0.03 of a full turn, zooms of up to a
 # tenth in or out (what Keras's RandomTranslation(0.1, 0.1), RandomRotation(0.03) and RandomZoom(0.1) draw; made as
 # one resampling with the wider hand, where those layers made three and the hand a fourth: the whole augmentation
-# took 93 µs a digit on 2 cores, this one 40).
+# took 93 µs a digit on 2 cores, now 32). Done one after another instead (the same draws), the four resamplings
+# trained a network no better: 99.64% on MNIST's test digits and 95.38% of re-drawn scikit-learn digits, against
+# 99.67% and 95.10% (seed 42).
 SHIFT, TURN, ZOOM = 0.1, 0.03, 0.1
 _MIDDLE = (IMAGE_SIDE - 1) / 2
 
