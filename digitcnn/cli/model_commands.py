@@ -35,14 +35,14 @@ def train(arguments) -> int:
                                         if getattr(arguments, setting, None) is None})
     print(_recipe_text(arguments, quick))
     train_size = training.train_size(dataset, settings)
-    run = replace(training.fitted_to_run(settings, train_size),  # what train() uses
-                  precision=runtime.training_precision(settings.precision))
+    fitted = training.fitted_to_run(settings, train_size)
+    run = replace(fitted, precision=runtime.training_precision(settings.precision))  # what train() uses
     print(f"training {run.architecture} for {run.epochs} epochs, batch size {run.batch_size}, "
           f"learning rate {run.learning_rate:g} ({run.schedule}), "
           f"augmentation {'on' if run.augment else 'off'}, "
           f"weight averaging {f'momentum {run.ema_momentum:g}' if run.ema_momentum else 'off'}, "
           f"label smoothing {run.label_smoothing or 'off'}, reading {run.reading}, computing in {run.precision}"
-          f"{', fitted to the run' if replace(run, precision=settings.precision) != settings else ''} (Ctrl-C cancels)")
+          f"{', fitted to the run' if fitted != settings else ''} (Ctrl-C cancels)")
     print("after each epoch it is scored on training images held out of the fit (validation); the finished model "
           "is scored on the test images once, at the end")
     if settings.label_smoothing:

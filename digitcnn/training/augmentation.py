@@ -63,16 +63,25 @@ def _placed(images, seed):
     placing = tf.reshape(tf.stack([cos, -sin, _MIDDLE - cos * _MIDDLE + sin * _MIDDLE - shift[:, 0],
                                    sin, cos, _MIDDLE - sin * _MIDDLE - cos * _MIDDLE - shift[:, 1],
                                    zeros, zeros, ones], axis=1), [count, 3, 3])
-    widening = tf.reshape(tf.stack([1 / factor, zeros, middle - middle / factor, zeros, ones, zeros,
-                                    zeros, zeros, ones], axis=1), [count, 3, 3])
-    return _resampled(images, tf.reshape(widening @ placing, [count, 9])[:, :8])
+    return _resampled(images, _widening_matrices(factor, middle) @ placing)
 
 
-def _resampled(images, transforms):
-    """``images`` resampled bilinearly, black outside: output pixel (x, y) reads the input at the point each image's
-    row of ``transforms`` (TensorFlow's eight numbers of a projective transform) maps it to."""
+def _widening_matrices(factor, middle):
+    """For each image, the affine matrix (N, 3, 3) that reads output column x from input column
+    ``middle + (x - middle) / factor``: the image stretched sideways by ``factor`` about column ``middle``."""
     import tensorflow as tf
 
+    zeros, ones = tf.zeros_like(factor), tf.ones_like(factor)
+    return tf.reshape(tf.stack([1 / factor, zeros, middle - middle / factor, zeros, ones, zeros, zeros, zeros, ones],
+                               axis=1), [-1, 3, 3])
+
+
+def _resampled(images, matrices):
+    """``images`` resampled bilinearly, black outside: output pixel (x, y) reads the input at the point each image's
+    affine matrix (N, 3, 3, acting on (x, y, 1)) maps it to."""
+    import tensorflow as tf
+
+    transforms = tf.reshape(matrices, [-1, 9])[:, :8]  # TensorFlow's eight numbers of a projective transform
     return tf.raw_ops.ImageProjectiveTransformV3(images=images, transforms=transforms,
                                                  output_shape=[IMAGE_SIDE, IMAGE_SIDE], fill_value=0.0,
                                                  interpolation="BILINEAR", fill_mode="CONSTANT")
@@ -94,12 +103,7 @@ _INK = 0.2  # a column (or row) of a network input holds ink where its brightest
 def _widened(images, share: float = WIDE_SHARE, seed=(0, 0)):
     """Some images (``share`` of them, drawn from ``seed``) widened as :func:`_widening` says, alone (training widens
     them in the same resampling as it places them: :func:`_placed`)."""
-    import tensorflow as tf
-
-    factor, middle = _widening(images, share, seed)
-    zeros, ones = tf.zeros_like(factor), tf.ones_like(factor)
-    return _resampled(images, tf.stack([1 / factor, zeros, middle - middle / factor, zeros, ones, zeros, zeros,
-                                        zeros], axis=1))
+    return _resampled(images, _widening_matrices(*_widening(images, share, seed)))
 
 
 def _widening(images, share: float, seed):

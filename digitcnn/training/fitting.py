@@ -198,7 +198,8 @@ def _fit(learning: Dataset, validation: Dataset | None, config: TrainingConfig, 
         raise TrainingCancelled("training was cancelled; nothing was saved")
     # What is scored, calibrated and saved from here on is the network as it reads everywhere: float32, of Keras's
     # own layers (a network trained in bfloat16 reads a few test digits differently in float32).
-    return portable_copy(model), {key: [float(value) for value in values] for key, values in history.history.items()}, training_seconds
+    history = {key: [float(value) for value in values] for key, values in history.history.items()}
+    return portable_copy(model), history, training_seconds
 
 
 def _settle_batch_normalization(model, train_sample: Dataset) -> None:
