@@ -7,6 +7,9 @@ here finds the ink, then :func:`ink_to_mnist` repeats those steps:
 * :func:`canvas_to_mnist` — the RGBA array a streamlit-drawable-canvas returns;
 * :func:`photo_to_mnist` — a picture or scan, dark ink on light paper or light on dark, as
   :func:`read_image` opens it from a file or an upload.
+
+:func:`canvas_ink` and :func:`picture_ink` give the ink alone, for a picture of several digits
+(:mod:`digitcnn.reading.numbers` lays out each digit with :func:`ink_to_mnist`).
 """
 
 from __future__ import annotations
@@ -52,12 +55,19 @@ def canvas_to_mnist(image_data: np.ndarray) -> np.ndarray:
     whatever differs from the color along the canvas border. Raises
     :class:`EmptyDrawingError` when there is no digit to see.
     """
+    return ink_to_mnist(*canvas_ink(image_data))
+
+
+def canvas_ink(image_data: np.ndarray) -> tuple[np.ndarray, int]:
+    """The ink of a canvas drawing (``image_data`` as :func:`canvas_to_mnist` takes it): how far each pixel is from
+    the canvas's background, uint8 (H, W), and the strongest of it (what :func:`ink_to_mnist` calls full strength).
+    Raises :class:`EmptyDrawingError` when nothing stands out from the background."""
     image_data = np.asarray(image_data)
     if image_data.ndim != 3 or image_data.shape[2] != 4 or min(image_data.shape[:2]) < 2:
         raise ImageError(f"expected an RGBA image of shape (height, width, 4), got {image_data.shape}")
     pixels = image_data if image_data.dtype == np.uint8 else np.clip(image_data, 0, 255).astype(np.uint8)
     contrast = _contrast_with_border(pixels)
-    return ink_to_mnist(contrast, full_strength=int(_strongest_ink(contrast, paper_to_ink=255)))
+    return contrast, int(_strongest_ink(contrast, paper_to_ink=255))
 
 
 def _contrast_with_border(pixels: np.ndarray) -> np.ndarray:
@@ -85,19 +95,27 @@ def photo_to_mnist(image: Image.Image) -> np.ndarray:
     and evens out uneven lighting. A picture with a transparent background is read as a drawing;
     one of 16 bits or floats is scaled to its levels (see :func:`_in_8_bits`), not clipped.
     """
+    return ink_to_mnist(*picture_ink(image, (PHOTO_WORKING_SIDE, PHOTO_WORKING_SIDE)))
+
+
+def picture_ink(image: Image.Image, working_size: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """The ink of a photo, a scan or a drawing (as :func:`photo_to_mnist` reads it) and its full strength: floats
+    (H, W) in [0, 1] and 1.0, at most ``working_size`` (width, height; the picture is reduced to fit, aspect kept),
+    or a canvas's ink as :func:`canvas_ink` gives it, full size, for a picture with a transparent background.
+    Raises :class:`EmptyDrawingError` when the picture is too small or holds no ink."""
     image = _in_8_bits(ImageOps.exif_transpose(image))
     if min(image.size) < MIN_PICTURE_SIDE:
         raise EmptyDrawingError(f"a {image.width}×{image.height} picture is too small to hold a digit")
     if image.has_transparency_data:
         rgba = np.asarray(image.convert("RGBA"))
         if rgba[..., 3].min() < 128:
-            return canvas_to_mnist(rgba)
+            return canvas_ink(rgba)
     gray = image.convert("L")
-    gray.thumbnail((PHOTO_WORKING_SIDE, PHOTO_WORKING_SIDE), Image.Resampling.BOX)
+    gray.thumbnail(working_size, Image.Resampling.BOX)
     brightness = np.asarray(gray, dtype=np.float32) / 255.0
     ink_is_dark = np.median(_border(brightness)) >= 0.5
     inkiness = 1.0 - brightness if ink_is_dark else brightness
-    return ink_to_mnist(_normalized_ink(inkiness - _background(inkiness)))
+    return _normalized_ink(inkiness - _background(inkiness)), 1.0
 
 
 def read_image(source: str | os.PathLike | BinaryIO) -> Image.Image:
@@ -196,16 +214,18 @@ def _in_8_bits(image: Image.Image) -> Image.Image:
     return gray
 
 
-def ink_to_mnist(ink: np.ndarray, full_strength: float = 1.0) -> np.ndarray:
+def ink_to_mnist(ink: np.ndarray, full_strength: float = 1.0, picture_side: int | None = None) -> np.ndarray:
     """Ink strengths (H, W) from 0 to ``full_strength`` (by default floats in [0, 1]; a canvas's contrast in bytes,
     up to its strongest) laid out as an MNIST digit: cropped to the ink, scaled so its longer side is 20 px
-    (aspect kept, anti-aliased, then at most 1), centered by center of mass in 28×28."""
-    mask = ink >= _ink_level(ink.dtype, full_strength)
+    (aspect kept, anti-aliased, then at most 1), centered by center of mass in 28×28. ``picture_side``, the shorter
+    side of the picture the ink was cut from (by default ``ink``'s own), is what a speck or a dot is measured
+    against."""
+    mask = ink >= ink_level(ink.dtype, full_strength)
     if not mask.any():
         raise EmptyDrawingError("nothing is drawn: draw a digit")
     rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     top, bottom, left, right = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
-    _check_is_digit(mask[top:bottom, left:right], min(ink.shape))
+    _check_is_digit(mask[top:bottom, left:right], picture_side or min(ink.shape))
 
     crop = ink[top:bottom, left:right].astype(np.float32)
     scale = MNIST_BOX / max(crop.shape)
@@ -245,7 +265,7 @@ def _check_is_digit(mask: np.ndarray, picture_side: int) -> None:
         raise EmptyDrawingError("a filled blob is drawn, not a digit: draw a digit with the pen's strokes")
 
 
-def _ink_level(dtype: np.dtype, full_strength: float) -> float:
+def ink_level(dtype: np.dtype, full_strength: float) -> float:
     """The weakest ink that counts (:data:`INK_LEVEL` of ``full_strength``), for ink of ``dtype``: whole-number ink
     is compared with a whole number, since against a float NumPy first copies it all into floats (the tolerance
     keeps a level a rounding error above a whole number at it: 0.55 × 100 is 55.00000000000001)."""
