@@ -15,10 +15,14 @@
    cut: all are runs.
 4. Of every way to part the row into runs, the one chosen is the one the model is surest of together: the highest
    product of its digits' scores (the score a :class:`~digitcnn.reading.refusal.Reading` is refused on), found by
-   dynamic programming. A run smaller than half the line may instead be a stray **mark**, left out of the number at
-   a fixed price (:data:`MARK_SCORE`); a digit wider than :data:`WIDE_DIGIT` lines pays for its width. Fewer,
-   surer digits win: cutting a 0 in two halves gives two pieces the model doubts ("pieces of digits" are among the
-   non-digits its "not a digit" rule learned from), and a pair of touching digits read as one scores low.
+   dynamic programming, with a few :class:`Prices`: a run smaller than half the line may instead be a stray
+   **mark**, left out of the number; a digit wider than a line pays for its width, and one ending at a seam for the
+   ink the seam crosses. Fewer, surer digits win: cutting a 0 in two halves gives two pieces the model doubts
+   ("pieces of digits" are among the non-digits its "not a digit" rule learned from), and a pair of touching
+   digits read as one scores low.
+
+Digits that touch are harder than digits apart: a seam is nearly upright, so where two digits overlap and their
+strokes cross, a piece of one stays with the other; and the model is sometimes sure of a pair read as one digit.
 
 How well, and how fast, on numbers made of digits no shipped model trained on: ``python -m benchmarks.numbers``
 (docs/numbers.md).
@@ -43,12 +47,12 @@ NUMBER_WORKING_LENGTH = 2048  # …and its longer side at most this: room for a 
 TALL_PIECE = 0.5  # pieces at least this share of the tallest piece's height set the line's height (their median)
 MARK_SIZE = 0.5  # a run or a dot less tall than this share of the line may be a mark, not a digit
 CUT_WIDTH = 0.8  # a piece wider than this many lines' heights is cut along seams into candidates
-CUT_SPACING = 0.15  # seams are at least this many lines apart, and as far from the piece's sides
+CUT_SPACING = 0.1  # seams are at least this many lines apart, and as far from the piece's sides
 MAX_DIGIT_WIDTH = 1.6  # a candidate digit is at most this many lines wide (a sprawling 0 or 7 is about 1.2)
 JOIN_GAP = 0.12  # pieces this many lines apart or closer may be one digit's strokes
 MAX_RUN = 4  # pieces one digit may be made of
 LOWEST_SCORE = 1e-4  # a candidate's score is taken as at least this (a log of 0 would rule a row out altogether)
-SEAM_STEP_PRICE = 0.3  # the price of a seam's sideways step, in ink pixels crossed: seams stay nearly upright
+SEAM_STEP_PRICE = 1.0  # the price of a seam's sideways step, in ink pixels crossed: seams stay nearly upright
 SEAM_ROWS = 64  # seams are found on the piece reduced to about this many rows
 
 
@@ -94,16 +98,18 @@ class NumberReading:
 
 @dataclass(frozen=True)
 class Prices:
-    """What the parting (see the module's notes) weighs besides the model's scores, in log-score: what a digit
-    found is worth (``digit``: the product of scores alone would favour fewer, larger digits), what leaving a small
-    run out as a mark costs (``mark``), what a digit pays for each line's width beyond ``wide`` lines
-    (``width``), and for each line's height of ink a seam it ends at crosses (``cut``)."""
+    """What the parting (see the module's notes) weighs besides the model's scores, in log-score: what leaving a
+    small run out as a mark costs (``mark``), what a digit pays for each line's width beyond ``wide`` lines
+    (``width``), and for each line's height of ink the seam it ends at crosses (``cut``). Chosen on numbers made
+    of MNIST's test digits 5,000–9,999 (benchmarks.numbers measures on the first 5,000), among 0.3–1 for ``mark``,
+    0.8–1 for ``wide``, 0–4 for ``width`` and 0–5 for ``cut``: within that range, whole-number accuracy moved by a
+    point or two at most. A price on digits found (against the product's leaning to fewer digits), and one on
+    shapes unlike the digit read (a 7 as wide as two, by MNIST's shapes of each digit) made it no better."""
 
-    digit: float = 0.0
-    mark: float = 1.2
+    mark: float = 0.5
     wide: float = 1.0
-    width: float = 3.0
-    cut: float = 0.0
+    width: float = 2.0
+    cut: float = 3.0
 
 
 PRICES = Prices()
@@ -237,8 +243,8 @@ def _cut_wide(owner: np.ndarray, ink: np.ndarray, full_strength: float, pieces: 
                 continue
             region[pixels] = next_label
             rows, cols = np.flatnonzero(pixels.any(axis=1)), np.flatnonzero(pixels.any(axis=0))
-            result.append(_Piece(next_label, (left + cols[0], top + rows[0], left + cols[-1] + 1, top + rows[-1] + 1),
-                                 crossed[side]))
+            box = (left + int(cols[0]), top + int(rows[0]), left + int(cols[-1]) + 1, top + int(rows[-1]) + 1)
+            result.append(_Piece(next_label, box, crossed[side]))
             next_label += 1
     return result
 
@@ -357,7 +363,7 @@ def _best_parting(pieces: list[_Piece], candidates: _Candidates, line: float, pr
             left, top, right, bottom = _union(run)
             read = candidates.read(start, end)
             if read is not None and right - left <= MAX_DIGIT_WIDTH * line:
-                value = (math.log(max(read[1].score, LOWEST_SCORE)) + prices.digit
+                value = (math.log(max(read[1].score, LOWEST_SCORE))
                          - prices.width * max(0.0, (right - left) / line - prices.wide)
                          - prices.cut * pieces[end - 1].cut_after)
                 if best[start] + value > best[end]:
