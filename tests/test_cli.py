@@ -198,24 +198,12 @@ def test_predict_reads_digits_in_pictures_of_any_size_and_polarity(trained, smal
     assert "blank.png: nothing is drawn" in captured.err
 
 
-def _number_picture(embedded, digits: str, seed: int = 0) -> np.ndarray:
-    """A canvas (RGBA, white ink on black) of ``digits`` written neatly, well apart, from the embedded sample."""
-    from benchmarks.numbers import write_number
-
-    chosen = [int(np.flatnonzero(embedded.labels == int(digit))[0]) for digit in digits]
-    return write_number(embedded.images[chosen], embedded.labels[chosen], (0.5, 0.6),
-                        np.random.default_rng(seed)).canvas
-
-
-def test_predict_number_prints_each_number_and_its_digits_answers(embedded, tmp_path, capsys):
+def test_predict_number_prints_each_number_and_its_digits_answers(written_number, tmp_path, capsys):
     import shutil
 
-    year = _number_picture(embedded, "2026")
+    year = written_number("2026")
     Image.fromarray(255 - year[..., 0]).save(tmp_path / "2026.png")  # a photo: dark ink on light paper
-    seventeen = np.pad(_number_picture(embedded, "17", seed=1), ((0, 0), (0, 60), (0, 0)))
-    seventeen[..., 3] = 255
-    height = seventeen.shape[0]
-    seventeen[height - 40 : height - 30, -50:-40, :3] = 255  # a stray dot after the 7, on the line's foot
+    seventeen = written_number("17", seed=1, dot=True)
     Image.fromarray(seventeen[..., :3]).save(tmp_path / "17.png")
     Image.new("L", (300, 100), 255).save(tmp_path / "blank.png")
 

@@ -96,7 +96,7 @@ def keep_controls(reading: Reading, digit: np.ndarray, picture: Image.Image, car
     """"Right" and "No, it's a …": keep the drawing, labelled, in My drawings, to teach a model this hand
     later (Train & evaluate). Keeping the same drawing again replaces its label."""
     answer = NOT_A_DIGIT if reading.digit is None else reading.digit
-    small = _small_png(picture)
+    small = small_png(picture)
     right, wrong = st.columns([1, 2], vertical_alignment="bottom")
     right.button("Right", icon=":material/check:", key=f"{key}_right", on_click=drawings.keep_drawing,
                  args=(answer, digit, small, card, reading), help=f"Keep it as {label_text(answer)}.")
@@ -114,7 +114,7 @@ def keep_controls(reading: Reading, digit: np.ndarray, picture: Image.Image, car
                    + (f"(shared as **{literal(shared)}**)." if shared else "(yours alone, this browser)."))
 
 
-def _small_png(picture: Image.Image) -> bytes:
+def small_png(picture: Image.Image) -> bytes:
     """``picture`` as a gray PNG at most :data:`KEPT_PICTURE_SIDE` pixels a side."""
     small = picture.convert("L")
     small.thumbnail((KEPT_PICTURE_SIDE, KEPT_PICTURE_SIDE))
