@@ -50,7 +50,8 @@ def drawing_tab(predictor, card, threshold: float) -> None:
 @st.fragment  # as the Draw tab: a stroke reruns this tab alone
 def number_tab(predictor, card, threshold: float) -> None:
     width, height = NUMBER_CANVAS
-    stroke_width = st.slider("Pen width", min_value=6, max_value=40, value=16, key="number_pen_width")
+    pen, _ = st.columns([1, 2])
+    stroke_width = pen.slider("Pen width", min_value=6, max_value=40, value=16, key="number_pen_width")
     canvas = st_canvas(stroke_width=stroke_width, stroke_color="#FFFFFF", background_color="#000000",
                        width=width, height=height, drawing_mode="freedraw", return_image_data=True,
                        key="number_canvas")

@@ -1113,12 +1113,12 @@ def shipped_models(tmp_path_factory):
     return folder
 
 
-def _number_script(image_data):
+def _number_script(image_data, threshold=None):
     from ui import number_reading, sidebar, state
 
     sidebar.render()
     predictor, card = state.active_predictor()
-    number_reading.read_written_number(predictor, card, image_data)
+    number_reading.read_written_number(predictor, card, image_data, threshold)
 
 
 def _number_read(test) -> str | None:
@@ -1168,7 +1168,10 @@ def test_a_written_number_is_read_boxed_and_kept_digit_by_digit_as_right_or_as_t
     assert any(caption.value.startswith("Kept as 2, not a digit, 2, 7") for caption in test.caption)
 
 
-def test_a_number_with_a_dot_and_an_empty_wide_canvas(app, monkeypatch, shipped_models, written_number):
+def test_a_number_with_a_dot_not_a_digit_or_nothing_on_the_wide_canvas(app, tmp_path, monkeypatch, shipped_models,
+                                                                        written_number):
+    from digitcnn.data import NOT_A_DIGIT
+
     app("pages/home.py")
     monkeypatch.setenv(config.MODELS_DIR_VARIABLE, str(shipped_models))
     test = AppTest.from_function(_number_script, args=(written_number("17", seed=1, dot=True),),
@@ -1178,6 +1181,17 @@ def test_a_number_with_a_dot_and_an_empty_wide_canvas(app, monkeypatch, shipped_
     annotations = [annotation["text"] for annotation in _figure(test, "number_boxes")["layout"]["annotations"]]
     assert annotations[-1] == "left out" and len(annotations) == 3
     assert any(caption.value == "Left out: 1 dot or speck." for caption in test.caption)
+
+    refused = AppTest.from_function(_number_script, args=(written_number("17"), 1.0), default_timeout=60).run()
+    assert not refused.exception, refused.exception  # never sure enough: every piece is "not a digit"
+    assert _number_read(refused) == "No digit"
+    annotations = [annotation["text"] for annotation in _figure(refused, "number_boxes")["layout"]["annotations"]]
+    assert [text.split(",")[0] for text in annotations] == ["not a digit<br>closest 1", "not a digit<br>closest 7"]
+    assert any(caption.value.startswith("2 of the 2 pieces found do not look like a digit") for caption in
+               refused.caption)
+    _button(refused, "Right").click().run()
+    assert not refused.exception, refused.exception
+    assert [drawing.label for drawing in _store(tmp_path).drawings()] == [NOT_A_DIGIT, NOT_A_DIGIT]
 
     empty = np.zeros((240, 840, 4), np.uint8)
     empty[..., 3] = 255
