@@ -34,9 +34,10 @@ def _open_draw_page(page):
     return canvas
 
 
-def _draw(page, canvas, strokes):
+def _draw(page, canvas, strokes, width=CANVAS_SIDE):
+    """Draw ``strokes`` (points in the canvas's own pixels, ``width`` of them across) with the mouse."""
     box = canvas.bounding_box()
-    scale = box["width"] / CANVAS_SIDE
+    scale = box["width"] / width
     for stroke in strokes:
         x, y = stroke[0]
         page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
@@ -259,21 +260,9 @@ def _open_number_tab(page):
     return wide
 
 
-def _draw_wide(page, canvas, strokes):
-    box = canvas.bounding_box()
-    scale = box["width"] / NUMBER_CANVAS[0]
-    for stroke in strokes:
-        x, y = stroke[0]
-        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=2)
-        page.mouse.up()
-
-
 def test_a_number_written_with_the_mouse_is_read_whole(page, settle, snapshot):
     canvas = _open_number_tab(page)
-    _draw_wide(page, canvas, _written("2026"))
+    _draw(page, canvas, _written("2026"), NUMBER_CANVAS[0])
     number = page.get_by_role("status", name="number read")
     expect(number).to_have_text("2026", timeout=30_000)
     sure = page.get_by_test_id("stMetric").filter(has_text="How sure, of every digit").get_by_test_id("stMetricValue")
@@ -292,7 +281,7 @@ def test_a_number_with_a_stray_dot_is_read_without_it(page):
     canvas = _open_number_tab(page)
     strokes = _written("1 7", gap=40)
     dot = [(560, 190), (562, 191)]  # a tap of the pen after the 7, near the line's foot
-    _draw_wide(page, canvas, strokes + [dot])
+    _draw(page, canvas, strokes + [dot], NUMBER_CANVAS[0])
     expect(page.get_by_role("status", name="number read")).to_have_text("17", timeout=30_000)
     expect(page.get_by_text("Left out: 1 dot or speck.")).to_be_visible()
     expect(page.locator(".st-key-number_boxes .js-plotly-plot .annotation").filter(has_text="left out")).to_have_count(1)
