@@ -14,7 +14,7 @@ from digitcnn.percentages import probability_text
 from digitcnn.views import charts
 from ui import drawings
 from ui.markup import literal
-from ui.reading import small_png
+from ui.reading import kept_caption, small_png
 
 WRITE_PROMPT = "Write a number (a row of digits, 0–9) on the canvas: the model reads it as you write."
 NOT_A_DIGIT_LETTER = "x"  # what a person types, in "No, it's …", for a piece that is not a digit
@@ -95,11 +95,8 @@ def keep_controls(number, picture: Image.Image, card, key: str) -> None:
     else:
         kept = [drawings.kept_label(part.image) for part in number.digits]
         if any(label is not None for label in kept):
-            shared = drawings.shared_name()
-            said = ", ".join("—" if label is None else "not a digit" if label == NOT_A_DIGIT else str(label)
-                             for label in kept)
-            st.caption(f"Kept as {said} in **My drawings** "
-                       + (f"(shared as **{literal(shared)}**)." if shared else "(yours alone, this browser)."))
+            kept_caption(", ".join("—" if label is None else "not a digit" if label == NOT_A_DIGIT else str(label)
+                                   for label in kept))
 
 
 def typed_labels(typed: str, pieces: int) -> list[int]:

@@ -109,9 +109,14 @@ def keep_controls(reading: Reading, digit: np.ndarray, picture: Image.Image, car
     if error := drawings.keep_error():
         st.error(literal(error), icon=":material/error:")
     elif (kept := drawings.kept_label(digit)) is not None:
-        shared = drawings.shared_name()
-        st.caption(f"Kept as {label_text(kept)} in **My drawings** "
-                   + (f"(shared as **{literal(shared)}**)." if shared else "(yours alone, this browser)."))
+        kept_caption(label_text(kept))
+
+
+def kept_caption(kept_as: str) -> None:
+    """Say that a drawing (or a number's digits) was kept as ``kept_as`` in My drawings, and who sees it there."""
+    shared = drawings.shared_name()
+    st.caption(f"Kept as {kept_as} in **My drawings** "
+               + (f"(shared as **{literal(shared)}**)." if shared else "(yours alone, this browser)."))
 
 
 def small_png(picture: Image.Image) -> bytes:

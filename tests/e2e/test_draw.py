@@ -34,8 +34,9 @@ def _open_draw_page(page):
     return canvas
 
 
-def _draw(page, canvas, strokes, width=CANVAS_SIDE):
-    """Draw ``strokes`` (points in the canvas's own pixels, ``width`` of them across) with the mouse."""
+def _draw(page, canvas, strokes, width=CANVAS_SIDE, steps=4):
+    """Draw ``strokes`` (points in the canvas's own pixels, ``width`` of them across) with the mouse, in ``steps``
+    moves from one point to the next."""
     box = canvas.bounding_box()
     scale = box["width"] / width
     for stroke in strokes:
@@ -43,7 +44,7 @@ def _draw(page, canvas, strokes, width=CANVAS_SIDE):
         page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
         page.mouse.down()
         for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=4)
+            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=steps)
         page.mouse.up()
 
 
@@ -262,7 +263,7 @@ def _open_number_tab(page):
 
 def test_a_number_written_with_the_mouse_is_read_whole(page, settle, snapshot):
     canvas = _open_number_tab(page)
-    _draw(page, canvas, _written("2026"), NUMBER_CANVAS[0])
+    _draw(page, canvas, _written("2026"), NUMBER_CANVAS[0], steps=1)  # points ~10 px apart: a move each
     number = page.get_by_role("status", name="number read")
     expect(number).to_have_text("2026", timeout=30_000)
     sure = page.get_by_test_id("stMetric").filter(has_text="How sure, of every digit").get_by_test_id("stMetricValue")
@@ -281,7 +282,7 @@ def test_a_number_with_a_stray_dot_is_read_without_it(page):
     canvas = _open_number_tab(page)
     strokes = _written("1 7", gap=40)
     dot = [(560, 190), (562, 191)]  # a tap of the pen after the 7, near the line's foot
-    _draw(page, canvas, strokes + [dot], NUMBER_CANVAS[0])
+    _draw(page, canvas, strokes + [dot], NUMBER_CANVAS[0], steps=1)
     expect(page.get_by_role("status", name="number read")).to_have_text("17", timeout=30_000)
     expect(page.get_by_text("Left out: 1 dot or speck.")).to_be_visible()
     expect(page.locator(".st-key-number_boxes .js-plotly-plot .annotation").filter(has_text="left out")).to_have_count(1)
