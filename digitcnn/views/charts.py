@@ -313,7 +313,8 @@ def logit_bars(logits: np.ndarray) -> go.Figure:
 
 NUMBER_PICTURE_WIDTH = 900  # a number's picture is sent at most this wide: the page shows it no wider
 _REFUSED_COLOUR = "#D62728"
-_MARK_COLOUR = "rgba(160,160,160,0.8)"
+_MARK_COLOUR = "rgba(160,160,160,0.8)"  # a dot's box, faint; its label darker, to be read
+_MARK_LABEL_COLOUR = "#555555"
 
 
 def number_boxes(picture, number) -> go.Figure:
@@ -343,7 +344,7 @@ def number_boxes(picture, number) -> go.Figure:
             colour, label = _SECOND, f"<b>{reading.digit}</b> {probability_text(reading.score)}"
         _box(figure, part.box, colour, label, dash="solid" if reading.digit is not None else "dot")
     for box in number.marks:
-        _box(figure, box, _MARK_COLOUR, "left out", dash="dot", size=11)
+        _box(figure, box, _MARK_COLOUR, "left out", dash="dot", size=11, label_colour=_MARK_LABEL_COLOUR)
     figure.update_layout(
         xaxis=dict(visible=False, range=[0, width], constrain="domain", fixedrange=True),
         yaxis=dict(visible=False, range=[height, 0], scaleanchor="x", constrain="domain", fixedrange=True),
@@ -352,9 +353,11 @@ def number_boxes(picture, number) -> go.Figure:
     return figure
 
 
-def _box(figure: go.Figure, box, colour: str, label: str, dash: str, size: int = 14) -> None:
+def _box(figure: go.Figure, box, colour: str, label: str, dash: str, size: int = 14,
+         label_colour: str | None = None) -> None:
     """A rectangle over ``box`` (left, top, right, bottom in picture pixels), labelled above its top."""
     left, top, right, bottom = (float(edge) for edge in box)
     figure.add_shape(type="rect", x0=left, y0=top, x1=right, y1=bottom, line=dict(color=colour, width=3, dash=dash))
     figure.add_annotation(x=(left + right) / 2, y=top, text=label, showarrow=False, yanchor="bottom",
-                          font=dict(color=colour, size=size), bgcolor="rgba(255,255,255,0.85)", borderpad=2)
+                          font=dict(color=label_colour or colour, size=size), bgcolor="rgba(255,255,255,0.85)",
+                          borderpad=2)
