@@ -55,6 +55,26 @@ def mnist_dir():
     return folder
 
 
+@pytest.fixture(scope="session")
+def written_number(embedded):
+    """``write(digits, seed=0, dot=False)``: a canvas (RGBA, white ink on black) of ``digits`` written neatly and well
+    apart, from the embedded sample (as ``benchmarks.numbers`` writes numbers), with ``dot`` a stray dot after the
+    last, on the line's foot."""
+    from benchmarks.numbers import write_number
+
+    def write(digits: str, seed: int = 0, dot: bool = False) -> np.ndarray:
+        chosen = [int(np.flatnonzero(embedded.labels == int(digit))[0]) for digit in digits]
+        canvas = write_number(embedded.images[chosen], embedded.labels[chosen], (0.5, 0.6),
+                              np.random.default_rng(seed)).canvas
+        if dot:
+            canvas = np.pad(canvas, ((0, 0), (0, 60), (0, 0)))
+            canvas[..., 3] = 255
+            canvas[-40:-30, -50:-40, :3] = 255
+        return canvas
+
+    return write
+
+
 @pytest.fixture
 def make_csv(tmp_path):
     """Write lines (or raw text/bytes) to a CSV file in a fresh folder and return its path."""

@@ -4,6 +4,7 @@ import base64
 import dataclasses
 import json
 import os
+import re
 import time
 
 import numpy as np
@@ -1099,3 +1100,123 @@ def test_a_bad_variable_is_named_on_the_page_instead_of_a_crash(app, monkeypatch
     assert error.value.startswith("The server is set up wrongly: " +  # the variable's value shown as text, whatever it is
                                   literal("DIGITCNN_MAX_TRAININGS='0' is not a whole number from 1 to 1024"))
     assert not test.header and not test.sidebar.selectbox  # the page stops there
+
+
+@pytest.fixture(scope="module")
+def shipped_models(tmp_path_factory):
+    """A copy of the shipped models folder (its conversion for reading included): numbers are read by a model that
+    reads digits well, so that a test can say which number a picture holds."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("shipped") / "models"
+    shutil.copytree(config.PROJECT_ROOT / "models", folder)
+    return folder
+
+
+def _number_script(image_data, threshold=None):
+    from ui import number_reading, sidebar, state
+
+    sidebar.render()
+    predictor, card = state.active_predictor()
+    number_reading.read_written_number(predictor, card, image_data, threshold)
+
+
+def _number_read(test) -> str | None:
+    shown = [markdown.value for markdown in test.markdown if "aria-label='number read'" in markdown.value]
+    return shown[0].split(">")[1].split("<")[0] if shown else None
+
+
+def _typed(test, text: str):
+    field = next(field for field in test.text_input if field.label == "No, it's …")
+    field.set_value(text).run()
+    assert not test.exception, test.exception
+    return test
+
+
+def test_a_written_number_is_read_boxed_and_kept_digit_by_digit_as_right_or_as_typed(app, tmp_path, monkeypatch,
+                                                                                       shipped_models, written_number):
+    from digitcnn.data import NOT_A_DIGIT
+
+    app("pages/home.py")
+    monkeypatch.setenv(config.MODELS_DIR_VARIABLE, str(shipped_models))
+    test = AppTest.from_function(_number_script, args=(written_number("2026"),), default_timeout=60).run()
+    assert not test.exception, test.exception
+    assert _number_read(test) == "2026"
+    [sure] = [metric for metric in test.metric if metric.label == "How sure, of every digit"]
+    assert re.fullmatch(r"(?:> 99\.9|\d+\.\d)%", sure.value)  # never a rounded certainty
+    boxes = _figure(test, "number_boxes")["layout"]
+    assert [shape["type"] for shape in boxes["shapes"]] == ["rect"] * 4
+    assert [annotation["text"].split("</b>")[0] for annotation in boxes["annotations"]] == [
+        "<b>2", "<b>0", "<b>2", "<b>6"]
+    assert [shape["x0"] for shape in boxes["shapes"]] == sorted(shape["x0"] for shape in boxes["shapes"])
+
+    _button(test, "Right").click().run()
+    assert not test.exception, test.exception
+    kept = _store(tmp_path).drawings()
+    assert sorted(drawing.label for drawing in kept) == [0, 2, 2, 6] and all(d.model == "default" for d in kept)
+    assert any(caption.value.startswith("Kept as 2, 0, 2, 6 in **My drawings**") for caption in test.caption)
+
+    _typed(test, "202")  # a piece short: nothing kept again, and the person is told why
+    assert "found 4 pieces and you typed 3 characters" in test.warning[0].value
+    assert "more room between its digits" in test.warning[0].value
+    _typed(test, "2o26")
+    assert "'o'" in test.warning[0].value
+    _typed(test, "2 x 2 7")  # the same pieces, relabelled: kept once each
+    assert not test.warning
+    relabelled = sorted(drawing.label for drawing in _store(tmp_path).drawings())
+    assert relabelled == sorted([2, NOT_A_DIGIT, 2, 7])  # in order, left to right: the caption says
+    assert any(caption.value.startswith("Kept as 2, not a digit, 2, 7") for caption in test.caption)
+
+
+def test_a_number_with_a_dot_not_a_digit_or_nothing_on_the_wide_canvas(app, tmp_path, monkeypatch, shipped_models,
+                                                                        written_number):
+    from digitcnn.data import NOT_A_DIGIT
+
+    app("pages/home.py")
+    monkeypatch.setenv(config.MODELS_DIR_VARIABLE, str(shipped_models))
+    test = AppTest.from_function(_number_script, args=(written_number("17", seed=1, dot=True),),
+                                 default_timeout=60).run()
+    assert not test.exception, test.exception
+    assert _number_read(test) == "17"
+    annotations = [annotation["text"] for annotation in _figure(test, "number_boxes")["layout"]["annotations"]]
+    assert annotations[-1] == "left out" and len(annotations) == 3
+    assert any(caption.value == "Left out: 1 dot or speck." for caption in test.caption)
+
+    refused = AppTest.from_function(_number_script, args=(written_number("17"), 1.0), default_timeout=60).run()
+    assert not refused.exception, refused.exception  # never sure enough: every piece is "not a digit"
+    assert _number_read(refused) == "No digit"
+    annotations = [annotation["text"] for annotation in _figure(refused, "number_boxes")["layout"]["annotations"]]
+    assert [text.split(",")[0] for text in annotations] == ["not a digit<br>closest 1", "not a digit<br>closest 7"]
+    assert any(caption.value.startswith("2 of the 2 pieces found do not look like a digit") for caption in
+               refused.caption)
+    _button(refused, "Right").click().run()
+    assert not refused.exception, refused.exception
+    assert [drawing.label for drawing in _store(tmp_path).drawings()] == [NOT_A_DIGIT, NOT_A_DIGIT]
+
+    empty = np.zeros((240, 840, 4), np.uint8)
+    empty[..., 3] = 255
+    test = AppTest.from_function(_number_script, args=(empty,), default_timeout=60).run()
+    assert not test.exception and _number_read(test) is None and not test.metric
+    assert test.info[0].value.startswith("Write a number") and "(nothing is " in test.info[0].value
+
+
+def test_an_uploaded_picture_of_a_number_is_read_on_the_draw_page_and_kept(app, tmp_path, monkeypatch,
+                                                                          shipped_models, written_number):
+    monkeypatch.setenv(config.MODELS_DIR_VARIABLE, str(shipped_models))
+    test = app("pages/draw_digit.py")
+    assert not test.exception, test.exception
+    assert [tab.label for tab in test.tabs] == ["Draw", "Write a number", "Upload a picture"]
+    assert any(info.value.startswith("Write a number") for info in test.info)  # the wide canvas, empty
+    test.radio(key="upload_shows").set_value("a number").run()
+    assert not test.exception, test.exception
+    photo = Image.fromarray(255 - written_number("2026")[..., 0])  # dark ink on light paper
+    test.get("file_uploader")[0].set_value(("2026.png", _png(photo), "image/png")).run()
+    assert not test.exception, test.exception
+    assert _number_read(test) == "2026"
+    _button(test, "Right").click().run()
+    assert not test.exception, test.exception
+    assert sorted(drawing.label for drawing in _store(tmp_path).drawings()) == [0, 2, 2, 6]
+
+    test.get("file_uploader")[0].set_value(("notes.png", b"not a picture at all", "image/png")).run()
+    assert not test.exception
+    assert literal("notes.png: not a PNG") in test.warning[0].value

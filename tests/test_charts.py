@@ -165,3 +165,31 @@ def test_a_confusion_difference_marks_what_is_worse_for_the_first_model_in_red()
     z = np.asarray(figure.data[0].z)
     assert z[3, 3] == 2 and z[3, 8] == 2  # both cells count against it, the same way
     assert figure.data[0].text[3][8] == 2 and figure.layout.title.text == "a minus b"
+
+
+def test_a_numbers_boxes_lie_over_its_picture_sent_at_most_a_page_wide():
+    import base64
+    import io
+
+    from PIL import Image
+
+    from digitcnn.reading.numbers import DigitInNumber, NumberReading
+    from digitcnn.reading.refusal import Reading
+
+    sure, unsure = np.eye(10)[4] * 0.99 + 0.001, np.full(10, 0.1)
+    number = NumberReading((DigitInNumber((100, 50, 400, 550), np.zeros((28, 28)), Reading(4, sure, 0.9876)),
+                            DigitInNumber((700, 60, 1000, 560), np.zeros((28, 28)), Reading(None, unsure, 0.1))),
+                           marks=((1200, 500, 1240, 540),))
+    photo = Image.new("RGB", (1800, 600), "white")  # wider than a page shows
+    figure = charts.number_boxes(photo, number)
+    [picture] = figure.data
+    sent = Image.open(io.BytesIO(base64.b64decode(picture.source.split(",", 1)[1])))
+    assert sent.width == charts.NUMBER_PICTURE_WIDTH and picture.dx * sent.width == pytest.approx(1800)
+    assert [(shape.x0, shape.y0, shape.x1, shape.y1) for shape in figure.layout.shapes] == [
+        (100, 50, 400, 550), (700, 60, 1000, 560), (1200, 500, 1240, 540)]  # in the picture's own pixels
+    assert tuple(figure.layout.xaxis.range) == (0, 1800) and tuple(figure.layout.yaxis.range) == (600, 0)
+    four, refused, mark = (annotation.text for annotation in figure.layout.annotations)
+    assert four == "<b>4</b> 98.8%"
+    assert refused == "not a digit<br>closest 0, 10.0%" and mark == "left out"
+    colours = [shape.line.color for shape in figure.layout.shapes]
+    assert len(set(colours)) == 3  # a digit, a piece that is not one, a dot: each its own colour

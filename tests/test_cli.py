@@ -198,6 +198,40 @@ def test_predict_reads_digits_in_pictures_of_any_size_and_polarity(trained, smal
     assert "blank.png: nothing is drawn" in captured.err
 
 
+def test_predict_number_prints_each_number_and_its_digits_answers(written_number, tmp_path, capsys):
+    import shutil
+
+    year = written_number("2026")
+    Image.fromarray(255 - year[..., 0]).save(tmp_path / "2026.png")  # a photo: dark ink on light paper
+    seventeen = written_number("17", seed=1, dot=True)
+    Image.fromarray(seventeen[..., :3]).save(tmp_path / "17.png")
+    Image.new("L", (300, 100), 255).save(tmp_path / "blank.png")
+
+    pictures = [str(tmp_path / name) for name in ("2026.png", "17.png", "blank.png")]
+    status = cli.main(["predict", "--number", *pictures])  # the shipped model
+    captured = capsys.readouterr()
+    assert status == cli.EXIT_USER_ERROR  # one picture held no number
+    sure = r"(?:> 99\.9|\d+\.\d|< 0\.1)%"  # never a rounded "100.0%"
+    lines = captured.out.splitlines()
+    assert re.fullmatch(rf".*2026\.png: 2026 \({sure} sure\)", lines[0]), captured.out
+    assert re.fullmatch(rf"  2 \({sure}\), 0 \({sure}\), 2 \({sure}\), 6 \({sure}\)", lines[1]), captured.out
+    assert re.fullmatch(rf".*17\.png: 17 \({sure} sure\)", lines[2]), captured.out
+    assert re.fullmatch(rf"  1 \({sure}\), 7 \({sure}\); 1 dot left out", lines[3]), captured.out
+    assert len(lines) == 4 and captured.err.startswith(f"{pictures[2]}: nothing is ")  # one line, naming the file
+    assert captured.err.count("\n") == 1
+
+    strict = tmp_path / "strict"  # the shipped model, never sure enough: every digit refused
+    shutil.copytree(ROOT / "models", strict)
+    card = json.loads((strict / "default.json").read_text())
+    card["refusal"]["threshold"] = 1.0
+    (strict / "default.json").write_text(json.dumps(card))
+    assert cli.main(["predict", "--number", "--models-dir", str(strict), pictures[0]]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(rf".*2026\.png: no digit \({sure} sure, 4 not a digit\)", lines[0]), lines
+    assert re.fullmatch(", ".join(rf"not a digit \(closest {digit}, {sure}\)" for digit in "2026"),
+                        lines[1].strip()), lines
+
+
 def test_models_lists_saved_models_and_calls_a_score_a_test_only_on_images_they_never_trained_on(trained, tmp_path,
                                                                                                    capsys):
     import shutil

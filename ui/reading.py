@@ -96,7 +96,7 @@ def keep_controls(reading: Reading, digit: np.ndarray, picture: Image.Image, car
     """"Right" and "No, it's a …": keep the drawing, labelled, in My drawings, to teach a model this hand
     later (Train & evaluate). Keeping the same drawing again replaces its label."""
     answer = NOT_A_DIGIT if reading.digit is None else reading.digit
-    small = _small_png(picture)
+    small = small_png(picture)
     right, wrong = st.columns([1, 2], vertical_alignment="bottom")
     right.button("Right", icon=":material/check:", key=f"{key}_right", on_click=drawings.keep_drawing,
                  args=(answer, digit, small, card, reading), help=f"Keep it as {label_text(answer)}.")
@@ -109,12 +109,17 @@ def keep_controls(reading: Reading, digit: np.ndarray, picture: Image.Image, car
     if error := drawings.keep_error():
         st.error(literal(error), icon=":material/error:")
     elif (kept := drawings.kept_label(digit)) is not None:
-        shared = drawings.shared_name()
-        st.caption(f"Kept as {label_text(kept)} in **My drawings** "
-                   + (f"(shared as **{literal(shared)}**)." if shared else "(yours alone, this browser)."))
+        kept_caption(label_text(kept))
 
 
-def _small_png(picture: Image.Image) -> bytes:
+def kept_caption(kept_as: str) -> None:
+    """Say that a drawing (or a number's digits) was kept as ``kept_as`` in My drawings, and who sees it there."""
+    shared = drawings.shared_name()
+    st.caption(f"Kept as {kept_as} in **My drawings** "
+               + (f"(shared as **{literal(shared)}**)." if shared else "(yours alone, this browser)."))
+
+
+def small_png(picture: Image.Image) -> bytes:
     """``picture`` as a gray PNG at most :data:`KEPT_PICTURE_SIDE` pixels a side."""
     small = picture.convert("L")
     small.thumbnail((KEPT_PICTURE_SIDE, KEPT_PICTURE_SIDE))

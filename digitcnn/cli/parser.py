@@ -119,9 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_threads_option(reread)
     reread.set_defaults(command=model_commands.reread, reads_models=True)
 
-    predict = commands.add_parser("predict", help="read the digit in image files (PNG, JPEG, … of any size)")
+    predict = commands.add_parser("predict", help="read the digit (or, with --number, the number) in image files "
+                                                "(PNG, JPEG, … of any size)")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="dark-on-light or light-on-dark digit pictures")
     predict.add_argument("--model", default=config.DEFAULT_MODEL_NAME, help="the saved model's name")
+    predict.add_argument("--number", action="store_true",
+                         help="each picture holds a number, a row of digits: print it and each digit's answer")
     _add_models_dir_option(predict)
     _add_threads_option(predict, who="the reading (LiteRT)")
     predict.set_defaults(command=reading_commands.predict, reads_models=True)

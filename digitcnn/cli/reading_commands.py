@@ -15,7 +15,7 @@ from digitcnn.percentages import probability_text
 
 
 def predict(arguments) -> int:
-    """Read each picture with the saved model's LiteRT predictor (:func:`digitcnn.storage.registry.load_predictor`:
+    """Read each picture (with ``--number``, the number each shows) with the saved model's LiteRT predictor (:func:`digitcnn.storage.registry.load_predictor`:
     converted once and kept beside the model, so a call imports no TensorFlow), as the app reads a drawing."""
     from digitcnn.storage import registry
 
@@ -24,24 +24,48 @@ def predict(arguments) -> int:
         os.environ[config.THREADS_VARIABLE] = str(cap)
     with start_up_lines_dropped():  # LiteRT's line as its interpreter starts, TensorFlow's where it converts
         predictor, _ = registry.load_predictor(arguments.model, arguments.models_dir)
+    read, show = (predictor.read_number, _show_number) if arguments.number else (predictor.read_picture, _show_digit)
     failures = 0
     for path in arguments.images:
         try:
-            reading = predictor.read_picture(typed_path(path, "picture file", ImageError))
+            reading = read(typed_path(path, "picture file", ImageError))
         except (ImageError, EmptyDrawingError) as error:
             named = str(error).startswith(("no picture file", os.path.basename(path)))  # it names the file already
             print(str(error) if named else f"{path}: {error}", file=sys.stderr)
             failures += 1
             continue
-        sureness = reading.sureness  # as the app's reading shows it: the digit read's is the reading's score
-        if reading.digit is None:
-            closest = reading.closest
-            print(f"{path}: not a digit (closest: {closest}, {probability_text(sureness[closest])} sure)")
-            continue
-        ranked = sureness[:10].argsort()[::-1]
-        runners_up = ", ".join(f"{d} ({probability_text(sureness[d])})" for d in ranked[1:3])
-        print(f"{path}: {reading.digit} ({probability_text(reading.score)} sure); next: {runners_up}")
+        show(path, reading)
     return EXIT_USER_ERROR if failures else 0
+
+
+def _show_digit(path: str, reading) -> None:
+    sureness = reading.sureness  # as the app's reading shows it: the digit read's is the reading's score
+    if reading.digit is None:
+        closest = reading.closest
+        print(f"{path}: not a digit (closest: {closest}, {probability_text(sureness[closest])} sure)")
+        return
+    ranked = sureness[:10].argsort()[::-1]
+    runners_up = ", ".join(f"{d} ({probability_text(sureness[d])})" for d in ranked[1:3])
+    print(f"{path}: {reading.digit} ({probability_text(reading.score)} sure); next: {runners_up}")
+
+
+def _show_number(path: str, number) -> None:
+    """The number read, how sure the whole reading is, then each digit's answer, left to right (a refused piece
+    as "not a digit" with its closest digit); the marks left out are counted."""
+    text = number.text or "no digit"  # every piece refused
+    refused = f", {number.refused} not a digit" if number.refused else ""
+    print(f"{path}: {text} ({probability_text(number.score)} sure{refused})")
+    left_out = f"; {len(number.marks)} dot{'s' if len(number.marks) != 1 else ''} left out" if number.marks else ""
+    print("  " + ", ".join(map(_digit_answer_text, number.digits)) + left_out)
+
+
+def _digit_answer_text(part) -> str:
+    """One digit of a number as the command line says it: "7 (98.2%)", or "not a digit (closest 7,
+    12.3%)"."""
+    reading = part.reading
+    if reading.digit is None:
+        return f"not a digit (closest {reading.closest}, {probability_text(reading.sureness[reading.closest])})"
+    return f"{reading.digit} ({probability_text(reading.score)})"
 
 
 def list_models(arguments) -> int:

@@ -192,6 +192,15 @@ class Predictor:
         image = picture if isinstance(picture, Image.Image) else read_image(picture)
         return self.read(photo_to_mnist(image), threshold)
 
+    def read_number(self, picture, threshold: float | None = None):
+        """The number written in a picture of a row of digits (a canvas's RGBA array, a PIL image, a path or a file
+        object), each digit read as :meth:`read` reads: a :class:`~digitcnn.reading.numbers.NumberReading`, whose
+        ``text`` is the number. See :func:`digitcnn.reading.numbers.read_number`, which raises the same errors as
+        :meth:`read_picture`."""
+        from digitcnn.reading.numbers import read_number  # numbers reads with a predictor: it never imports this
+
+        return read_number(picture, self, threshold)
+
     def _run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The probabilities of one image, and its features when the rule reads them."""
         inputs = as_network_input(image)

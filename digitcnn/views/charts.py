@@ -309,3 +309,55 @@ def logit_bars(logits: np.ndarray) -> go.Figure:
                               marker_color=[_SECOND if digit == best else _ACCENT for digit in DIGITS]))
     figure.update_layout(xaxis=dict(title="digit", tickmode="linear"), yaxis_title="logit", height=260)
     return _compact(figure)
+
+
+NUMBER_PICTURE_WIDTH = 900  # a number's picture is sent at most this wide: the page shows it no wider
+_REFUSED_COLOUR = "#D62728"
+_MARK_COLOUR = "rgba(160,160,160,0.8)"  # a dot's box, faint; its label darker, to be read
+_MARK_LABEL_COLOUR = "#555555"
+
+
+def number_boxes(picture, number) -> go.Figure:
+    """How a number was read, over its picture (a PIL image: the canvas or the photo): each digit's box with its
+    answer and how sure (a piece refused is "not a digit", in another colour, with its closest digit), and the dots
+    left out, faint. ``number`` is a :class:`~digitcnn.reading.numbers.NumberReading`. The picture travels as one
+    PNG, not as a grid of numbers."""
+    import base64
+    import io
+
+    shown = picture.convert("RGB")
+    shrink = min(1.0, NUMBER_PICTURE_WIDTH / shown.width)
+    if shrink < 1:
+        shown = shown.resize((round(shown.width * shrink), round(shown.height * shrink)))
+    buffer = io.BytesIO()
+    shown.save(buffer, format="PNG", optimize=True)
+    width, height = picture.size
+    figure = go.Figure(go.Image(source="data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(),
+                                dx=1 / shrink, dy=1 / shrink, hoverinfo="skip"))
+    for part in number.digits:
+        reading = part.reading
+        if reading.digit is None:
+            colour = _REFUSED_COLOUR
+            label = (f"not a digit<br>closest {reading.closest}, "
+                     f"{probability_text(reading.sureness[reading.closest])}")
+        else:
+            colour, label = _SECOND, f"<b>{reading.digit}</b> {probability_text(reading.score)}"
+        _box(figure, part.box, colour, label, dash="solid" if reading.digit is not None else "dot")
+    for box in number.marks:
+        _box(figure, box, _MARK_COLOUR, "left out", dash="dot", size=11, label_colour=_MARK_LABEL_COLOUR)
+    figure.update_layout(
+        xaxis=dict(visible=False, range=[0, width], constrain="domain", fixedrange=True),
+        yaxis=dict(visible=False, range=[height, 0], scaleanchor="x", constrain="domain", fixedrange=True),
+        height=round(min(500, max(160, 1000 * height / width))) + 40, margin=dict(l=0, r=0, t=40, b=0),
+        dragmode=False, showlegend=False)
+    return figure
+
+
+def _box(figure: go.Figure, box, colour: str, label: str, dash: str, size: int = 14,
+         label_colour: str | None = None) -> None:
+    """A rectangle over ``box`` (left, top, right, bottom in picture pixels), labelled above its top."""
+    left, top, right, bottom = (float(edge) for edge in box)
+    figure.add_shape(type="rect", x0=left, y0=top, x1=right, y1=bottom, line=dict(color=colour, width=3, dash=dash))
+    figure.add_annotation(x=(left + right) / 2, y=top, text=label, showarrow=False, yanchor="bottom",
+                          font=dict(color=label_colour or colour, size=size), bgcolor="rgba(255,255,255,0.85)",
+                          borderpad=2)

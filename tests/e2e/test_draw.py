@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from browser_steps import choose
+from browser_steps import choose, expect_no_exception
 from digitcnn import data
 
 CANVAS_SIDE = 280
@@ -34,15 +34,17 @@ def _open_draw_page(page):
     return canvas
 
 
-def _draw(page, canvas, strokes):
+def _draw(page, canvas, strokes, width=CANVAS_SIDE, steps=4):
+    """Draw ``strokes`` (points in the canvas's own pixels, ``width`` of them across) with the mouse, in ``steps``
+    moves from one point to the next."""
     box = canvas.bounding_box()
-    scale = box["width"] / CANVAS_SIDE
+    scale = box["width"] / width
     for stroke in strokes:
         x, y = stroke[0]
         page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
         page.mouse.down()
         for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=4)
+            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=steps)
         page.mouse.up()
 
 
@@ -86,7 +88,7 @@ def test_a_drawn_star_is_not_a_digit(page, snapshot):
 
 
 def test_a_corrected_drawing_is_kept_and_shows_in_my_drawings(page, settle, snapshot):
-    from browser_steps import expect_no_exception, open_page
+    from browser_steps import open_page
 
     canvas = _open_draw_page(page)
     _draw(page, canvas, STROKES[7])
@@ -209,3 +211,79 @@ def test_what_changes_a_refused_drawings_answer_reads_so_on_its_sliders(page):
     page.get_by_text("Look inside this reading").first.click()
     assert _check_what_changes_its_mind(page, "not a digit")  # at least one change, checked
     expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+NUMBER_CANVAS = (840, 240)  # as pages/draw_digit.py lays it out
+
+
+def _curve(*points, each=6):
+    """A smooth stroke through ``points`` (Catmull-Rom): ``each`` points between two given ones."""
+    padded = [points[0], *points, points[-1]]
+    smooth = []
+    for p0, p1, p2, p3 in zip(padded, padded[1:], padded[2:], padded[3:]):
+        for step in range(each):
+            t = step / each
+            smooth.append(tuple(0.5 * (2 * b + (-a + c) * t + (2 * a - 5 * b + 4 * c - d) * t * t
+                                       + (-a + 3 * b - 3 * c + d) * t ** 3) for a, b, c, d in zip(p0, p1, p2, p3)))
+    return smooth + [points[-1]]
+
+
+# Each digit as strokes in a unit box (x right, y down, 0–1), laid out in a row on the wide canvas by _written.
+UNIT_STROKES = {
+    0: [[(0.5 + 0.42 * math.sin(2 * math.pi * i / 40), 0.5 - 0.5 * math.cos(2 * math.pi * i / 40)) for i in range(41)]],
+    1: [[(0.6, 0.0), (0.55, 0.35), (0.5, 0.7), (0.45, 1.0)]],
+    2: [_curve((0.05, 0.25), (0.3, 0.02), (0.65, 0.02), (0.9, 0.25), (0.75, 0.55), (0.35, 0.82), (0.05, 1.0),
+               (0.5, 0.96), (1.0, 0.98))],
+    6: [_curve((0.8, 0.04), (0.45, 0.2), (0.18, 0.5), (0.12, 0.8), (0.4, 1.0), (0.75, 0.95), (0.88, 0.72),
+               (0.62, 0.5), (0.3, 0.55), (0.14, 0.75))],
+    7: [[(0.05, 0.04), (0.5, 0.02), (0.95, 0.04), (0.75, 0.4), (0.55, 0.7), (0.4, 1.0)]],
+}
+
+
+def _written(digits: str, height=170, width=100, gap=80, left=60, top=35):
+    """The strokes of ``digits`` (a blank: a digit's room left empty) written in a row on the wide canvas."""
+    strokes = []
+    for place, digit in enumerate(digits):
+        if digit == " ":
+            continue
+        x0 = left + place * (width + gap)
+        strokes += [[(x0 + width * x, top + height * y) for x, y in stroke] for stroke in UNIT_STROKES[int(digit)]]
+    return strokes
+
+
+def _open_number_tab(page):
+    _open_draw_page(page)
+    page.get_by_role("tab", name="Write a number").click()
+    expect(page.get_by_text("Write a number (a row of digits, 0–9) on the canvas")).to_be_visible(timeout=30_000)
+    wide = page.locator("canvas.upper-canvas").nth(1)
+    expect(wide).to_be_visible()
+    assert round(wide.bounding_box()["width"]) == NUMBER_CANVAS[0]  # it fits the page at its own size
+    return wide
+
+
+def test_a_number_written_with_the_mouse_is_read_whole(page, settle, snapshot):
+    canvas = _open_number_tab(page)
+    _draw(page, canvas, _written("2026"), NUMBER_CANVAS[0], steps=1)  # points ~10 px apart: a move each
+    number = page.get_by_role("status", name="number read")
+    expect(number).to_have_text("2026", timeout=30_000)
+    sure = page.get_by_test_id("stMetric").filter(has_text="How sure, of every digit").get_by_test_id("stMetricValue")
+    expect(sure).to_have_text(re.compile(r"^(?:> 99\.9|\d+\.\d)%$"))
+    boxes = page.locator(".st-key-number_boxes .js-plotly-plot")
+    expect(boxes.locator(".annotation")).to_have_count(4)
+    expect(boxes.locator(".annotation").first).to_contain_text("2")
+    snapshot("draw_number.png", height=1000)
+
+    page.get_by_role("button", name="Right").click()
+    expect(page.get_by_text("Kept as 2, 0, 2, 6 in My drawings")).to_be_visible(timeout=30_000)
+    expect_no_exception(page)
+
+
+def test_a_number_with_a_stray_dot_is_read_without_it(page):
+    canvas = _open_number_tab(page)
+    strokes = _written("1 7", gap=40)
+    dot = [(560, 190), (562, 191)]  # a tap of the pen after the 7, near the line's foot
+    _draw(page, canvas, strokes + [dot], NUMBER_CANVAS[0], steps=1)
+    expect(page.get_by_role("status", name="number read")).to_have_text("17", timeout=30_000)
+    expect(page.get_by_text("Left out: 1 dot or speck.")).to_be_visible()
+    expect(page.locator(".st-key-number_boxes .js-plotly-plot .annotation").filter(has_text="left out")).to_have_count(1)
+    expect_no_exception(page)
