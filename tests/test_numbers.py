@@ -164,8 +164,10 @@ def test_dots_and_specks_are_left_out_of_the_number(digit_strokes, predictor):
 def test_nothing_written_is_a_prompt_not_a_guess(predictor):
     canvas = np.zeros((HEIGHT, 600, 4), np.uint8)
     canvas[..., 3] = 255
-    with pytest.raises(EmptyDrawingError, match="nothing is drawn"):
+    with pytest.raises(EmptyDrawingError, match="nothing is written: write a number"):
         read_number(canvas, predictor)
+    with pytest.raises(EmptyDrawingError, match="nothing is written: write a number"):
+        read_number(Image.new("L", (600, 200), 255), predictor)  # a blank photo
     picture = Image.fromarray(canvas)
     ImageDraw.Draw(picture).ellipse((300, 100, 312, 112), fill=(255, 255, 255, 255))
     with pytest.raises(EmptyDrawingError, match="only dots or specks"):

@@ -54,6 +54,8 @@ MAX_RUN = 4  # pieces one digit may be made of
 LOWEST_SCORE = 1e-4  # a candidate's score is taken as at least this (a log of 0 would rule a row out altogether)
 SEAM_STEP_PRICE = 1.0  # the price of a seam's sideways step, in ink pixels crossed: seams stay nearly upright
 SEAM_ROWS = 64  # seams are found on the piece reduced to about this many rows
+NOTHING_WRITTEN = "nothing is written: write a number"
+ONLY_MARKS = "only dots or specks are written: write a number"
 
 
 @dataclass(frozen=True)
@@ -135,11 +137,15 @@ def read_number(picture, predictor, threshold: float | None = None, prices: Pric
     PIL image, or a picture's path or file object (read by :func:`~digitcnn.data.preprocess.read_image`). See the
     module's notes for how. Raises :class:`~digitcnn.errors.EmptyDrawingError` when nothing but marks is written,
     and :class:`~digitcnn.errors.ImageError` for a file that is not a picture."""
-    ink, full_strength, scale = _ink_of(picture)
+    try:
+        ink, full_strength, scale = _ink_of(picture)
+    except EmptyDrawingError as error:  # the ink's own words ask for a digit
+        if str(error).startswith("nothing is drawn"):
+            raise EmptyDrawingError(NOTHING_WRITTEN) from None
+        raise
     owner, pieces, marks = _pieces(ink, full_strength)
     if not pieces:
-        raise EmptyDrawingError("only dots or specks are written: write a number" if marks
-                                else "nothing is written: write a number")
+        raise EmptyDrawingError(ONLY_MARKS if marks else NOTHING_WRITTEN)
     line = _line_height(pieces)
     pieces, marks = _without_dots(owner, pieces, marks, line)
     pieces = sorted(_cut_wide(owner, ink, full_strength, pieces, line), key=lambda piece: piece.center)
@@ -153,7 +159,7 @@ def read_number(picture, predictor, threshold: float | None = None, prices: Pric
             continue
         digits.append(DigitInNumber(_scaled(box, scale), *candidates.read(start, end)))
     if not digits:
-        raise EmptyDrawingError("only dots or specks are written: write a number")
+        raise EmptyDrawingError(ONLY_MARKS)
     return NumberReading(tuple(digits), tuple(sorted(_scaled(box, scale) for box in left_out)))
 
 
