@@ -7,7 +7,8 @@ per interaction beside the target (issue 33, p50 on 2 cores), and the memory the
     python -m benchmarks.app_interactions [--only draw,inside,...] [--tries 5]
 
 Interactions (``--only``): first (each page opened by its address on a fresh server: a server per try),
-pages (each page from the navigation, once warm), draw (mouse-up on the canvas → the reading), inside ("Look
+pages (each page from the navigation, once warm), draw (mouse-up on the canvas → the reading), number (the last
+mouse-up of a four-digit number on the wide canvas → the number read), inside ("Look
 inside this reading" switched on), map (a click on a map → shown large), slider (one step of a slider of
 what changes its mind), train (Train with the page's defaults on the embedded sample → the results, and the
 longest stretch without a visible change meanwhile), memory (the server and every process it started, at rest
@@ -41,6 +42,8 @@ VIEWPORT = {"width": 1400, "height": 900}
 CANVAS_SIDE = 280
 SEVEN = [(70, 50), (140, 48), (210, 50), (180, 110), (150, 170), (125, 240)]  # one stroke: one mouse-up
 ONE = [(150, 40), (146, 100), (142, 160), (138, 240)]
+NUMBER_CANVAS_WIDTH = 840  # the Write a number tab's canvas
+NUMBER_HEIGHT = 0.7  # the number's digits, as a share of the single canvas's side they were drawn for
 
 # (the page's address, its link in the navigation, its title)
 PAGES = [("", "Home", "DigitCNN"), ("dataset_browser", "Dataset browser", "Dataset browser"),
@@ -48,9 +51,9 @@ PAGES = [("", "Home", "DigitCNN"), ("dataset_browser", "Dataset browser", "Datas
          ("compare_models", "Compare models", "Compare models")]
 
 # Seconds, p50 on 2 cores (issue 33); memory in GB.
-TARGETS = {"draw": 0.25, "inside": 1.0, "map": 0.5, "slider": 0.3, "pages": 1.0, "first": 3.0, "train": 15.0,
+TARGETS = {"draw": 0.25, "number": 0.25, "inside": 1.0, "map": 0.5, "slider": 0.3, "pages": 1.0, "first": 3.0, "train": 15.0,
            "still": 2.0, "memory": 1.5}
-INTERACTIONS = ("first", "pages", "draw", "inside", "map", "slider", "train", "memory")
+INTERACTIONS = ("first", "pages", "draw", "number", "inside", "map", "slider", "train", "memory")
 
 # The app idle and its page complete: no script running, nothing left stale by a run, every chart drawn, no
 # placeholder. (A run can be too short for the page ever to show it running, so an action's wait is for content
@@ -143,20 +146,23 @@ def _canvas(page):
     return canvas
 
 
-def _stroke_then(page, canvas, stroke, last) -> None:
-    """Draw ``stroke`` on the canvas up to the mouse-up, which is left to ``last`` (called with it)."""
+def _stroke_then(page, canvas, stroke, last, side: int = CANVAS_SIDE, scale: float = 1.0, shift: float = 0.0
+                 ) -> None:
+    """Draw ``stroke`` on the canvas (``side`` pixels wide), each point ``scale`` times as far from its top left and
+    ``shift`` pixels right, up to the mouse-up, which is left to ``last`` (called with it)."""
     box = canvas.bounding_box()
-    scale = box["width"] / CANVAS_SIDE
-    page.mouse.move(box["x"] + stroke[0][0] * scale, box["y"] + stroke[0][1] * scale)
+    shown = box["width"] / side
+    points = [(box["x"] + (x * scale + shift) * shown, box["y"] + y * scale * shown) for x, y in stroke]
+    page.mouse.move(*points[0])
     page.mouse.down()
-    for x, y in stroke[1:]:
-        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=4)
+    for x, y in points[1:]:
+        page.mouse.move(x, y, steps=4)
     last(page.mouse.up)
 
 
-def _clear(page) -> None:
-    page.get_by_role("button", name="Reset canvas & history").click()
-    page.get_by_text("Draw a digit (0–9) on the canvas").wait_for()
+def _clear(page, prompt: str = "Draw a digit (0–9) on the canvas") -> None:
+    page.get_by_role("button", name="Reset canvas & history").filter(visible=True).click()
+    page.get_by_text(prompt).filter(visible=True).wait_for()
     _settled(page)
 
 
@@ -170,6 +176,29 @@ def draws(page, tries: int) -> list[float]:
         _clear(page)
         _stroke_then(page, canvas, SEVEN if attempt % 2 else ONE,
                      lambda up: seconds.append(_timed(page, up, answer)))
+    return seconds[1:]
+
+
+def numbers(page, tries: int) -> list[float]:
+    """On the Write a number tab, a 1, 7, 1 and 7 written one stroke each: the last mouse-up → the four digits read
+    (after an untimed number)."""
+    _be_on(page, "Draw a digit", "Draw a digit")
+    page.get_by_role("tab", name="Write a number").click()
+    canvas = page.locator("canvas.upper-canvas").filter(visible=True).first
+    canvas.wait_for()
+    four_read = page.get_by_role("status", name="number read").filter(has_text=re.compile(r"^\s*\d{4}\s*$"))
+    seconds = []
+    for attempt in range(tries + 1):
+        _clear(page, "Write a number (a row of digits")
+        for place, stroke in enumerate((ONE, SEVEN, ONE, SEVEN)):
+            def last(up, timed=place == 3):
+                if timed:
+                    seconds.append(_timed(page, up, four_read))
+                else:
+                    up()
+                    _settled(page)
+            _stroke_then(page, canvas, stroke, last, NUMBER_CANVAS_WIDTH, NUMBER_HEIGHT, 40 + 190 * place)
+    page.get_by_role("tab", name="Draw", exact=True).click()  # the interactions after this one draw on its canvas
     return seconds[1:]
 
 
@@ -395,6 +424,8 @@ def _one_server(browser, environment: dict, only: set, tries: int, train_tries: 
                 rows.append(_row(f"{title} opened from the navigation", values, TARGETS["pages"]))
         if "draw" in only:
             rows.append(_row("mouse-up on the canvas → reading", draws(page, tries), TARGETS["draw"]))
+        if "number" in only:
+            rows.append(_row("last mouse-up of a 4-digit number → read", numbers(page, tries), TARGETS["number"]))
         if only & {"inside", "map", "slider"}:
             first, *seconds = insides(page, tries)
             if "inside" in only:
