@@ -33,6 +33,18 @@ def machine() -> str:
     return f"{name}, {cores} cores"
 
 
+def add_mnist_and_model_options(parser) -> None:
+    """``--data`` (the MNIST folder, by default ``$DIGITCNN_MNIST_DIR``), ``--model`` (NAME[@FOLDER], see
+    :func:`load_model_named`) and ``--seed``: what the benchmarks that read re-drawn digits take."""
+    from digitcnn import config
+
+    parser.add_argument("--data", default=os.environ.get(config.MNIST_DIR_VARIABLE),
+                        help="a folder of the MNIST IDX files (default: $DIGITCNN_MNIST_DIR)")
+    parser.add_argument("--model", default=config.DEFAULT_MODEL_NAME, metavar="NAME[@FOLDER]",
+                        help="a saved model, or NAME@FOLDER for one in another models folder")
+    parser.add_argument("--seed", type=int, default=0)
+
+
 def load_model_named(choice: str):
     """The saved model and card of ``choice``: a model's name, or NAME@FOLDER for the model NAME saved in another
     models folder (a model being tried, beside the shipped one)."""

@@ -25,8 +25,8 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import grey_dilation
 
-from benchmarks.common import load_model_named
-from digitcnn import config, data
+from benchmarks.common import add_mnist_and_model_options, load_model_named
+from digitcnn import data
 from digitcnn.data import preprocess
 from digitcnn.errors import EmptyDrawingError
 from digitcnn.reading.inference import predict_probabilities
@@ -108,12 +108,8 @@ def measure(model, reading: str, name: str, drawings: list[Drawing]) -> list[str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.environ.get(config.MNIST_DIR_VARIABLE),
-                        help="a folder of the MNIST IDX files (default: $DIGITCNN_MNIST_DIR)")
+    add_mnist_and_model_options(parser)
     parser.add_argument("--count", type=int, default=3000, help="MNIST test digits to draw (default: 3,000)")
-    parser.add_argument("--model", default=config.DEFAULT_MODEL_NAME, metavar="NAME[@FOLDER]",
-                        help="a saved model, or NAME@FOLDER for one in another models folder")
-    parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args()
 
     rng = np.random.default_rng(arguments.seed)

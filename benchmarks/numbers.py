@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import os
 import time
 from dataclasses import dataclass
 
@@ -30,8 +29,8 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import grey_dilation
 
-from benchmarks.common import machine
-from digitcnn import config, data
+from benchmarks.common import add_mnist_and_model_options, machine
+from digitcnn import data
 from digitcnn.data import preprocess
 from digitcnn.errors import EmptyDrawingError
 from digitcnn.reading.numbers import read_number
@@ -172,12 +171,8 @@ def measure(predictor, name: str, images, labels, lengths, gaps, count: int, rng
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.environ.get(config.MNIST_DIR_VARIABLE),
-                        help="a folder of the MNIST IDX files (default: $DIGITCNN_MNIST_DIR)")
+    add_mnist_and_model_options(parser)
     parser.add_argument("--numbers", type=int, default=500, help="numbers in each row (default: 500)")
-    parser.add_argument("--model", default=config.DEFAULT_MODEL_NAME, metavar="NAME[@FOLDER]",
-                        help="a saved model, or NAME@FOLDER for one in another models folder")
-    parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args()
 
     from digitcnn.storage import registry
