@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 
 from digitcnn import config, data, runtime, training
-from digitcnn.cli import data_commands, model_commands, reading_commands
+from digitcnn.cli import data_commands, export_commands, model_commands, reading_commands
 from digitcnn.cli.data_commands import DEFAULT_WRITER
 from digitcnn.networks import architectures
+from digitcnn.storage.export import FORMATS as EXPORT_FORMATS
 
 READING_HELP = ("'plain' reads it as it is; 'three-pens' averages the readings of it as drawn, with a bolder pen and "
                 "with a finer one (three times the work; better on other writers' digits)")
@@ -140,6 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
         "the data: "))
     _add_models_dir_option(record)
     record.set_defaults(command=model_commands.record, reads_models=True)
+
+    model_export = commands.add_parser("export", help="write a saved model as a file to take anywhere: Keras (with "
+                                                      "its card), LiteRT, or a zip of both with how to read them")
+    model_export.add_argument("model", metavar="NAME", help="the saved model's name")
+    model_export.add_argument("--format", choices=EXPORT_FORMATS, default="keras",
+                              help="keras: the .keras file, loadable in plain Keras 3; tflite: for LiteRT, reading "
+                                   "a picture as the app does; zip: both, the card and ten lines of Python for each")
+    model_export.add_argument("--output", metavar="PATH", help="the file to write (default: NAME.keras, NAME.tflite "
+                                                               "or NAME.zip in the current folder)")
+    _add_models_dir_option(model_export)
+    model_export.set_defaults(command=export_commands.export, reads_models=True)
 
     export = commands.add_parser("export-csv", help="write a dataset as a CSV in the tutorial's format")
     export.add_argument("--data", default=data.EMBEDDED, help=data_help)

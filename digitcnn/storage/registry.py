@@ -20,6 +20,7 @@ of the registry needs no second import.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import tempfile
 import time
@@ -152,6 +153,20 @@ def load_model(name: str, models_dir: str | os.PathLike | None = None):
             check_model_shape(model, model_path.name)
             return model, card
     raise ModelFileError(f"{model_path.name}: replaced by other saves each time it was read; try again")
+
+
+def read_model_file(name: str, models_dir: str | os.PathLike | None = None) -> tuple[bytes, ModelCard]:
+    """The bytes of the saved model file ``name`` and its card, the two of one save (checked against the card's
+    checksum: a save that replaced the file meanwhile is caught), without loading it: what an export sends."""
+    model_path, card, _, _ = _model_file_and_card(name, models_dir)
+    try:
+        with files.open_regular(model_path) as model_file:
+            content = model_file.read()
+    except OSError as error:
+        raise ModelFileError(f"{model_path.name}: cannot be read ({files.reason(error)})") from None
+    if card.model_sha256 and hashlib.sha256(content).hexdigest() != card.model_sha256:
+        raise ModelFileError(f"{model_path.name}: saved again while it was being read; try again")
+    return content, card
 
 
 def load_training_record(name: str, models_dir: str | os.PathLike | None = None) -> TrainingRecord | None:
