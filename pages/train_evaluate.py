@@ -6,7 +6,7 @@ import streamlit as st
 from digitcnn import training
 from digitcnn.views import charts, gallery, tables
 from digitcnn.networks import architectures
-from digitcnn.storage import registry
+from digitcnn.storage import export, registry
 from digitcnn.errors import DigitCNNError
 from digitcnn.reading.inference import PLAIN, READING_WORDS, THREE_PENS
 from digitcnn.jobs.board import CANCELLED, FAILED, RUNNING, WAITING
@@ -346,8 +346,32 @@ def saved_models() -> dict:
         with st.expander("Model card"):
             shown_card = st.selectbox("Model", list(cards), key="card_to_show")
             st.json(cards[shown_card].to_json(), expanded=2)  # the refusal rule's weights and curve stay folded
+        take_away(cards)
         st.caption("Pick the model that reads drawings in the sidebar.")
     return cards
+
+
+EXPORT_CHOICES = {"keras": "a Keras file (.keras)", "tflite": "a LiteRT file (.tflite), for phones and small devices",
+                  "zip": "both, with its card (.zip)"}
+
+
+def take_away(cards: dict) -> None:
+    """A saved model downloaded as a file to use anywhere, with ten lines of Python that read a digit with it."""
+    with st.expander("Take a model away", icon=":material/download:"):
+        names = list(cards)
+        active = state.active_model_card(cards)  # the model reading this user's drawings, offered first
+        name = st.selectbox("Model to download", names, index=names.index(active.name) if active else 0,
+                            key="model_to_export")
+        kind = st.radio("As", list(EXPORT_CHOICES), format_func=EXPORT_CHOICES.get, key="export_format")
+        filename = export.export_filename(name, kind)
+        st.download_button(f"Download {filename}", lambda: export.export_model(name, kind).content,
+                           file_name=filename, mime="application/octet-stream", icon=":material/download:",
+                           help="A LiteRT file reads a drawing as this app does; making one takes a few seconds.")
+        keras_snippet, litert_snippet = export.snippets(name, cards[name].reading)
+        st.caption("Reading a 28×28 image (floats 0–1, a white digit on black) with it, without this app: in Keras 3")
+        st.code(keras_snippet, language="python")
+        st.caption("in LiteRT (`pip install ai-edge-litert`)")
+        st.code(litert_snippet, language="python")
 
 
 # --- The page ----------------------------------------------------------------------------------

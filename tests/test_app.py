@@ -1220,3 +1220,19 @@ def test_an_uploaded_picture_of_a_number_is_read_on_the_draw_page_and_kept(app, 
     test.get("file_uploader")[0].set_value(("notes.png", b"not a picture at all", "image/png")).run()
     assert not test.exception
     assert literal("notes.png: not a PNG") in test.warning[0].value
+
+
+def test_a_saved_model_is_offered_for_download_with_the_python_that_reads_it(app):
+    test = app("pages/train_evaluate.py")
+    assert not test.exception, test.exception
+    [download] = test.get("download_button")
+    assert download.proto.label == "Download default.keras"
+    code = [block.value for block in test.code]
+    assert any('keras.saving.load_model("default.keras")' in block for block in code)
+    assert any('Interpreter(model_path="default.tflite")' in block for block in code)
+    test.radio(key="export_format").set_value("tflite").run()
+    assert not test.exception, test.exception
+    assert test.get("download_button")[0].proto.label == "Download default.tflite"
+    test.radio(key="export_format").set_value("zip").run()
+    assert not test.exception, test.exception
+    assert test.get("download_button")[0].proto.label == "Download default.zip"

@@ -3,4 +3,4 @@ everything below it (data, networks, reading, training), which it saves and load
 
 ``card`` (the model card's format and checks) < ``atomic_save`` (writing a model, its record and its card
 together, and finishing what a killed save left) < ``registry`` (saving, loading and listing models: what
-callers use)."""
+callers use) < ``export`` (a saved model as a file to take anywhere: Keras, LiteRT, or a zip of both)."""

@@ -40,10 +40,10 @@ def export_model(name: str, format: str, models_dir: str | os.PathLike | None = 
         raise SettingsError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     keras_file, card = read_model_file(name, models_dir)
     if format == "keras":
-        return ExportedModel(f"{name}{MODEL_SUFFIX}", keras_file)
+        return ExportedModel(export_filename(name, format), keras_file)
     flatbuffer = _flatbuffer(name, card, models_dir)
     if format == "tflite":
-        return ExportedModel(f"{name}{LITERT_SUFFIX}", flatbuffer)
+        return ExportedModel(export_filename(name, format), flatbuffer)
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as packed:
         packed.writestr(f"{name}{MODEL_SUFFIX}", keras_file)
@@ -53,7 +53,12 @@ def export_model(name: str, format: str, models_dir: str | os.PathLike | None = 
         packed.writestr(SNIPPETS_NAME, f"{name}: a handwritten-digit reader made with DigitCNN. {name}{CARD_SUFFIX} "
                                        f"says how it was trained and how well it reads.\n\nIn Keras 3:\n\n"
                                        f"{keras_snippet}\n\nIn LiteRT (ai-edge-litert):\n\n{litert_snippet}\n")
-    return ExportedModel(f"{name}.zip", archive.getvalue())
+    return ExportedModel(export_filename(name, format), archive.getvalue())
+
+
+def export_filename(name: str, format: str) -> str:
+    """The file name of the saved model ``name`` exported as ``format``."""
+    return name + {"keras": MODEL_SUFFIX, "tflite": LITERT_SUFFIX, "zip": ".zip"}[format]
 
 
 def write_export(name: str, format: str, output: str | os.PathLike | None = None,
