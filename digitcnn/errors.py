@@ -39,6 +39,10 @@ class EmptyDrawingError(DigitCNNError, ValueError):
     """A drawing or image holds no digit to read: no ink, a speck, a dot or a filled blob."""
 
 
+class NothingDrawnError(EmptyDrawingError):
+    """A drawing or image holds no ink at all (a caller reading something other than a digit words it its own way)."""
+
+
 class TrainingCancelled(DigitCNNError):
     """Training was stopped on request before it finished; nothing was saved."""
 

@@ -26,7 +26,7 @@ from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 
 from digitcnn import files
 from digitcnn.data.dataset import IMAGE_SIDE
-from digitcnn.errors import EmptyDrawingError, ImageError, not_found
+from digitcnn.errors import EmptyDrawingError, ImageError, NothingDrawnError, not_found
 
 MNIST_BOX = 20  # the longer side of a digit's bounding box in MNIST
 MNIST_CENTER = IMAGE_SIDE / 2  # where MNIST digits have their center of mass (row, column)
@@ -44,6 +44,7 @@ MIN_PICTURE_SIDE = 8  # a thinner picture holds no digit (the smallest digit dat
 PICTURE_FORMATS = {"PNG": ("png",), "JPEG": ("jpg", "jpeg"), "BMP": ("bmp",), "GIF": ("gif",), "WEBP": ("webp",),
                    "TIFF": ("tif", "tiff")}
 PICTURE_SUFFIXES = tuple(suffix for suffixes in PICTURE_FORMATS.values() for suffix in suffixes)
+NOTHING_DRAWN = "nothing is drawn: draw a digit"
 DEEP_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")  # Pillow's modes of more than 8 bits of gray
 
 
@@ -222,7 +223,7 @@ def ink_to_mnist(ink: np.ndarray, full_strength: float = 1.0, picture_side: int 
     against."""
     mask = ink >= ink_level(ink.dtype, full_strength)
     if not mask.any():
-        raise EmptyDrawingError("nothing is drawn: draw a digit")
+        raise NothingDrawnError(NOTHING_DRAWN)
     rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     top, bottom, left, right = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
     _check_is_digit(mask[top:bottom, left:right], picture_side or min(ink.shape))
@@ -279,10 +280,10 @@ def _normalized_ink(contrast: np.ndarray) -> np.ndarray:
 
 def _strongest_ink(contrast: np.ndarray, paper_to_ink: float):
     """The strongest of ``contrast`` (0: the paper; ``paper_to_ink``: black on white); a picture whose ink differs less
-    than :data:`MIN_CONTRAST` of that from its paper raises :class:`EmptyDrawingError`."""
+    than :data:`MIN_CONTRAST` of that from its paper raises :class:`NothingDrawnError`."""
     strongest = contrast.max()
     if strongest < MIN_CONTRAST * paper_to_ink:
-        raise EmptyDrawingError("nothing is drawn: draw a digit")
+        raise NothingDrawnError(NOTHING_DRAWN)
     return strongest
 
 

@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image
 
 from digitcnn.data import preprocess
-from digitcnn.errors import EmptyDrawingError
+from digitcnn.errors import EmptyDrawingError, NothingDrawnError
 from digitcnn.reading.refusal import Reading
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in the picture's pixels (right and bottom excluded)
@@ -139,10 +139,8 @@ def read_number(picture, predictor, threshold: float | None = None, prices: Pric
     and :class:`~digitcnn.errors.ImageError` for a file that is not a picture."""
     try:
         ink, full_strength, scale = _ink_of(picture)
-    except EmptyDrawingError as error:  # the ink's own words ask for a digit
-        if str(error).startswith("nothing is drawn"):
-            raise EmptyDrawingError(NOTHING_WRITTEN) from None
-        raise
+    except NothingDrawnError:  # its words ask for a digit
+        raise EmptyDrawingError(NOTHING_WRITTEN) from None
     owner, pieces, marks = _pieces(ink, full_strength)
     if not pieces:
         raise EmptyDrawingError(ONLY_MARKS if marks else NOTHING_WRITTEN)
@@ -261,7 +259,7 @@ def _seams(mask: np.ndarray, line: float) -> list[tuple[np.ndarray, float]]:
     those through its middle row at a column, for the columns where that is least within :data:`CUT_SPACING`
     lines (and as far from the sides); left to right, each with the ink it crosses, in lines. Found on the mask reduced to about :data:`SEAM_ROWS` rows
     (a seam is a choice of columns; its precision is the reduction's)."""
-    height, width = mask.shape
+    height = mask.shape[0]
     factor = max(1, round(height / SEAM_ROWS))
     small = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).reduce(factor), np.float32) / 255
     spacing = max(1, int(CUT_SPACING * line / factor))
