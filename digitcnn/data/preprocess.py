@@ -247,11 +247,22 @@ def _check_is_digit(mask: np.ndarray, picture_side: int) -> None:
     it is long is a dot when small (a tap of the pen, :data:`MAX_DOT` of the picture at most), a blob otherwise,
     and is told as such: a big filled disk is no dot. Neither goes to a model: laid out at 20 px, a filled disk
     looks to a network like a bold 0 (the shipped model reads one as 0, above its threshold for "not a digit")."""
-    from scipy.ndimage import distance_transform_edt
-
     extent = max(mask.shape)
     if extent < max(2, MIN_EXTENT * picture_side):
         raise EmptyDrawingError("only a speck is drawn: draw a whole digit")
+    if is_dot_shaped(mask):
+        if extent <= MAX_DOT * picture_side:
+            raise EmptyDrawingError("only a dot is drawn: draw a whole digit")
+        raise EmptyDrawingError("a filled blob is drawn, not a digit: draw a digit with the pen's strokes")
+
+
+def is_dot_shaped(mask: np.ndarray) -> bool:
+    """Whether the mark ``mask`` (its pixels in its box) is about as thick as it is long: shorter than
+    :data:`MIN_ELONGATION` times its stroke width (twice the deepest a pixel lies inside it), as a dot or a blob is
+    and no digit's strokes are."""
+    from scipy.ndimage import distance_transform_edt
+
+    extent = max(mask.shape)
     # Measured on a mask reduced to at most STROKE_CHECK_SIDE pixels a side, as exact as a rule of thumb needs: ten
     # times faster on a canvas; on a generated non-digit's raster (about 100 px) the check takes a third less time.
     factor = -(-extent // STROKE_CHECK_SIDE)
@@ -259,11 +270,7 @@ def _check_is_digit(mask: np.ndarray, picture_side: int) -> None:
         mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).reduce(factor)) >= 128
     framed = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), bool)  # a frame of background (np.pad: 6× slower)
     framed[1:-1, 1:-1] = mask
-    stroke_width = 2 * distance_transform_edt(framed).max() * factor
-    if extent < MIN_ELONGATION * stroke_width:
-        if extent <= MAX_DOT * picture_side:
-            raise EmptyDrawingError("only a dot is drawn: draw a whole digit")
-        raise EmptyDrawingError("a filled blob is drawn, not a digit: draw a digit with the pen's strokes")
+    return extent < MIN_ELONGATION * 2 * distance_transform_edt(framed).max() * factor
 
 
 def ink_level(dtype: np.dtype, full_strength: float) -> float:

@@ -204,17 +204,15 @@ def _without_dots(owner: np.ndarray, pieces: list[_Piece], marks: list[Box], lin
                   ) -> tuple[list[_Piece], list[Box]]:
     """Dots (a piece about as thick as it is long, and smaller than :data:`MARK_SIZE` lines) moved from ``pieces``
     to ``marks``: they are never read, nor joined to a digit."""
-    from scipy.ndimage import distance_transform_edt
-
     kept = []
     for piece in pieces:
         left, top, right, bottom = piece.box
-        extent = max(right - left, bottom - top)
-        if extent < MARK_SIZE * line:
-            framed = np.pad(owner[top:bottom, left:right] == piece.label, 1)
-            if extent < preprocess.MIN_ELONGATION * 2 * distance_transform_edt(framed).max():
+        if max(right - left, bottom - top) < MARK_SIZE * line:
+            region = owner[top:bottom, left:right]
+            mine = region == piece.label
+            if preprocess.is_dot_shaped(mine):  # the rule a single drawing's dot is told by
                 marks.append(piece.box)
-                owner[top:bottom, left:right][framed[1:-1, 1:-1]] = 0
+                region[mine] = 0
                 continue
         kept.append(piece)
     return kept, marks
