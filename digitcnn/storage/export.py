@@ -17,7 +17,7 @@ from pathlib import Path
 
 from digitcnn import files
 from digitcnn.errors import ModelFileError, SettingsError
-from digitcnn.storage.card import CARD_SUFFIX, MODEL_SUFFIX
+from digitcnn.storage.card import CARD_SUFFIX, MODEL_SUFFIX, ModelCard
 from digitcnn.storage.registry import load_model, read_model_file
 
 FORMATS = ("keras", "tflite", "zip")
@@ -27,10 +27,12 @@ SNIPPETS_NAME = "README.txt"  # in a zip: how to read the files in it
 
 @dataclass(frozen=True)
 class ExportedModel:
-    """A saved model as a file to take away: its ``filename`` and ``content``."""
+    """A saved model as a file to take away: its ``filename`` and ``content``, and the ``card`` of the save it was
+    made from."""
 
     filename: str
     content: bytes
+    card: ModelCard
 
 
 def export_model(name: str, format: str, models_dir: str | os.PathLike | None = None) -> ExportedModel:
@@ -40,20 +42,20 @@ def export_model(name: str, format: str, models_dir: str | os.PathLike | None = 
         raise SettingsError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     keras_file, card = read_model_file(name, models_dir)
     if format == "keras":
-        return ExportedModel(export_filename(name, format), keras_file)
+        return ExportedModel(export_filename(name, format), keras_file, card)
     flatbuffer = _flatbuffer(name, card, models_dir)
     if format == "tflite":
-        return ExportedModel(export_filename(name, format), flatbuffer)
+        return ExportedModel(export_filename(name, format), flatbuffer, card)
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as packed:
-        packed.writestr(f"{name}{MODEL_SUFFIX}", keras_file)
-        packed.writestr(f"{name}{LITERT_SUFFIX}", flatbuffer)
+        packed.writestr(export_filename(name, "keras"), keras_file)
+        packed.writestr(export_filename(name, "tflite"), flatbuffer)
         packed.writestr(f"{name}{CARD_SUFFIX}", card.to_json())
         keras_snippet, litert_snippet = snippets(name, card.reading)
         packed.writestr(SNIPPETS_NAME, f"{name}: a handwritten-digit reader made with DigitCNN. {name}{CARD_SUFFIX} "
                                        f"says how it was trained and how well it reads.\n\nIn Keras 3:\n\n"
                                        f"{keras_snippet}\n\nIn LiteRT (ai-edge-litert):\n\n{litert_snippet}\n")
-    return ExportedModel(export_filename(name, format), archive.getvalue())
+    return ExportedModel(export_filename(name, format), archive.getvalue(), card)
 
 
 def export_filename(name: str, format: str) -> str:
@@ -68,9 +70,8 @@ def write_export(name: str, format: str, output: str | os.PathLike | None = None
     exported = export_model(name, format, models_dir)
     path = Path(output) if output is not None else Path(exported.filename)
     written = [_written(path, exported.content)]
-    if format == "keras":
-        _, card = read_model_file(name, models_dir)
-        written.append(_written(path.with_suffix(CARD_SUFFIX), card.to_json().encode()))
+    if format == "keras":  # the card of the same save, not of one read again
+        written.append(_written(path.with_suffix(CARD_SUFFIX), exported.card.to_json().encode()))
     return written
 
 
