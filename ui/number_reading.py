@@ -78,14 +78,14 @@ def keep_controls(number, picture: Image.Image, card, key: str) -> None:
     """"Right" and "No, it's …" for the whole number: keep each piece found, labelled, in My drawings (a piece refused
     as "not a digit" kept as one when Right), to teach a model this hand later. Keeping the same number again
     replaces its labels."""
-    pieces = [(part, small_png(picture.crop(tuple(int(edge) for edge in part.box)))) for part in number.digits]
-    read = [NOT_A_DIGIT if part.digit is None else part.digit for part in number.digits]
-    correction_key = f"{key}_correction_{hash(tuple(part.image.tobytes() for part in number.digits))}"
+    pieces = number.digits
+    read = [NOT_A_DIGIT if part.digit is None else part.digit for part in pieces]
+    correction_key = f"{key}_correction_{hash(tuple(part.image.tobytes() for part in pieces))}"
     st.button("Right", icon=":material/check:", key=f"{key}_right", on_click=_keep_as_read,
-              args=(correction_key, pieces, read, card),
+              args=(correction_key, pieces, picture, read, card),
               help="Keep each digit as read (a piece marked \"not a digit\" as not a digit).")
     st.text_input("No, it's …", key=correction_key, placeholder=f"type it: {len(pieces)} characters",
-                  on_change=lambda: _keep_typed(correction_key, pieces, card),
+                  on_change=lambda: _keep_typed(correction_key, pieces, picture, card),
                   help=f"Type the number as written, one character for each piece found, left to right: a digit, "
                        f"or {NOT_A_DIGIT_LETTER} for a piece that is not a digit.")
     if problem := st.session_state.get(_problem_key(correction_key)):
@@ -116,7 +116,7 @@ def typed_labels(typed: str, pieces: int) -> list[int]:
     return [NOT_A_DIGIT if character.lower() == NOT_A_DIGIT_LETTER else int(character) for character in characters]
 
 
-def _keep_typed(field: str, pieces: list, card) -> None:
+def _keep_typed(field: str, pieces, picture: Image.Image, card) -> None:
     """The "No, it's …" field's callback: keep each piece with the label typed for it, or remember what is wrong
     with what was typed (until the field changes again)."""
     typed = st.session_state[field]
@@ -128,23 +128,24 @@ def _keep_typed(field: str, pieces: list, card) -> None:
     except ValueError as error:
         st.session_state[_problem_key(field)] = str(error)
         return
-    _keep(pieces, labels, card)
+    _keep(pieces, picture, labels, card)
 
 
-def _keep_as_read(field: str, pieces: list, read: list[int], card) -> None:
+def _keep_as_read(field: str, pieces, picture: Image.Image, read: list[int], card) -> None:
     """The "Right" button's callback: keep each piece as read; what was wrong with a correction typed is forgotten."""
     st.session_state.pop(_problem_key(field), None)
-    _keep(pieces, read, card)
+    _keep(pieces, picture, read, card)
 
 
 def _problem_key(field: str) -> str:
     return f"{field}_problem"
 
 
-def _keep(pieces: list, labels: list[int], card) -> None:
-    """Keep each piece (its reading and small picture) with its label; stop at the first that cannot be kept (its
-    message stays, see :func:`ui.drawings.keep_error`)."""
-    for (part, png), label in zip(pieces, labels):
+def _keep(pieces, picture: Image.Image, labels: list[int], card) -> None:
+    """Keep each piece (its reading, and its part of ``picture`` made small: only when kept, not on every stroke)
+    with its label; stop at the first that cannot be kept (its message stays, see :func:`ui.drawings.keep_error`)."""
+    for part, label in zip(pieces, labels):
+        png = small_png(picture.crop(tuple(int(edge) for edge in part.box)))
         drawings.keep_drawing(label, part.image, png, card, part.reading)
         if drawings.keep_error():
             return
