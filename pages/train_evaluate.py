@@ -12,7 +12,7 @@ from digitcnn.reading.inference import PLAIN, READING_WORDS, THREE_PENS
 from digitcnn.jobs.board import CANCELLED, FAILED, RUNNING, WAITING
 from digitcnn.percentages import probability_text, share_text
 from digitcnn.training import SETTINGS, TrainingConfig
-from ui import navigation, paging, saving, state, teaching, training_jobs
+from ui import importing, navigation, paging, saving, state, teaching, training_jobs
 from ui.markup import literal
 
 navigation.through_the_entry_point("pages/train_evaluate.py")  # before anything: see ui.navigation
@@ -194,7 +194,7 @@ def live_progress(job) -> None:
         st.subheader(f"{literal(snapshot.name)} is number {snapshot.place} in line")
         st.info(_queue_line(snapshot.place), icon=":material/hourglass_top:")
     else:
-        st.subheader(f"Training {literal(snapshot.name)}")
+        st.subheader(f"{'Importing' if importing.is_import(job) else 'Training'} {literal(snapshot.name)}")
         fraction = snapshot.progress.fraction_done if snapshot.progress else 0.0
         st.progress(fraction, text=snapshot.describe_progress())
     if st.button("Cancel", icon=":material/stop:"):
@@ -205,7 +205,7 @@ def live_progress(job) -> None:
 def live_curves(job) -> None:
     """The running job's curves, redrawn every :data:`CURVES_EVERY_SECONDS` (nothing while it waits)."""
     snapshot = job.snapshot()
-    if snapshot.status == RUNNING:
+    if snapshot.status == RUNNING and not importing.is_import(job):  # an import has no curves
         show_curves(snapshot, job.config, key="live_curves")
         st.caption(f"The curves are redrawn every {CURVES_EVERY_SECONDS:.0f} seconds.")
 
@@ -218,7 +218,8 @@ def outcome(job):
         st.info("Choose the settings and press **Train**. Training runs in the background: other pages stay usable.")
     elif finished.status in (CANCELLED, FAILED):
         if finished.status == CANCELLED:
-            st.warning(f"Training of {literal(finished.name)} was cancelled; nothing was saved.",
+            st.warning(f"{'Import' if importing.is_import(job) else 'Training'} of {literal(finished.name)} was "
+                       f"cancelled; nothing was saved.",
                        icon=":material/cancel:")
         else:
             st.error(literal(finished.error), icon=":material/error:")
@@ -231,6 +232,11 @@ def results(job, finished) -> None:
     """The results of the ended ``job`` (``finished`` is its final snapshot): a fine-tuning's, or a training's
     scores, confusion matrix, mistakes and Save."""
     result = finished.result
+    if importing.is_import(job):
+        importing.import_results(job, finished)
+        confusion_and_report(result.test_evaluation)
+        st.button("Dismiss these results", icon=":material/close:", on_click=training_jobs.dismiss_training)
+        return
     if training_jobs.is_fine_tuning(result):
         teaching.fine_tune_results(job, finished)
         st.button("Dismiss these results", icon=":material/close:", on_click=training_jobs.dismiss_training)
@@ -391,4 +397,6 @@ if job is not None:
     job.results_shown()  # the end of the wait its time counts (see describe_time)
 if (finished := outcome(job)) is not None and finished.result is not None:
     results(job, finished)
-teaching.teach_form(dataset, saved_models())  # 5. teach a model your handwriting
+cards = saved_models()
+importing.import_form(dataset)  # bring your own model
+teaching.teach_form(dataset, cards)  # 5. teach a model your handwriting

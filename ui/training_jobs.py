@@ -130,6 +130,14 @@ def start_teaching(name: str, base_name: str, data_for_replay: Dataset, settings
     return start_training(name, data_for_replay, settings, work=teach)
 
 
+def start_import(name: str, dataset: Dataset, request) -> TrainingJob:
+    """Start importing the Keras file of ``request`` (a digitcnn.storage.importing.ImportRequest) as the saved model
+    ``name``, scored on ``dataset``, as a job on the board like a training: Keras reads it in a worker."""
+    from digitcnn.storage.importing import import_job
+
+    return start_training(name, dataset, request, work=functools.partial(import_job, name, config.models_dir()))
+
+
 def training_job() -> TrainingJob | None:
     """This user's latest training job, waiting, running or ended (started on an earlier load of the page,
     maybe)."""

@@ -9,7 +9,8 @@ prints TensorFlow's start-up lines (:mod:`digitcnn.native_logs`), and those that
 Its modules: :mod:`~digitcnn.cli.parser` (every command, its options and their help),
 :mod:`~digitcnn.cli.model_commands` (those that train or score a network), :mod:`~digitcnn.cli.reading_commands`
 (``predict``, ``models``), :mod:`~digitcnn.cli.data_commands` (``export-csv``, ``download-mnist``, ``drawings``),
-:mod:`~digitcnn.cli.export_commands` (``export``: a saved model to take anywhere), :mod:`~digitcnn.cli.typed`
+:mod:`~digitcnn.cli.model_file_commands` (``export``, ``import``: a saved model taken anywhere, a model made
+elsewhere brought in), :mod:`~digitcnn.cli.typed`
 (paths as the user typed them) and :mod:`~digitcnn.cli.output` (progress lines, tables,
 reports, exit statuses).
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from digitcnn import config, data, runtime, training
-from digitcnn.cli import data_commands, export_commands, model_commands, reading_commands
+from digitcnn.cli import data_commands, model_file_commands, model_commands, reading_commands
 from digitcnn.cli.data_commands import DEFAULT_WRITER
 from digitcnn.networks import architectures
 from digitcnn.storage.export import FORMATS as EXPORT_FORMATS
@@ -142,6 +142,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_models_dir_option(record)
     record.set_defaults(command=model_commands.record, reads_models=True)
 
+    model_import = commands.add_parser("import", help="bring in a Keras model made elsewhere (.keras, at most 50 MB): "
+                                                      "scored on the data's test images and saved with its card")
+    model_import.add_argument("file", metavar="FILE", help="the .keras file: a network that reads one 28×28 picture "
+                              "shaped (28, 28, 1), (28, 28) or (784,), pixels 0–1 or 0–255, and gives 10 "
+                              "probabilities or logits")
+    model_import.add_argument("--name", required=True, help="save it as models/NAME.keras (a name no saved model has)")
+    model_import.add_argument("--data", default=data.EMBEDDED,
+                              help="the data it is scored on, " + data_help.removeprefix("the data: "))
+    _add_models_dir_option(model_import)
+    model_import.set_defaults(command=model_file_commands.import_model)
+
     model_export = commands.add_parser("export", help="write a saved model as a file to take anywhere: Keras (with "
                                                       "its card), LiteRT, or a zip of both with how to read them")
     model_export.add_argument("model", metavar="NAME", help="the saved model's name")
@@ -151,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_export.add_argument("--output", metavar="PATH", help="the file to write (default: NAME.keras, NAME.tflite "
                                                                "or NAME.zip in the current folder)")
     _add_models_dir_option(model_export)
-    model_export.set_defaults(command=export_commands.export, reads_models=True)
+    model_export.set_defaults(command=model_file_commands.export, reads_models=True)
 
     export = commands.add_parser("export-csv", help="write a dataset as a CSV in the tutorial's format")
     export.add_argument("--data", default=data.EMBEDDED, help=data_help)

@@ -79,13 +79,16 @@ def list_models(arguments) -> int:
             print(f"{entry.name}: unusable: {entry.problem}")
         else:
             card = entry.card
+            epochs = "" if card.epochs is None else f"{card.epochs} epochs, "
             print(f"{entry.name}: {card.architecture}, {card_score_text(card)}, {_trained_on_text(card)}, "
-                  f"{card.epochs} epochs, reading {card.reading}, {card.created}")
+                  f"{epochs}reading {card.reading}, {card.created}")
     return 0
 
 
 def _trained_on_text(card) -> str:
     """Whether the model records the images it trained on: what tells a test score from another."""
+    if card.imported is not None:
+        return f"imported from {card.imported['file']}: trained elsewhere, on images not known"
     if card.trained_on is None:
         return f"which of the images of {card.data_source} it trained on is not recorded"
     return f"records the {card.trained_on['images']:,} images it trained on"

@@ -180,6 +180,9 @@ def dataset_text(card, record: TrainingRecord | None, dataset) -> str:
     ``record``) trained on, in words, e.g. "Seen in training by default: 5,000 of these 5,000 images — no unseen
     images to test on"; for a model without a record, what its card says it trained on."""
     name = card.name
+    if card.imported is not None:
+        return (f"{name} was imported: which images it trained on is not known (a tutorial's model learned MNIST's "
+                f"training images, the embedded sample's included), so a score on these images may be no test.")
     if record is None:
         return (f"Which images {name} trained on is not recorded (its card says {card.train_size:,} images of "
                 f"{card.data_source}): a score on these images may be no test.")

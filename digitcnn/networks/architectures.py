@@ -232,9 +232,16 @@ DEFAULT_ARCHITECTURE = "compact"
 WARMUP_SHARE = 15
 
 
+# The architecture a model card names for a network made elsewhere and imported (digitcnn.storage.importing): none
+# of this project's, and nothing to train with.
+IMPORTED = "imported"
+
+
 def title_of(name: str) -> str:
-    """What a page calls the architecture ``name``: its title, or the name itself for one this version does not
-    know (a model saved by another)."""
+    """What a page calls the architecture ``name``: its title, "Imported Keras model" for an imported network, or
+    the name itself for one this version does not know (a model saved by another)."""
+    if name == IMPORTED:
+        return "Imported Keras model"
     return ARCHITECTURES[name].title if name in ARCHITECTURES else name
 
 

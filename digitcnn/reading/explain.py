@@ -40,6 +40,10 @@ MAX_SHIFT = 6  # pixels in each direction that smallest_flip("shift") tries
 _FOLLOW_UP_CLASSES = ("BatchNormalization", "ReLU", "Activation", "LeakyReLU", "PReLU", "ELU",
                       "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout")
 
+# Layers that only bring the picture in (its input, a scaling of its pixels, a new shape): no stage of their own. A
+# network made elsewhere often starts with them (see digitcnn.networks.adapting).
+_INPUT_CLASSES = ("InputLayer", "Rescaling", "Normalization", "Reshape")
+
 _probes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model → _Probe
 
 
@@ -143,7 +147,7 @@ class _Probe:
         names, tensors = [], []
         for layer in model.layers:
             output = layer.output
-            if len(output.shape) != 4:
+            if len(output.shape) != 4 or type(layer).__name__ in _INPUT_CLASSES:
                 continue
             follows = tensors and any(cls.__name__ in _FOLLOW_UP_CLASSES for cls in type(layer).__mro__)
             if follows and tuple(output.shape) == tuple(tensors[-1].shape):

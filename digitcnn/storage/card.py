@@ -30,7 +30,7 @@ from pathlib import Path
 from digitcnn import config
 from digitcnn.networks.calibration import TEMPERATURE_BOUNDS
 from digitcnn.errors import ModelFileError, SettingsError
-from digitcnn.networks.architectures import CLASS_COUNT
+from digitcnn.networks.architectures import CLASS_COUNT, IMPORTED
 from digitcnn.reading.refusal import NEVER_REFUSE, RefusalRule
 from digitcnn.training import TrainingConfig
 
@@ -83,15 +83,17 @@ class ModelCard:
     # None: not recorded (a card saved before records, or a model saved without one).
     trained_on: dict | None = None
     test_seen: int | None = None  # how many of its test images it trained on; None: a card saved before records
+    # How a network made elsewhere was imported (see from_import); None: made here. Its training is not known.
+    imported: dict | None = None
 
     @property
     def test_images_seen(self) -> int | None:
         """How many of the images its test scores are on it trained on (0: they are test scores); None when not
         known. A card from before records that was trained, not fine-tuned, held its test images out of its
-        training (see :func:`digitcnn.training.make_split`): 0."""
+        training (see :func:`digitcnn.training.make_split`): 0. What an imported network trained on is not known."""
         if self.test_seen is not None:
             return self.test_seen
-        return 0 if self.fine_tuned is None else None
+        return 0 if self.fine_tuned is None and self.architecture != IMPORTED else None
 
     @property
     def training_config(self):
@@ -112,8 +114,9 @@ class ModelCard:
         return NEVER_REFUSE if self.refusal is None else RefusalRule.from_dict(self.refusal)
 
     @property
-    def epochs(self) -> int:
-        return self.training_config.epochs
+    def epochs(self) -> int | None:
+        """How many epochs it trained for; None for an imported network (trained elsewhere)."""
+        return None if self.architecture == IMPORTED else self.training_config.epochs
 
     def to_json(self) -> str:
         """The card as indented JSON."""
@@ -215,6 +218,33 @@ class ModelCard:
                 "before": result.before.to_dict(),
                 "after": result.after.to_dict(),
             },
+        )
+
+    @classmethod
+    def from_import(cls, name: str, model, split, train_evaluation, test_evaluation, refusal: RefusalRule,
+                    settings: TrainingConfig, imported: dict) -> ModelCard:
+        """The card of a network made elsewhere (see :mod:`digitcnn.storage.importing`), scored on the ``split`` of the
+        data it was imported with: how it trained is not known, so neither are its epochs or which of those images
+        it saw (its scores are never called test scores); ``settings`` are the split's and the reading's (no
+        architecture: it has none of this project's); ``imported`` says what was found in its file."""
+        return cls(
+            name=validate_model_name(name),
+            architecture=IMPORTED,
+            parameter_count=int(model.count_params()),
+            data_source=split.source,
+            train_size=len(split.train),
+            test_size=len(split.test),
+            split_method=split.method,
+            settings={key: value for key, value in settings.to_dict().items() if key in IMPORTED_SETTINGS},
+            train_accuracy=train_evaluation.accuracy,
+            test_accuracy=test_evaluation.accuracy,
+            test_loss=test_evaluation.loss,
+            confusion_matrix=test_evaluation.confusion_matrix.tolist(),
+            training_seconds=0.0,
+            refusal=refusal.to_dict(),
+            versions=library_versions(),
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            imported=imported,
         )
 
     def read_as(self, reading: str, train_evaluation, test_evaluation, refusal: RefusalRule) -> ModelCard:
@@ -362,6 +392,8 @@ def _check_card_values(card: ModelCard, where: str) -> None:
         raise ModelFileError(f"{where}: refusal: {error}") from None
     if card.fine_tuned is not None:
         _check_fine_tuned(card.fine_tuned, f"{where}: fine_tuned")
+    if card.imported is not None:
+        _check_imported(card.imported, f"{where}: imported")
     if card.trained_on is not None:
         _check_entries(card.trained_on, _TRAINED_ON_KINDS, f"{where}: trained_on")
         if not 1 <= card.trained_on["images"] <= MAX_RECORD_BYTES // 8 \
@@ -374,6 +406,27 @@ def _check_card_values(card: ModelCard, where: str) -> None:
 
 
 _TRAINED_ON_KINDS = {"images": (int,), "sha256": (str,)}
+# The settings an imported network's card holds: how its scores were measured (the split of the data and the reading)
+# and what a fine-tune of it takes from its base (no label smoothing, augmentation or non-digits: not known to it).
+IMPORTED_SETTINGS = ("test_fraction", "seed", "stratify", "test_set", "reading", "augment", "label_smoothing",
+                     "non_digit_share")
+_IMPORTED_KINDS = {"file": (str,), "sha256": (str,), "input_shape": (list,), "pixels": (str,), "outputs": (str,),
+                   "accuracy_by_pixels": (dict,)}
+
+
+def _check_imported(record: dict, where: str) -> None:
+    """Raise :class:`ModelFileError` unless ``record`` is what :meth:`ModelCard.from_import` writes."""
+    from digitcnn.networks.adapting import INPUT_SHAPES, OUTPUT_KINDS, PIXEL_RANGES
+
+    _check_entries(record, _IMPORTED_KINDS, where)
+    accuracies = record["accuracy_by_pixels"]
+    if tuple(record["input_shape"]) not in INPUT_SHAPES or record["pixels"] not in PIXEL_RANGES \
+            or record["outputs"] not in OUTPUT_KINDS or not _SHA256_PATTERN.fullmatch(record["sha256"]) \
+            or set(accuracies) - set(PIXEL_RANGES) or not all(
+                _is_of_kind(value, (float,)) and 0 <= value <= 1 for value in accuracies.values()):
+        raise ModelFileError(f"{where}: should give the file's SHA-256, the input shape (one of "
+                             f"{', '.join(map(str, INPUT_SHAPES))}), the pixels ({' or '.join(PIXEL_RANGES)}), the "
+                             f"outputs ({' or '.join(OUTPUT_KINDS)}) and accuracies from 0 to 1")
 
 
 _FINE_TUNED_KINDS = {"base_model": (str,), "writer": (str,), "drawings": (int,), "personal_test_size": (int,),
@@ -450,9 +503,11 @@ def _check_settings(settings: dict, architecture: str, where: str) -> None:
     if unknown:
         raise ModelFileError(f"{where}: unknown setting {reprlib.repr(unknown[0])}")
     _check_types(settings, accepted, f"{where}: setting")
+    if architecture == IMPORTED and set(settings) - set(IMPORTED_SETTINGS):
+        raise ModelFileError(f"{where}: an imported network's settings hold only {', '.join(IMPORTED_SETTINGS)}")
     try:
         config = TrainingConfig(**settings)
     except (TypeError, ValueError) as error:  # SettingsError is a ValueError
         raise ModelFileError(f"{where}: settings: {error}") from None
-    if config.architecture != architecture:
+    if config.architecture != architecture and architecture != IMPORTED:
         raise ModelFileError(f"{where}: architecture {architecture!r} but its settings say {config.architecture!r}")

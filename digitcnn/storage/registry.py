@@ -148,7 +148,7 @@ def load_model(name: str, models_dir: str | os.PathLike | None = None):
     register_custom_objects()  # the project's own classes, which older files name, before Keras reads one
     for _ in range(_LOAD_ATTEMPTS):
         model_path, card, version, _ = _model_file_and_card(name, models_dir)
-        model = _read_keras_model(model_path)
+        model = read_keras_model(model_path)
         if atomic_save.current_version(model_path) == version:
             check_model_shape(model, model_path.name)
             return model, card
@@ -379,31 +379,31 @@ def _read_card(path: Path) -> ModelCard:
     return ModelCard.from_bytes(data, where=path.name)
 
 
-def _read_keras_model(model_path: Path):
-    """The model in ``model_path``, read by Keras in safe mode once its archive's size is checked."""
+def read_keras_model(model_path: Path, where: str | None = None):
+    """The model in ``model_path``, read by Keras in safe mode once its archive's size is checked; messages name it
+    ``where`` (by default the file's name)."""
     import keras
 
-    _check_unpacked_size(model_path)
+    where = where or model_path.name
+    check_unpacked_size(model_path, where)
     try:
         return keras.saving.load_model(model_path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for a broken archive.
-        detail = str(error).replace(str(model_path), model_path.name)
-        raise ModelFileError(
-            f"{model_path.name}: not a readable Keras model ({type(error).__name__}: {detail})"
-        ) from None
+        detail = str(error).replace(str(model_path), where)
+        raise ModelFileError(f"{where}: not a readable Keras model ({type(error).__name__}: {detail})") from None
 
 
-def _check_unpacked_size(model_path: Path) -> None:
+def check_unpacked_size(model_path: Path, where: str | None = None) -> None:
     """Refuse an archive whose files would unpack to more than 200 MB (a zip bomb) before Keras unpacks it.
     The sizes the archive declares bound what is unpacked: Python's zipfile reads no further."""
+    where = where or model_path.name
     try:
         with atomic_save.open_for_reading(model_path) as model_file, zipfile.ZipFile(model_file) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())
     except FileNotFoundError:
-        raise ModelFileError(f"{model_path.name}: no model file") from None
+        raise ModelFileError(f"{where}: no model file") from None
     except (zipfile.BadZipFile, EOFError, ValueError) as error:
-        raise ModelFileError(f"{model_path.name}: not a readable Keras model (not a zip archive: {error})") from None
+        raise ModelFileError(f"{where}: not a readable Keras model (not a zip archive: {error})") from None
     if unpacked > MAX_UNPACKED_MODEL_BYTES:
-        raise ModelFileError(f"{model_path.name}: unpacks to {unpacked / 1e6:,.0f} MB, more than the "
+        raise ModelFileError(f"{where}: unpacks to {unpacked / 1e6:,.0f} MB, more than the "
                              f"{MAX_UNPACKED_MODEL_BYTES / 1e6:,.0f} MB a model may")
-

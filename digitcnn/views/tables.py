@@ -22,4 +22,6 @@ def saved_model_row(entry) -> dict:
                 "test digits refused": share_text(rule.test_refused) if rule.fitted else "—",
                 "data": card.data_source, "train / test images": f"{card.train_size:,} / {card.test_size:,}",
                 "epochs": card.epochs, "created": card.created}
+        if card.imported is not None:  # trained elsewhere, on images not known: only scored on the data here
+            row |= {"data": f"scored on {card.data_source}", "train / test images": f"not known / {card.test_size:,}"}
     return row

@@ -1,0 +1,296 @@
+"""Importing a Keras model made elsewhere: networks in the shapes tutorials give them (Keras's ``mnist_convnet`` with
+other layer names, logits and a flat input; a (28, 28) input; one that expects pixels 0–255), each imported through
+the command line, then read, looked inside, compared and fine-tuned; files that cannot be imported refused with a
+message that says why, and nothing written."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+from digitcnn import comparison
+from digitcnn.cli import main
+from digitcnn.data import Dataset, nondigits
+from digitcnn.data.seen import card_score_text
+from digitcnn.errors import ModelFileError, SettingsError
+from digitcnn.reading import explain
+from digitcnn.storage import importing, registry
+from digitcnn.storage.card import ModelCard
+from digitcnn.training.finetune import fine_tune
+from digitcnn.training.finetune_config import FineTuneConfig
+
+TRAINED_ACCURACY = 0.85  # each network below, trained two epochs, scores 93–97% on the data's test images
+
+
+def _keras():
+    import keras
+
+    return keras, keras.layers
+
+
+def convnet_with_logits():
+    """Keras's ``mnist_convnet`` example, smaller, its layers named otherwise, reading a flat row of 784 pixels and
+    giving logits."""
+    keras, layers = _keras()
+    return keras.Sequential([
+        keras.Input((784,), name="row_of_pixels"), layers.Reshape((28, 28, 1), name="as_a_square"),
+        layers.Conv2D(8, 3, activation="relu", name="edges"), layers.MaxPooling2D(name="halved"),
+        layers.Conv2D(16, 3, activation="relu", name="strokes"), layers.MaxPooling2D(name="halved_again"),
+        layers.Flatten(name="flat"), layers.Dropout(0.5, name="forget"), layers.Dense(10, name="logits"),
+    ]), 1.0, True
+
+
+def square_input_with_softmax_layer():
+    """A functional network reading (28, 28), its probabilities from a Softmax layer after a linear Dense."""
+    keras, layers = _keras()
+    picture = keras.Input((28, 28))
+    x = layers.Reshape((28, 28, 1))(picture)
+    x = layers.Conv2D(8, 5, activation="relu", name="looks")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(10, name="votes")(x)
+    return keras.Model(picture, layers.Softmax(name="shares")(x)), 1.0, False
+
+
+def expects_0_to_255():
+    """A network that scales its own pixels from 0–255 (a Rescaling layer first, as Keras's guides write it)."""
+    keras, layers = _keras()
+    return keras.Sequential([
+        keras.Input((28, 28, 1)), layers.Rescaling(1 / 255, name="to_unit"),
+        layers.Conv2D(8, 3, activation="relu", name="first_look"), layers.MaxPooling2D(), layers.Flatten(),
+        layers.Dense(10, activation="softmax", name="answer"),
+    ]), 255.0, False
+
+
+NETWORKS = {"convnet": convnet_with_logits, "square": square_input_with_softmax_layer, "raw-pixels": expects_0_to_255}
+
+
+@pytest.fixture(scope="module")
+def keras_files(embedded, tmp_path_factory):
+    """Each network trained two epochs on the embedded sample, as its tutorial would, and saved as a .keras file."""
+    keras, _ = _keras()
+    keras.utils.set_random_seed(1)
+    folder = tmp_path_factory.mktemp("made_elsewhere")
+    paths = {}
+    for name, make in NETWORKS.items():
+        network, scale, logits = make()
+        pixels = embedded.images.astype("float32") / 255 * scale
+        pixels = pixels.reshape(-1, *network.inputs[0].shape[1:])
+        network.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=logits))
+        network.fit(pixels, embedded.labels, epochs=2, batch_size=64, verbose=0)
+        paths[name] = folder / f"{name}.keras"
+        network.save(paths[name])
+    return paths
+
+
+@pytest.fixture(scope="module")
+def imported(keras_files, tmp_path_factory):
+    """Each file imported through the command line into one models folder; what each printed."""
+    folder = tmp_path_factory.mktemp("models")
+    printed = {}
+    for name, path in keras_files.items():
+        import contextlib
+        import io
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            status = main(["import", str(path), "--name", name, "--models-dir", str(folder)])
+        assert status == 0, out.getvalue()
+        printed[name] = out.getvalue()
+    return folder, printed
+
+
+EXPECTED = {"convnet": ([784], "0–1", "logits"), "square": ([28, 28], "0–1", "probabilities"),
+            "raw-pixels": ([28, 28, 1], "0–255", "probabilities")}
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_an_import_finds_the_shape_pixels_and_outputs_and_scores_it_without_calling_it_a_test(imported, name):
+    folder, printed = imported
+    card = registry.load_model(name, folder)[1]
+    shape, pixels, outputs = EXPECTED[name]
+    assert (card.imported["input_shape"], card.imported["pixels"], card.imported["outputs"]) == (shape, pixels,
+                                                                                                 outputs)
+    other = next(range_ for range_ in card.imported["accuracy_by_pixels"] if range_ != pixels)
+    assert card.imported["accuracy_by_pixels"][other] < card.imported["accuracy_by_pixels"][pixels]
+    assert card.test_accuracy > TRAINED_ACCURACY and card.test_size == 1650  # the embedded sample's 33%
+    assert card.test_images_seen is None and card.epochs is None and card.architecture == "imported"
+    assert "not a test" in card_score_text(card) and "not a test" in printed[name]
+    assert f"expects pixels {pixels}" in printed[name]
+    assert card.refusal_rule.fitted and card.refusal_rule.likeness is not None
+    assert card.refusal_rule.test_refused <= 0.01
+    assert ModelCard.from_json(card.to_json()) == card
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_an_imported_model_reads_drawings_as_the_file_does(imported, keras_files, embedded, name):
+    """The drawing page's reader (LiteRT) gives the probabilities the file's own network gives, softmax added."""
+    keras, _ = _keras()
+    from scipy.special import softmax
+
+    folder, _ = imported
+    predictor, card = registry.load_predictor(name, folder)
+    original = keras.saving.load_model(keras_files[name])
+    images = embedded.images[-20:]
+    scale = 255.0 if card.imported["pixels"] == "0–255" else 1.0
+    expected = np.asarray(original.predict(
+        (images.astype("float32") / 255 * scale).reshape(-1, *card.imported["input_shape"]), verbose=0))
+    if card.imported["outputs"] == "logits":
+        expected = softmax(expected, axis=1)
+    read = np.stack([predictor.probabilities(image) for image in images])
+    np.testing.assert_allclose(read, expected, atol=1e-4)
+    readings = [predictor.read(image) for image in images]
+    assert sum(reading.digit == label for reading, label in zip(readings, embedded.labels[-20:])) >= 15
+    others = nondigits.generate(200, seed=99).images  # drawn with a seed no fit drew from
+    refused = np.mean([predictor.read(image).digit is None for image in others])
+    print(f"{name}: {refused:.1%} of 200 non-digits refused")
+    assert refused > 0.15  # its own "not a digit" rule refuses them (measured: 28–75%, at 1% of its digits refused)
+
+
+@pytest.mark.parametrize("name, stages", [("convnet", ["edges", "halved", "strokes", "halved_again"]),
+                                          ("square", ["looks", "max_pooling2d"]),
+                                          ("raw-pixels", ["first_look", "max_pooling2d_1"])])
+def test_looking_inside_an_imported_model_shows_its_own_layers(imported, embedded, name, stages):
+    folder, _ = imported
+    model = registry.load_model(name, folder)[0]
+    names = [stage for stage, _ in explain.activation_maps(model, embedded.images[0])]
+    assert names[0] == stages[0] and len(names) == len(stages)
+    assert "pixels_scaled" not in names and "pixels_shaped" not in names
+    attribution = explain.attribution(model, embedded.images[0])
+    assert attribution.shape == (28, 28) and np.abs(attribution).sum() > 0
+
+
+def test_imported_models_are_compared_with_one_another(imported, embedded):
+    folder, _ = imported
+    cards = {name: registry.load_model(name, folder)[1] for name in NETWORKS}
+    test_set, _ = comparison.comparison_test_set(embedded, cards["convnet"])
+    scores = {name: comparison.score_model(registry.load_predictor(name, folder)[0], card, test_set)
+              for name, card in cards.items()}
+    assert scores["convnet"].evaluation.accuracy == pytest.approx(cards["convnet"].test_accuracy, abs=1e-3)
+    assert all(each.seen_in_training is None for each in scores.values())
+    # Their scores stand side by side; a verdict, which needs images neither trained on, is refused and says why.
+    with pytest.raises(SettingsError, match="it is not known which images convnet trained on"):
+        comparison.compare_pair(scores["convnet"], scores["square"])
+
+
+def test_an_imported_model_is_taught_a_writers_drawings_and_saved(imported, embedded):
+    folder, _ = imported
+    model, card = registry.load_model("convnet", folder)
+    chosen = np.concatenate([np.flatnonzero(embedded.labels == digit)[:15] for digit in range(10)])
+    drawings = Dataset(embedded.images[chosen], embedded.labels[chosen], "my drawings")
+    settings = FineTuneConfig(epochs=2, replay=3, batch_size=32, augment=False, max_accuracy_drop=1.0, seed=3)
+    result = fine_tune(model, card, drawings, embedded, settings, writer="ana")
+    taught = ModelCard.from_fine_tune("convnet-ana", result)
+    registry.save_model(result.model, taught, folder)
+    loaded = registry.load_model("convnet-ana", folder)[1]
+    assert loaded.architecture == "imported" and loaded.fine_tuned["base_model"] == "convnet"
+    assert loaded.test_images_seen is None  # the base's training is not known: still no test
+    assert registry.load_predictor("convnet-ana", folder)[0].read(embedded.images[0]).probabilities.shape == (10,)
+
+
+# --- Refused --------------------------------------------------------------------------------------------
+
+def _refused(request: importing.ImportRequest, folder, embedded) -> str:
+    folder.mkdir(exist_ok=True)
+    with pytest.raises((ModelFileError, SettingsError)) as raised:
+        importing.import_model(request, "refused", embedded, folder)
+    assert [entry for entry in os.listdir(folder) if not entry.startswith(".")] == []  # nothing written
+    return str(raised.value)
+
+
+def _saved(model, path) -> importing.ImportRequest:
+    model.save(path)
+    return importing.ImportRequest(path.name, path.read_bytes())
+
+
+def test_a_lambda_layer_is_refused_before_keras_reads_it(tmp_path, embedded):
+    keras, layers = _keras()
+    model = keras.Sequential([keras.Input((28, 28, 1)), layers.Lambda(lambda x: x * 2, name="doubled"),
+                              layers.Flatten(), layers.Dense(10, activation="softmax")])
+    message = _refused(_saved(model, tmp_path / "code.keras"), tmp_path / "models", embedded)
+    assert "code.keras: has a Lambda layer (doubled)" in message and "safe mode" in message
+
+
+def test_a_network_with_one_output_is_refused_naming_its_shape_and_the_shapes_it_may_have(tmp_path, embedded):
+    keras, layers = _keras()
+    model = keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(1, activation="sigmoid")])
+    message = _refused(_saved(model, tmp_path / "one.keras"), tmp_path / "models", embedded)
+    assert "reads (28, 28, 1) and gives (1,)" in message
+    assert "(28, 28, 1), (28, 28), (784,)" in message and "(10,)" in message
+
+
+def test_a_colour_picture_network_is_refused_naming_its_input(tmp_path, embedded):
+    keras, layers = _keras()
+    model = keras.Sequential([keras.Input((32, 32, 3)), layers.Flatten(), layers.Dense(10)])
+    assert "reads (32, 32, 3) and gives (10,)" in _refused(_saved(model, tmp_path / "cifar.keras"),
+                                                           tmp_path / "models", embedded)
+
+
+def test_a_file_over_50_mb_is_refused_unread(tmp_path, embedded):
+    request = importing.ImportRequest("huge.keras", b"\0" * (importing.MAX_IMPORT_BYTES + 1))
+    assert "huge.keras: larger than 50 MB" in _refused(request, tmp_path / "models", embedded)
+
+
+def test_a_file_that_is_not_a_keras_model_is_refused(tmp_path, embedded):
+    assert "not a .keras file" in _refused(importing.ImportRequest("weights.h5", b"HDF5"), tmp_path / "models",
+                                           embedded)
+    assert "not a zip archive" in _refused(importing.ImportRequest("broken.keras", b"not a zip"), tmp_path / "models",
+                                           embedded)
+
+
+def test_a_layer_of_custom_code_is_refused(tmp_path, keras_files, embedded):
+    """A file whose configuration names a class of its own (registered by its author's code) says so."""
+    edited = tmp_path / "custom.keras"
+    with zipfile.ZipFile(keras_files["raw-pixels"]) as original, zipfile.ZipFile(edited, "w") as copy:
+        for item in original.infolist():
+            content = original.read(item)
+            if item.filename == "config.json":
+                config = json.loads(content)
+                config["config"]["layers"][-1].update(registered_name="Custom>Answer", module=None)
+                content = json.dumps(config).encode()
+            copy.writestr(item, content)
+    message = _refused(importing.ImportRequest(edited.name, edited.read_bytes()), tmp_path / "models", embedded)
+    assert "has a layer of its own (Dense" in message
+
+
+def test_a_name_in_use_is_refused_and_the_saved_model_kept(imported, keras_files, embedded):
+    folder, _ = imported
+    before = (folder / "square.keras").read_bytes()
+    request = importing.ImportRequest("raw-pixels.keras", keras_files["raw-pixels"].read_bytes())
+    with pytest.raises(SettingsError, match="'square' is saved already"):
+        importing.import_model(request, "square", embedded, folder)
+    assert (folder / "square.keras").read_bytes() == before
+
+
+def test_an_edited_card_that_lies_about_the_import_is_refused(imported):
+    folder, _ = imported
+    card = registry.load_model("convnet", folder)[1]
+    broken = dataclasses.replace(card, imported={**card.imported, "pixels": "0–9"})
+    with pytest.raises(ModelFileError, match="imported"):
+        ModelCard.from_json(broken.to_json())
+    with pytest.raises(ModelFileError, match="an imported network's settings hold only"):
+        ModelCard.from_json(dataclasses.replace(card, settings={**card.settings, "epochs": 3}).to_json())
+
+
+def test_the_suggested_name_is_a_valid_model_name():
+    assert importing.suggested_name("my model (2).keras") == "my-model-2"
+    assert importing.suggested_name("ü.keras") == "imported"
+    assert registry.validate_model_name(importing.suggested_name("x" * 100 + ".keras"))
+
+
+def test_the_command_line_says_what_it_refused_and_writes_nothing(tmp_path, capsys):
+    keras, layers = _keras()
+    model = keras.Sequential([keras.Input((28, 28, 1)), layers.Lambda(lambda x: x + 1), layers.Flatten(),
+                              layers.Dense(10)])
+    model.save(tmp_path / "code.keras")
+    status = main(["import", str(tmp_path / "code.keras"), "--name", "code", "--models-dir", str(tmp_path / "m")])
+    assert status == 1 and "error: code.keras: has a Lambda layer" in capsys.readouterr().err
+    assert not (tmp_path / "m" / "code.keras").exists()
+    status = main(["import", str(tmp_path / "missing.keras"), "--name", "x", "--models-dir", str(tmp_path / "m")])
+    assert status == 1 and "missing.keras" in capsys.readouterr().err
+
