@@ -23,69 +23,14 @@ from digitcnn.storage import importing, registry
 from digitcnn.storage.card import ModelCard
 from digitcnn.training.finetune import fine_tune
 from digitcnn.training.finetune_config import FineTuneConfig
+from keras_networks import NETWORKS, keras_layers, made_elsewhere
 
 TRAINED_ACCURACY = 0.85  # each network below, trained two epochs, scores 93–97% on the data's test images
 
 
-def _keras():
-    import keras
-
-    return keras, keras.layers
-
-
-def convnet_with_logits():
-    """Keras's ``mnist_convnet`` example, smaller, its layers named otherwise, reading a flat row of 784 pixels and
-    giving logits."""
-    keras, layers = _keras()
-    return keras.Sequential([
-        keras.Input((784,), name="row_of_pixels"), layers.Reshape((28, 28, 1), name="as_a_square"),
-        layers.Conv2D(8, 3, activation="relu", name="edges"), layers.MaxPooling2D(name="halved"),
-        layers.Conv2D(16, 3, activation="relu", name="strokes"), layers.MaxPooling2D(name="halved_again"),
-        layers.Flatten(name="flat"), layers.Dropout(0.5, name="forget"), layers.Dense(10, name="logits"),
-    ]), 1.0, True
-
-
-def square_input_with_softmax_layer():
-    """A functional network reading (28, 28), its probabilities from a Softmax layer after a linear Dense."""
-    keras, layers = _keras()
-    picture = keras.Input((28, 28))
-    x = layers.Reshape((28, 28, 1))(picture)
-    x = layers.Conv2D(8, 5, activation="relu", name="looks")(x)
-    x = layers.MaxPooling2D()(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(10, name="votes")(x)
-    return keras.Model(picture, layers.Softmax(name="shares")(x)), 1.0, False
-
-
-def expects_0_to_255():
-    """A network that scales its own pixels from 0–255 (a Rescaling layer first, as Keras's guides write it)."""
-    keras, layers = _keras()
-    return keras.Sequential([
-        keras.Input((28, 28, 1)), layers.Rescaling(1 / 255, name="to_unit"),
-        layers.Conv2D(8, 3, activation="relu", name="first_look"), layers.MaxPooling2D(), layers.Flatten(),
-        layers.Dense(10, activation="softmax", name="answer"),
-    ]), 255.0, False
-
-
-NETWORKS = {"convnet": convnet_with_logits, "square": square_input_with_softmax_layer, "raw-pixels": expects_0_to_255}
-
-
 @pytest.fixture(scope="module")
 def keras_files(embedded, tmp_path_factory):
-    """Each network trained two epochs on the embedded sample, as its tutorial would, and saved as a .keras file."""
-    keras, _ = _keras()
-    keras.utils.set_random_seed(1)
-    folder = tmp_path_factory.mktemp("made_elsewhere")
-    paths = {}
-    for name, make in NETWORKS.items():
-        network, scale, logits = make()
-        pixels = embedded.images.astype("float32") / 255 * scale
-        pixels = pixels.reshape(-1, *network.inputs[0].shape[1:])
-        network.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=logits))
-        network.fit(pixels, embedded.labels, epochs=2, batch_size=64, verbose=0)
-        paths[name] = folder / f"{name}.keras"
-        network.save(paths[name])
-    return paths
+    return made_elsewhere(embedded, tmp_path_factory.mktemp("made_elsewhere"))
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +75,7 @@ def test_an_import_finds_the_shape_pixels_and_outputs_and_scores_it_without_call
 @pytest.mark.parametrize("name", NETWORKS)
 def test_an_imported_model_reads_drawings_as_the_file_does(imported, keras_files, embedded, name):
     """The drawing page's reader (LiteRT) gives the probabilities the file's own network gives, softmax added."""
-    keras, _ = _keras()
+    keras, _ = keras_layers()
     from scipy.special import softmax
 
     folder, _ = imported
@@ -209,7 +154,7 @@ def _saved(model, path) -> importing.ImportRequest:
 
 
 def test_a_lambda_layer_is_refused_before_keras_reads_it(tmp_path, embedded):
-    keras, layers = _keras()
+    keras, layers = keras_layers()
     model = keras.Sequential([keras.Input((28, 28, 1)), layers.Lambda(lambda x: x * 2, name="doubled"),
                               layers.Flatten(), layers.Dense(10, activation="softmax")])
     message = _refused(_saved(model, tmp_path / "code.keras"), tmp_path / "models", embedded)
@@ -217,7 +162,7 @@ def test_a_lambda_layer_is_refused_before_keras_reads_it(tmp_path, embedded):
 
 
 def test_a_network_with_one_output_is_refused_naming_its_shape_and_the_shapes_it_may_have(tmp_path, embedded):
-    keras, layers = _keras()
+    keras, layers = keras_layers()
     model = keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(1, activation="sigmoid")])
     message = _refused(_saved(model, tmp_path / "one.keras"), tmp_path / "models", embedded)
     assert "reads (28, 28, 1) and gives (1,)" in message
@@ -225,7 +170,7 @@ def test_a_network_with_one_output_is_refused_naming_its_shape_and_the_shapes_it
 
 
 def test_a_colour_picture_network_is_refused_naming_its_input(tmp_path, embedded):
-    keras, layers = _keras()
+    keras, layers = keras_layers()
     model = keras.Sequential([keras.Input((32, 32, 3)), layers.Flatten(), layers.Dense(10)])
     assert "reads (32, 32, 3) and gives (10,)" in _refused(_saved(model, tmp_path / "cifar.keras"),
                                                            tmp_path / "models", embedded)
@@ -284,7 +229,7 @@ def test_the_suggested_name_is_a_valid_model_name():
 
 
 def test_the_command_line_says_what_it_refused_and_writes_nothing(tmp_path, capsys):
-    keras, layers = _keras()
+    keras, layers = keras_layers()
     model = keras.Sequential([keras.Input((28, 28, 1)), layers.Lambda(lambda x: x + 1), layers.Flatten(),
                               layers.Dense(10)])
     model.save(tmp_path / "code.keras")

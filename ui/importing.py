@@ -31,7 +31,7 @@ def import_form(dataset) -> None:
         if upload is None:
             return
         with st.form("import_settings"):
-            name = st.text_input("Save as", value=importing.suggested_name(upload.name), max_chars=64,
+            name = st.text_input("Name it", value=importing.suggested_name(upload.name), max_chars=64,
                                  help="Letters, digits, '-' and '_'; a name no saved model has.")
             start = st.form_submit_button("Import", type="primary", icon=":material/upload:")
     if start:
