@@ -73,6 +73,8 @@ def table(all_scores: list) -> None:
             "ms per drawing": f"{scores.milliseconds_per_drawing:.2f}", "training": f"{scores.training_seconds:.0f} s",
             "trained on": f"{scores.data_source} ({scores.train_size:,})",
         })
+        if scores.architecture == architectures.IMPORTED:  # trained elsewhere: neither how long nor on what is known
+            rows[-1] |= {"training": "not known", "trained on": "not known (imported)"}
     # A model a column, a measure a row: four models' thirteen measures fit the page's width, and all of them show.
     st.dataframe(pd.DataFrame(rows).set_index("model").transpose(), height="content")
 

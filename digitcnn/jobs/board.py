@@ -162,14 +162,14 @@ class TrainingJob:
         return self._ended.wait(timeout)
 
     def release(self, keep_scores: bool = False) -> None:
-        """Let go of what the ended job holds: its model, and unless ``keep_scores`` its scores, curves
-        and data too (a full-MNIST run holds tens of megabytes). Called once its model is saved (the
-        scores are still shown) or its result is dismissed."""
+        """Let go of what the ended job holds: its model (an import's result holds none: the import saved it), and
+        unless ``keep_scores`` its scores, curves and data too (a full-MNIST run holds tens of megabytes). Called once
+        its model is saved (the scores are still shown) or its result is dismissed."""
         with self._lock:
             if self.status not in ENDED:
                 raise SettingsError(f"{self.name!r} is still {self.status}: cancel it first")
             self.dataset = None
-            if keep_scores and self.result is not None:
+            if keep_scores and getattr(self.result, "model", None) is not None:
                 self.result = replace(self.result, model=None)
             elif not keep_scores:
                 self.result, self.batches, self.epochs = None, [], []
