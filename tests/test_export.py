@@ -4,8 +4,6 @@ that reads with three pens (the shipped one)."""
 
 import io
 import json
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
@@ -14,23 +12,9 @@ import pytest
 from digitcnn import cli, config
 from digitcnn.errors import ModelNotFoundError, SettingsError
 from digitcnn.storage import export, registry
+from outside import run_outside, snippet_probabilities
 
 SHIPPED = config.PROJECT_ROOT / "models"
-
-
-def run_outside(code: str, folder) -> subprocess.CompletedProcess:
-    """``code`` run by this Python in ``folder``, isolated (-I: no PYTHONPATH, no current folder on the path), where
-    DigitCNN cannot be imported."""
-    return subprocess.run([sys.executable, "-I", "-c", code], cwd=folder, capture_output=True, text=True, timeout=300,
-                          env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
-
-
-def snippet_probabilities(snippet: str, folder) -> np.ndarray:
-    """What a snippet prints for ``folder``'s digit.npy: its answer, then the probabilities, as NumPy prints them."""
-    finished = run_outside(snippet.replace("print(int(probabilities.argmax()), probabilities)",
-                                           "import json; print(json.dumps([float(p) for p in probabilities]))"), folder)
-    assert finished.returncode == 0, finished.stderr[-2000:]
-    return np.array(json.loads(finished.stdout.strip().splitlines()[-1]))
 
 
 def test_digitcnn_cannot_be_imported_where_the_exports_are_read(tmp_path):

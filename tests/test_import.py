@@ -19,11 +19,12 @@ from digitcnn.data import Dataset, nondigits
 from digitcnn.data.seen import card_score_text
 from digitcnn.errors import ModelFileError, SettingsError
 from digitcnn.reading import explain
-from digitcnn.storage import importing, registry
+from digitcnn.storage import export, importing, registry
 from digitcnn.storage.card import ModelCard
 from digitcnn.training.finetune import fine_tune
 from digitcnn.training.finetune_config import FineTuneConfig
 from keras_networks import NETWORKS, keras_layers, made_elsewhere
+from outside import snippet_probabilities
 
 TRAINED_ACCURACY = 0.85  # each network below, trained two epochs, scores 93–97% on the data's test images
 
@@ -136,6 +137,19 @@ def test_an_imported_model_is_taught_a_writers_drawings_and_saved(imported, embe
     assert loaded.architecture == "imported" and loaded.fine_tuned["base_model"] == "convnet"
     assert loaded.test_images_seen is None  # the base's training is not known: still no test
     assert registry.load_predictor("convnet-ana", folder)[0].read(embedded.images[0]).probabilities.shape == (10,)
+
+
+def test_an_imported_model_taken_away_reads_outside_digitcnn_as_here(imported, embedded, tmp_path):
+    """Exported, an imported network is the one rebuilt here (28×28×1, pixels 0–1, probabilities): the app's snippets
+    read a picture with it, in plain Keras and in LiteRT, as the app does."""
+    folder, _ = imported
+    predictor, card = registry.load_predictor("convnet", folder)
+    for format in ("keras", "tflite"):
+        export.write_export("convnet", format, tmp_path / export.export_filename("convnet", format), folder)
+    image = embedded.images[-1].astype(np.float32) / 255
+    np.save(tmp_path / "digit.npy", image)
+    for snippet in export.snippets("convnet", card.reading):
+        assert np.abs(snippet_probabilities(snippet, tmp_path) - predictor.probabilities(image)).max() < 1e-5
 
 
 # --- Refused --------------------------------------------------------------------------------------------

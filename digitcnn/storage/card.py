@@ -7,6 +7,9 @@ writes the three together).
 A card is checked field by field before anything uses it: anyone can edit a card or drop one into the folder,
 and pages use its numbers and rebuild its ``TrainingConfig``. Each field's type is read from its annotation, each
 number's range is declared in ``_CARD_RANGES``, and anything wrong raises :class:`ModelFileError` naming the file.
+
+Why one module: a card's three makers (a training, a fine-tune, an import) and its checks change together: a field
+one of them writes is a field the checks read, and a card that passes the checks is one a maker could have written.
 """
 
 from __future__ import annotations
