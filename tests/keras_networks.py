@@ -1,5 +1,6 @@
 """Keras networks as tutorials build them, trained briefly and saved as .keras files: what the import tests bring in
-(Keras's ``mnist_convnet`` with other layer names, logits and a flat input; a (28, 28) input; pixels 0–255)."""
+(Keras's ``mnist_convnet`` with other layer names, logits and a flat input; a (28, 28) input; pixels 0–255; layers
+of neurons alone)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,19 @@ def expects_0_to_255():
     ]), 255.0, False
 
 
-NETWORKS = {"convnet": convnet_with_logits, "square": square_input_with_softmax_layer, "raw-pixels": expects_0_to_255}
+def neurons_only():
+    """Layers of neurons and no convolution, reading a flat row, a softmax activation after a linear Dense: nearly
+    as sure of pictures 255 times brighter (its ReLU layers scale with them), so only its sureness tells which
+    pixels it expects."""
+    keras, layers = keras_layers()
+    row = keras.Input((784,))
+    hidden = layers.Dense(64, activation="relu", name="hidden")(row)
+    scores = layers.Dense(10, name="scores")(hidden)
+    return keras.Model(row, layers.Activation("softmax", name="shares")(scores)), 1.0, False
+
+
+NETWORKS = {"convnet": convnet_with_logits, "square": square_input_with_softmax_layer, "raw-pixels": expects_0_to_255,
+            "neurons": neurons_only}
 
 
 def made_elsewhere(embedded, folder: Path, names=tuple(NETWORKS)) -> dict[str, Path]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
@@ -116,6 +117,34 @@ def test_a_name_in_use_is_refused_before_the_import_starts(train_page, keras_fil
     assert [error.value for error in test.error] == [
         "'default' is the shipped model, which is not replaced from here; save under another name"]
     assert not any(heading.value.startswith("Importing") for heading in test.subheader)  # nothing started
+
+
+def _reading_script(image_data, name):
+    from ui import reading, state
+
+    state.set_active_model(name)
+    predictor, card = state.active_predictor()
+    reading.read_drawing(predictor, card, image_data)
+
+
+def test_looking_inside_an_imported_network_without_convolutions_says_so_and_shows_its_logits(train_page, keras_files):
+    test, folder = train_page
+    _import(test, keras_files["neurons"], "neurons")
+    canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    ImageDraw.Draw(canvas).line([(140, 50), (145, 230)], fill=(255, 255, 255, 255), width=20)
+    drawing = AppTest.from_function(_reading_script, args=(np.asarray(canvas), "neurons"), default_timeout=60).run()
+    assert not drawing.exception, drawing.exception
+    drawing.toggle(key="drawing_inside").set_value(True).run()
+    assert not drawing.exception, drawing.exception
+    drawing.session_state["drawing_view"] = "Inside the network"
+    drawing.run()
+    assert not drawing.exception, drawing.exception
+    assert any("no convolution or pooling layers" in info.value for info in drawing.info)
+    drawing.session_state["drawing_logits_box"] = True
+    drawing.run()
+    assert not drawing.exception, drawing.exception
+    assert {"drawing_logits", "drawing_softmax"} <= {chart.proto.id.split("-", 2)[-1]
+                                                     for chart in drawing.get("plotly_chart")}
 
 
 def _png(image: Image.Image) -> bytes:

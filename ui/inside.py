@@ -123,6 +123,28 @@ def inside_the_network(model, digit: np.ndarray, key: str, remembered: dict) -> 
     and one of them large beside the input, the one clicked in the grid or picked; the logits and the softmax
     below, on demand."""
     stages = _once(remembered, "maps", lambda: explain.activation_maps(model, digit))
+    if stages:
+        _stage_maps(stages, digit, key)
+    else:  # an imported network of Dense layers alone, say
+        st.info("This network has no convolution or pooling layers: its layers read the picture's 784 pixels as one "
+                "row, and have no maps to show. Its last layer's values are below.", icon=":material/info:")
+    logits_box = st.expander("Logits and softmax: the last layer's ten values and their probabilities",
+                             key=f"{key}_logits_box", on_change="rerun")
+    if not logits_box.open:
+        return
+    with logits_box:
+        logits, probabilities = _logits_and_probabilities(model, digit, remembered)
+        logit_column, softmax_column = st.columns(2)
+        logit_column.markdown("**Logits**: the last layer before its softmax")
+        logit_column.plotly_chart(charts.logit_bars(logits), key=f"{key}_logits")
+        softmax_column.markdown("**Softmax**: the logits as the probability of each digit, if it is one; how sure "
+                                "the reading is also weighs how much the drawing looks like a digit at all")
+        softmax_column.plotly_chart(charts.probability_bars(probabilities), key=f"{key}_softmax")
+
+
+def _stage_maps(stages: list, digit: np.ndarray, key: str) -> None:
+    """The maps of one stage of ``stages`` (a picker goes to the others), strongest channels first, one of them
+    large beside the input."""
     names = [name for name, _ in stages]
     picker = state.layer_picker(key, names)
     _take_map_click(st.session_state[picker], key)
@@ -148,18 +170,6 @@ def inside_the_network(model, digit: np.ndarray, key: str, remembered: dict) -> 
                "above goes to the other layers.")
     st.plotly_chart(charts.activation_grid(maps, order, CHANNELS_SHOWN),
                     key=_grid_key(key, name), on_select="rerun", selection_mode="points")
-    logits_box = st.expander("Logits and softmax: the last layer's ten values and their probabilities",
-                             key=f"{key}_logits_box", on_change="rerun")
-    if not logits_box.open:
-        return
-    with logits_box:
-        logits, probabilities = _logits_and_probabilities(model, digit, remembered)
-        logit_column, softmax_column = st.columns(2)
-        logit_column.markdown("**Logits**: the last layer before its softmax")
-        logit_column.plotly_chart(charts.logit_bars(logits), key=f"{key}_logits")
-        softmax_column.markdown("**Softmax**: the logits as the probability of each digit, if it is one; how sure "
-                                "the reading is also weighs how much the drawing looks like a digit at all")
-        softmax_column.plotly_chart(charts.probability_bars(probabilities), key=f"{key}_softmax")
 
 
 def _take_map_click(layer: str, key: str) -> None:

@@ -160,7 +160,9 @@ class _Probe:
         probe = keras.Model(model.inputs, [*tensors, features])
 
         def forward(images):
-            *maps, last = probe(images, training=False)
+            outputs = probe(images, training=False)
+            # A network without a convolution stage (layers of neurons only) gives its features alone, not a list.
+            *maps, last = outputs if isinstance(outputs, (list, tuple)) else [outputs]
             return [*maps, self._head(last)]
 
         # One input shape (a single image), so one trace; later calls skip Keras's eager overhead.
