@@ -60,7 +60,8 @@ def _import(test, path, name: str) -> None:
 
 def test_an_uploaded_model_is_imported_reads_drawings_and_is_compared(train_page, keras_files):
     test, folder = train_page
-    for name, pixels, outputs in (("convnet", "0–1", "logits"), ("raw-pixels", "0–255", "probabilities")):
+    for name, pixels, outputs in (("convnet", "0–1", "logits"), ("square", "0–1", "probabilities"),
+                                  ("raw-pixels", "0–255", "probabilities")):
         _import(test, keras_files[name], f"my-{name}")
         assert [header.value for header in test.header if header.value.startswith("Imported")] == [f"Imported my-{name}"]
         found = " ".join(markdown.value for markdown in test.markdown)

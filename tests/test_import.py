@@ -131,19 +131,22 @@ def test_imported_models_are_compared_with_one_another(imported, embedded):
         comparison.compare_pair(scores["convnet"], scores["square"])
 
 
-def test_an_imported_model_is_taught_a_writers_drawings_and_saved(imported, embedded):
+@pytest.mark.parametrize("name", NETWORKS)
+def test_an_imported_model_is_taught_a_writers_drawings_and_saved(imported, embedded, name):
     folder, _ = imported
-    model, card = registry.load_model("convnet", folder)
+    model, card = registry.load_model(name, folder)
     chosen = np.concatenate([np.flatnonzero(embedded.labels == digit)[:15] for digit in range(10)])
     drawings = Dataset(embedded.images[chosen], embedded.labels[chosen], "my drawings")
     settings = FineTuneConfig(epochs=2, replay=3, batch_size=32, augment=False, max_accuracy_drop=1.0, seed=3)
     result = fine_tune(model, card, drawings, embedded, settings, writer="ana")
-    taught = ModelCard.from_fine_tune("convnet-ana", result)
+    taught = ModelCard.from_fine_tune(f"{name}-ana", result)
     registry.save_model(result.model, taught, folder)
-    loaded = registry.load_model("convnet-ana", folder)[1]
-    assert loaded.architecture == "imported" and loaded.fine_tuned["base_model"] == "convnet"
+    loaded = registry.load_model(f"{name}-ana", folder)[1]
+    assert loaded.architecture == "imported" and loaded.fine_tuned["base_model"] == name
     assert loaded.test_images_seen is None  # the base's training is not known: still no test
-    assert registry.load_predictor("convnet-ana", folder)[0].read(embedded.images[0]).probabilities.shape == (10,)
+    learned = registry.load_model(f"{name}-ana", folder)[0]
+    assert any(not np.allclose(after, before) for after, before in zip(learned.get_weights(), model.get_weights()))
+    assert registry.load_predictor(f"{name}-ana", folder)[0].read(embedded.images[0]).probabilities.shape == (10,)
 
 
 def test_an_imported_model_taken_away_reads_outside_digitcnn_as_here(imported, embedded, tmp_path):
