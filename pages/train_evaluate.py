@@ -234,7 +234,7 @@ def results(job, finished) -> None:
     result = finished.result
     if importing.is_import(job):
         importing.import_results(job, finished)
-        confusion_and_report(result.test_evaluation)
+        confusion_and_report(result.test_evaluation, images_below=False)  # an import keeps no test images to show
         st.button("Dismiss these results", icon=":material/close:", on_click=training_jobs.dismiss_training)
         return
     if training_jobs.is_fine_tuning(result):
@@ -277,18 +277,21 @@ def scores(name: str, finished) -> None:
     show_curves(finished, result.config, key="final_curves", validation_size=result.validation_size)
 
 
-def confusion_and_report(test) -> None:
-    """The test set's confusion matrix, whose clicked cell filters the mistakes below, and the
-    classification report."""
+def confusion_and_report(test, images_below: bool = True) -> None:
+    """The test set's confusion matrix, whose clicked cell filters the mistakes below (where ``images_below``), and
+    the classification report."""
     matrix_column, report_column = st.columns([3, 2])
     with matrix_column:
         st.subheader("Confusion matrix")
         normalize = st.toggle("Share of each true digit", help="Rows sum to 100% instead of counts.")
-        picked = st.plotly_chart(charts.confusion_matrix_heatmap(test.confusion_matrix, normalize),
-                                 on_select="rerun", selection_mode="points", key="confusion_matrix")
-        points = picked.selection.points if picked and picked.selection else []
-        state.pick_confusion_cell((int(points[0]["y"]), int(points[0]["x"])) if points else None)
-        st.caption("Click a cell to see its images below.")
+        matrix = charts.confusion_matrix_heatmap(test.confusion_matrix, normalize)
+        if images_below:
+            picked = st.plotly_chart(matrix, on_select="rerun", selection_mode="points", key="confusion_matrix")
+            points = picked.selection.points if picked and picked.selection else []
+            state.pick_confusion_cell((int(points[0]["y"]), int(points[0]["x"])) if points else None)
+            st.caption("Click a cell to see its images below.")
+        else:
+            st.plotly_chart(matrix, key="confusion_matrix")
     with report_column:
         st.subheader("Classification report")
         st.dataframe(test.report_table().style.format(
@@ -366,8 +369,10 @@ def take_away(cards: dict) -> None:
     with st.expander("Take a model away", icon=":material/download:"):
         names = list(cards)
         active = state.active_model_card(cards)  # the model reading this user's drawings, offered first
-        name = st.selectbox("Model to download", names, index=names.index(active.name) if active else 0,
-                            key="model_to_export")
+        offered = active.name if active else names[0]
+        # Keyed by that model: when a save or an import changes it, the picker is made anew and offers it (one keyed
+        # once kept the first model it showed); a model another user saves does not undo this user's pick.
+        name = st.selectbox("Model to download", names, index=names.index(offered), key=f"model_to_export_{offered}")
         kind = st.radio("As", list(EXPORT_CHOICES), format_func=EXPORT_CHOICES.get, key="export_format")
         filename = export.export_filename(name, kind)
         st.download_button(f"Download {filename}", lambda: export.export_model(name, kind).content,

@@ -64,9 +64,12 @@ def test_an_uploaded_model_is_imported_reads_drawings_and_is_compared(train_page
                                   ("raw-pixels", "0–255", "probabilities")):
         _import(test, keras_files[name], f"my-{name}")
         assert [header.value for header in test.header if header.value.startswith("Imported")] == [f"Imported my-{name}"]
+        [offered] = [box for box in test.selectbox if box.label == "Model to download"]
+        assert offered.value == f"my-{name}"  # it reads drawings now: offered first, though the list was shown before
         found = " ".join(markdown.value for markdown in test.markdown)
         assert f"It expects pixels {pixels}" in found and ("ten logits" in found) == (outputs == "logits")
         assert [metric.label for metric in test.metric][0] == "Accuracy (not a test)"
+        assert "Click a cell to see its images below." not in [caption.value for caption in test.caption]  # none
         assert registry.load_model(f"my-{name}", folder)[1].imported["file"] == f"{name}.keras"
         [dismiss] = [button for button in test.button if button.label == "Dismiss these results"]
         dismiss.click().run()

@@ -57,6 +57,7 @@ def import_results(job, finished) -> None:
     if job.saved_as is None:  # the first time the results are shown: the import saved it, drawings go to it
         job.mark_saved(card.name)
         state.set_active_model(card.name)
+        st.rerun()  # the sidebar, drawn before this page, shows it as the model for drawings
     st.header(f"Imported {literal(card.name)}")
     st.success(f"Saved as **{literal(card.name)}** with its model card, from {literal(card.imported['file'])}; "
                f"drawings are now read by it.", icon=":material/check:")

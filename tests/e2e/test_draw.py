@@ -6,52 +6,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from browser_steps import choose, expect_no_exception
+from browser_steps import STROKES, choose, draw, expect_no_exception, open_draw_page
 from digitcnn import data
-
-CANVAS_SIDE = 280
-
-
-def _circle(cx, cy, rx, ry, start=0.0, turns=1.0, points=40):
-    return [(cx + rx * math.sin(start + 2 * math.pi * turns * i / points),
-             cy - ry * math.cos(start + 2 * math.pi * turns * i / points)) for i in range(points + 1)]
-
-
-# Each digit as strokes in a 280×280 canvas: lists of (x, y) points the pen passes through.
-STROKES = {
-    0: [_circle(140, 140, 60, 95)],
-    1: [[(150, 40), (146, 100), (142, 160), (138, 240)]],
-    7: [[(70, 50), (140, 48), (210, 50), (180, 110), (150, 170), (125, 240)]],
-    8: [_circle(140, 90, 45, 50, start=math.pi), _circle(140, 185, 55, 55)],
-}
-
-
-def _open_draw_page(page):
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Draw a digit").click()
-    expect(page.get_by_text("Draw a digit (0–9) on the canvas")).to_be_visible(timeout=60_000)
-    canvas = page.locator("canvas.upper-canvas").first
-    canvas.wait_for()
-    return canvas
-
-
-def _draw(page, canvas, strokes, width=CANVAS_SIDE, steps=4):
-    """Draw ``strokes`` (points in the canvas's own pixels, ``width`` of them across) with the mouse, in ``steps``
-    moves from one point to the next."""
-    box = canvas.bounding_box()
-    scale = box["width"] / width
-    for stroke in strokes:
-        x, y = stroke[0]
-        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=steps)
-        page.mouse.up()
 
 
 @pytest.mark.parametrize("digit", sorted(STROKES))
 def test_a_drawn_digit_is_read_as_that_digit(page, snapshot, digit):
-    canvas = _open_draw_page(page)
-    _draw(page, canvas, STROKES[digit])
+    canvas = open_draw_page(page)
+    draw(page, canvas, STROKES[digit])
     answer = page.get_by_role("status", name="predicted digit")
     expect(answer).to_have_text(str(digit), timeout=30_000)
     sure = page.get_by_test_id("stMetric").filter(has_text="How sure").get_by_test_id("stMetricValue")
@@ -79,8 +41,8 @@ def _star(cx=140, cy=145, outer=100, inner=40):
 
 
 def test_a_drawn_star_is_not_a_digit(page, snapshot):
-    canvas = _open_draw_page(page)
-    _draw(page, canvas, _star())
+    canvas = open_draw_page(page)
+    draw(page, canvas, _star())
     answer = page.get_by_role("status", name="predicted digit")
     expect(answer).to_have_text("That doesn't look like a digit", timeout=30_000)
     expect(page.get_by_text(re.compile(r"^Closest digit: \d"))).to_be_visible()
@@ -90,8 +52,8 @@ def test_a_drawn_star_is_not_a_digit(page, snapshot):
 def test_a_corrected_drawing_is_kept_and_shows_in_my_drawings(page, settle, snapshot):
     from browser_steps import open_page
 
-    canvas = _open_draw_page(page)
-    _draw(page, canvas, STROKES[7])
+    canvas = open_draw_page(page)
+    draw(page, canvas, STROKES[7])
     expect(page.get_by_role("status", name="predicted digit")).to_have_text("7", timeout=30_000)
     choose(page, "No, it's …", "a 1")  # as if the writer's 1 had been misread
     expect(page.get_by_text("Kept as a 1 in My drawings")).to_be_visible(timeout=30_000)
@@ -114,8 +76,8 @@ def test_a_corrected_drawing_is_kept_and_shows_in_my_drawings(page, settle, snap
 
 
 def test_looking_inside_a_drawn_digit_shows_where_it_looked_then_its_layers_one_at_a_time(page, settle, snapshot):
-    canvas = _open_draw_page(page)
-    _draw(page, canvas, STROKES[7])
+    canvas = open_draw_page(page)
+    draw(page, canvas, STROKES[7])
     expect(page.get_by_role("status", name="predicted digit")).to_have_text("7", timeout=30_000)
     page.get_by_text("Look inside this reading").first.click()
     # What a person looks at first, at once; the layers' maps wait until asked for (issue 33: 112 maps up front).
@@ -204,8 +166,8 @@ def _check_what_changes_its_mind(page, answer):
 def test_what_changes_a_refused_drawings_answer_reads_so_on_its_sliders(page):
     """Issue 32: for a refused drawing the page said "turned 9° clockwise it reads 4", judged by its closest digit,
     while turned so the model still said "not a digit"."""
-    canvas = _open_draw_page(page)
-    _draw(page, canvas, SQUARE)
+    canvas = open_draw_page(page)
+    draw(page, canvas, SQUARE)
     expect(page.get_by_role("status", name="predicted digit")).to_have_text("That doesn't look like a digit",
                                                                             timeout=30_000)
     page.get_by_text("Look inside this reading").first.click()
@@ -252,7 +214,7 @@ def _written(digits: str, height=170, width=100, gap=80, left=60, top=35):
 
 
 def _open_number_tab(page):
-    _open_draw_page(page)
+    open_draw_page(page)
     page.get_by_role("tab", name="Write a number").click()
     expect(page.get_by_text("Write a number (a row of digits, 0–9) on the canvas")).to_be_visible(timeout=30_000)
     wide = page.locator("canvas.upper-canvas").nth(1)
@@ -263,7 +225,7 @@ def _open_number_tab(page):
 
 def test_a_number_written_with_the_mouse_is_read_whole(page, settle, snapshot):
     canvas = _open_number_tab(page)
-    _draw(page, canvas, _written("2026"), NUMBER_CANVAS[0], steps=1)  # points ~10 px apart: a move each
+    draw(page, canvas, _written("2026"), NUMBER_CANVAS[0], steps=1)  # points ~10 px apart: a move each
     number = page.get_by_role("status", name="number read")
     expect(number).to_have_text("2026", timeout=30_000)
     sure = page.get_by_test_id("stMetric").filter(has_text="How sure, of every digit").get_by_test_id("stMetricValue")
@@ -282,7 +244,7 @@ def test_a_number_with_a_stray_dot_is_read_without_it(page):
     canvas = _open_number_tab(page)
     strokes = _written("1 7", gap=40)
     dot = [(560, 190), (562, 191)]  # a tap of the pen after the 7, near the line's foot
-    _draw(page, canvas, strokes + [dot], NUMBER_CANVAS[0], steps=1)
+    draw(page, canvas, strokes + [dot], NUMBER_CANVAS[0], steps=1)
     expect(page.get_by_role("status", name="number read")).to_have_text("17", timeout=30_000)
     expect(page.get_by_text("Left out: 1 dot or speck.")).to_be_visible()
     expect(page.locator(".st-key-number_boxes .js-plotly-plot .annotation").filter(has_text="left out")).to_have_count(1)

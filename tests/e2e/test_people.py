@@ -7,7 +7,7 @@ import threading
 from urllib.parse import urlsplit
 
 import pytest
-from browser_steps import choose, expect_no_exception, new_tab, open_page, settler
+from browser_steps import STROKES, choose, draw, expect_no_exception, new_tab, open_draw_page, open_page, settler
 from playwright.sync_api import expect
 
 from digitcnn.storage import registry
@@ -92,13 +92,11 @@ def _my_drawings_of_one(tab):
 
 def test_a_browsers_drawings_are_its_own_across_reloads_and_a_stale_delete_is_a_message(browser, app_url):
     """Everyone shared the drawings of "me"; a Delete of a drawing deleted in another tab crashed the page."""
-    from test_draw import STROKES, _draw, _open_draw_page
-
     alice = new_tab(browser, app_url)
     bob = new_tab(browser, app_url)
     try:
-        canvas = _open_draw_page(alice)
-        _draw(alice, canvas, STROKES[7])
+        canvas = open_draw_page(alice)
+        draw(alice, canvas, STROKES[7])
         expect(alice.get_by_role("status", name="predicted digit")).to_have_text("7", timeout=30_000)
         choose(alice, "No, it's …", "a 1")
         expect(alice.get_by_text("Kept as a 1 in My drawings (yours alone, this browser)")).to_be_visible(

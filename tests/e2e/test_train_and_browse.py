@@ -5,7 +5,8 @@ import re
 import time
 
 import numpy as np
-from browser_steps import FIRST_BATCH_TIMEOUT, expect_no_exception, open_page, start_training, wait_for_results
+from browser_steps import (FIRST_BATCH_TIMEOUT, check_litert_reads_as_the_app_does, download_litert, expect_no_exception,
+                           open_page, start_training, wait_for_results)
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -211,23 +212,7 @@ def test_picking_a_digit_shows_its_images_above_the_fold_and_a_click_opens_one_a
 
 
 def test_a_saved_models_litert_file_downloads_and_reads_a_digit_as_the_app_does(page, settle, e2e_models_dir, embedded):
-    from ai_edge_litert.interpreter import Interpreter
-
-    from digitcnn.storage import registry
-
     open_page(page, "Train & evaluate", "Train & evaluate")
-    page.get_by_text("Take a model away").click()
-    page.get_by_text("a LiteRT file (.tflite), for phones and small devices").click()
-    settle()
-    with page.expect_download(timeout=120_000) as download:  # the first one converts the model: seconds
-        page.get_by_role("button", name="Download default.tflite").click()  # the model reading drawings, offered first
-    assert download.value.suggested_filename == "default.tflite"
-    interpreter = Interpreter(model_path=download.value.path())
-    interpreter.allocate_tensors()
-    image = embedded.images[0].astype(np.float32) / 255
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image.reshape(1, 28, 28, 1))
-    interpreter.invoke()
-    downloaded = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]
-    predictor, _ = registry.load_predictor("default", e2e_models_dir)
-    assert np.abs(downloaded - predictor.probabilities(image)).max() < 1e-5
+    downloaded = download_litert(page, settle, "default")
+    check_litert_reads_as_the_app_does(downloaded, "default", e2e_models_dir, embedded.images[0])
     expect_no_exception(page)
