@@ -234,7 +234,8 @@ def results(job, finished) -> None:
     result = finished.result
     if importing.is_import(job):
         importing.import_results(job, finished)
-        confusion_and_report(result.test_evaluation, images_below=False)  # an import keeps no test images to show
+        confusion_and_report(result.test_evaluation)
+        mistakes(result.test_evaluation, result.test_images, "images (not a test: what it trained on is not known)")
         st.button("Dismiss these results", icon=":material/close:", on_click=training_jobs.dismiss_training)
         return
     if training_jobs.is_fine_tuning(result):
@@ -277,21 +278,18 @@ def scores(name: str, finished) -> None:
     show_curves(finished, result.config, key="final_curves", validation_size=result.validation_size)
 
 
-def confusion_and_report(test, images_below: bool = True) -> None:
-    """The test set's confusion matrix, whose clicked cell filters the mistakes below (where ``images_below``), and
-    the classification report."""
+def confusion_and_report(test) -> None:
+    """The test set's confusion matrix, whose clicked cell filters the mistakes below, and the
+    classification report."""
     matrix_column, report_column = st.columns([3, 2])
     with matrix_column:
         st.subheader("Confusion matrix")
         normalize = st.toggle("Share of each true digit", help="Rows sum to 100% instead of counts.")
-        matrix = charts.confusion_matrix_heatmap(test.confusion_matrix, normalize)
-        if images_below:
-            picked = st.plotly_chart(matrix, on_select="rerun", selection_mode="points", key="confusion_matrix")
-            points = picked.selection.points if picked and picked.selection else []
-            state.pick_confusion_cell((int(points[0]["y"]), int(points[0]["x"])) if points else None)
-            st.caption("Click a cell to see its images below.")
-        else:
-            st.plotly_chart(matrix, key="confusion_matrix")
+        picked = st.plotly_chart(charts.confusion_matrix_heatmap(test.confusion_matrix, normalize),
+                                 on_select="rerun", selection_mode="points", key="confusion_matrix")
+        points = picked.selection.points if picked and picked.selection else []
+        state.pick_confusion_cell((int(points[0]["y"]), int(points[0]["x"])) if points else None)
+        st.caption("Click a cell to see its images below.")
     with report_column:
         st.subheader("Classification report")
         st.dataframe(test.report_table().style.format(
@@ -307,10 +305,10 @@ def _digit_filter(column, label: str, key: str) -> int | None:
     return None if digit == ANY_DIGIT else digit
 
 
-def mistakes(test, images) -> None:
+def mistakes(test, images, what: str = "test images") -> None:
     """The test ``images`` of a cell of the confusion matrix, or of a row or column of it, a page at a time,
     surest first, under a heading that says what they are: the model's mistakes, or for a cell of the
-    diagonal its right readings."""
+    diagonal its right readings. ``what`` the images are, in words ("images" where they are no test)."""
     heading = st.empty()  # filled once the filters below are read
     true_column, predicted_column, page_column = st.columns(3)
     true = _digit_filter(true_column, "True digit", state.MISTAKE_TRUE)
@@ -319,7 +317,7 @@ def mistakes(test, images) -> None:
     indices = test.mistakes(true, predicted)
     shown = paging.page_picker(indices, MISTAKES_PER_PAGE, page_column)
     right = true is not None and true == predicted
-    st.caption(f"{len(test.mistakes()):,} of {len(test.labels):,} test images are read wrong. "
+    st.caption(f"{len(test.mistakes()):,} of {len(test.labels):,} {what} are read wrong. "
                f"{'Surest first' if right else 'Surest mistakes first'}; pick a digit above, or click a cell of the "
                f"confusion matrix.")
     if len(shown):

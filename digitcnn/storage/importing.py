@@ -61,11 +61,12 @@ class ImportRequest:
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import saved: the card (whose ``imported`` says what was found in the file) and its scores on the
-    data's test images (with its refusal rule's scores)."""
+    """What an import saved: the card (whose ``imported`` says what was found in the file), its scores on the
+    data's test images (with its refusal rule's scores) and those images, whose mistakes a page shows."""
 
     card: ModelCard
     test_evaluation: object = field(repr=False)
+    test_images: np.ndarray = field(repr=False)
 
     @property
     def findings(self) -> list[str]:
@@ -145,7 +146,7 @@ def import_model(request: ImportRequest, name: str, dataset: Dataset, models_dir
     step(first_step(SAVING))
     check_name_free(name, models_dir)  # again: another import or training may have taken it meanwhile
     registry.save_model(network, card, models_dir, protect_shipped=True)
-    return ImportResult(card, test_evaluation)
+    return ImportResult(card, test_evaluation, split.test.images)
 
 
 def import_job(name: str, models_dir, dataset: Dataset, request: ImportRequest, on_progress=None, cancel=None
