@@ -11,7 +11,9 @@ pages (each page from the navigation, once warm), draw (mouse-up on the canvas �
 mouse-up of a four-digit number on the wide canvas → the number read), inside ("Look
 inside this reading" switched on), map (a click on a map → shown large), slider (one step of a slider of
 what changes its mind), train (Train with the page's defaults on the embedded sample → the results, and the
-longest stretch without a visible change meanwhile), memory (the server and every process it started, at rest
+longest stretch without a visible change meanwhile), import (Import of an uploaded Keras file, Keras's
+mnist_convnet example trained one epoch on the embedded sample → what the import found; scored on the embedded
+sample), memory (the server and every process it started, at rest
 before anyone trains, and after a first training; taken along with the others where they run).
 
 Needs Debian's chromium (`apt-get install -y chromium`) and Playwright for Python. The models folder is a
@@ -53,7 +55,7 @@ PAGES = [("", "Home", "DigitCNN"), ("dataset_browser", "Dataset browser", "Datas
 # Seconds, p50 on 2 cores (issue 33); memory in GB.
 TARGETS = {"draw": 0.25, "number": 0.25, "inside": 1.0, "map": 0.5, "slider": 0.3, "pages": 1.0, "first": 3.0, "train": 15.0,
            "still": 2.0, "memory": 1.5}
-INTERACTIONS = ("first", "pages", "draw", "number", "inside", "map", "slider", "train", "memory")
+INTERACTIONS = ("first", "pages", "draw", "number", "inside", "map", "slider", "train", "import", "memory")
 
 # The app idle and its page complete: no script running, nothing left stale by a run, every chart drawn, no
 # placeholder. (A run can be too short for the page ever to show it running, so an action's wait is for content
@@ -314,6 +316,40 @@ def trainings(page, tries: int) -> tuple[list[float], list[float]]:
     return seconds, still
 
 
+def imports(page, tries: int) -> list[float]:
+    """Import pressed for an uploaded .keras file (Keras's mnist_convnet example, one epoch on the embedded sample)
+    → the page that says what the import found: seconds, each try."""
+    keras_file = _example_network()
+    seconds = []
+    for attempt in range(tries):
+        _be_on(page, "Train & evaluate", "Train & evaluate")
+        page.get_by_text("Bring your own model").click()
+        page.locator(".st-key-model_upload input[type=file]").set_input_files(keras_file)
+        field = page.get_by_role("textbox", name="Name it")
+        _settled(page, field)
+        field.fill(f"imported-{attempt}")
+        seconds.append(_timed(page, lambda: page.get_by_role("button", name="Import").click(),
+                              _heading(page, f"Imported imported-{attempt}")))
+        page.get_by_role("button", name="Dismiss these results").click()
+        _settled(page)
+    return seconds
+
+
+def _example_network() -> Path:
+    """Keras's mnist_convnet example, trained one epoch on the embedded sample (a few seconds), as a .keras file."""
+
+    from benchmarks.importing import mnist_convnet
+    from digitcnn import data
+
+    embedded = data.load_embedded()
+    network = mnist_convnet()
+    network.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    network.fit(embedded.images[..., None].astype("float32") / 255, embedded.labels, epochs=1, verbose=0)
+    path = Path(tempfile.mkdtemp(prefix="digitcnn-waits-import-")) / "mnist_convnet.keras"
+    network.save(path)
+    return path
+
+
 def resident_bytes(root: int) -> int:
     """The resident memory of process ``root`` and every process under it (read from /proc)."""
     children: dict[int, list[int]] = {}
@@ -447,6 +483,8 @@ def _one_server(browser, environment: dict, only: set, tries: int, train_tries: 
             if "memory" in only:
                 time.sleep(5)
                 rows.append(_row("memory after a first training", [resident_bytes(server.pid) / 1e9], None, "GB"))
+        if "import" in only:
+            rows.append(_row("Import (an uploaded Keras example) → found", imports(page, tries), None))
         page.context.close()
     return rows
 

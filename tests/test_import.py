@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 import zipfile
 
 import numpy as np
@@ -17,7 +18,7 @@ from digitcnn import comparison
 from digitcnn.cli import main
 from digitcnn.data import Dataset, nondigits
 from digitcnn.data.seen import card_score_text
-from digitcnn.errors import ModelFileError, SettingsError
+from digitcnn.errors import ModelFileError, SettingsError, TrainingCancelled
 from digitcnn.reading import explain
 from digitcnn.storage import export, importing, registry
 from digitcnn.storage.card import ModelCard
@@ -227,6 +228,21 @@ def test_a_layer_of_custom_code_is_refused(tmp_path, keras_files, embedded):
     assert "has a layer of its own (Dense" in message
 
 
+def test_a_cancelled_import_stops_before_its_next_step_and_saves_nothing(keras_files, embedded, tmp_path):
+    cancel, steps = threading.Event(), []
+
+    def on_progress(progress):
+        steps.append(progress.step)
+        if progress.step == importing.FITTING_REFUSAL:
+            cancel.set()  # as the page's Cancel does, while its rule is fitted
+
+    request = importing.ImportRequest("square.keras", keras_files["square"].read_bytes())
+    with pytest.raises(TrainingCancelled, match="nothing was saved"):
+        importing.import_model(request, "cancelled", embedded, tmp_path, on_progress, cancel)
+    assert steps == [importing.READING_FILE, importing.MEASURING_PIXELS, importing.FITTING_REFUSAL]
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_name_in_use_is_refused_and_the_saved_model_kept(imported, keras_files, embedded):
     folder, _ = imported
     before = (folder / "square.keras").read_bytes()
@@ -250,6 +266,17 @@ def test_the_suggested_name_is_a_valid_model_name():
     assert importing.suggested_name("my model (2).keras") == "my-model-2"
     assert importing.suggested_name("ü.keras") == "imported"
     assert registry.validate_model_name(importing.suggested_name("x" * 100 + ".keras"))
+
+
+def test_the_command_line_says_where_an_imported_model_comes_from_and_never_calls_its_score_a_test(imported, capsys):
+    folder, _ = imported
+    assert main(["evaluate", "--model", "convnet", "--models-dir", str(folder)]) == 0
+    shown = capsys.readouterr().out
+    assert "model: convnet (imported, imported from convnet.keras, trained elsewhere; reading: plain)" in shown
+    assert "not known which images convnet trained on (imported, or saved before" in shown
+    assert "accuracy (not known to be a test)" in shown and "test accuracy" not in shown
+    assert main(["reread", "--model", "convnet", "--reading", "three-pens", "--models-dir", str(folder)]) == 1
+    assert "convnet was imported from convnet.keras" in capsys.readouterr().err
 
 
 def test_the_command_line_says_what_it_refused_and_writes_nothing(tmp_path, capsys):

@@ -100,7 +100,7 @@ def evaluate(arguments) -> int:
     scored = seen.unseen(chosen) or chosen  # the unseen images alone where there are some
     probabilities, features = predict_with_features(model, scored.images, reading=card.reading)
     evaluation = scoring.evaluate(scored.labels, probabilities)
-    print(f"model: {card.name} ({card.architecture}, trained on {card.data_source}; reading: {card.reading})")
+    print(f"model: {card.name} ({card.architecture}, {card.origin}; reading: {card.reading})")
     print(f"data: {dataset.source}, {described}")
     print(seen.describe())
     print(f"{_score_name(seen)}: {share_text(evaluation.accuracy)} ({len(scored):,} images)")
@@ -126,6 +126,9 @@ def reread(arguments) -> int:
     if card.fine_tuned is not None:
         raise SettingsError(f"{card.name} is fine-tuned from {card.fine_tuned['base_model']}: reread that model, "
                             f"then fine-tune it again")
+    if card.imported is not None:
+        raise SettingsError(f"{card.name} was imported from {card.imported['file']}: it is scored as it is imported; "
+                            f"import the file again to score it on other data")
     dataset = typed_dataset(arguments.data)
     if dataset.source != card.data_source:
         raise SettingsError(f"{card.name} was trained on {card.data_source}, not {dataset.source}: give that data "
@@ -202,7 +205,7 @@ def fine_tune(arguments) -> int:
     model, card = registry.load_model(arguments.model, arguments.models_dir)
     record = registry.load_training_record(arguments.model, arguments.models_dir)
     dataset = typed_dataset(arguments.data)
-    print(f"model: {card.name} ({card.architecture}, trained on {card.data_source})")
+    print(f"model: {card.name} ({card.architecture}, {card.origin})")
     print(f"drawings: {drawings.source}, {len(drawings):,} of digits; data: {dataset.source}, {len(dataset):,} images")
     print("fine-tuning (Ctrl-C cancels)")
     result = finetune.fine_tune(model, card, drawings, dataset, on_progress=TerminalProgress(),

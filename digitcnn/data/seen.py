@@ -132,8 +132,8 @@ class Overlap:
     def describe(self) -> str:
         """In words, e.g. "seen in training: 5,000 of 5,000 — no unseen images to test on"."""
         if not self.known:
-            return (f"not known which images {_names(self.unknown)} trained on (a model saved before models recorded "
-                    f"it): no score here is a test score")
+            return (f"not known which images {_names(self.unknown)} trained on (imported, or saved before models "
+                    f"recorded it): no score here is a test score")
         if not self.seen:
             return f"seen in training: none of the {self.total:,}"
         if self.seen == self.total:

@@ -117,6 +117,13 @@ class ModelCard:
         return NEVER_REFUSE if self.refusal is None else RefusalRule.from_dict(self.refusal)
 
     @property
+    def origin(self) -> str:
+        """Where the model comes from, in words: "trained on SOURCE", or for an imported one "imported from FILE"."""
+        if self.imported is not None:
+            return f"imported from {self.imported['file']}, trained elsewhere"
+        return f"trained on {self.data_source}"
+
+    @property
     def epochs(self) -> int | None:
         """How many epochs it trained for; None for an imported network (trained elsewhere)."""
         return None if self.architecture == IMPORTED else self.training_config.epochs

@@ -32,7 +32,7 @@ import numpy as np
 
 from digitcnn import files
 from digitcnn.data import Dataset
-from digitcnn.errors import ModelFileError, SettingsError
+from digitcnn.errors import ModelFileError, SettingsError, TrainingCancelled
 from digitcnn.networks.adapting import (LOGITS, PICTURE_SHAPE, PIXEL_RANGES, PROBABILITIES, adapted, check_shapes,
                                         shape_text)
 from digitcnn.storage import registry
@@ -113,37 +113,43 @@ def import_model(request: ImportRequest, name: str, dataset: Dataset, models_dir
     """Import the Keras model in ``request`` as the saved model ``name``, scored on ``dataset``'s test images (the
     steps are in the module's notes); ``on_progress`` gets a :class:`~digitcnn.training.Progress` as each begins.
     What cannot be imported raises :class:`ModelFileError` or :class:`SettingsError` saying why, and writes
-    nothing. ``cancel`` is taken for a job's sake and not looked at: an import takes seconds."""
+    nothing. Setting ``cancel`` (a :class:`threading.Event`) stops it before its next step, before the save at the
+    latest, with :class:`~digitcnn.errors.TrainingCancelled`."""
     from digitcnn.reading.inference import PLAIN
     from digitcnn.runtime import apply_thread_setting
     from digitcnn.training import TrainingConfig, evaluate_model, fit_digit_likeness, make_split
     from digitcnn.training.likeness import refusal_on_test_digits
     from digitcnn.training.splits import train_score_sample
 
-    step = on_progress or (lambda progress: None)
+    def step(what: str) -> None:
+        if cancel is not None and cancel.is_set():
+            raise TrainingCancelled("the import was cancelled; nothing was saved")
+        if on_progress is not None:
+            on_progress(first_step(what))
+
     check_name_free(name, models_dir)
     apply_thread_setting()
-    step(first_step(READING_FILE))
+    step(READING_FILE)
     with tempfile.TemporaryDirectory() as folder:
         model = _read_model(request, Path(folder))
     reads = check_shapes(model, request.filename)
     settings = TrainingConfig(augment=False, label_smoothing=0.0, non_digit_share=0.0, reading=PLAIN)
     split = make_split(dataset, settings)
-    step(first_step(MEASURING_PIXELS))
+    step(MEASURING_PIXELS)
     pixels, accuracies, outputs = _measure_pixels(model, reads, split.test)
     network = adapted(model, PIXEL_RANGES[pixels], add_softmax=outputs == LOGITS)
     _check_same_answers(model, network, reads, PIXEL_RANGES[pixels], outputs, split.test, request.filename)
-    step(first_step(FITTING_REFUSAL))
+    step(FITTING_REFUSAL)
     # What it learned from is not known: its digit-likeness learns as that of a network that never saw coarse scans.
     likeness = fit_digit_likeness(network, split.train, settings.seed, learned_scans=False)
-    step(first_step(SCORING))
+    step(SCORING)
     refusal, test_evaluation = refusal_on_test_digits(network, split.test, likeness, PLAIN)
     train_evaluation = evaluate_model(network, train_score_sample(split.train, settings.seed))
     found = {"file": request.filename, "sha256": hashlib.sha256(request.content).hexdigest(),
              "input_shape": list(reads), "pixels": pixels, "outputs": outputs,
              "accuracy_by_pixels": {range_: round(share, 6) for range_, share in accuracies.items()}}
     card = ModelCard.from_import(name, network, split, train_evaluation, test_evaluation, refusal, settings, found)
-    step(first_step(SAVING))
+    step(SAVING)
     check_name_free(name, models_dir)  # again: another import or training may have taken it meanwhile
     registry.save_model(network, card, models_dir, protect_shipped=True)
     return ImportResult(card, test_evaluation, split.test.images)
