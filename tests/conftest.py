@@ -47,6 +47,15 @@ def saved(tiny_result, tmp_path):
 
 
 @pytest.fixture(scope="session")
+def keras_files(embedded, tmp_path_factory):
+    """Networks shaped as Keras tutorials shape them, trained briefly and saved as .keras files (tests/keras_networks.py):
+    what the import tests bring in, trained once for all of them."""
+    from keras_networks import made_elsewhere
+
+    return made_elsewhere(embedded, tmp_path_factory.mktemp("made_elsewhere"))
+
+
+@pytest.fixture(scope="session")
 def mnist_dir():
     """The folder of canonical MNIST IDX files named by $DIGITCNN_MNIST_DIR; skips without it."""
     folder = config.mnist_dir()

@@ -15,15 +15,10 @@ from streamlit.testing.v1 import AppTest
 from digitcnn import config
 from digitcnn.storage import registry
 from ui.markup import literal
-from keras_networks import keras_layers, made_elsewhere
+from keras_networks import keras_layers
 
 APP = str(config.PROJECT_ROOT / "streamlit_app.py")
 IMPORT_SECONDS = 180  # a worker's start (TensorFlow's import) and the import on a busy 2-core machine
-
-
-@pytest.fixture(scope="module")
-def keras_files(embedded, tmp_path_factory):
-    return made_elsewhere(embedded, tmp_path_factory.mktemp("made_elsewhere"))
 
 
 @pytest.fixture
@@ -136,6 +131,7 @@ def _reading_script(image_data, name):
 def test_looking_inside_an_imported_network_without_convolutions_says_so_and_shows_its_logits(train_page, keras_files):
     test, folder = train_page
     _import(test, keras_files["neurons"], "neurons")
+    assert any("It expects pixels 0–1" in markdown.value for markdown in test.markdown)  # told apart by its sureness
     canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
     ImageDraw.Draw(canvas).line([(140, 50), (145, 230)], fill=(255, 255, 255, 255), width=20)
     drawing = AppTest.from_function(_reading_script, args=(np.asarray(canvas), "neurons"), default_timeout=60).run()

@@ -24,15 +24,10 @@ from digitcnn.storage import export, importing, registry
 from digitcnn.storage.card import ModelCard
 from digitcnn.training.finetune import fine_tune
 from digitcnn.training.finetune_config import FineTuneConfig
-from keras_networks import NETWORKS, keras_layers, made_elsewhere
+from keras_networks import NETWORKS, keras_layers
 from outside import snippet_probabilities
 
 TRAINED_ACCURACY = 0.85  # each network below, trained two epochs, scores 93–97% on the data's test images
-
-
-@pytest.fixture(scope="module")
-def keras_files(embedded, tmp_path_factory):
-    return made_elsewhere(embedded, tmp_path_factory.mktemp("made_elsewhere"))
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +133,7 @@ def test_an_imported_model_is_taught_a_writers_drawings_and_saved(imported, embe
     model, card = registry.load_model(name, folder)
     chosen = np.concatenate([np.flatnonzero(embedded.labels == digit)[:15] for digit in range(10)])
     drawings = Dataset(embedded.images[chosen], embedded.labels[chosen], "my drawings")
-    settings = FineTuneConfig(epochs=2, replay=3, batch_size=32, augment=False, max_accuracy_drop=1.0, seed=3)
+    settings = FineTuneConfig(epochs=1, replay=2, batch_size=32, augment=False, max_accuracy_drop=1.0, seed=3)
     result = fine_tune(model, card, drawings, embedded, settings, writer="ana")
     taught = ModelCard.from_fine_tune(f"{name}-ana", result)
     registry.save_model(result.model, taught, folder)
