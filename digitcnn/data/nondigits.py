@@ -235,13 +235,20 @@ def _solidity(image: np.ndarray) -> float:
 def _letter(rng: np.random.Generator, materials: _Materials) -> np.ndarray:
     """A letter of :data:`LETTERS` in a random font and size, leaning up to ±15°, its strokes made thicker
     (a MaxFilter, as a broad pen) or thinner (a MinFilter) by up to a few hundredths of its size."""
-    size = _raster(FONT_SIZE_STEP * round(rng.integers(*FONT_SIZE_RANGE) / FONT_SIZE_STEP))
-    font = _font(materials.fonts[rng.integers(len(materials.fonts))], size)
     letter = LETTERS[rng.integers(len(LETTERS))]
-    left, top, right, bottom = font.getbbox(letter)
+    return glyph_ink(letter, materials.fonts[rng.integers(len(materials.fonts))], rng)
+
+
+def glyph_ink(glyph: str, font_path: str | None, rng: np.random.Generator) -> np.ndarray:
+    """The ink (floats in [0, 1]) of ``glyph`` as :func:`_letter` draws a letter: in the font at ``font_path``
+    (None: Pillow's own) at a random size, leaning, its strokes made thicker or thinner. What other pictures drawn
+    from a font's glyphs are drawn with (the held-out kinds of ``benchmarks.unseen_kinds``)."""
+    size = _raster(FONT_SIZE_STEP * round(rng.integers(*FONT_SIZE_RANGE) / FONT_SIZE_STEP))
+    font = _font(font_path, size)
+    left, top, right, bottom = font.getbbox(glyph)
     margin = math.ceil(LETTER_WEIGHT_RANGE[1] * size / 2) + 1  # room for the broadest pen
     image = Image.new("L", (right - left + 2 * margin, bottom - top + 2 * margin))
-    ImageDraw.Draw(image).text((margin - left, margin - top), letter, font=font, fill=255)
+    ImageDraw.Draw(image).text((margin - left, margin - top), glyph, font=font, fill=255)
     image = image.rotate(rng.uniform(-LETTER_TURN, LETTER_TURN), Image.Resampling.BILINEAR, expand=True)
     ink = np.asarray(image)
     change = round(rng.uniform(*LETTER_WEIGHT_RANGE) * size)
@@ -284,9 +291,14 @@ def _font(path: str | None, size: int):
 def _shape(rng: np.random.Generator, materials: _Materials) -> np.ndarray:
     """One of :data:`SHAPES`, leaning up to ±20° (arrows, crosses and spirals in any direction)."""
     name = list(SHAPES)[rng.integers(len(SHAPES))]
-    turn = 180 if name in ANY_TURN_SHAPES else SHAPE_TURN
-    strokes = [_wobble(_densify(stroke), rng) for stroke in SHAPES[name](rng)]
-    return _pen_drawing(strokes, rng, turn)
+    return pen_ink(SHAPES[name](rng), rng, 180 if name in ANY_TURN_SHAPES else SHAPE_TURN)
+
+
+def pen_ink(strokes: list[np.ndarray], rng: np.random.Generator, turn: float) -> np.ndarray:
+    """Canvas ink (floats in [0, 1], at :data:`RASTER_SCALE`) of ``strokes`` (points in a shape's own units, about -1
+    to 1, y down) drawn by a hand, as :func:`_shape` draws a shape: wobbling, turned by up to ``turn`` degrees, at a
+    random size with a random round pen. What other pen drawings are drawn with (``benchmarks.unseen_kinds``)."""
+    return _pen_drawing([_wobble(_densify(stroke), rng) for stroke in strokes], rng, turn)
 
 
 def _heart(rng):

@@ -1,0 +1,137 @@
+""""Not a digit" for kinds of drawing no training ever meets (issue 38): families of pictures kept out of the
+generator of non-digits (`digitcnn.data.nondigits`, which training and the refusal rule's fit draw from), read by a
+saved model through the app's path (canvas ink → `without_stray_dots` → `ink_to_mnist` → `Predictor.read` with its
+card's rule). Printed: the share of each family refused, and what a family's pictures are read as when they are not.
+
+Families, each drawn here and nowhere in `digitcnn` (so no training can reach them; a test checks that their glyphs
+are none of the generator's letters):
+
+* glyphs from the fonts Matplotlib ships (DejaVu), drawn as the generator draws a letter (random size, lean and pen
+  weight): Greek letters, Cyrillic letters, math signs, currency signs, check marks and crosses, musical notes —
+  none a person would read as a digit (З, б, Ч and the like, and σ, ο and ι are left out);
+* pen drawings: tallies (three to five bars, five with a stroke across) and digits crossed out with an X (MNIST's
+  test digits, re-drawn as `benchmarks.drawn_digits` draws them).
+
+    python -m benchmarks.unseen_kinds [--data PATH/TO/mnist] [--count-per-family 200] [--model NAME[@FOLDER]]
+
+Without --data or $DIGITCNN_MNIST_DIR, the crossed-out digits are the embedded sample's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections import Counter
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from benchmarks.common import add_mnist_and_model_options, machine
+from benchmarks.drawn_digits import render
+from digitcnn import data
+from digitcnn.data import nondigits, preprocess
+from digitcnn.errors import EmptyDrawingError
+from digitcnn.storage import registry
+
+GLYPH_FAMILIES = {
+    "Greek letters": "αβγδεζηθκλμξπρτφχψωΓΔΘΛΞΠΣΦΨΩ",
+    "Cyrillic letters": "БГДЖИЙЛФЦШЩЪЫЬЭЮЯгджийлфцшщъыьэюя",
+    "math signs": "±×÷≠≈∞∫√∂∇∈∩∪⊂⊃∧∨¬∀∃",
+    "currency signs": "€£¥₹₽¢₩",
+    "check marks and crosses": "✓✔✗✘",
+    "musical notes": "♪♫♩♬♭♮♯",
+}
+PEN_FAMILIES = ("tallies", "crossed-out digits")
+FAMILIES = (*GLYPH_FAMILIES, *PEN_FAMILIES)
+GLYPH_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSerif.ttf",
+               "DejaVuSerif-Bold.ttf", "DejaVuSansMono.ttf")
+CANVAS_RASTER = round(280 * nondigits.RASTER_SCALE)  # the app's 280-px canvas, at the generator's raster scale
+
+
+def glyph_fonts() -> list[str]:
+    """The paths of :data:`GLYPH_FONTS` among the fonts Matplotlib ships."""
+    return [path for path in nondigits.font_files() if os.path.basename(path) in GLYPH_FONTS]
+
+
+def glyph(family: str, rng: np.random.Generator, fonts: list[str]) -> np.ndarray:
+    characters = GLYPH_FAMILIES[family]
+    return nondigits.glyph_ink(characters[rng.integers(len(characters))], fonts[rng.integers(len(fonts))], rng)
+
+
+def tally(rng: np.random.Generator) -> np.ndarray:
+    """Three to five upright bars side by side; five with a stroke across them, as tallies are kept."""
+    bars = int(rng.integers(3, 6))
+    strokes = [np.array([[x, -1.0], [x, 1.0]]) for x in np.linspace(-1, 1, bars)]
+    if bars == 5:
+        strokes.append(np.array([[-1.2, 0.7], [1.2, -0.7]]))
+    return nondigits.pen_ink(strokes, rng, turn=10)
+
+
+def crossed_out(digits: data.Dataset, rng: np.random.Generator) -> np.ndarray:
+    """A digit re-drawn on the canvas, then crossed out with an X over its box, in its own pen."""
+    index = int(rng.integers(len(digits)))
+    canvas = render(digits.images[index], digits.labels[index], rng).canvas
+    ink = canvas[..., 0] > 0
+    rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    top, bottom, left, right = rows[0], rows[-1], columns[0], columns[-1]
+    pen = max(4, round(0.08 * max(bottom - top, right - left)))
+    image = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(image)
+    for line in (((left, top), (right, bottom)), ((right, top), (left, bottom))):
+        draw.line(line, fill=(255, 255, 255, 255), width=pen)
+    return np.asarray(image)[..., 0].astype(np.float32) / 255
+
+
+def on_the_canvas(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Raster ink placed at a random spot of a canvas as large as the app's (so that a speck and a dot are judged
+    against the canvas, as the app judges them)."""
+    if max(ink.shape) > CANVAS_RASTER:
+        return ink
+    canvas = np.zeros((CANVAS_RASTER, CANVAS_RASTER), np.float32)
+    top = int(rng.integers(CANVAS_RASTER - ink.shape[0] + 1))
+    left = int(rng.integers(CANVAS_RASTER - ink.shape[1] + 1))
+    canvas[top:top + ink.shape[0], left:left + ink.shape[1]] = ink
+    return canvas
+
+
+def drawings(family: str, count: int, rng: np.random.Generator, digits: data.Dataset) -> list[np.ndarray]:
+    """``count`` pictures of ``family`` as canvas ink (floats in [0, 1])."""
+    fonts = glyph_fonts()
+    if family in GLYPH_FAMILIES:
+        return [on_the_canvas(glyph(family, rng, fonts), rng) for _ in range(count)]
+    if family == "tallies":
+        return [on_the_canvas(tally(rng), rng) for _ in range(count)]
+    return [crossed_out(digits, rng) for _ in range(count)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_mnist_and_model_options(parser)
+    parser.add_argument("--count-per-family", type=int, default=200)
+    arguments = parser.parse_args()
+    digits = data.load_idx_folder(arguments.data).test if arguments.data else data.load_embedded()
+    name, *folder = arguments.model.split("@", 1)
+    predictor, card = registry.load_predictor(name, *folder)
+    rng = np.random.default_rng(arguments.seed)
+    print(f"{machine()}; model {card.name}; {arguments.count_per_family} pictures a family, read as the app reads")
+    print()
+    print("| family (never in training) | refused | read as a digit, most often |")
+    print("|---|---|---|")
+    shares = []
+    for family in FAMILIES:
+        readings = []
+        for ink in drawings(family, arguments.count_per_family, rng, digits):
+            try:
+                readings.append(predictor.read(preprocess.ink_to_mnist(preprocess.without_stray_dots(ink))).digit)
+            except EmptyDrawingError:
+                readings.append(None)  # the app says what it is (a dot, a blob): no digit is read
+        refused = np.mean([digit is None for digit in readings])
+        shares.append(refused)
+        common = ", ".join(f"{digit} ({times})" for digit, times in
+                           Counter(digit for digit in readings if digit is not None).most_common(3))
+        print(f"| {family} | {refused * 100:.1f}% | {common or '—'} |")
+    print(f"| **all families** | **{np.mean(shares) * 100:.1f}%** (lowest {min(shares) * 100:.1f}%) | |")
+
+
+if __name__ == "__main__":
+    main()
