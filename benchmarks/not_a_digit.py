@@ -9,6 +9,9 @@ non-digits; then which digits the model reads the non-digits as, when it is sure
     python -m benchmarks.not_a_digit [--model default] [--model NAME@FOLDER …] [--count-per-kind 200]
                                      [--data PATH/TO/mnist]
 
+Also the families no training meets (benchmarks.unseen_kinds), apart, and with --data a rule learned from digits
+alone, a class-conditional density on the network's features (ClassDensity), side by side with the app's.
+
 Several --model options compare models side by side in one run (NAME@FOLDER: the model NAME saved in FOLDER),
 for instance the shipped model against one trained without generated non-digits (the baseline).
 
@@ -28,6 +31,7 @@ import numpy as np
 from scipy.special import logsumexp
 from sklearn.metrics import roc_auc_score
 
+from benchmarks import unseen_kinds
 from benchmarks.common import load_model_named, machine
 from benchmarks.drawn_digits import render
 from digitcnn import config, data
@@ -70,6 +74,37 @@ def sure_of_a_digit(model, card, images: np.ndarray) -> np.ndarray | None:
 
 
 SCORES = {"max softmax": max_softmax, "energy": energy, "likeness": digit_likeness, "likeness × top": sure_of_a_digit}
+DENSITY_DIMENSIONS = 128  # the class density's features: the leading components of the digits' spread around their class means
+DENSITY_DIGITS = 20_000  # training digits it is fitted on
+
+
+class ClassDensity:
+    """A class-conditional Gaussian density on the network's features (Lee et al., 2018, "A Simple Unified Framework
+    for Detecting Out-of-Distribution Samples"): a mean for each digit and one spread around them, fitted on
+    training digits; a picture scores minus its squared Mahalanobis distance to the nearest digit's mean, in the
+    :data:`DENSITY_DIMENSIONS` leading directions of that spread. Unlike the digit-likeness, it learns from digits
+    alone: what lies far from every digit is refused, whatever kind it is."""
+
+    def __init__(self, training_digits: data.Dataset):
+        self.training_digits = training_digits
+        self._fitted = {}  # id(model) -> (means, components, variances)
+
+    def __call__(self, model, card, images: np.ndarray) -> np.ndarray:
+        means, components, variances = self._fit(model)
+        projected = predict_with_features(model, images, BATCH)[1] @ components.T
+        distances = ((projected[:, None, :] - means[None]) ** 2 / variances).sum(axis=2)
+        return -distances.min(axis=1)
+
+    def _fit(self, model):
+        if id(model) not in self._fitted:
+            from sklearn.decomposition import PCA
+
+            features = predict_with_features(model, self.training_digits.images, BATCH)[1]
+            labels = self.training_digits.labels
+            means = np.stack([features[labels == digit].mean(axis=0) for digit in range(10)])
+            spread = PCA(DENSITY_DIMENSIONS, svd_solver="randomized", random_state=0).fit(features - means[labels])
+            self._fitted[id(model)] = (means @ spread.components_.T, spread.components_, spread.explained_variance_)
+        return self._fitted[id(model)]
 
 
 def refused_share(scores: np.ndarray, refused_before: int, cut: float) -> float:
@@ -91,6 +126,18 @@ def drawn(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> t
     for image, label in zip(images, labels):
         try:
             laid_out.append(preprocess.canvas_to_mnist(render(image, label, rng).canvas))
+        except EmptyDrawingError:
+            refused += 1
+    return np.stack(laid_out), refused
+
+
+def held_out_pictures(family: str, count: int, rng: np.random.Generator, digits) -> tuple[np.ndarray, int]:
+    """``count`` pictures of a family no training meets (benchmarks.unseen_kinds), laid out as the app lays out a
+    drawing, and how many of them the layout refused (a glyph made of dots, say: counted as refused)."""
+    laid_out, refused = [], 0
+    for ink in unseen_kinds.drawings(family, count, rng, digits):
+        try:
+            laid_out.append(preprocess.ink_to_mnist(preprocess.without_stray_dots(ink)))
         except EmptyDrawingError:
             refused += 1
     return np.stack(laid_out), refused
@@ -125,22 +172,35 @@ def main() -> None:
 
     # Fragments and overlaps are cut from the same digits: ones the model did not learn from, with MNIST's test set.
     made = nondigits.generate(arguments.count_per_kind * len(nondigits.KINDS), arguments.seed, digits=digits)
-    pictures = {"non-digits": made.images, "digits": digits.images, "drawn": drawn_mnist[0],
-                "drawn sklearn": drawn_sklearn[0]}
-    names = [f"non-digits: {kind}" for kind in nondigits.KINDS] + [
-        "all non-digits", digits_name, f"re-drawn {digits_name}", "re-drawn scikit-learn digits"]
-    counts = [int((made.kinds == kind).sum()) for kind in nondigits.KINDS] + [
-        len(made), len(digits), len(drawn_mnist[0]) + drawn_mnist[1], len(drawn_sklearn[0]) + drawn_sklearn[1]]
+    held_out = {family: held_out_pictures(family, arguments.count_per_kind, rng, digits)
+                for family in unseen_kinds.FAMILIES}
+    pictures = {"non-digits": made.images, "held out": np.concatenate([images for images, _ in held_out.values()]),
+                "digits": digits.images, "drawn": drawn_mnist[0], "drawn sklearn": drawn_sklearn[0]}
+    family_of = np.concatenate([[family] * len(images) for family, (images, _) in held_out.items()])
+    names = ([f"non-digits: {kind}" for kind in nondigits.KINDS] + ["all non-digits"]
+             + [f"held out: {family}" for family in unseen_kinds.FAMILIES] + ["all held-out families"]
+             + [digits_name, f"re-drawn {digits_name}", "re-drawn scikit-learn digits"])
+    counts = ([int((made.kinds == kind).sum()) for kind in nondigits.KINDS] + [len(made)]
+              + [arguments.count_per_kind] * len(held_out) + [arguments.count_per_kind * len(held_out)]
+              + [len(digits), len(drawn_mnist[0]) + drawn_mnist[1], len(drawn_sklearn[0]) + drawn_sklearn[1]])
+    rules = dict(SCORES)
+    if arguments.data:  # the class density learns from training digits: MNIST's, beside its test set
+        training = data.load_dataset(arguments.data)
+        sample = np.sort(np.random.default_rng(arguments.seed).choice(len(training), DENSITY_DIGITS, replace=False))
+        rules["class density"] = ClassDensity(training.subset(sample))
     # (position of the model, its name, rule) -> (its threshold, (share refused, AUROC) for each row named above):
     # by position, as two models may share a name and a date (one's rule fitted again, say)
     table = {}
     for position, (model, card) in enumerate(loaded):
-        for rule, score in SCORES.items():
+        for rule, score in rules.items():
             scores = {name: score(model, card, images) for name, images in pictures.items()}
             if scores["digits"] is None:
                 continue  # a rule this model has no part for
-            non_digit_rows = ([scores["non-digits"][made.kinds == kind] for kind in nondigits.KINDS]
-                              + [scores["non-digits"]])
+            non_digit_rows = ([(scores["non-digits"][made.kinds == kind], 0) for kind in nondigits.KINDS]
+                              + [(scores["non-digits"], 0)]
+                              + [(scores["held out"][family_of == family], refused)
+                                 for family, (_, refused) in held_out.items()]
+                              + [(scores["held out"], sum(refused for _, refused in held_out.values()))])
             digit_rows = [(scores["digits"], 0), (scores["drawn"], drawn_mnist[1]),
                           (scores["drawn sklearn"], drawn_sklearn[1])]
             cuts = {rule: threshold_refusing(scores["digits"], REFUSED_DIGITS)}  # every rule at the same 1%
@@ -148,7 +208,7 @@ def main() -> None:
                 cuts[APP_RULE] = card.refusal_rule.threshold
             for name, cut in cuts.items():
                 table[position, card.name, name] = cut, (
-                    [(refused_share(row, 0, cut), auroc(scores["digits"], row)) for row in non_digit_rows]
+                    [(refused_share(row, refused, cut), auroc(scores["digits"], row)) for row, refused in non_digit_rows]
                     + [(refused_share(row, refused, cut), auroc(row, scores["non-digits"]))
                        for row, refused in digit_rows])
 

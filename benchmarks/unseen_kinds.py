@@ -54,8 +54,7 @@ def glyph_fonts() -> list[str]:
 
 
 def glyph(family: str, rng: np.random.Generator, fonts: list[str]) -> np.ndarray:
-    characters = GLYPH_FAMILIES[family]
-    return nondigits.glyph_ink(characters[rng.integers(len(characters))], fonts[rng.integers(len(fonts))], rng)
+    return nondigits.glyph_ink(GLYPH_FAMILIES[family], fonts, rng)
 
 
 def tally(rng: np.random.Generator) -> np.ndarray:

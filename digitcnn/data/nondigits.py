@@ -235,16 +235,17 @@ def _solidity(image: np.ndarray) -> float:
 def _letter(rng: np.random.Generator, materials: _Materials) -> np.ndarray:
     """A letter of :data:`LETTERS` in a random font and size, leaning up to ±15°, its strokes made thicker
     (a MaxFilter, as a broad pen) or thinner (a MinFilter) by up to a few hundredths of its size."""
-    letter = LETTERS[rng.integers(len(LETTERS))]
-    return glyph_ink(letter, materials.fonts[rng.integers(len(materials.fonts))], rng)
+    return glyph_ink(LETTERS, materials.fonts, rng)
 
 
-def glyph_ink(glyph: str, font_path: str | None, rng: np.random.Generator) -> np.ndarray:
-    """The ink (floats in [0, 1]) of ``glyph`` as :func:`_letter` draws a letter: in the font at ``font_path``
-    (None: Pillow's own) at a random size, leaning, its strokes made thicker or thinner. What other pictures drawn
-    from a font's glyphs are drawn with (the held-out kinds of ``benchmarks.unseen_kinds``)."""
+def glyph_ink(glyphs: str, fonts: Sequence, rng: np.random.Generator) -> np.ndarray:
+    """The ink (floats in [0, 1]) of one of ``glyphs`` drawn as :func:`_letter` draws a letter: at a random size, in
+    one of ``fonts`` (paths; None: Pillow's own), leaning, its strokes made thicker or thinner (chosen in that order,
+    the order a seed's letters have always been drawn in). What other pictures drawn from a font's glyphs are drawn
+    with (the held-out kinds of ``benchmarks.unseen_kinds``)."""
     size = _raster(FONT_SIZE_STEP * round(rng.integers(*FONT_SIZE_RANGE) / FONT_SIZE_STEP))
-    font = _font(font_path, size)
+    font = _font(fonts[rng.integers(len(fonts))], size)
+    glyph = glyphs[rng.integers(len(glyphs))]
     left, top, right, bottom = font.getbbox(glyph)
     margin = math.ceil(LETTER_WEIGHT_RANGE[1] * size / 2) + 1  # room for the broadest pen
     image = Image.new("L", (right - left + 2 * margin, bottom - top + 2 * margin))
