@@ -13,18 +13,15 @@ stands in for MNIST's test digits.
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 from PIL import Image, ImageDraw
 from scipy.ndimage import distance_transform_edt
 
-from benchmarks.common import add_mnist_and_model_options, machine
+from benchmarks.common import machine, reading_run
 from benchmarks.drawn_digits import render
-from digitcnn import data
 from digitcnn.data import preprocess
 from digitcnn.errors import EmptyDrawingError
-from digitcnn.storage import registry
 
 DOT_RADIUS = (3, 8)
 CLEARANCE = 20  # pixels between the dot and the digit's ink
@@ -48,14 +45,7 @@ def laid_out_before(canvas: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_mnist_and_model_options(parser)
-    parser.add_argument("--count", type=int, default=1000)
-    arguments = parser.parse_args()
-    source = data.load_idx_folder(arguments.data).test if arguments.data else data.load_embedded()
-    name, *folder = arguments.model.split("@", 1)
-    predictor, card = registry.load_predictor(name, *folder)
-    rng = np.random.default_rng(arguments.seed)
+    arguments, source, predictor, card, rng = reading_run(__doc__.split("\n\n")[0], "--count", 1000)
     chosen = rng.choice(len(source), min(arguments.count, len(source)), replace=False)
     ways = {"as drawn": [], "with a stray dot": [], "with a stray dot, laid out as before": []}
     for index in chosen:

@@ -19,19 +19,17 @@ Without --data or $DIGITCNN_MNIST_DIR, the crossed-out digits are the embedded s
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections import Counter
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from benchmarks.common import add_mnist_and_model_options, machine
+from benchmarks.common import machine, reading_run
 from benchmarks.drawn_digits import render
 from digitcnn import data
 from digitcnn.data import nondigits, preprocess
 from digitcnn.errors import EmptyDrawingError
-from digitcnn.storage import registry
 
 GLYPH_FAMILIES = {
     "Greek letters": "αβγδεζηθκλμξπρτφχψωΓΔΘΛΞΠΣΦΨΩ",
@@ -104,14 +102,7 @@ def drawings(family: str, count: int, rng: np.random.Generator, digits: data.Dat
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_mnist_and_model_options(parser)
-    parser.add_argument("--count-per-family", type=int, default=200)
-    arguments = parser.parse_args()
-    digits = data.load_idx_folder(arguments.data).test if arguments.data else data.load_embedded()
-    name, *folder = arguments.model.split("@", 1)
-    predictor, card = registry.load_predictor(name, *folder)
-    rng = np.random.default_rng(arguments.seed)
+    arguments, digits, predictor, card, rng = reading_run(__doc__.split("\n\n")[0], "--count-per-family", 200)
     print(f"{machine()}; model {card.name}; {arguments.count_per_family} pictures a family, read as the app reads")
     print()
     print("| family (never in training) | refused | read as a digit, most often |")
