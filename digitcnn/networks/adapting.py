@@ -174,47 +174,43 @@ def _node(layer_name: str, shape: list | None = None) -> dict:
             "kwargs": {}}
 
 
-def _rename_history(value, old: str, new: str) -> None:
-    """Point every tensor in ``value`` (a layer's inbound nodes) that comes from ``old`` at ``new`` instead."""
+def _histories(value):
+    """Each tensor's ``keras_history`` (``[layer name, node, tensor]``, a list that can be changed in place) in
+    ``value``: a layer's inbound nodes, as a configuration writes them."""
     if isinstance(value, dict):
         history = value.get("keras_history")
-        if isinstance(history, list) and history and history[0] == old:
-            history[0] = new
+        if isinstance(history, list) and history:
+            yield history
         for item in value.values():
-            _rename_history(item, old, new)
+            yield from _histories(item)
     elif isinstance(value, list):
         for item in value:
-            _rename_history(item, old, new)
+            yield from _histories(item)
+
+
+def _rename_history(value, old: str, new: str) -> None:
+    """Point every tensor in ``value`` (a layer's inbound nodes) that comes from ``old`` at ``new`` instead."""
+    for history in _histories(value):
+        if history[0] == old:
+            history[0] = new
+
+
+def _read_layers(layer: dict) -> list[str]:
+    """The names of the layers whose outputs ``layer`` reads, once for each tensor it reads."""
+    return [history[0] for history in _histories(layer.get("inbound_nodes", []))]
 
 
 def _feeding_layer(layer: dict) -> str | None:
     """The name of the layer whose output ``layer`` reads, when it reads one tensor."""
-    histories = []
-    _collect_histories(layer.get("inbound_nodes", []), histories)
-    return histories[0] if len(histories) == 1 else None
-
-
-def _collect_histories(value, found: list) -> None:
-    if isinstance(value, dict):
-        history = value.get("keras_history")
-        if isinstance(history, list) and history:
-            found.append(history[0])
-        for item in value.values():
-            _collect_histories(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _collect_histories(item, found)
+    read = _read_layers(layer)
+    return read[0] if len(read) == 1 else None
 
 
 def _used_once(name: str, layers: list[dict], output_too: bool = False) -> bool:
     """Whether the output of the layer ``name`` is read by one layer at most (none, with ``output_too``): a Dense
     layer whose logits another layer also reads keeps giving logits."""
-    readers = []
-    for layer in layers:
-        found = []
-        _collect_histories(layer.get("inbound_nodes", []), found)
-        readers.extend(reader for reader in found if reader == name)
-    return len(readers) <= (0 if output_too else 1)
+    readers = sum(_read_layers(layer).count(name) for layer in layers)
+    return readers <= (0 if output_too else 1)
 
 
 # --- Layers --------------------------------------------------------------------------------------------
