@@ -33,7 +33,7 @@ import numpy as np
 from digitcnn import files
 from digitcnn.data import Dataset
 from digitcnn.errors import ModelFileError, SettingsError, TrainingCancelled
-from digitcnn.networks.adapting import (LOGITS, PICTURE_SHAPE, PIXEL_RANGES, PROBABILITIES, adapted, check_shapes,
+from digitcnn.networks.adapting import (LOGITS, PIXEL_RANGES, PROBABILITIES, adapted, check_shapes,
                                         shape_text)
 from digitcnn.storage import registry
 from digitcnn.storage.card import MODEL_SUFFIX, ModelCard, model_paths
@@ -46,7 +46,8 @@ FITTING_REFUSAL = 'Fitting its "not a digit" rule'
 SCORING = "Scoring it on the data's test images"
 SAVING = "Saving it with its card"
 FEW_RIGHT = 0.5  # an imported network that reads fewer of the test images right is asked whether it learned MNIST's
-_SAME_ANSWERS = 1e-4  # how far the rebuilt network's probabilities may be from the file's
+_SAME_ANSWERS = 1e-4  # how far the rebuilt network's probabilities may be from the file's…
+_CHECKED_IMAGES = 64  # …on this many test images
 _CUSTOM_CODE = "Lambda"  # the layer whose Python code safe mode refuses to run
 
 
@@ -71,28 +72,20 @@ class ImportResult:
     @property
     def findings(self) -> list[str]:
         """What was found in the file, in words, one line each."""
-        return import_findings(self.card)
-
-
-def import_findings(card: ModelCard) -> list[str]:
-    """What the import of ``card``'s network found in its file, in words, one line each (nothing for a model made
-    here)."""
-    found = card.imported
-    if found is None:
-        return []
-    others = [f"{pixels}: {share * 100:.2f}%" for pixels, share in found["accuracy_by_pixels"].items()
-              if pixels != found["pixels"]]
-    pixels = found["pixels"]
-    accuracy = found["accuracy_by_pixels"][pixels]
-    lines = [f"It reads a picture shaped {shape_text(found['input_shape'])}.",
-             f"It expects pixels {pixels}: read so, it scored {accuracy * 100:.2f}% on the data's test images"
-             + (f" ({', '.join(others)} read the other way)." if others else "."),
-             "It gives ten probabilities." if found["outputs"] == PROBABILITIES
-             else "It gives ten logits: a softmax was added to read them as probabilities."]
-    if accuracy < FEW_RIGHT:
-        lines.append("It reads few of them right: was it trained on digits like MNIST's (white on black, centred in "
-                     "28×28 pixels), and for long enough?")
-    return lines
+        found = self.card.imported
+        others = [f"{pixels}: {share * 100:.2f}%" for pixels, share in found["accuracy_by_pixels"].items()
+                  if pixels != found["pixels"]]
+        pixels = found["pixels"]
+        accuracy = found["accuracy_by_pixels"][pixels]
+        lines = [f"It reads a picture shaped {shape_text(found['input_shape'])}.",
+                 f"It expects pixels {pixels}: read so, it scored {accuracy * 100:.2f}% on the data's test images"
+                 + (f" ({', '.join(others)} read the other way)." if others else "."),
+                 "It gives ten probabilities." if found["outputs"] == PROBABILITIES
+                 else "It gives ten logits: a softmax was added to read them as probabilities."]
+        if accuracy < FEW_RIGHT:
+            lines.append("It reads few of them right: was it trained on digits like MNIST's (white on black, centred "
+                         "in 28×28 pixels), and for long enough?")
+        return lines
 
 
 def import_file(path: str | os.PathLike, name: str, dataset: Dataset, models_dir=None, on_progress=None
@@ -136,9 +129,9 @@ def import_model(request: ImportRequest, name: str, dataset: Dataset, models_dir
     settings = TrainingConfig(augment=False, label_smoothing=0.0, non_digit_share=0.0, reading=PLAIN)
     split = make_split(dataset, settings)
     step(MEASURING_PIXELS)
-    pixels, accuracies, outputs = _measure_pixels(model, reads, split.test)
+    pixels, accuracies, outputs, probabilities = _measure_pixels(model, reads, split.test)
     network = adapted(model, PIXEL_RANGES[pixels], add_softmax=outputs == LOGITS)
-    _check_same_answers(model, network, reads, PIXEL_RANGES[pixels], outputs, split.test, request.filename)
+    _check_same_answers(network, split.test, probabilities, request.filename)
     step(FITTING_REFUSAL)
     # What it learned from is not known: its digit-likeness learns as that of a network that never saw coarse scans.
     likeness = fit_digit_likeness(network, split.train, settings.seed, learned_scans=False)
@@ -233,23 +226,24 @@ def _layers_in(config) -> list[dict]:
 
 # --- What it expects and gives -------------------------------------------------------------------------
 
-def _measure_pixels(model, reads: tuple[int, ...], test_set: Dataset) -> tuple[str, dict[str, float], str]:
-    """Which pixel range ``model`` reads the test images best in, its accuracy in each, and whether its outputs
-    (in that range) are probabilities or logits. Best is the lowest cross-entropy, not the highest accuracy: a
-    network of ReLU layers gives nearly the same answers to pictures 255 times brighter (0.2 points apart, measured),
-    but far surer ones, and its wrong answers then cost it dearly."""
+def _measure_pixels(model, reads: tuple[int, ...], test_set: Dataset
+                    ) -> tuple[str, dict[str, float], str, np.ndarray]:
+    """Which pixel range ``model`` reads the test images best in, its accuracy in each, whether its outputs (in that
+    range) are probabilities or logits, and the probabilities they say for each test image. Best is the lowest
+    cross-entropy, not the highest accuracy: a network of ReLU layers gives nearly the same answers to pictures 255
+    times brighter (0.2 points apart, measured), but far surer ones, and its wrong answers then cost it dearly."""
     from digitcnn.reading.inference import as_network_input
 
     pictures = as_network_input(test_set.images).reshape(-1, *reads)
-    accuracies, losses, kinds = {}, {}, {}
+    accuracies, losses, kinds, said = {}, {}, {}, {}
     for pixels, scale in PIXEL_RANGES.items():
         answers = _outputs(model, pictures * scale)
-        kinds[pixels], probabilities = _as_probabilities(answers)
+        kinds[pixels], said[pixels] = _as_probabilities(answers)
         accuracies[pixels] = float((answers.argmax(axis=1) == test_set.labels).mean())
-        chosen = probabilities[np.arange(len(test_set.labels)), test_set.labels]
+        chosen = said[pixels][np.arange(len(test_set.labels)), test_set.labels]
         losses[pixels] = float(-np.log(np.clip(chosen, 1e-12, 1)).mean())
     best = min(PIXEL_RANGES, key=lambda pixels: losses[pixels])
-    return best, accuracies, kinds[best]
+    return best, accuracies, kinds[best], said[best]
 
 
 def _as_probabilities(answers: np.ndarray) -> tuple[str, np.ndarray]:
@@ -266,14 +260,12 @@ def _outputs(model, inputs: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(inputs.astype(np.float32), batch_size=512, verbose=0), dtype=np.float64)
 
 
-def _check_same_answers(model, network, reads, scale: float, outputs: str, test_set: Dataset, where: str) -> None:
-    """Raise :class:`ModelFileError` unless the rebuilt ``network`` gives the file's answers on a few test images."""
+def _check_same_answers(network, test_set: Dataset, probabilities: np.ndarray, where: str) -> None:
+    """Raise :class:`ModelFileError` unless the rebuilt ``network`` gives on a few test images the ``probabilities``
+    the file's network gave (:func:`_measure_pixels`)."""
     from digitcnn.reading.inference import as_network_input
 
-    pictures = as_network_input(test_set.images[:64])
-    expected = _outputs(model, pictures.reshape(-1, *reads) * scale)
-    if outputs == LOGITS:
-        expected = _as_probabilities(expected)[1]
-    difference = float(np.abs(_outputs(network, pictures.reshape(-1, *PICTURE_SHAPE)) - expected).max())
+    pictures = as_network_input(test_set.images[:_CHECKED_IMAGES])
+    difference = float(np.abs(_outputs(network, pictures) - probabilities[:_CHECKED_IMAGES]).max())
     if not difference <= _SAME_ANSWERS:
         raise ModelFileError(f"{where}: could not be rebuilt to read here (its answers moved by {difference:.2g})")
