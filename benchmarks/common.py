@@ -45,7 +45,7 @@ def add_mnist_and_model_options(parser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
-def reading_run(description: str, count_option: str, count_default: int):
+def reading_run(description: str, count_option: str, count_default: int, count_help: str | None = None):
     """The start of a script that reads pictures with a saved model as the app reads them: its command line
     (:func:`add_mnist_and_model_options` and ``count_option``, a whole number), parsed; MNIST's test digits (the
     embedded sample without ``--data``); the :class:`~digitcnn.reading.inference.Predictor` and card of ``--model``;
@@ -59,9 +59,9 @@ def reading_run(description: str, count_option: str, count_default: int):
 
     parser = argparse.ArgumentParser(description=description)
     add_mnist_and_model_options(parser)
-    parser.add_argument(count_option, type=int, default=count_default)
+    parser.add_argument(count_option, type=int, default=count_default, help=count_help)
     arguments = parser.parse_args()
-    digits = data.load_idx_folder(arguments.data).test if arguments.data else data.load_embedded()
+    digits = data.load_dataset(arguments.data).test if arguments.data else data.load_embedded()
     predictor, card = registry.load_predictor(*arguments.model.split("@", 1))
     return arguments, digits, predictor, card, np.random.default_rng(arguments.seed)
 

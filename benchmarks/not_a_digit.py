@@ -131,18 +131,6 @@ def drawn(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> t
     return np.stack(laid_out), refused
 
 
-def held_out_pictures(family: str, count: int, rng: np.random.Generator, digits) -> tuple[np.ndarray, int]:
-    """``count`` pictures of a family no training meets (benchmarks.unseen_kinds), laid out as the app lays out a
-    drawing, and how many of them the layout refused (a glyph made of dots, say: counted as refused)."""
-    laid_out, refused = [], 0
-    for ink in unseen_kinds.drawings(family, count, rng, digits):
-        try:
-            laid_out.append(preprocess.ink_to_mnist(preprocess.without_stray_dots(ink)))
-        except EmptyDrawingError:
-            refused += 1
-    return np.stack(laid_out), refused
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", metavar="NAME[@FOLDER]",
@@ -172,7 +160,7 @@ def main() -> None:
 
     # Fragments and overlaps are cut from the same digits: ones the model did not learn from, with MNIST's test set.
     made = nondigits.generate(arguments.count_per_kind * len(nondigits.KINDS), arguments.seed, digits=digits)
-    held_out = {family: held_out_pictures(family, arguments.count_per_kind, rng, digits)
+    held_out = {family: unseen_kinds.laid_out(family, arguments.count_per_kind, rng, digits)
                 for family in unseen_kinds.FAMILIES}
     pictures = {"non-digits": made.images, "held out": np.concatenate([images for images, _ in held_out.values()]),
                 "digits": digits.images, "drawn": drawn_mnist[0], "drawn sklearn": drawn_sklearn[0]}

@@ -20,7 +20,6 @@ Without --data or $DIGITCNN_MNIST_DIR, the MNIST rows are skipped.
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import time
 from dataclasses import dataclass
@@ -29,8 +28,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import grey_dilation
 
-from benchmarks.common import add_mnist_and_model_options, machine
-from digitcnn import data
+from benchmarks.common import machine, reading_run
 from digitcnn.data import preprocess
 from digitcnn.errors import EmptyDrawingError
 from digitcnn.reading.numbers import read_number
@@ -170,18 +168,10 @@ def measure(predictor, name: str, images, labels, lengths, gaps, count: int, rng
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_mnist_and_model_options(parser)
-    parser.add_argument("--numbers", type=int, default=500, help="numbers in each row (default: 500)")
-    arguments = parser.parse_args()
-
-    from digitcnn.storage import registry
-
-    predictor, card = registry.load_predictor(*arguments.model.split("@", 1))
-    rng = np.random.default_rng(arguments.seed)
+    arguments, test, predictor, card, rng = reading_run(__doc__.splitlines()[0], "--numbers", 500,
+                                                        "numbers in each row (default: 500)")
     sources = []
-    if arguments.data:
-        test = data.load_dataset(arguments.data).test
+    if arguments.data:  # without it, the rows of MNIST's test digits are skipped
         sources.append(("MNIST test", test.images[:BENCHMARK_TEST_DIGITS], test.labels[:BENCHMARK_TEST_DIGITS]))
     from sklearn.datasets import load_digits
 

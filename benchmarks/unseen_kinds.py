@@ -1,6 +1,6 @@
 """"Not a digit" for kinds of drawing no training ever meets (issue 38): families of pictures kept out of the
 generator of non-digits (`digitcnn.data.nondigits`, which training and the refusal rule's fit draw from), read by a
-saved model through the app's path (canvas ink → `without_stray_dots` → `ink_to_mnist` → `Predictor.read` with its
+saved model through the app's path (canvas ink → `drawing_to_mnist` → `Predictor.read` with its
 card's rule). Printed: the share of each family refused, and what a family's pictures are read as when they are not.
 
 Families, each drawn here and nowhere in `digitcnn` (so no training can reach them; a test checks that their glyphs
@@ -101,6 +101,19 @@ def drawings(family: str, count: int, rng: np.random.Generator, digits: data.Dat
     return [crossed_out(digits, rng) for _ in range(count)]
 
 
+def laid_out(family: str, count: int, rng: np.random.Generator, digits: data.Dataset) -> tuple[np.ndarray, int]:
+    """``count`` pictures of ``family`` laid out as the app lays out a drawing (:func:`preprocess.drawing_to_mnist`),
+    and how many of them the layout refused (a glyph made of dots, say: the app says what it is, and reads no
+    digit)."""
+    images, refused = [], 0
+    for ink in drawings(family, count, rng, digits):
+        try:
+            images.append(preprocess.drawing_to_mnist(ink))
+        except EmptyDrawingError:
+            refused += 1
+    return np.stack(images), refused
+
+
 def main() -> None:
     arguments, digits, predictor, card, rng = reading_run(__doc__.split("\n\n")[0], "--count-per-family", 200)
     print(f"{machine()}; model {card.name}; {arguments.count_per_family} pictures a family, read as the app reads")
@@ -109,13 +122,9 @@ def main() -> None:
     print("|---|---|---|")
     shares = []
     for family in FAMILIES:
-        readings = []
-        for ink in drawings(family, arguments.count_per_family, rng, digits):
-            try:
-                readings.append(predictor.read(preprocess.ink_to_mnist(preprocess.without_stray_dots(ink))).digit)
-            except EmptyDrawingError:
-                readings.append(None)  # the app says what it is (a dot, a blob): no digit is read
-        refused = np.mean([digit is None for digit in readings])
+        images, refused_by_layout = laid_out(family, arguments.count_per_family, rng, digits)
+        readings = [predictor.read(image).digit for image in images]
+        refused = (refused_by_layout + sum(digit is None for digit in readings)) / arguments.count_per_family
         shares.append(refused)
         common = ", ".join(f"{digit} ({times})" for digit, times in
                            Counter(digit for digit in readings if digit is not None).most_common(3))

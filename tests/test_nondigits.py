@@ -329,7 +329,7 @@ def test_each_held_out_family_draws_pictures_the_app_lays_out(embedded):
         for ink in unseen_kinds.drawings(family, 3, rng, embedded):
             assert ink.dtype == np.float32 and ink.max() > 0.5
             try:
-                digit = preprocess.ink_to_mnist(preprocess.without_stray_dots(ink))
+                digit = preprocess.drawing_to_mnist(ink)
             except EmptyDrawingError:
                 continue  # what the app refuses to read (a glyph whose parts are dots, say) is refused there too
             assert digit.shape == (28, 28)

@@ -58,8 +58,7 @@ def canvas_to_mnist(image_data: np.ndarray) -> np.ndarray:
     whatever differs from the color along the canvas border. Raises
     :class:`EmptyDrawingError` when there is no digit to see.
     """
-    ink, full_strength = canvas_ink(image_data)
-    return ink_to_mnist(without_stray_dots(ink, full_strength), full_strength)
+    return drawing_to_mnist(*canvas_ink(image_data))
 
 
 def canvas_ink(image_data: np.ndarray) -> tuple[np.ndarray, int]:
@@ -99,8 +98,7 @@ def photo_to_mnist(image: Image.Image) -> np.ndarray:
     and evens out uneven lighting. A picture with a transparent background is read as a drawing;
     one of 16 bits or floats is scaled to its levels (see :func:`_in_8_bits`), not clipped.
     """
-    ink, full_strength = picture_ink(image, (PHOTO_WORKING_SIDE, PHOTO_WORKING_SIDE))
-    return ink_to_mnist(without_stray_dots(ink, full_strength), full_strength)
+    return drawing_to_mnist(*picture_ink(image, (PHOTO_WORKING_SIDE, PHOTO_WORKING_SIDE)))
 
 
 def picture_ink(image: Image.Image, working_size: tuple[int, int]) -> tuple[np.ndarray, float]:
@@ -246,6 +244,12 @@ def ink_to_mnist(ink: np.ndarray, full_strength: float = 1.0, picture_side: int 
     return digit
 
 
+def drawing_to_mnist(ink: np.ndarray, full_strength: float = 1.0) -> np.ndarray:
+    """The ink of one drawing of a digit (as :func:`ink_to_mnist` takes it) laid out as the app lays out a drawing or a
+    photo: its stray marks left out (:func:`without_stray_dots`), then :func:`ink_to_mnist`."""
+    return ink_to_mnist(without_stray_dots(ink, full_strength), full_strength)
+
+
 def without_stray_dots(ink: np.ndarray, full_strength: float = 1.0) -> np.ndarray:
     """``ink`` (as :func:`ink_to_mnist` takes it) less its stray marks: specks smaller than a digit may be, and dots
     (as thick as they are long, :data:`MAX_DOT` of the picture at most), small beside the rest of the ink and apart
@@ -269,7 +273,8 @@ def without_stray_dots(ink: np.ndarray, full_strength: float = 1.0) -> np.ndarra
     # Only those clearly apart from the box of the rest, which they would widen: a mark inside it or close by may be a
     # piece of a stroke (an 8×8 scan, re-drawn, breaks into blocky pieces), and without such pieces scikit-learn's
     # re-drawn digits were read 0.3–0.4 points worse.
-    kept = [boxes[number - 1] for number in set(range(1, count + 1)) - {number for number, _ in stray}]
+    stray_numbers = {number for number, _ in stray}
+    kept = [box for number, box in enumerate(boxes, 1) if number not in stray_numbers]
     top, bottom = min(box[0].start for box in kept), max(box[0].stop for box in kept)
     left, right = min(box[1].start for box in kept), max(box[1].stop for box in kept)
     size = max(bottom - top, right - left)
