@@ -33,6 +33,7 @@ from pathlib import Path
 from digitcnn import config
 from digitcnn.networks.calibration import TEMPERATURE_BOUNDS
 from digitcnn.errors import ModelFileError, SettingsError
+from digitcnn.networks.adapting import INPUT_SHAPES, OUTPUT_KINDS, PIXEL_RANGES
 from digitcnn.networks.architectures import CLASS_COUNT, IMPORTED
 from digitcnn.reading.refusal import NEVER_REFUSE, RefusalRule
 from digitcnn.training import TrainingConfig
@@ -426,8 +427,6 @@ _IMPORTED_KINDS = {"file": (str,), "sha256": (str,), "input_shape": (list,), "pi
 
 def _check_imported(record: dict, where: str) -> None:
     """Raise :class:`ModelFileError` unless ``record`` is what :meth:`ModelCard.from_import` writes."""
-    from digitcnn.networks.adapting import INPUT_SHAPES, OUTPUT_KINDS, PIXEL_RANGES
-
     _check_entries(record, _IMPORTED_KINDS, where)
     accuracies = record["accuracy_by_pixels"]
     if tuple(record["input_shape"]) not in INPUT_SHAPES or record["pixels"] not in PIXEL_RANGES \
