@@ -1,6 +1,6 @@
 """The model card's format and checks: a card written before a field existed reads with its default, and a bad
 card (not JSON, a field of the wrong type, a value out of range, settings that are no training configuration, a
-file over 1 MB) is listed as broken with the reason and refused on load, never a crash."""
+file over 4 MB) is listed as broken with the reason and refused on load, never a crash."""
 
 import dataclasses
 import json
@@ -122,9 +122,11 @@ def test_a_card_older_than_a_setting_reads_with_that_settings_default(saved):
     assert entry.problem is None and entry.card.reading == "plain"  # cards before readings: as drawn
 
 
-def test_a_card_over_a_megabyte_is_refused_unread(saved):
+def test_a_card_over_the_largest_a_rule_makes_is_refused_unread(saved):
+    from digitcnn.storage.card import MAX_CARD_BYTES
+
     _, folder = saved
     card_file = folder / "tiny.json"
-    card_file.write_text(" " * 1_000_000 + card_file.read_text())
+    card_file.write_text(" " * MAX_CARD_BYTES + card_file.read_text())
     [entry] = registry.list_models(folder)
-    assert entry.card is None and "tiny.json: larger than 1 MB" in entry.problem
+    assert entry.card is None and "tiny.json: larger than 4 MB" in entry.problem

@@ -201,6 +201,57 @@ def test_a_rule_with_a_digit_likeness_scores_the_top_probability_times_the_liken
     assert refusal.RefusalRule.from_dict(rule.to_dict()) == rule  # as a card keeps it
 
 
+def _encoded(prototypes) -> str:
+    import base64
+
+    return base64.b64encode(np.asarray(prototypes, dtype="<f2").tobytes()).decode("ascii")
+
+
+def test_the_closeness_multiplies_the_likeness_by_how_near_the_nearest_prototype_lies():
+    likeness = refusal.DigitLikeness(weights=[0.0, 0.0], bias=0.0, prototypes=_encoded([[1, 0], [0, 1]]),
+                                     closeness_weight=4.0, near_distance=0.3)  # the regression says 0.5 everywhere
+    features = np.array([[3.0, 0.0], [0.0, 0.5], [1.0, 1.0], [-1.0, 0.0]])  # on a prototype (at any length),
+    # half-way between the two (cosine 1/√2, within the near distance), and opposite one (cosine 0 to the nearest)
+    expected_distance = np.array([0.0, 0.0, 1 - 1 / np.sqrt(2), 1.0])
+    np.testing.assert_allclose(likeness.distance(features), expected_distance, atol=1e-6)
+    np.testing.assert_allclose(likeness.of(features), 0.5 * np.array([1, 1, 1, np.exp(-4.0 * 0.7)]), atol=1e-6)
+    fields = likeness.to_dict()
+    assert fields["closeness_weight"] == 4.0 and refusal.DigitLikeness.from_dict(fields) == likeness
+    regression_alone = refusal.DigitLikeness(weights=[0.0, 0.0], bias=0.0)
+    assert regression_alone.to_dict() == {"weights": [0.0, 0.0], "bias": 0.0}  # as cards were written before it
+    np.testing.assert_allclose(regression_alone.of(features), 0.5)
+
+
+@pytest.mark.parametrize("prototypes, weight", [
+    ("not base64!", 4.0), (_encoded([[1, 0, 0]]), 4.0), (_encoded([[1, float("nan")]]), 4.0), ("", 4.0),
+    (_encoded([[1, 0]]), -1.0), (_encoded([[1, 0]]), "strong"), (_encoded([[1, 0]]), float("inf")),
+])
+def test_a_likeness_with_bad_prototypes_is_refused(prototypes, weight):
+    with pytest.raises(ValueError, match="digit-likeness"):
+        refusal.DigitLikeness.from_dict({"weights": [1.0, 0.0], "bias": 0.0, "prototypes": prototypes,
+                                         "closeness_weight": weight})
+
+
+def test_the_closeness_is_kept_where_it_refuses_a_kind_the_regression_never_learned_from():
+    """Digits of two classes point two ways; the non-digits of kind "near" lie where the regression, fitted without
+    them, would take them for digits but point a third way: the closeness refuses them, so it is kept."""
+    rng = np.random.default_rng(0)
+    directions = np.eye(6)
+    digits = np.concatenate([3 * directions[0] + rng.normal(0, 0.2, (300, 6)),
+                             3 * directions[1] + rng.normal(0, 0.2, (300, 6))])
+    labels = np.repeat([0, 1], 300)
+    far = -3 * directions[0] + rng.normal(0, 0.2, (300, 6))  # the regression learns these from the others
+    near = 2.5 * (directions[0] + directions[1]) / 2 + 3 * directions[2] + rng.normal(0, 0.2, (300, 6))
+    non_digits, kinds = np.concatenate([far, near]), np.repeat(["far", "near"], 300)
+    likeness = refusal.fit_likeness(digits, non_digits, labels, kinds)
+    assert likeness.prototypes is not None and likeness.closeness_weight == refusal.CLOSENESS_WEIGHT
+    assert len(likeness._prototype_matrix) == 2 * refusal.PROTOTYPES_PER_DIGIT
+    assert np.mean(likeness.closeness(digits) == 1) == pytest.approx(refusal.NEAR_SHARE, abs=0.01)
+    assert likeness.of(near).mean() < 0.05 < 0.5 < likeness.of(digits).mean()
+    without_kinds = refusal.fit_likeness(digits, non_digits, labels)
+    assert without_kinds.prototypes is None  # nothing to tell whether it helps: the regression alone
+
+
 @pytest.mark.parametrize("bad", [
     {"likeness": {"weights": [1.0, float("nan")], "bias": 0.0}}, {"likeness": {"weights": [], "bias": 0.0}},
     {"likeness": {"weights": [1.0], "bias": "high"}}, {"likeness": None}, {"score": refusal.TOP_PROBABILITY},
