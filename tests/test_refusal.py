@@ -48,6 +48,11 @@ def test_the_curve_trades_answers_for_accuracy():
     assert rule.at(0.5) == (0.75, pytest.approx(2 / 3))
     assert rule.at(0.9) == (0.5, 1.0)
     assert rule.at(1.0) == (0.0, 1.0)  # nothing answered: nothing wrong
+    between = np.array([0.99, 0.95, 0.607, 0.603, 0.4])  # a threshold between the curve's points 0.60 and 0.61
+    fitted = refusal.fit_refusal(_probabilities(between, np.arange(5)), np.arange(5), max_refused=0.4)
+    assert fitted.threshold == pytest.approx(0.607)
+    assert fitted.at(fitted.threshold) == (pytest.approx(0.6), 1.0)  # its own figures, not the curve's at 0.60
+    assert fitted.at(0.6) == (0.8, 1.0)
     thresholds = [point[0] for point in rule.curve]
     assert thresholds == sorted(thresholds) and thresholds[0] == 0.0 and thresholds[-1] == 1.0
 

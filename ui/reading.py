@@ -41,7 +41,9 @@ def answer_threshold(predictor, card) -> float:
                             help=f"{literal(card.name)} was set to answer when at least {probability_text(rule.threshold)} sure: "
                                  f"less sure, it says \"not a digit\", which it does for "
                                  f"{share_text(rule.test_refused, 1)} of its test digits.")
-        threshold = percent / 100
+        # Left where it starts, the slider means the fitted threshold itself, not its whole percent: rounded up
+        # (0.058 to 6%), it would refuse more test digits than the rule promises.
+        threshold = rule.threshold if percent == int(round(rule.threshold * 100)) else percent / 100
         answered, accuracy = rule.at(threshold)
         st.metric("Test digits it still answers", share_text(answered, 1))
         st.metric("Accuracy on those", share_text(accuracy, 1))

@@ -226,8 +226,10 @@ class RefusalRule:
         return _answered(self.scores(probabilities, features), right, self.threshold)
 
     def at(self, threshold: float) -> tuple[float, float]:
-        """On the test digits, with ``threshold``: the share answered and the accuracy on those (from the
-        curve's nearest point at or below it)."""
+        """On the test digits, with ``threshold``: the share answered and the accuracy on those (the rule's own at
+        its threshold, else from the curve's nearest point at or below it)."""
+        if threshold == self.threshold:
+            return 1 - self.test_refused, self.test_accuracy_answered
         points = [point for point in self.curve if point[0] <= threshold + 1e-9] or self.curve[:1]
         _, answered, accuracy = points[-1]
         return answered, accuracy
