@@ -112,7 +112,7 @@ class ModelCard:
         """How the model reads a picture (see :mod:`digitcnn.reading.inference`); a card that predates readings: plain."""
         return self.training_config.reading
 
-    @property
+    @functools.cached_property  # read once: its prototypes are 2.5 MB of text to decode
     def refusal_rule(self) -> RefusalRule:
         """The model's rule for saying "not a digit"; a card written before there were rules never refuses."""
         return NEVER_REFUSE if self.refusal is None else RefusalRule.from_dict(self.refusal)
