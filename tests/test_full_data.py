@@ -99,25 +99,16 @@ def test_the_shipped_model_refuses_kinds_of_drawing_no_training_met(mnist):
     tallies, digits crossed out with an X: `benchmarks.unseen_kinds`), drawn and read as the app reads them, are
     refused far more often with the closeness to the digits' prototypes than by the regression alone; crossed-out
     digits in particular."""
-    from dataclasses import replace
-
     from benchmarks import unseen_kinds
-    from digitcnn.reading.inference import Predictor, predict_with_features
-    from digitcnn.reading.refusal import fit_refusal
 
     predictor, card = registry.load_predictor(config.DEFAULT_MODEL_NAME, config.PROJECT_ROOT / "models")
-    rule = card.refusal_rule
-    assert rule.likeness.prototypes is not None
-    # The regression alone, its threshold fitted as a training fits it (to the same share of the test digits).
-    probabilities, features = predict_with_features(predictor.model, mnist.test.images, reading=card.reading)
-    regression_alone = fit_refusal(probabilities, mnist.test.labels, features,
-                                   replace(rule.likeness, prototypes=None))
-    without = Predictor(predictor.model, regression_alone, card.reading)
+    assert card.refusal_rule.likeness.prototypes is not None
+    without = unseen_kinds.regression_alone(predictor, card, mnist.test)
     rng = np.random.default_rng(7)
     with_closeness, alone = {}, {}
     for family in unseen_kinds.FAMILIES:
         images, refused_by_layout = unseen_kinds.laid_out(family, 60, rng, mnist.test)
-        with_closeness[family] = (refused_by_layout + sum(predictor.read(image).digit is None for image in images)) / 60
-        alone[family] = (refused_by_layout + sum(without.read(image).digit is None for image in images)) / 60
+        with_closeness[family] = unseen_kinds.refused_share(predictor, images, refused_by_layout)[0]
+        alone[family] = unseen_kinds.refused_share(without, images, refused_by_layout)[0]
     assert np.mean(list(with_closeness.values())) >= np.mean(list(alone.values())) + 0.02
     assert with_closeness["crossed-out digits"] >= 0.8 and min(with_closeness.values()) >= 0.6
