@@ -12,9 +12,10 @@ learned the digit-likeness (below) scores **digit-likeness × top probability**:
     from generated non-digits it never trained on (:mod:`digitcnn.data.nondigits`, pieces and overlaps of the
     training digits included): it refuses the kinds of drawing the generator makes;
   - times the *closeness* to the nearest of a few hundred prototypes of those digits' features (k-means centres,
-    :data:`PROTOTYPES_PER_DIGIT` for each digit; cosine similarity ``s``, closeness ``exp(-w (1 - s))``), learned
-    from digits alone: it refuses what lies far from every digit, kinds no generator thought of included.
-    Measured on the shipped model (``benchmarks.unseen_kinds``), families of pictures kept out of every fit were
+    :data:`PROTOTYPES_PER_DIGIT` for each digit; with ``d`` = 1 − the cosine similarity to the nearest, the
+    closeness is ``exp(-w max(0, d - d_near))``, 1 for most digits: see :class:`DigitLikeness`), learned from digits
+    alone, where it helps (:func:`closeness_helps`): it refuses what lies far from every digit, kinds no generator
+    thought of included. Measured on the shipped model (``benchmarks.unseen_kinds``), families of pictures kept out of every fit were
     refused 85.0% of the time without it, 89.7% with it.
 
   The top probability alone mixes up "unsure which digit" with "not a digit": a blocky 9 that might be a 3 is
