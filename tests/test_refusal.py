@@ -303,19 +303,3 @@ def test_a_rule_saved_before_the_digit_likeness_still_reads_on_the_top_probabili
     image = test.images[0]
     assert predictor.read(image).score == pytest.approx(predictor.probabilities(image).max())
 
-
-def test_drawings_kept_as_not_a_digit_are_non_digits_to_the_rule_not_digits(tiny_result, small_dataset):
-    """Teaching may hold a writer's drawings kept as "not a digit" (label NOT_A_DIGIT): the rule's digit-likeness
-    learns them among the non-digits. Counted as digits, as they once were, they would look like digits to it."""
-    from digitcnn.data import NOT_A_DIGIT, Dataset, nondigits
-    from digitcnn.reading.inference import predict_with_features
-    from digitcnn.training import fit_digit_likeness
-
-    model = tiny_result[0].model
-    scribbles = nondigits.generate(120, seed=5, kinds=["scribble"]).images
-    taught = lambda label: Dataset(np.concatenate([small_dataset.images, scribbles]),  # noqa: E731
-                                   np.concatenate([small_dataset.labels, np.full(len(scribbles), label)]), "taught")
-    features = predict_with_features(model, scribbles)[1]
-    as_none = fit_digit_likeness(model, taught(NOT_A_DIGIT), seed=0, learned_scans=False)
-    as_zeros = fit_digit_likeness(model, taught(0), seed=0, learned_scans=False)
-    assert as_none.of(features).mean() < 0.3 < as_zeros.of(features).mean()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitcnn.data import NOT_A_DIGIT, Dataset
+from digitcnn.data import Dataset
 from digitcnn.networks.evaluation import Evaluation, evaluate
 from digitcnn.reading.inference import predict_with_features
 from digitcnn.reading.refusal import DigitLikeness, RefusalRule, fit_likeness, fit_refusal
@@ -86,15 +86,8 @@ def fit_digit_likeness(model, train_set: Dataset, seed: int, non_digits=None, *,
     from digitcnn.data import nondigits
     from digitcnn.reading.inference import as_network_input
 
-    # A writer's drawings kept as "not a digit" (teaching) are non-digits to it, beside the generated ones.
-    kept_as_none = np.asarray(train_set.labels) == NOT_A_DIGIT
-    drawn_as_none = train_set.images[kept_as_none]
-    if kept_as_none.any():
-        train_set = train_set.subset(np.flatnonzero(~kept_as_none))
     sample, non_digit_order = likeness_sample(train_set, seed, learned_scans=learned_scans)
     others = non_digits if non_digits is not None else nondigits.generate(**non_digit_order)
-    others_kinds = np.concatenate([others.kinds, np.full(len(drawn_as_none), "drawn as none")])
-    others = np.concatenate([others.images, drawn_as_none])
     digits = as_network_input(sample.images).copy()
     plain = len(digits) - round(likeness_recipe(learned_scans).coarse_share * len(digits))
     # The pens and scans are drawn at random: from the seed, so that a rule fitted again (`reread --fit-refusal`)
@@ -102,8 +95,8 @@ def fit_digit_likeness(model, train_set: Dataset, seed: int, non_digits=None, *,
     tf.random.set_seed(seed)
     digits[plain:] = scanned_through_every_grid(vary_stroke_width(digits[plain:]), LIKENESS_INK_CUT)
     return fit_likeness(predict_with_features(model, digits, EVALUATION_BATCH_SIZE)[1],
-                        predict_with_features(model, others, EVALUATION_BATCH_SIZE)[1], sample.labels,
-                        others_kinds)
+                        predict_with_features(model, others.images, EVALUATION_BATCH_SIZE)[1], sample.labels,
+                        others.kinds)
 
 
 def likeness_recipe(learned_scans: bool) -> LikenessRecipe:
