@@ -6,6 +6,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -458,6 +459,12 @@ def test_csv_size_limit_counts_the_bytes_read_not_the_size_the_file_claims(monke
     holder = subprocess.Popen(["sleep", "60"], env={"DIGITS": "0," * 10_000})
     try:
         path = Path(f"/proc/{holder.pid}/environ")
+        # Until the child has started `sleep`, its environment is not yet the one given (read empty once, on a
+        # busy machine): wait for it.
+        deadline = time.monotonic() + 10
+        while b"DIGITS=" not in path.read_bytes():
+            assert time.monotonic() < deadline, "the child never got its environment"
+            time.sleep(0.01)
         assert path.stat().st_size == 0
         monkeypatch.setenv(config.MAX_CSV_MB_VARIABLE, "0.01")
         with pytest.raises(DataError, match=r"^environ: .* over the 0 MB limit"):
