@@ -23,13 +23,12 @@ import numpy as np
 
 from benchmarks import unseen_kinds
 from benchmarks.common import load_model_named, machine
+from benchmarks.leave_one_out import BATCH, MEASURED_SEED
 from digitcnn import config, data
 from digitcnn.data import nondigits, nondigits_process
 from digitcnn.reading.inference import predict_with_features
 from digitcnn.training import make_split, train
 
-BATCH = 512
-MEASURED_SEED = 99  # the pictures of the kind left out: a seed no fit draws from, as benchmarks.leave_one_out's
 FAMILIES_SEED = 0  # the held-out families: the same draw for every model
 
 

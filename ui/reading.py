@@ -34,16 +34,17 @@ def answer_threshold(predictor, card) -> float:
         st.caption(f"**{literal(card.name)}** was saved before models learned to say \"not a digit\": it always "
                    f"answers.")
         return 0.0
+    fitted_percent = int(round(rule.threshold * 100))
     control, chart = st.columns([2, 3], gap="large")
     with control:
         percent = st.slider("Only answer when at least … sure", min_value=0, max_value=100, step=1,
-                            value=int(round(rule.threshold * 100)), format="%d%%", key=f"threshold_{card.name}",
+                            value=fitted_percent, format="%d%%", key=f"threshold_{card.name}",
                             help=f"{literal(card.name)} was set to answer when at least {probability_text(rule.threshold)} sure: "
                                  f"less sure, it says \"not a digit\", which it does for "
                                  f"{share_text(rule.test_refused, 1)} of its test digits.")
         # Left where it starts, the slider means the fitted threshold itself, not its whole percent: rounded up
         # (0.058 to 6%), it would refuse more test digits than the rule promises.
-        threshold = rule.threshold if percent == int(round(rule.threshold * 100)) else percent / 100
+        threshold = rule.threshold if percent == fitted_percent else percent / 100
         answered, accuracy = rule.at(threshold)
         st.metric("Test digits it still answers", share_text(answered, 1))
         st.metric("Accuracy on those", share_text(accuracy, 1))
