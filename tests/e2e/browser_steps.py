@@ -23,7 +23,12 @@ def open_page(page, link: str, heading: str) -> None:
 
 
 def choose(page, label: str, option) -> None:
+    """Pick ``option`` (its text, or a pattern) in the select box labelled ``label``. A text is typed first: the
+    list shows only the options that fit on screen, and one far down it (a model named zz-…, among the many the
+    tests save) was not there to click."""
     page.get_by_test_id("stSelectbox").filter(has_text=label).click()
+    if isinstance(option, str):
+        page.keyboard.type(option)
     page.get_by_role("option", name=option).click()
 
 
