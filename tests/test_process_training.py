@@ -85,6 +85,48 @@ def test_work_runs_in_another_process_which_stays_for_the_next(trainer, small_da
     assert trainer.run(worker_process_id, small_dataset, None) == first  # warm: TensorFlow imported once
 
 
+class _FirstMessageLate:
+    """A caller's end of a worker's socket that sends its first message ``seconds`` late."""
+
+    def __init__(self, connection, seconds: float):
+        self._connection, self._seconds = connection, seconds
+
+    def send(self, message) -> None:
+        time.sleep(self._seconds)
+        self._seconds = 0.0
+        self._connection.send(message)
+
+    def __getattr__(self, name):
+        return getattr(self._connection, name)
+
+
+def search_path(dataset, config, on_progress, cancel):
+    """Work that tells where its process finds modules."""
+    return list(sys.path)
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_finds_what_its_caller_finds_and_keeps_what_its_imports_add_to_the_path(tmp_path, monkeypatch):
+    """``import ray`` puts Ray's own psutil first on the path. Once, a worker driving trainings on Ray took its
+    caller's path after that import and lost it: Ray's next import of psutil failed, and a training with it."""
+    (tmp_path / "adds_to_the_path.py").write_text("import sys\nsys.path.insert(0, '/added-by-an-import')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    start = process_training.processes.start
+
+    def start_then_send_the_path_late(*arguments):  # as on a busy machine: the import may well run first
+        process, connection = start(*arguments)
+        return process, _FirstMessageLate(connection, seconds=3.0)
+
+    monkeypatch.setattr(process_training.processes, "start", start_then_send_the_path_late)
+    trainer = ProcessTrainer(1, imports=("adds_to_the_path",))
+    try:
+        path = trainer.run(search_path, None, None)
+    finally:
+        trainer.close()
+    assert path[0] == "/added-by-an-import"
+    assert str(tmp_path) in path  # the caller's, which the worker was not started with
+
+
 @pytest.mark.timeout(120)
 def test_an_error_raised_in_the_worker_comes_back_as_itself(trainer, small_dataset):
     with pytest.raises(DataError, match="line 3: not a digit"):

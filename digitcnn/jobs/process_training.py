@@ -140,7 +140,7 @@ class _Worker:
 
     def __init__(self, imports: tuple[str, ...]):
         self.process, self.connection = processes.start(__name__, "_serve", *imports)
-        self.connection.send(("path", sys.path))  # the child finds what this process finds: work, and digitcnn
+        self.connection.send(("path", sys.path))  # first: the child finds what this process finds (work, digitcnn)
         self.tasks = 0
         self.ready = False  # whether it has said that TensorFlow is imported
 
@@ -208,6 +208,10 @@ def _serve(connection: processes.Parent, *imports: str) -> None:
     another, run tasks on this one, until the caller has gone (then it ends at once: see
     :class:`~digitcnn.processes.Parent`)."""
     os.nice(WORKER_NICENESS)
+    # The caller's path first, before any import: an import may add to the path (``import ray`` puts its own psutil
+    # first on it), and the caller's path set after it took that away; once, Ray's next import of psutil failed,
+    # and with it a training on Ray.
+    sys.path[:] = connection.recv()[1]
     tasks: queue.Queue = queue.Queue()
     current = {"task": None, "cancel": threading.Event()}  # the task running, and its cancel
 
@@ -218,9 +222,7 @@ def _serve(connection: processes.Parent, *imports: str) -> None:
             except Exception as error:  # noqa: BLE001 - a task that does not unpickle here (its work unknown)
                 tasks.put((None, _unreadable, error, None))
                 continue
-            if message[0] == "path":
-                sys.path[:] = message[1]
-            elif message[0] == "cancel":
+            if message[0] == "cancel":
                 if message[1] == current["task"]:  # a cancel that comes after its task ended cancels nothing
                     current["cancel"].set()
             else:
