@@ -194,7 +194,7 @@ def live_progress(job) -> None:
         st.subheader(f"{literal(snapshot.name)} is number {snapshot.place} in line")
         st.info(_queue_line(snapshot.place), icon=":material/hourglass_top:")
     else:
-        st.subheader(f"{'Importing' if importing.is_import(job) else 'Training'} {literal(snapshot.name)}")
+        st.subheader(f"{job.activity.capitalize()} {literal(snapshot.name)}")
         fraction = snapshot.progress.fraction_done if snapshot.progress else 0.0
         st.progress(fraction, text=snapshot.describe_progress())
     if st.button("Cancel", icon=":material/stop:"):
@@ -218,8 +218,7 @@ def outcome(job):
         st.info("Choose the settings and press **Train**. Training runs in the background: other pages stay usable.")
     elif finished.status in (CANCELLED, FAILED):
         if finished.status == CANCELLED:
-            st.warning(f"{'Import' if importing.is_import(job) else 'Training'} of {literal(finished.name)} was "
-                       f"cancelled; nothing was saved.",
+            st.warning(f"The {job.activity} of {literal(finished.name)} was cancelled; nothing was saved.",
                        icon=":material/cancel:")
         else:
             st.error(literal(finished.error), icon=":material/error:")
@@ -345,6 +344,10 @@ def saved_models() -> dict:
     st.header("Saved models")
     entries = registry.list_models()
     cards = {entry.name: entry.card for entry in entries if entry.card is not None}
+    gone = st.session_state.pop(_DOWNLOAD_ASKED, None)
+    if gone is not None and gone not in cards:  # Streamlit's own toast said only "Failed to generate file"
+        st.warning(f"{literal(gone)} was deleted after this page showed it: nothing was downloaded.",
+                   icon=":material/warning:")
     if not entries:
         st.info("No saved models yet.")
         return cards
@@ -358,6 +361,7 @@ def saved_models() -> dict:
     return cards
 
 
+_DOWNLOAD_ASKED = "download_asked"  # the model whose download was last asked for, until the page's next run
 EXPORT_CHOICES = {"keras": "a Keras file (.keras)", "tflite": "a LiteRT file (.tflite), for phones and small devices",
                   "zip": "both, with its card (.zip)"}
 
@@ -375,6 +379,7 @@ def take_away(cards: dict) -> None:
         filename = export.export_filename(name, kind)
         st.download_button(f"Download {filename}", lambda: export.export_model(name, kind).content,
                            file_name=filename, mime="application/octet-stream", icon=":material/download:",
+                           on_click=st.session_state.__setitem__, args=(_DOWNLOAD_ASKED, name),
                            help="A LiteRT file reads a drawing as this app does; making one takes a few seconds.")
         keras_snippet, litert_snippet = export.snippets(name, cards[name].reading)
         st.caption("Reading a 28×28 image (floats 0–1, a white digit on black) with it, without this app: in Keras 3")

@@ -313,7 +313,7 @@ def test_a_name_that_cannot_be_saved_is_refused_before_training_and_a_result_sav
     assert not test.exception, test.exception
     assert [error.value for error in test.error] == [
         "'default' is the shipped model, which is not replaced from here; save under another name"]
-    assert not any(header.value.startswith("Training") for header in test.subheader)  # nothing started
+    assert not any(header.value.startswith("Teaching") for header in test.subheader)  # nothing started
 
     _train_from_the_page(test, "page-renamed", "article", limit=100)
     assert test.text_input(key="save_name").value == "page-renamed"
@@ -348,7 +348,7 @@ def test_teaching_under_a_name_that_cannot_be_saved_is_refused_before_it_starts(
     assert not test.exception, test.exception
     assert [error.value for error in test.error] == [
         "'default' is the shipped model, which is not replaced from here; save under another name"]
-    assert not any(header.value.startswith("Training") for header in test.subheader)  # nothing started
+    assert not any(header.value.startswith("Teaching") for header in test.subheader)  # nothing started
 
 
 def test_a_failed_save_is_a_message_and_the_result_stays(app, models_folder, monkeypatch, tmp_path):
@@ -582,8 +582,8 @@ def test_broken_model_files_are_shown_as_broken_and_the_app_carries_on(tiny_resu
     problems = dict(zip(table["name"], table["problem"]))
     assert "does not match its model card" in problems["broken"] and "orphan.json" in problems["orphan"]
     assert problems["default"] == ""
-    accuracies = dict(zip(table["name"], table["test accuracy"]))
-    assert accuracies["orphan"] == "—" and accuracies["default"] == share_text(result.test_evaluation.accuracy)
+    accuracies = dict(zip(table["name"], table["accuracy"]))
+    assert accuracies["orphan"] == "—" and accuracies["default"] == f"{share_text(result.test_evaluation.accuracy)} (test)"
 
     test = AppTest.from_file(APP, default_timeout=120).run()  # the sidebar offers only the usable model
     assert test.sidebar.selectbox[1].options == ["default"]
@@ -778,7 +778,7 @@ def test_a_training_beyond_the_servers_limit_waits_in_line_and_can_be_left(app, 
     _button(second, "Cancel").click().run()  # leaves the line at once
     assert not second.exception, second.exception
     second.run()
-    assert "Training of second was cancelled" in second.warning[0].value
+    assert "The training of second was cancelled" in second.warning[0].value
     _button(second, "Dismiss").click().run()
     assert not second.exception and not second.warning
     assert len(one_training_at_a_time.running()) == 1 and one_training_at_a_time.waiting() == []

@@ -75,6 +75,7 @@ def test_an_uploaded_model_is_imported_reads_drawings_and_is_compared(train_page
     saved = test.dataframe[0].value.set_index("name")
     assert saved.loc["my-convnet", "architecture"] == "Imported Keras model"
     assert saved.loc["my-convnet", "train / test images"] == "not known / 1,650"
+    assert saved.loc["my-convnet", "accuracy"].endswith("% (not known whether it trained on them: not a test)")
 
     test.switch_page("pages/draw_digit.py").run()  # the last import reads drawings now
     assert not test.exception, test.exception

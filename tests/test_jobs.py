@@ -11,8 +11,8 @@ import pytest
 from digitcnn import config, training
 from digitcnn.jobs import ray_training
 from digitcnn.errors import SettingsError
-from digitcnn.jobs.board import (CANCELLED, FAILED, FINISHED, LEARNING, RUNNING, SHOWING, STARTING, WAITING, WAITING_IN_LINE,
-                           JobBoard)
+from digitcnn.jobs.board import (CANCELLED, FAILED, FINISHED, IMPORTING, LEARNING, RUNNING, SHOWING, STARTING, TRAINING,
+                                 WAITING, WAITING_IN_LINE, JobBoard)
 from digitcnn.training import TrainingConfig
 
 QUICK = TrainingConfig(architecture="article", epochs=1, batch_size=64, train_limit=200, fit_to_run=False)
@@ -79,6 +79,28 @@ def test_one_user_trains_one_model_at_a_time(small_dataset):
     assert first.wait(60)
     again = board.start("alice", "busy", small_dataset, QUICK)  # free once the first ended
     assert again.wait(120) and again.snapshot().status == FINISHED
+
+
+def test_the_refusal_names_what_the_users_job_is_doing(small_dataset):
+    """Once, a user importing a model who pressed Train in a second tab was told "you are already training"."""
+    import threading
+
+    release = threading.Event()
+
+    def import_a_file(dataset, config, on_progress, cancel):
+        release.wait(60)
+        return "imported"
+
+    board = JobBoard()
+    job = board.start("alice", "my-import", small_dataset, None, work=import_a_file, activity=IMPORTING)
+    try:
+        assert job.snapshot().status == RUNNING and job.activity == IMPORTING
+        with pytest.raises(SettingsError, match="you are already importing 'my-import': wait for it or cancel it"):
+            board.start("alice", "another", small_dataset, QUICK)
+    finally:
+        release.set()
+    assert job.wait(60) and job.snapshot().result == "imported"
+    assert board.start("alice", "another", small_dataset, QUICK).activity == TRAINING  # a job trains by default
 
 
 def test_bad_names_are_refused_before_any_thread_starts(small_dataset):

@@ -14,7 +14,7 @@ def test_a_saved_models_row_gives_its_card_in_words():
     row = tables.saved_model_row(_shipped())
     assert row["name"] == "default" and row["problem"] == ""
     assert row["architecture"] == "Compact network (best)" and row["reading"] == "as drawn, bolder and finer"
-    assert row["test accuracy"] == "99.67%"  # its card's test images, which it never trained on: no note
+    assert row["accuracy"] == "99.67% (test)"  # on its card's test images, which it never trained on
     assert row["not a digit below"] == "5.8%" and row["test digits refused"] == "0.95%"
     assert row["train / test images"] == "60,000 / 10,000" and row["epochs"] == 13
 

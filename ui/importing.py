@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from digitcnn.errors import DigitCNNError
+from digitcnn.jobs.board import IMPORTING
 from digitcnn.percentages import probability_text, share_text
 from digitcnn.storage import importing
 from ui import state, training_jobs
@@ -45,8 +46,8 @@ def import_form(dataset) -> None:
 
 
 def is_import(job) -> bool:
-    """Whether ``job`` imports a model (its order is a file), not trains or teaches one."""
-    return isinstance(job.config, importing.ImportRequest)
+    """Whether ``job`` imports a model, not trains or teaches one."""
+    return job.activity == IMPORTING
 
 
 def import_results(job, finished) -> None:

@@ -20,7 +20,7 @@ from digitcnn import config
 from digitcnn.storage import registry
 from digitcnn.data import Dataset
 from digitcnn.errors import DigitCNNError
-from digitcnn.jobs.board import JobBoard, TrainingJob, server_board
+from digitcnn.jobs.board import IMPORTING, TEACHING, TRAINING, JobBoard, TrainingJob, server_board
 from ui import identity
 from ui.drawings import drawing_store, writer
 from ui.state import set_active_model
@@ -88,12 +88,12 @@ def _owner() -> str:
     return key
 
 
-def start_training(name: str, dataset: Dataset, settings, work=None) -> TrainingJob:
+def start_training(name: str, dataset: Dataset, settings, work=None, activity: str = TRAINING) -> TrainingJob:
     """Start training a model called ``name`` for this user, or queue it behind other users' trainings
-    (see digitcnn.jobs.board.JobBoard.start, and its ``work``); it replaces the user's previous job, which lets
-    go of its model."""
+    (see digitcnn.jobs.board.JobBoard.start, and its ``work`` and ``activity``); it replaces the user's previous job,
+    which lets go of its model."""
     previous = training_job()
-    job = job_board().start(_owner(), name, dataset, settings, work)
+    job = job_board().start(_owner(), name, dataset, settings, work, activity)
     if previous is not None:
         previous.release()
     _forget_save_attempt()
@@ -127,7 +127,7 @@ def start_teaching(name: str, base_name: str, data_for_replay: Dataset, settings
     # The writer as a model card may name it: a private writer's key stays here (see digitcnn.data.writers.shown_writer).
     teach = functools.partial(fine_tune_saved_model, base_name, config.models_dir(), drawings,
                               shown_writer(writer()))
-    return start_training(name, data_for_replay, settings, work=teach)
+    return start_training(name, data_for_replay, settings, work=teach, activity=TEACHING)
 
 
 def start_import(name: str, dataset: Dataset, request) -> TrainingJob:
@@ -135,7 +135,8 @@ def start_import(name: str, dataset: Dataset, request) -> TrainingJob:
     ``name``, scored on ``dataset``, as a job on the board like a training: Keras reads it in a worker."""
     from digitcnn.storage.importing import import_job
 
-    return start_training(name, dataset, request, work=functools.partial(import_job, name, config.models_dir()))
+    return start_training(name, dataset, request, work=functools.partial(import_job, name, config.models_dir()),
+                          activity=IMPORTING)
 
 
 def training_job() -> TrainingJob | None:

@@ -43,6 +43,8 @@ from digitcnn.training import Progress, TrainingConfig, TrainingResult
 _log = logging.getLogger(__name__)
 WAITING, RUNNING, FINISHED, FAILED, CANCELLED = "waiting", "running", "finished", "failed", "cancelled"
 ENDED = (FINISHED, FAILED, CANCELLED)
+# What a job does, in words for people ("you are already importing 'x'", "Teaching x"): a job trains by default.
+TRAINING, TEACHING, IMPORTING = "training", "teaching", "importing"
 _BATCH_CURVE_POINTS = 400  # at most this many batch-level points are kept for live curves
 # The stages of a job that its work does not name itself (its steps do: see digitcnn.training.Progress).
 WAITING_IN_LINE = "Waiting in line"
@@ -141,6 +143,7 @@ class TrainingJob:
     stages: list = field(default_factory=list)
     ended: float | None = None
     shown: float | None = None
+    activity: str = TRAINING  # what it does: TRAINING, TEACHING or IMPORTING
 
     def __post_init__(self):
         self.source = self.dataset.source
@@ -272,18 +275,20 @@ class JobBoard:
         self._last_present: dict[Hashable, float] = {}  # owner → when cancel_absent last found them present
         _boards.add(self)
 
-    def start(self, owner: Hashable, name: str, dataset: Dataset, config, work: Trainer | None = None) -> TrainingJob:
+    def start(self, owner: Hashable, name: str, dataset: Dataset, config, work: Trainer | None = None,
+              activity: str = TRAINING) -> TrainingJob:
         """Queue a training of a model called ``name`` for ``owner`` (anything hashable that tells users
         apart: a session, say), which starts at once if a place is free; refused while that owner has
         another job waiting or running. The job runs ``work(dataset, config, on_progress=…, cancel=…)``:
         by default the board's trainer with a :class:`~digitcnn.training.TrainingConfig`; a fine-tuning
-        (see :mod:`digitcnn.training.finetune`) passes its own."""
+        (see :mod:`digitcnn.training.finetune`) or an import passes its own, and says so in ``activity``."""
         name = validate_model_name(name)
         with self._lock:
-            busy = [job.name for job in (*self._running, *self._waiting) if job.owner == owner]
+            busy = [job for job in (*self._running, *self._waiting) if job.owner == owner]
             if busy:
-                raise SettingsError(f"you are already training {busy[0]!r}: wait for it or cancel it first")
-            job = TrainingJob(owner, name, dataset, config)
+                raise SettingsError(f"you are already {busy[0].activity} {busy[0].name!r}: wait for it or cancel "
+                                    f"it first")
+            job = TrainingJob(owner, name, dataset, config, activity=activity)
             if work is not None and self._processes is not None:
                 work = functools.partial(self._processes.run, work)
             job._board, job._work = self, work or self._trainer

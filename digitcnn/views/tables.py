@@ -10,14 +10,16 @@ from digitcnn.reading.inference import READING_WORDS
 
 def saved_model_row(entry) -> dict:
     """One line of the saved-models table; a model without a readable card shows only its problem."""
-    row = {"name": entry.name, "architecture": "—", "reading": "—", "test accuracy": "—", "not a digit below": "—",
+    # "accuracy", not "test accuracy": a model that trained on its card's images (or, imported, may have) has no test
+    # score, and its cell says so; a test score says it is one.
+    row = {"name": entry.name, "architecture": "—", "reading": "—", "accuracy": "—", "not a digit below": "—",
            "test digits refused": "—", "data": "—", "train / test images": "—", "epochs": None, "created": "—",
            "problem": entry.problem or ""}
     if card := entry.card:
         rule = card.refusal_rule
         row |= {"architecture": architectures.title_of(card.architecture),
                 "reading": READING_WORDS.get(card.reading, card.reading),
-                "test accuracy": f"{share_text(card.test_accuracy)}{seen.card_test_note(card)}",
+                "accuracy": f"{share_text(card.test_accuracy)}{seen.card_test_note(card) or ' (test)'}",
                 "not a digit below": probability_text(rule.threshold) if rule.fitted else "never",
                 "test digits refused": share_text(rule.test_refused) if rule.fitted else "—",
                 "data": card.data_source, "train / test images": f"{card.train_size:,} / {card.test_size:,}",

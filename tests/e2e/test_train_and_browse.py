@@ -5,8 +5,8 @@ import re
 import time
 
 import numpy as np
-from browser_steps import (FIRST_BATCH_TIMEOUT, check_litert_reads_as_the_app_does, download_litert, expect_no_exception,
-                           open_page, start_training, wait_for_results)
+from browser_steps import (FIRST_BATCH_TIMEOUT, check_litert_reads_as_the_app_does, choose, download_litert,
+                           expect_no_exception, open_page, start_training, wait_for_results)
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -215,4 +215,25 @@ def test_a_saved_models_litert_file_downloads_and_reads_a_digit_as_the_app_does(
     open_page(page, "Train & evaluate", "Train & evaluate")
     downloaded = download_litert(page, settle, "default")
     check_litert_reads_as_the_app_does(downloaded, "default", e2e_models_dir, embedded.images[0])
+    expect_no_exception(page)
+
+
+def test_a_model_deleted_after_the_page_showed_it_downloads_nothing_and_says_why(page, settle, e2e_models_dir):
+    """Streamlit's own toast said only "Failed to generate file for download"."""
+    import dataclasses
+
+    from digitcnn.storage import registry
+
+    model, card = registry.load_model("default", e2e_models_dir)
+    registry.save_model(model, dataclasses.replace(card, name="going-away"), e2e_models_dir)
+    open_page(page, "Train & evaluate", "Train & evaluate")
+    page.get_by_text("Take a model away").click()
+    choose(page, "Model to download", "going-away")
+    settle()
+    for path in e2e_models_dir.glob("going-away.*"):  # deleted by hand, or by another user's hand, meanwhile
+        path.unlink()
+    page.get_by_role("button", name="Download going-away.keras").click()
+    expect(page.get_by_text("going-away was deleted after this page showed it: nothing was downloaded.")
+           ).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name="Download going-away.keras")).to_have_count(0)
     expect_no_exception(page)
