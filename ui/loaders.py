@@ -39,16 +39,29 @@ def load_keras_in_background() -> threading.Thread:
 
 
 def keep_streamlits_cleanup_cheap() -> None:
-    """After every run of a page or fragment, Streamlit clears Keras's state once Keras is imported (here by the
-    first training, drawing or loaded model), and that clearing collects garbage over every object of the server:
-    about 0.3 s of a core each time with TensorFlow loaded, every second while a training shows its progress.
-    Measured by clicking Train on the embedded sample in a headless browser: the server used 46 s of processor time
-    beside the training's 41 s, and the first model took 66 s instead of the benchmark's 28 s. So once Keras is
-    in, the objects alive then (the loaded modules, mostly) are moved out of the collector's sight
-    (``gc.freeze``), once per server: each clearing then scans only what was made since. Called after each run,
-    it returns at once: the freeze waits for the import in a thread of its own (:func:`load_keras_in_background`)."""
+    """After every run of a page or fragment, Streamlit collects garbage over every object of the server, and once
+    Keras is imported (here by the first training, drawing or loaded model) clears Keras's state, which collects it
+    again.
+    - With TensorFlow loaded, that cost about 0.3 s of a core each time, every second while a training showed its
+      progress. Measured by clicking Train on the embedded sample in a headless browser: the server used 46 s of
+      processor time beside the training's 41 s, and the first model took 66 s instead of the benchmark's 28 s.
+    - Without it, the page's own modules (Streamlit, pandas, plotly) made each collection about 0.1 s: 0.2 s of a
+      core every second while a page showed a training's progress, twice a second.
+    So the objects alive once a run has imported new modules (the modules, mostly) are moved out of the
+    collector's sight (``gc.freeze``): each collection then scans only what was made since. Called after each run,
+    it returns at once: with Keras, the freeze waits for its import in a thread of its own
+    (:func:`load_keras_in_background`)."""
+    global _modules_frozen
     if "keras" in sys.modules:  # from the start of its import, which may be under way in another thread
         load_keras_in_background()
+    with _freezing:
+        if len(sys.modules) > _modules_frozen:  # a page imported more: a handful of times per server
+            gc.freeze()
+            _modules_frozen = len(sys.modules)
+
+
+_freezing = threading.Lock()
+_modules_frozen = 0  # how many modules were loaded at the last freeze
 
 
 def _import_keras_then_freeze() -> None:
