@@ -49,10 +49,24 @@ def saved(tiny_result, tmp_path):
 @pytest.fixture(scope="session")
 def keras_files(embedded, tmp_path_factory):
     """Networks shaped as Keras tutorials shape them, trained briefly and saved as .keras files (tests/keras_networks.py):
-    what the import tests bring in, trained once for all of them."""
-    from keras_networks import made_elsewhere
+    what the import tests bring in, trained once for all of them, the test processes included (the first to want
+    them trains them, under a lock in the temporary folder they share; the others wait, then read them)."""
+    import fcntl
 
-    return made_elsewhere(embedded, tmp_path_factory.mktemp("made_elsewhere"))
+    from keras_networks import NETWORKS, made_elsewhere
+
+    shared = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:  # the run's folder, which holds each test process's
+        shared = shared.parent
+    folder = shared / "made_elsewhere"
+    with open(shared / "made_elsewhere.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (folder / "done").is_file():
+            return {name: folder / f"{name}.keras" for name in NETWORKS}
+        folder.mkdir(exist_ok=True)
+        paths = made_elsewhere(embedded, folder)
+        (folder / "done").touch()
+        return paths
 
 
 @pytest.fixture(scope="session")
