@@ -127,6 +127,39 @@ def test_a_worker_finds_what_its_caller_finds_and_keeps_what_its_imports_add_to_
     assert str(tmp_path) in path  # the caller's, which the worker was not started with
 
 
+SLOW_TO_IMPORT = """
+import time
+time.sleep(1.5)  # as TensorFlow's import takes seconds
+finished = True
+"""
+SENT_AT_ONCE = """
+import sys
+# Imported as its work is read: whether the worker's own imports were still under way then.
+IMPORTED_DURING_THE_WORKERS_IMPORTS = not getattr(sys.modules.get("slow_to_import"), "finished", False)
+
+
+def work(dataset, config, on_progress, cancel):
+    return IMPORTED_DURING_THE_WORKERS_IMPORTS
+"""
+
+
+@pytest.mark.timeout(120)
+def test_work_sent_to_a_worker_still_importing_is_read_once_its_imports_are_done(tmp_path, monkeypatch):
+    """Reading a task imports the modules its work comes from. A training sent to a worker still importing
+    TensorFlow was once read beside those imports, and failed: "the training process could not read the work it was
+    sent: RuntimeError: dictionary changed size during iteration" (CI, test_sessions)."""
+    (tmp_path / "slow_to_import.py").write_text(SLOW_TO_IMPORT)
+    (tmp_path / "sent_at_once.py").write_text(SENT_AT_ONCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import sent_at_once
+
+    trainer = ProcessTrainer(1, imports=("slow_to_import",))
+    try:
+        assert trainer.run(sent_at_once.work, None, None) is False  # sent as the worker started: read after
+    finally:
+        trainer.close()
+
+
 @pytest.mark.timeout(120)
 def test_an_error_raised_in_the_worker_comes_back_as_itself(trainer, small_dataset):
     with pytest.raises(DataError, match="line 3: not a digit"):

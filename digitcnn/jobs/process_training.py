@@ -237,7 +237,6 @@ def _serve(connection: processes.Parent, *imports: str) -> None:
             if busy.is_set():
                 connection.send(("alive", None))
 
-    threading.Thread(target=read, name="caller", daemon=True).start()
     threading.Thread(target=heartbeat, name="heartbeat", daemon=True).start()
     # For a training worker, TensorFlow, Keras and scikit-learn's regression (the refusal rule's), seconds to import
     # (digitcnn's modules import them only when used), before the first task; "module:function" also calls it.
@@ -246,7 +245,10 @@ def _serve(connection: processes.Parent, *imports: str) -> None:
         imported = importlib.import_module(name)
         if function:
             getattr(imported, function)()
-
+    # The caller's messages are read from now on: reading a task imports the modules its work comes from, and
+    # beside these imports (a task sent to a worker still starting) that once failed a training with "the training
+    # process could not read the work it was sent: RuntimeError: dictionary changed size during iteration".
+    threading.Thread(target=read, name="caller", daemon=True).start()
     connection.send(("ready", None))
     busy.clear()
 
