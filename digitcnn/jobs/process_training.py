@@ -17,6 +17,9 @@ The design:
   the ``imports`` it is made with), then runs the tasks it is sent one after another. Workers start
   when work needs them, up to ``count``, and stay for the next task; :meth:`ProcessTrainer.prestart` starts
   some ahead (importing TensorFlow takes seconds, a worker of about 600 MB once it has).
+- The order in a worker: the caller's ``sys.path`` first (its first message), then the imports, and only then the
+  caller's other messages, read on a thread of their own (reading a task imports its work's modules, which beside
+  the imports failed: see :func:`_serve`). Tasks sent meanwhile wait in the socket.
 - Tasks, results and progress events (batch ends thinned to a few a second, every epoch end and step) travel
   pickled over a socket between the two; a trained model crosses as a :class:`~digitcnn.networks.architectures.ModelArchive`
   (its ``.keras`` file's bytes: see :func:`digitcnn.training.train_to_send`), so the caller need not import Keras.
