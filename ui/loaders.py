@@ -48,7 +48,9 @@ def keep_streamlits_cleanup_cheap() -> None:
     - Without it, the page's own modules (Streamlit, pandas, plotly) made each collection about 0.1 s: 0.2 s of a
       core every second while a page showed a training's progress, twice a second.
     So the objects alive once a run has imported new modules (the modules, mostly) are moved out of the
-    collector's sight (``gc.freeze``): each collection then scans only what was made since. Called after each run,
+    collector's sight (``gc.freeze``): each collection then scans only what was made since. (What is frozen is
+    never collected, should it later become a cycle of garbage: the price of a handful of freezes per server, of
+    what was alive then.) Called after each run,
     it returns at once: with Keras, the freeze waits for its import in a thread of its own
     (:func:`load_keras_in_background`)."""
     global _modules_frozen
