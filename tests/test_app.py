@@ -313,7 +313,7 @@ def test_a_name_that_cannot_be_saved_is_refused_before_training_and_a_result_sav
     assert not test.exception, test.exception
     assert [error.value for error in test.error] == [
         "'default' is the shipped model, which is not replaced from here; save under another name"]
-    assert not any(header.value.startswith("Teaching") for header in test.subheader)  # nothing started
+    assert not any(header.value.startswith("Training") for header in test.subheader)  # nothing started
 
     _train_from_the_page(test, "page-renamed", "article", limit=100)
     assert test.text_input(key="save_name").value == "page-renamed"

@@ -304,7 +304,6 @@ def test_a_rule_saved_before_the_digit_likeness_still_reads_on_the_top_probabili
     assert predictor.read(image).score == pytest.approx(predictor.probabilities(image).max())
 
 
-
 def test_a_closeness_judged_on_digits_its_prototypes_were_not_made_of(embedded):
     """On a run of 100 images each prototype is nearly a digit of the fit: judged on those very digits, the
     closeness seemed to refuse every kind left out (100%) while refusing fewer new non-digits than the regression
